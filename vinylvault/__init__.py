@@ -1,0 +1,94 @@
+"""VinylVault: a self-hosted browser for your record collection.
+
+:func:`create_app` builds the Flask application: settings from :mod:`config`,
+the collection database (migrated on start), the cover cache from
+:mod:`image_cache`, and one blueprint per area of the site.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+
+import config
+
+log = logging.getLogger("vinylvault")
+
+# Each module owns one area of the site and exposes ``bp``.
+_BLUEPRINT_MODULES = (
+    "auth",            # owner login, sessions, CSRF, API tokens, rate limits
+    "cache_routes",    # /cache/...: serving cached images
+    "api_cache",       # /api/cache/...: stats, health, clear, preload jobs
+    "api_images",      # /api/images/...: image management (seed 003)
+    "api_collection",  # /api/collection, /api/album/<id>, /health
+    "pages",           # the HTML site
+)
+
+
+def _split_overrides(overrides: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Separate VinylVault settings from plain Flask config keys (TESTING, ...)."""
+    names = {name for name, _default, _help in config.describe()}
+    ours = {k: v for k, v in overrides.items() if k in names}
+    flask_only = {k: v for k, v in overrides.items() if k not in names}
+    return ours, flask_only
+
+
+def _secret_key(settings: config.Settings) -> str:
+    """The configured key, else one generated once and kept in DATA_DIR (mode 0600)."""
+    if settings.SECRET_KEY:
+        return settings.SECRET_KEY
+    path = Path(settings.DATA_DIR) / "secret_key"
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key)
+    return key
+
+
+def configure_logging(level: str) -> None:
+    """One line per event on stderr; gunicorn and systemd collect it."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root.setLevel(level)
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application.
+
+    ``overrides`` maps setting names (as in :mod:`config`) or Flask config keys
+    to values; settings given here win over ``VINYL_VAULT_*`` variables.
+    """
+    ours, flask_only = _split_overrides(overrides or {})
+    settings = config.load(**ours)
+    configure_logging(settings.LOG_LEVEL)
+
+    app = Flask(__name__)
+    app.config.update(settings.as_dict())
+    app.config["SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = int(settings.MAX_IMAGE_UPLOAD_SIZE_MB * 1024 * 1024 * 4)
+    app.config.update(flask_only)
+    app.debug = settings.DEBUG and settings.DEV_DEBUGGER
+
+    Path(settings.DATA_DIR).mkdir(parents=True, exist_ok=True, mode=0o700)
+    app.secret_key = _secret_key(settings)
+
+    from . import db, errors, images
+    db.init_app(app)
+    images.init_app(app)
+    errors.init_app(app)
+
+    import importlib
+    for name in _BLUEPRINT_MODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        app.register_blueprint(module.bp)
+    return app

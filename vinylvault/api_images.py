@@ -1,0 +1,5 @@
+"""(placeholder: this area is being built; see ARCHITECTURE.md)"""
+
+from flask import Blueprint
+
+bp = Blueprint("api_images", __name__)

@@ -1,0 +1,106 @@
+"""The collection database: connections and versioned migrations.
+
+One SQLite file (``DATABASE_PATH``) in WAL mode holds the collection, the
+owner's account, photos metadata and play history. Migrations are the numbered
+``migrations/NNNN_name.sql`` files beside this module; ``PRAGMA user_version``
+records the last one applied, so each runs exactly once, in order, inside a
+transaction. Every connection sets the same pragmas, which is why all code
+opens connections through :func:`connect`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from pathlib import Path
+
+from flask import Flask, current_app, g
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class MigrationError(RuntimeError):
+    """The migrations folder or the database is not in a state we can upgrade from."""
+
+
+def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """Open the collection database with the project's pragmas.
+
+    ``isolation_level=None`` leaves transactions to explicit ``BEGIN IMMEDIATE``:
+    a deferred transaction that reads and then writes is what makes SQLite
+    report "database is locked" under concurrent writers.
+    """
+    conn = sqlite3.connect(os.fspath(path), timeout=5.0, isolation_level=None,
+                           check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=5000")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA journal_size_limit=67108864")
+    return conn
+
+
+def migrations() -> list[tuple[int, Path]]:
+    """The migration files, ordered by number; gaps or duplicates are an error."""
+    found = []
+    for path in MIGRATIONS_DIR.iterdir():
+        match = _MIGRATION_NAME.match(path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    found.sort()
+    numbers = [n for n, _ in found]
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise MigrationError(f"migrations must be numbered 1..n without gaps, found {numbers}")
+    return found
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply every migration newer than the database; return the resulting version."""
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    available = migrations()
+    if current > len(available):
+        raise MigrationError(f"database is at version {current}, newer than this code ({len(available)})")
+    for number, path in available[current:]:
+        script = path.read_text(encoding="utf-8")
+        # executescript() commits first; the explicit BEGIN keeps each file atomic.
+        conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def initialize(path: Path) -> None:
+    """Create or upgrade the database file, readable by the owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old_umask = os.umask(0o077)
+    try:
+        conn = connect(path)
+    finally:
+        os.umask(old_umask)
+    try:
+        migrate(conn)
+    finally:
+        conn.close()
+    for suffix in ("", "-wal", "-shm"):
+        candidate = Path(f"{path}{suffix}")
+        if candidate.exists():
+            candidate.chmod(0o600)
+
+
+def get_db() -> sqlite3.Connection:
+    """The request's connection, opened on first use and closed at teardown."""
+    if "db" not in g:
+        g.db = connect(current_app.config["DATABASE_PATH"])
+    return g.db
+
+
+def close_db(_exc: BaseException | None = None) -> None:
+    conn = g.pop("db", None)
+    if conn is not None:
+        conn.close()
+
+
+def init_app(app: Flask) -> None:
+    initialize(Path(app.config["DATABASE_PATH"]))
+    app.teardown_appcontext(close_db)

@@ -1,0 +1,81 @@
+"""Error responses: JSON under /api/, friendly pages elsewhere, never a traceback.
+
+API errors have the shape ``{"error": <short code>, "detail": <sentence>}``.
+Every 4xx is logged as one line with its reason; a 500 logs the traceback
+server-side only and shows a plain page.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from jinja2 import TemplateNotFound
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger("vinylvault.errors")
+
+
+class APIError(Exception):
+    """Raised by API views for a client error with a precise code and detail."""
+
+    def __init__(self, status: int, error: str, detail: str = "") -> None:
+        super().__init__(detail or error)
+        self.status = status
+        self.error = error
+        self.detail = detail
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def json_error(status: int, error: str, detail: str = ""):
+    response = jsonify({"error": error, "detail": detail})
+    response.status_code = status
+    return response
+
+
+def _page(status: int, title: str, detail: str):
+    try:
+        body = render_template("error.html", status=status, title=title, detail=detail)
+    except TemplateNotFound:
+        body = f"<!doctype html><title>{status} {title}</title><h1>{title}</h1><p>{detail}</p>"
+    return body, status
+
+
+def _error_code(exc: HTTPException) -> str:
+    return (exc.name or "error").lower().replace(" ", "_").replace("'", "")
+
+
+def handle_api_error(exc: APIError):
+    log.info("%s %s -> %s %s: %s", request.method, request.path, exc.status, exc.error, exc.detail)
+    return json_error(exc.status, exc.error, exc.detail)
+
+
+def handle_http_exception(exc: HTTPException):
+    if exc.code is None or exc.code < 400:
+        return exc
+    if exc.code >= 500:
+        log.error("%s %s -> %s", request.method, request.path, exc.code)
+    else:
+        log.info("%s %s -> %s %s", request.method, request.path, exc.code, exc.description)
+    if wants_json():
+        response = json_error(exc.code, _error_code(exc), exc.description or "")
+    else:
+        response = _page(exc.code, exc.name, exc.description or "")
+    if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
+        body, status = response if isinstance(response, tuple) else (response, exc.code)
+        return body, status, {"Allow": ", ".join(exc.valid_methods)}
+    return response
+
+
+def handle_unexpected(exc: Exception):
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return handle_http_exception(InternalServerError())
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(APIError, handle_api_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,1 @@
+-- Collection schema (owned by the collection data layer; being written).

@@ -1,0 +1,1 @@
+-- Owner account, API tokens (owned by auth; being written).
