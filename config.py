@@ -111,6 +111,13 @@ class Settings:
         False, "Let pages fall back to a remote image's original URL (Discogs URLs need authentication).")
     PRELOAD_MAX_URLS: int = _setting(1000, "Most URLs in one preload request.", minimum=1)
     MAX_JSON_BYTES: int = _setting(1_048_576, "Largest JSON request body.", minimum=1024)
+    JOB_LEASE_SECONDS: float = _setting(
+        120.0, "A background job left this long without progress is resumed by another worker.", minimum=1.0)
+    JOB_POLL_SECONDS: float = _setting(2.0, "How often an idle job runner looks for queued jobs.", minimum=0.05)
+    HEALTH_MIN_FREE_MB: float = _setting(
+        500.0, "Free disk below this makes cache health degraded (below a tenth of it, unhealthy).", minimum=0.0)
+    HEALTH_MAX_ERROR_RATE: float = _setting(
+        0.25, "Share of failed fetches above which cache health is degraded.", minimum=0.0, maximum=1.0)
 
     # --- Security ----------------------------------------------------------
     SECRET_KEY: str = _setting("", "Session signing key (default: generated once into DATA_DIR/secret_key).")

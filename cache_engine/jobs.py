@@ -1,0 +1,348 @@
+"""Persistent background jobs over the image cache: preload lists, sync of every cover.
+
+A job is a list of source URLs to bring into the cache. Its state lives in
+two tables of the cache index database (``CACHE_DATABASE_PATH``), so every
+process sharing the cache sees every job, and a job outlives the process that
+ran it:
+
+- ``jobs``: one row per job with its counters, the capped error list and a
+  *lease* (``lease_owner``, ``lease_until``) naming the runner working on it.
+- ``job_items``: one row per URL with its own state, so a resumed job never
+  redoes an item already recorded as done or failed.
+
+Each process runs one :class:`JobQueue` runner thread. A runner claims the
+oldest queued job, or a running job whose lease has expired (its runner died
+or was restarted), and renews the lease each time it records a batch of
+results. Downloads go through the :class:`~image_cache.ImageCache`, whose
+cross-process slots already bound concurrent downloads, so several runners in
+several processes never exceed ``MAX_CONCURRENT_DOWNLOADS``.
+
+If a runner stalls longer than its lease, another may take the job over; the
+stalled one notices at its next write and drops the job. An item can then be
+fetched twice, which the cache's single-flight makes harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sqlite3
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Protocol
+
+from .errors import ImageCacheError
+
+log = logging.getLogger("vinylvault.jobs")
+
+#: Job kinds: a list of URLs posted by a client, and every image the collection references.
+KINDS = ("preload", "sync_images")
+STATES = ("queued", "running", "done", "failed", "cancelled")
+#: Errors kept per job; the counters stay exact beyond it.
+MAX_ERRORS = 50
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    total       INTEGER NOT NULL,
+    done        INTEGER NOT NULL DEFAULT 0,
+    failed      INTEGER NOT NULL DEFAULT 0,
+    created_at  REAL NOT NULL,
+    started_at  REAL,
+    finished_at REAL,
+    lease_owner TEXT,
+    lease_until REAL,
+    errors      TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, created_at);
+CREATE TABLE IF NOT EXISTS job_items (
+    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    seq    INTEGER NOT NULL,
+    url    TEXT NOT NULL,
+    state  TEXT NOT NULL DEFAULT 'pending',
+    reason TEXT,
+    PRIMARY KEY (job_id, seq)
+) WITHOUT ROWID;
+"""
+
+
+class JobError(ValueError):
+    """A job cannot be submitted as asked (unknown kind, no URLs)."""
+
+
+class ImageSource(Protocol):
+    """What a runner needs from the cache: fetch and convert one source, or raise."""
+
+    def get_image(self, url: str, size_type: str = ..., wait: float | None = ...) -> str | None: ...
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # Autocommit mode: every write below is an explicit BEGIN IMMEDIATE, which is
+    # what keeps concurrent writers from failing with "database is locked".
+    conn = sqlite3.connect(os.fspath(path), timeout=5.0, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=5000")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+@contextmanager
+def _write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+class _LeaseLost(Exception):
+    """Another runner took the job over after this one's lease expired."""
+
+
+class JobQueue:
+    """Submit jobs, read their status, and run them in a background thread.
+
+    :param database_path: the cache index database; the job tables are created
+        there if missing.
+    :param cache: the image cache the runner fetches through.
+    :param lease_seconds: how long a claimed job stays ours without a renewal;
+        a runner that dies is replaced after at most this long. It must exceed
+        the time one download can take, or healthy jobs change hands.
+    :param poll_seconds: how often an idle runner looks for work.
+    :param batch_size: items recorded per write transaction.
+    """
+
+    def __init__(self, database_path: str | os.PathLike[str], cache: ImageSource, *,
+                 lease_seconds: float = 120.0, poll_seconds: float = 2.0, batch_size: int = 10) -> None:
+        self.database_path = Path(database_path)
+        self.cache = cache
+        self.lease_seconds = float(lease_seconds)
+        self.poll_seconds = float(poll_seconds)
+        self.batch_size = max(1, int(batch_size))
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lifecycle = threading.Lock()
+        self.database_path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connection() as conn:
+            conn.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        # A connection per operation: request threads and the runner never share one,
+        # and job operations are rare enough that opening costs nothing noticeable.
+        conn = _connect(self.database_path)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    # --- submitting and reading ------------------------------------------
+
+    def submit(self, kind: str, urls: Iterable[str]) -> str:
+        """Queue a job over ``urls`` (duplicates dropped, order kept); return its id."""
+        if kind not in KINDS:
+            raise JobError(f"unknown job kind {kind!r}")
+        unique = list(dict.fromkeys(urls))
+        if not unique:
+            raise JobError("a job needs at least one URL")
+        job_id = uuid.uuid4().hex
+        with self._connection() as conn, _write(conn):
+            conn.execute("INSERT INTO jobs (id, kind, state, total, created_at) VALUES (?, ?, 'queued', ?, ?)",
+                         (job_id, kind, len(unique), time.time()))
+            conn.executemany("INSERT INTO job_items (job_id, seq, url) VALUES (?, ?, ?)",
+                             ((job_id, seq, url) for seq, url in enumerate(unique)))
+        log.info("job %s queued: %s of %d urls", job_id, kind, len(unique))
+        self._wake.set()
+        return job_id
+
+    def status(self, job_id: str) -> dict[str, Any] | None:
+        """The job's public state, or ``None`` if there is no such job.
+
+        ``done`` counts items fetched successfully and ``failed`` the others;
+        ``eta_seconds`` extrapolates the rate observed since the job started
+        (``None`` until there is a rate, ``0`` once finished).
+        """
+        with self._connection() as conn:
+            row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            return None
+        return {
+            "id": row["id"], "kind": row["kind"], "state": row["state"], "total": row["total"],
+            "done": row["done"], "failed": row["failed"], "errors": json.loads(row["errors"]),
+            "created_at": row["created_at"], "started_at": row["started_at"],
+            "finished_at": row["finished_at"], "eta_seconds": _eta(row, time.time()),
+        }
+
+    def cancel(self, job_id: str) -> bool:
+        """Stop a queued or running job at its next batch; ``False`` if it had already ended."""
+        with self._connection() as conn, _write(conn):
+            cursor = conn.execute(
+                "UPDATE jobs SET state = 'cancelled', finished_at = ?, lease_owner = NULL "
+                "WHERE id = ? AND state IN ('queued', 'running')", (time.time(), job_id))
+        return cursor.rowcount == 1
+
+    # --- the runner ---------------------------------------------------------
+
+    def start(self) -> None:
+        """Start this process's runner thread (no-op if it is running)."""
+        with self._lifecycle:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="vinylvault-jobs", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop the runner and wait for it; the job in hand is released for others to resume."""
+        with self._lifecycle:
+            thread, self._thread = self._thread, None
+            self._stop.set()
+            self._wake.set()
+            if thread is not None:
+                thread.join(timeout)
+
+    def run_once(self) -> str | None:
+        """Claim one job and work on it until it ends or the runner stops; return its id.
+
+        The runner thread calls this in a loop; tests and the CLI may call it directly.
+        """
+        job_id = self._claim()
+        if job_id is None:
+            return None
+        try:
+            self._work(job_id)
+        except _LeaseLost:
+            log.warning("job %s: lease lost to another runner; dropping it here", job_id)
+        return job_id
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                claimed = self.run_once()
+            except sqlite3.Error:
+                # A full disk or a locked database must not kill the thread: retry later.
+                log.exception("job runner: database error")
+                claimed = None
+            if claimed is None:
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()
+
+    def _claim(self) -> str | None:
+        now = time.time()
+        with self._connection() as conn, _write(conn):
+            row = conn.execute(
+                "SELECT id FROM jobs WHERE state = 'queued' OR (state = 'running' AND lease_until < ?) "
+                "ORDER BY created_at LIMIT 1", (now,)).fetchone()
+            if row is None:
+                return None
+            conn.execute("UPDATE jobs SET state = 'running', lease_owner = ?, lease_until = ?, "
+                         "started_at = COALESCE(started_at, ?) WHERE id = ?",
+                         (self.owner, now + self.lease_seconds, now, row["id"]))
+        log.info("job %s claimed by %s", row["id"], self.owner)
+        return row["id"]
+
+    def _work(self, job_id: str) -> None:
+        with self._connection() as conn:
+            while not self._stop.is_set():
+                pending = conn.execute(
+                    "SELECT seq, url FROM job_items WHERE job_id = ? AND state = 'pending' ORDER BY seq LIMIT ?",
+                    (job_id, self.batch_size)).fetchall()
+                if not pending:
+                    self._finish(conn, job_id)
+                    return
+                results = []
+                for item in pending:
+                    if self._stop.is_set():
+                        break
+                    results.append((item["seq"], item["url"], self._fetch(item["url"])))
+                if not self._record(conn, job_id, results):
+                    return
+            self._release(conn, job_id)
+
+    def _fetch(self, url: str) -> str | None:
+        """Bring one source into the cache; ``None`` on success, else the failure reason."""
+        try:
+            path = self.cache.get_image(url, "detail")
+        except ImageCacheError as exc:
+            return exc.reason
+        except Exception:  # noqa: BLE001 - one bad item must not kill the job
+            log.exception("job item %s: unexpected error", url)
+            return "internal_error"
+        return None if path else "not_cached"
+
+    def _check_lease(self, conn: sqlite3.Connection, job_id: str) -> bool:
+        """Inside a write transaction: is the job still ours and running?"""
+        row = conn.execute("SELECT state, lease_owner FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None or row["state"] != "running":
+            return False
+        if row["lease_owner"] != self.owner:
+            raise _LeaseLost(job_id)
+        return True
+
+    def _record(self, conn: sqlite3.Connection, job_id: str,
+                results: list[tuple[int, str, str | None]]) -> bool:
+        """Store a batch of item results and renew the lease; ``False`` if the job was cancelled."""
+        with _write(conn):
+            if not self._check_lease(conn, job_id):
+                return False
+            done = failed = 0
+            new_errors = []
+            for seq, url, reason in results:
+                # Only a still-pending item counts, so a batch replayed after a takeover
+                # cannot count an item twice.
+                changed = conn.execute(
+                    "UPDATE job_items SET state = ?, reason = ? WHERE job_id = ? AND seq = ? AND state = 'pending'",
+                    ("done" if reason is None else "failed", reason, job_id, seq)).rowcount
+                if not changed:
+                    continue
+                if reason is None:
+                    done += 1
+                else:
+                    failed += 1
+                    new_errors.append({"url": url, "reason": reason})
+            errors = json.loads(conn.execute("SELECT errors FROM jobs WHERE id = ?", (job_id,)).fetchone()[0])
+            errors = (errors + new_errors)[:MAX_ERRORS]
+            conn.execute("UPDATE jobs SET done = done + ?, failed = failed + ?, errors = ?, lease_until = ? "
+                         "WHERE id = ?", (done, failed, json.dumps(errors), time.time() + self.lease_seconds,
+                                          job_id))
+        return True
+
+    def _finish(self, conn: sqlite3.Connection, job_id: str) -> None:
+        with _write(conn):
+            if not self._check_lease(conn, job_id):
+                return
+            # A job fails only when nothing in it could be fetched.
+            conn.execute("UPDATE jobs SET state = CASE WHEN done = 0 AND failed > 0 THEN 'failed' ELSE 'done' END, "
+                         "finished_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
+                         (time.time(), job_id))
+        log.info("job %s finished", job_id)
+
+    def _release(self, conn: sqlite3.Connection, job_id: str) -> None:
+        """Hand an unfinished job back so another runner resumes it without waiting for the lease."""
+        with _write(conn):
+            conn.execute("UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL "
+                         "WHERE id = ? AND state = 'running' AND lease_owner = ?", (job_id, self.owner))
+
+
+def _eta(row: sqlite3.Row, now: float) -> float | None:
+    if row["state"] in ("done", "failed", "cancelled"):
+        return 0.0
+    processed = row["done"] + row["failed"]
+    if not row["started_at"] or processed == 0:
+        return None
+    rate = processed / max(now - row["started_at"], 1e-6)
+    return round((row["total"] - processed) / rate, 1)
