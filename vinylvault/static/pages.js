@@ -1,0 +1,194 @@
+/* VinylVault page behaviours. Every page works without this file: each
+   feature here upgrades a plain link or form that already does the job. */
+(function () {
+  "use strict";
+
+  var THEME_COOKIE = "vv_theme";
+  var reducedMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+
+  function storeTheme(name) {
+    try { localStorage.setItem("vv-theme", name); } catch (e) { /* private mode: the cookie still works */ }
+    document.cookie = THEME_COOKIE + "=" + name + "; path=/; max-age=31536000; SameSite=Lax";
+  }
+
+  function applyTheme(name) {
+    document.documentElement.setAttribute("data-theme", name);
+    var other = name === "dark" ? "light" : "dark";
+    document.querySelectorAll("[data-theme-toggle]").forEach(function (el) {
+      el.setAttribute("aria-label", "Switch to " + other + " theme");
+    });
+  }
+
+  /* The server renders the cookie's theme; localStorage wins if the cookie was lost. */
+  function initTheme() {
+    var saved = null;
+    try { saved = localStorage.getItem("vv-theme"); } catch (e) { /* ignore */ }
+    var current = document.documentElement.getAttribute("data-theme");
+    if ((saved === "dark" || saved === "light") && saved !== current) {
+      applyTheme(saved);
+      storeTheme(saved);
+    }
+    document.querySelectorAll("[data-theme-toggle]").forEach(function (el) {
+      el.addEventListener("click", function (event) {
+        event.preventDefault();
+        var next = document.documentElement.getAttribute("data-theme") === "dark" ? "light" : "dark";
+        applyTheme(next);
+        storeTheme(next);
+      });
+    });
+  }
+
+  function typingInField(event) {
+    var t = event.target;
+    return t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName));
+  }
+
+  /* Album pages: left/right arrow keys and horizontal swipes follow rel=prev/next. */
+  function initAlbumNavigation() {
+    var prev = document.querySelector("a[rel~=prev][data-nav]");
+    var next = document.querySelector("a[rel~=next][data-nav]");
+    if (!prev && !next) return;
+    function go(link) { if (link) window.location.href = link.href; }
+    document.addEventListener("keydown", function (event) {
+      if (event.altKey || event.ctrlKey || event.metaKey || typingInField(event)) return;
+      if (event.key === "ArrowLeft") go(prev);
+      else if (event.key === "ArrowRight") go(next);
+    });
+    var startX = null, startY = 0;
+    document.addEventListener("touchstart", function (event) {
+      if (event.touches.length !== 1) { startX = null; return; }
+      startX = event.touches[0].clientX;
+      startY = event.touches[0].clientY;
+    }, { passive: true });
+    document.addEventListener("touchend", function (event) {
+      if (startX === null) return;
+      var dx = event.changedTouches[0].clientX - startX;
+      var dy = event.changedTouches[0].clientY - startY;
+      startX = null;
+      // A clearly horizontal gesture only: vertical scrolling must never turn the page.
+      if (Math.abs(dx) > 70 && Math.abs(dy) < Math.abs(dx) / 2) go(dx > 0 ? prev : next);
+    }, { passive: true });
+  }
+
+  /* Random: spin the record, then follow the link (instantly with reduced motion). */
+  function initSpin() {
+    document.querySelectorAll("[data-spin]").forEach(function (button) {
+      button.addEventListener("click", function (event) {
+        if (reducedMotion) return;
+        event.preventDefault();
+        button.classList.add("spinning");
+        button.setAttribute("aria-busy", "true");
+        window.setTimeout(function () { window.location.href = button.href; }, 700);
+      });
+    });
+    // Coming back with the back button restores the page from cache: stop the spin.
+    window.addEventListener("pageshow", function () {
+      document.querySelectorAll("[data-spin].spinning").forEach(function (b) {
+        b.classList.remove("spinning");
+        b.removeAttribute("aria-busy");
+      });
+    });
+  }
+
+  /* Grid: the "Load more" link fetches the next page's fragment and appends it. */
+  function initInfiniteScroll() {
+    var grid = document.querySelector("[data-album-grid]");
+    if (!grid || !window.fetch || !window.DOMParser) return;
+    var loading = false;
+
+    function currentLink() { return document.querySelector("a.load-more[data-fragment]"); }
+
+    function loadMore(link) {
+      if (loading) return;
+      loading = true;
+      link.setAttribute("aria-busy", "true");
+      fetch(link.getAttribute("data-fragment"), { headers: { "Accept": "text/html" }, credentials: "same-origin" })
+        .then(function (response) {
+          if (!response.ok) throw new Error("HTTP " + response.status);
+          return response.text();
+        })
+        .then(function (html) {
+          var doc = new DOMParser().parseFromString(html, "text/html");
+          var items = doc.querySelectorAll("[data-album-grid] > li");
+          var added = [];
+          items.forEach(function (li) { added.push(grid.appendChild(document.adoptNode(li))); });
+          var wrap = link.closest(".load-more-wrap");
+          var fresh = doc.querySelector(".load-more-wrap");
+          if (fresh) wrap.replaceWith(document.adoptNode(fresh)); else wrap.remove();
+          grid.dispatchEvent(new CustomEvent("vinylvault:content", { bubbles: true, detail: { added: added } }));
+          loading = false;
+          watch();
+        })
+        .catch(function () {
+          // Leave the plain link in place: following it still loads the next page.
+          link.removeAttribute("aria-busy");
+          link.removeAttribute("data-fragment");
+          loading = false;
+        });
+    }
+
+    var observer = "IntersectionObserver" in window ? new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) { if (entry.isIntersecting) loadMore(entry.target); });
+    }, { rootMargin: "600px 0px" }) : null;
+
+    function watch() {
+      var link = currentLink();
+      if (!link) return;
+      link.addEventListener("click", function (event) { event.preventDefault(); loadMore(link); });
+      if (observer) { observer.disconnect(); observer.observe(link); }
+    }
+    watch();
+  }
+
+  /* Sort and order selects apply at once; the filters keep their Apply button. */
+  function initAutoSubmit() {
+    document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+      select.addEventListener("change", function () { select.form.requestSubmit ? select.form.requestSubmit() : select.form.submit(); });
+    });
+  }
+
+  /* Sync page: poll the JSON status while a sync runs, reload when it ends. */
+  function initSyncProgress() {
+    var box = document.querySelector("[data-sync-status-url]");
+    if (!box || !window.fetch) return;
+    var url = box.getAttribute("data-sync-status-url");
+    var bar = box.querySelector(".progress__bar");
+    var progress = box.querySelector("[role=progressbar]");
+    var text = box.querySelector("[data-sync-text]");
+    function tick() {
+      fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+        .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+        .then(function (status) {
+          var percent = Math.max(0, Math.min(100, Math.round(status.percent || 0)));
+          if (bar) bar.style.width = percent + "%";
+          if (progress) progress.setAttribute("aria-valuenow", String(percent));
+          if (text && status.message) text.textContent = status.message;
+          if (status.running) window.setTimeout(tick, 2000);
+          else window.location.reload();
+        })
+        .catch(function () { window.setTimeout(tick, 10000); });
+    }
+    if (box.getAttribute("data-running") === "true") window.setTimeout(tick, 1500);
+  }
+
+  /* Now playing: keep the touchscreen awake while the record plays. */
+  function initWakeLock() {
+    if (!document.querySelector("[data-wake-lock]") || !navigator.wakeLock) return;
+    function request() { navigator.wakeLock.request("screen").catch(function () { /* not allowed: fine */ }); }
+    request();
+    document.addEventListener("visibilitychange", function () { if (document.visibilityState === "visible") request(); });
+  }
+
+  function init() {
+    initTheme();
+    initAlbumNavigation();
+    initSpin();
+    initInfiniteScroll();
+    initAutoSubmit();
+    initSyncProgress();
+    initWakeLock();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
