@@ -124,6 +124,7 @@ class Settings:
     TRUSTED_PROXIES: tuple[str, ...] = _setting(
         (), "Proxy addresses whose X-Forwarded-For is believed (comma-separated).")
     RATE_LIMIT_PER_MINUTE: int = _setting(60, "Mutating API requests per client per minute.", minimum=1)
+    LOGIN_ATTEMPTS_PER_MINUTE: int = _setting(10, "Login attempts per client per minute.", minimum=1)
 
     # --- Collection and Discogs ------------------------------------------
     DISCOGS_API_URL: str = _setting("https://api.discogs.com", "Discogs API base URL (tests use a fake).")

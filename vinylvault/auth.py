@@ -1,5 +1,470 @@
-"""(placeholder: this area is being built; see ARCHITECTURE.md)"""
+"""The owner's account: password, sessions, CSRF, API tokens, rate limits.
 
-from flask import Blueprint
+VinylVault has one user, the owner. A browser authenticates with a signed
+session cookie (set by :func:`login_owner`); a script authenticates with
+``Authorization: Bearer vv_...`` (a token from :func:`create_api_token`, stored
+as its sha256 only). Views that change things use :func:`owner_required`; every
+mutating request authenticated by the session cookie must carry the session's
+CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``), which a
+before-request hook enforces app-wide. Bearer requests are exempt: a browser
+never attaches that header on its own, so there is nothing to forge.
 
-bp = Blueprint("auth", __name__)
+Rate limits (:func:`rate_limit`) are counted in the collection database, so a
+limit holds across every gunicorn worker instead of being multiplied by their
+number; the counter is a sliding-window estimate over two one-minute windows.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import hashlib
+import hmac
+import ipaddress
+import math
+import secrets
+import sqlite3
+import time
+from typing import Any, Callable, TypeVar
+from urllib.parse import urlsplit
+
+import click
+from flask import (Blueprint, Flask, current_app, g, make_response, redirect, render_template,
+                   request, session, url_for)
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.exceptions import Forbidden, TooManyRequests, Unauthorized
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from . import db, errors
+
+bp = Blueprint("auth", __name__, cli_group=None)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+MIN_PASSWORD_LENGTH = 8
+#: Hashing cost grows with length; nobody types more than this.
+MAX_PASSWORD_LENGTH = 1024
+TOKEN_PREFIX = "vv_"
+#: last_used_at is rewritten at most this often, so token use is not a write per request.
+TOKEN_LAST_USED_RESOLUTION_SECONDS = 3600
+MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+RATE_WINDOW_SECONDS = 60
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+# Checked against when no owner exists, so a login attempt costs the same time
+# whether or not an account is configured.
+_DUMMY_HASH = generate_password_hash("vinylvault-no-owner-yet")
+
+
+class WeakPassword(ValueError):
+    """The password is shorter than :data:`MIN_PASSWORD_LENGTH` (or absurdly long)."""
+
+
+class RateLimited(TooManyRequests):
+    """A client went over its per-minute budget; carries the seconds to wait."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("Too many requests; try again in a minute.")
+        self.retry_after_seconds = retry_after
+
+
+class Auth(enum.Enum):
+    """How the current request authenticated."""
+
+    NONE = "none"          # no credentials at all
+    INVALID = "invalid"    # a bearer token was sent but is unknown
+    SESSION = "session"    # the owner's session cookie
+    TOKEN = "token"        # a valid API token
+
+
+# --- Owner account --------------------------------------------------------
+
+def is_configured(conn: sqlite3.Connection) -> bool:
+    """Whether the owner's password has been set."""
+    return conn.execute("SELECT 1 FROM owner WHERE id = 1").fetchone() is not None
+
+
+def set_password(conn: sqlite3.Connection, password: str) -> None:
+    """Create the owner or change their password.
+
+    Changing it rotates the session epoch: every session signed before is
+    logged out (a signed cookie cannot be revoked any other way).
+    """
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise WeakPassword(f"the password must not exceed {MAX_PASSWORD_LENGTH} characters")
+    now = time.time()
+    conn.execute(
+        "INSERT INTO owner (id, password_hash, session_epoch, created_at, updated_at)"
+        " VALUES (1, ?, ?, ?, ?)"
+        " ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash,"
+        " session_epoch = excluded.session_epoch, updated_at = excluded.updated_at",
+        (generate_password_hash(password), secrets.token_hex(8), now, now))
+
+
+def check_password(conn: sqlite3.Connection, password: str) -> bool:
+    """Whether ``password`` is the owner's; False when no owner exists yet."""
+    row = conn.execute("SELECT password_hash FROM owner WHERE id = 1").fetchone()
+    if not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
+        return False
+    if row is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return False
+    # check_password_hash compares digests with hmac.compare_digest.
+    return check_password_hash(row["password_hash"], password)
+
+
+def _session_epoch(conn: sqlite3.Connection) -> str | None:
+    row = conn.execute("SELECT session_epoch FROM owner WHERE id = 1").fetchone()
+    return row["session_epoch"] if row else None
+
+
+def login_owner() -> None:
+    """Start a fresh owner session (after a password check or at set-up).
+
+    The old session is cleared first so nothing chosen before login (a
+    planted CSRF token, say) survives into the authenticated session.
+    """
+    epoch = _session_epoch(db.get_db())
+    if epoch is None:
+        raise RuntimeError("login_owner() called before the owner's password was set")
+    session.clear()
+    session.permanent = True
+    session["owner"] = epoch
+    session[CSRF_FIELD] = secrets.token_urlsafe(32)
+    g.pop("vv_auth", None)
+
+
+def logout_owner() -> None:
+    """End the session (a new anonymous one, with a new CSRF token, starts on demand)."""
+    session.clear()
+    g.pop("vv_auth", None)
+
+
+# --- API tokens -----------------------------------------------------------
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def create_api_token(conn: sqlite3.Connection, name: str = "api") -> str:
+    """Create a token named ``name``; return its plaintext, which is never stored."""
+    name = (name or "api").strip()[:100] or "api"
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    conn.execute(
+        "INSERT INTO api_tokens (name, token_hash, hint, created_at) VALUES (?, ?, ?, ?)",
+        (name, _token_hash(token), token[:7], time.time()))
+    return token
+
+
+def list_api_tokens(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every token's id, name, hint (first characters), created_at and last_used_at."""
+    rows = conn.execute(
+        "SELECT id, name, hint, created_at, last_used_at FROM api_tokens ORDER BY id").fetchall()
+    return [dict(row) for row in rows]
+
+
+def revoke_api_token(conn: sqlite3.Connection, token_id: int) -> bool:
+    """Delete a token; False when no token has that id."""
+    return conn.execute("DELETE FROM api_tokens WHERE id = ?", (token_id,)).rowcount > 0
+
+
+def verify_api_token(conn: sqlite3.Connection, token: str) -> bool:
+    """Whether ``token`` is a live API token; records its use (at most hourly)."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return False
+    row = conn.execute("SELECT id, last_used_at FROM api_tokens WHERE token_hash = ?",
+                       (_token_hash(token),)).fetchone()
+    if row is None:
+        return False
+    now = time.time()
+    if row["last_used_at"] is None or now - row["last_used_at"] >= TOKEN_LAST_USED_RESOLUTION_SECONDS:
+        conn.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (now, row["id"]))
+    return True
+
+
+# --- Who is asking --------------------------------------------------------
+
+def _bearer_token() -> str | None:
+    """The token of an ``Authorization: Bearer`` header, '' when malformed, None when absent."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def authentication() -> Auth:
+    """How this request authenticated (computed once per request).
+
+    An ``Authorization`` header, when present, is the only credential looked
+    at: a request cannot fall back on the cookie after a bad token.
+    """
+    if "vv_auth" not in g:
+        g.vv_auth = _authenticate()
+    return g.vv_auth
+
+
+def _authenticate() -> Auth:
+    token = _bearer_token()
+    if token is not None:
+        return Auth.TOKEN if token and verify_api_token(db.get_db(), token) else Auth.INVALID
+    epoch = session.get("owner")
+    if epoch and hmac.compare_digest(str(epoch), _session_epoch(db.get_db()) or ""):
+        return Auth.SESSION
+    return Auth.NONE
+
+
+def current_user_is_owner() -> bool:
+    """Whether the request comes from the owner (session cookie or API token)."""
+    return authentication() in (Auth.SESSION, Auth.TOKEN)
+
+
+def _is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def owner_required(view: F) -> F:
+    """Let only the owner through.
+
+    Without credentials: 401 under ``/api/``, a redirect to the login page
+    elsewhere. With a bad token: 403.
+    """
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        auth = authentication()
+        if auth is Auth.INVALID:
+            raise Forbidden("The API token is not valid.")
+        if auth is Auth.NONE:
+            if _is_api_request():
+                raise Unauthorized("Log in or send 'Authorization: Bearer <api token>'.")
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+    return wrapper  # type: ignore[return-value]
+
+
+# --- CSRF -------------------------------------------------------------------
+
+def csrf_token() -> str:
+    """The session's CSRF token, created on first use (a Jinja global too)."""
+    token = session.get(CSRF_FIELD)
+    if not token:
+        token = session[CSRF_FIELD] = secrets.token_urlsafe(32)
+    return token
+
+
+def check_csrf() -> None:
+    """Raise 403 unless the request carries the session's CSRF token."""
+    expected = session.get(CSRF_FIELD)
+    sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD)
+    if not expected or not sent or not hmac.compare_digest(str(sent), str(expected)):
+        raise Forbidden("The CSRF token is missing or wrong; reload the page and try again.")
+
+
+def csrf_protect(view: F) -> F:
+    """Require the CSRF token on a mutating request even without a session (login, set-up forms)."""
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if request.method in MUTATING_METHODS and _bearer_token() is None:
+            check_csrf()
+        return view(*args, **kwargs)
+    return wrapper  # type: ignore[return-value]
+
+
+@bp.before_app_request
+def _enforce_csrf() -> None:
+    # Only session-authenticated requests can be forged cross-site; anonymous
+    # ones are refused by owner_required (401) or protected by csrf_protect.
+    if request.method in MUTATING_METHODS and _bearer_token() is None \
+            and authentication() is Auth.SESSION:
+        check_csrf()
+
+
+# --- Client address and rate limits ------------------------------------------
+
+def _trusted_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    networks = current_app.extensions.get("vv_trusted_proxies")
+    if networks is None:
+        networks = [ipaddress.ip_network(entry, strict=False)
+                    for entry in current_app.config["TRUSTED_PROXIES"]]
+        current_app.extensions["vv_trusted_proxies"] = networks
+    return networks
+
+
+def _is_trusted(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in _trusted_networks())
+
+
+def client_ip() -> str:
+    """The client's address.
+
+    ``X-Forwarded-For`` is believed only when the peer is a trusted proxy;
+    then the client is the right-most hop that is not itself trusted (hops to
+    its left were written by the client and can be anything).
+    """
+    address = request.remote_addr or ""
+    if not _is_trusted(address):
+        return address
+    hops = [hop.strip() for value in request.headers.getlist("X-Forwarded-For")
+            for hop in value.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            break  # a proxy would not write garbage: stop at the last hop we trust
+        address = hop
+        if not _is_trusted(hop):
+            break
+    return address
+
+
+def hit_rate_limit(conn: sqlite3.Connection, bucket: str, per_minute: int,
+                   now: float | None = None) -> int:
+    """Count one request in ``bucket``; return 0 if allowed, else seconds to wait.
+
+    The estimate weights the previous minute's count by the part of it still
+    inside the sliding window, so a burst at a minute boundary cannot double
+    the limit. Rows older than two minutes are removed as we go.
+    """
+    now = time.time() if now is None else now
+    window = int(now // RATE_WINDOW_SECONDS) * RATE_WINDOW_SECONDS
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        current = conn.execute(
+            "INSERT INTO rate_limits (bucket, window_start, hits) VALUES (?, ?, 1)"
+            " ON CONFLICT (bucket, window_start) DO UPDATE SET hits = hits + 1 RETURNING hits",
+            (bucket, window)).fetchone()[0]
+        row = conn.execute("SELECT hits FROM rate_limits WHERE bucket = ? AND window_start = ?",
+                           (bucket, window - RATE_WINDOW_SECONDS)).fetchone()
+        conn.execute("DELETE FROM rate_limits WHERE window_start < ?", (window - RATE_WINDOW_SECONDS,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    previous = row[0] if row else 0
+    elapsed = (now - window) / RATE_WINDOW_SECONDS
+    if current + previous * (1.0 - elapsed) <= per_minute:
+        return 0
+    return max(1, math.ceil(window + RATE_WINDOW_SECONDS - now))
+
+
+def rate_limit(per_minute: int | None = None, *, scope: str = "api",
+               setting: str = "RATE_LIMIT_PER_MINUTE") -> Callable[[F], F]:
+    """Limit a view to ``per_minute`` requests per client (default: the ``setting``).
+
+    Views sharing a ``scope`` share one budget per client. Over the limit the
+    answer is 429 with ``Retry-After``.
+    """
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            limit = per_minute or current_app.config[setting]
+            wait = hit_rate_limit(db.get_db(), f"{scope}:{client_ip()}", limit)
+            if wait:
+                raise RateLimited(wait)
+            return view(*args, **kwargs)
+        return wrapper  # type: ignore[return-value]
+    return decorator
+
+
+@bp.app_errorhandler(RateLimited)
+def _rate_limited(exc: RateLimited):
+    response = make_response(errors.handle_http_exception(exc))
+    response.headers["Retry-After"] = str(exc.retry_after_seconds)
+    return response
+
+
+# --- Sessions ---------------------------------------------------------------
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Signed cookie sessions whose ``Secure`` flag follows the request's scheme.
+
+    The Pi usually serves plain HTTP on the LAN, where a Secure cookie would
+    never come back; behind a TLS proxy the cookie must be Secure.
+    """
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        if request.is_secure:
+            return True
+        return _is_trusted(request.remote_addr or "") and \
+            request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+
+
+@bp.record_once
+def _init_app(state: Any) -> None:
+    app = state.app
+    app.session_interface = SessionInterface()
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.globals["current_user_is_owner"] = current_user_is_owner
+
+
+# --- Views ------------------------------------------------------------------
+
+def _safe_next(target: str | None) -> str:
+    """A local path to go to after login; anything pointing elsewhere becomes '/'."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    parts = urlsplit(target)
+    return "/" if parts.scheme or parts.netloc else target
+
+
+def _render_login(error: str | None = None, status: int = 200):
+    # The site layout links to the pages blueprint; without it, stand alone.
+    has_base = "pages.index" in current_app.view_functions
+    body = render_template("login.html", error=error, has_base=has_base,
+                           configured=is_configured(db.get_db()),
+                           next=_safe_next(request.values.get("next")))
+    return body, status
+
+
+@bp.get("/login")
+def login():
+    if current_user_is_owner():
+        return redirect(_safe_next(request.args.get("next")))
+    return _render_login()
+
+
+@bp.post("/login")
+@csrf_protect
+@rate_limit(scope="login", setting="LOGIN_ATTEMPTS_PER_MINUTE")
+def login_post():
+    conn = db.get_db()
+    if not check_password(conn, request.form.get("password", "")):
+        current_app.logger.info("login refused for %s: wrong password", client_ip())
+        return _render_login("Wrong password.", 401)
+    login_owner()
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.post("/logout")
+def logout():
+    logout_owner()
+    return redirect("/")
+
+
+# --- CLI --------------------------------------------------------------------
+
+@bp.cli.command("set-password")
+def set_password_command() -> None:
+    """Set the owner's password (asked twice, not echoed)."""
+    password = click.prompt("New owner password", hide_input=True, confirmation_prompt=True)
+    try:
+        set_password(db.get_db(), password)
+    except WeakPassword as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("Password set; existing sessions are logged out.")
+
+
+@bp.cli.command("create-api-token")
+@click.option("--name", default="api", show_default=True, help="A label to recognise the token by.")
+def create_api_token_command(name: str) -> None:
+    """Create an API token and print it (shown this once only)."""
+    click.echo(create_api_token(db.get_db(), name))

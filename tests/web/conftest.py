@@ -1,0 +1,78 @@
+"""Fixtures for the web tests: a real app on a temporary DATA_DIR.
+
+Copy ``make_app`` into other web test folders: it builds the app the way
+production does (real SQLite, real cache folders), with the settings tests
+need to fetch from the local origin (tests/support/origin.py).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from vinylvault import auth, create_app, db
+
+PASSWORD = "correct horse battery"
+
+#: Settings every web test starts from; a test overrides what it exercises.
+BASE_SETTINGS: dict[str, Any] = {
+    "TESTING": True,
+    "ALLOW_PRIVATE_SOURCES": True,
+    "HOST_MIN_INTERVAL_SECONDS": 0,
+    "NEGATIVE_CACHE_MIN_SECONDS": 60,
+    "FETCH_RETRIES": 0,
+    "ON_DEMAND_WAIT_SECONDS": 10,
+    "DEMO_WHEN_EMPTY": False,
+    "SYNC_INTERVAL_HOURS": 0,
+}
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Callable[..., Flask]:
+    """``make_app(**overrides)`` -> a fresh app on ``tmp_path/data``."""
+    def factory(**overrides: Any) -> Flask:
+        return create_app({**BASE_SETTINGS, "DATA_DIR": tmp_path / "data", **overrides})
+    return factory
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def set_owner_password(app: Flask, password: str = PASSWORD) -> None:
+    with app.app_context():
+        auth.set_password(db.get_db(), password)
+
+
+def page_csrf_token(client: FlaskClient) -> str:
+    """The CSRF token as a browser gets it: from the login page's form."""
+    html = client.get("/login").get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def log_in(client: FlaskClient, password: str = PASSWORD):
+    return client.post("/login", data={"password": password, "csrf_token": page_csrf_token(client)})
+
+
+@pytest.fixture
+def owner_client(app: Flask, client: FlaskClient) -> FlaskClient:
+    """A client logged in as the owner; its CSRF token is ``session_csrf(client)``."""
+    set_owner_password(app)
+    assert log_in(client).status_code == 302
+    return client
+
+
+def session_csrf(client: FlaskClient) -> str:
+    with client.session_transaction() as sess:
+        return sess["csrf_token"]
