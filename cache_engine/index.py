@@ -1,0 +1,576 @@
+"""The cache index: one SQLite file (WAL) shared by every process of a cache.
+
+Tables: ``entries`` (one row per stored file), ``sources`` (known source URLs
+and their negative-cache state), ``counters`` (hits, misses, ... across
+processes and restarts), ``meta`` (``total_bytes`` kept exact by triggers,
+``last_cleanup``, the schema version) and ``samples`` (periodic snapshots).
+Other modules may add their own tables to the same file (``cache_engine.jobs``).
+
+Rules that keep several writers safe (see PERFORMANCE_NOTES.md): every write
+is one ``BEGIN IMMEDIATE`` transaction with ``busy_timeout``; nothing reads then
+writes in a deferred transaction; a cache hit writes nothing, it is recorded in
+memory by :class:`AccessRecorder` and flushed in small batches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import sqlite3
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from .errors import EntryTooLarge
+
+SCHEMA_VERSION = 1
+COUNTER_NAMES = ("hits", "misses", "downloads", "failures", "evictions", "conversions")
+#: Rows per flush transaction: a big batch stalls every other writer (1.7 s for 49k rows).
+FLUSH_BATCH_ROWS = 500
+SAMPLE_BUCKET_SECONDS = 600
+SAMPLE_KEEP_SECONDS = 30 * 86400
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    key TEXT NOT NULL,
+    size_type TEXT NOT NULL,
+    url TEXT NOT NULL,
+    path TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    created REAL NOT NULL,
+    last_access REAL NOT NULL,
+    hits INTEGER NOT NULL DEFAULT 0,
+    content_hash TEXT NOT NULL,
+    preview BLOB,
+    process_ms REAL,
+    PRIMARY KEY (key, size_type)
+);
+CREATE INDEX IF NOT EXISTS entries_last_access ON entries (last_access);
+CREATE TABLE IF NOT EXISTS sources (
+    key TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    registered REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    retry_at REAL,
+    last_error TEXT,
+    last_failed REAL
+);
+CREATE INDEX IF NOT EXISTS sources_retry_at ON sources (retry_at) WHERE retry_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value);
+CREATE TABLE IF NOT EXISTS samples (
+    bucket INTEGER PRIMARY KEY,
+    ts REAL NOT NULL,
+    entries INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    hits INTEGER NOT NULL,
+    misses INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS entries_bytes_insert AFTER INSERT ON entries BEGIN
+    UPDATE meta SET value = value + NEW.bytes WHERE name = 'total_bytes';
+END;
+CREATE TRIGGER IF NOT EXISTS entries_bytes_delete AFTER DELETE ON entries BEGIN
+    UPDATE meta SET value = value - OLD.bytes WHERE name = 'total_bytes';
+END;
+CREATE TRIGGER IF NOT EXISTS entries_bytes_update AFTER UPDATE OF bytes ON entries BEGIN
+    UPDATE meta SET value = value + NEW.bytes - OLD.bytes WHERE name = 'total_bytes';
+END;
+"""
+
+_ENTRY_COLUMNS = ("key, size_type, url, path, bytes, width, height, created, last_access, hits, "
+                  "content_hash, preview, process_ms")
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a script into statements (triggers contain ``;`` of their own)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending
+            pending = ""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One stored file. ``path`` is absolute; the index stores it relative to its root."""
+
+    key: str
+    size_type: str
+    url: str
+    path: Path
+    bytes: int
+    width: int
+    height: int
+    content_hash: str
+    preview: bytes | None = None
+    created: float = 0.0
+    last_access: float = 0.0
+    hits: int = 0
+    process_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class FailureState:
+    """Negative-cache state of one source."""
+
+    attempts: int
+    retry_at: float | None
+    last_error: str | None
+    last_failed: float | None
+
+    def blocks(self, now: float | None = None) -> bool:
+        """True while the source must not be fetched again."""
+        return self.retry_at is not None and self.retry_at > (time.time() if now is None else now)
+
+
+class AccessRecorder:
+    """Cache hits and counter deltas kept in memory until the next flush.
+
+    A hit costs a dict update under a lock: no I/O (SD cards wear, and a
+    committed touch per hit costs 22-51 µs plus 4-14 KB of WAL).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._accesses: dict[tuple[str, str], list[float]] = {}
+        self._counters: Counter[str] = Counter()
+
+    def hit(self, key: str, size_type: str, when: float | None = None) -> None:
+        when = time.time() if when is None else when
+        with self._lock:
+            slot = self._accesses.get((key, size_type))
+            if slot is None:
+                self._accesses[(key, size_type)] = [when, 1]
+            else:
+                slot[0] = max(slot[0], when)
+                slot[1] += 1
+
+    def count(self, name: str, amount: int = 1) -> None:
+        with self._lock:
+            self._counters[name] += amount
+
+    def take(self) -> tuple[dict[tuple[str, str], list[float]], Counter[str]]:
+        """Remove and return everything pending."""
+        with self._lock:
+            accesses, self._accesses = self._accesses, {}
+            counters, self._counters = self._counters, Counter()
+        return accesses, counters
+
+    def restore(self, accesses: dict[tuple[str, str], list[float]], counters: Counter[str]) -> None:
+        """Put back what a failed flush took, merged with anything recorded since."""
+        with self._lock:
+            for ident, (when, count) in accesses.items():
+                slot = self._accesses.setdefault(ident, [when, 0])
+                slot[0] = max(slot[0], when)
+                slot[1] += count
+            self._counters.update(counters)
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._accesses) + sum(1 for value in self._counters.values() if value)
+
+    def pending_counters(self) -> Counter[str]:
+        with self._lock:
+            return Counter(self._counters)
+
+
+class CacheIndex:
+    """The SQLite index of one cache; safe to share between threads and processes.
+
+    ``root`` is the folder entry paths are relative to. Each thread gets its
+    own connection.
+    """
+
+    def __init__(self, database_path: Path | str, root: Path | str, *,
+                 busy_timeout_ms: int = 5000, journal_size_limit: int = 4 * 1024 * 1024) -> None:
+        self.database_path = Path(database_path)
+        self.root = Path(root)
+        self.busy_timeout_ms = busy_timeout_ms
+        self.journal_size_limit = journal_size_limit
+        self.recorder = AccessRecorder()
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._closed = False
+        self.database_path.parent.mkdir(parents=True, exist_ok=True)
+        self._migrate()
+
+    # -- connections and transactions ----------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.database_path, isolation_level=None, check_same_thread=False,
+                               timeout=self.busy_timeout_ms / 1000)
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(f"PRAGMA journal_size_limit = {int(self.journal_size_limit)}")
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection (opened on first use)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise RuntimeError("cache index is closed")
+            conn = self._connect()
+            self._local.conn = conn
+            with self._connections_lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on error."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        # Idempotent: safe when several processes start at once, and it leaves
+        # PRAGMA user_version to whoever else shares this file.
+        with self.write() as conn:
+            for statement in _statements(_SCHEMA):
+                conn.execute(statement)
+            conn.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('total_bytes', 0)")
+            conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('index_schema', ?)",
+                         (SCHEMA_VERSION,))
+            conn.executemany("INSERT OR IGNORE INTO counters (name, value) VALUES (?, 0)",
+                             [(name,) for name in COUNTER_NAMES])
+
+    def close(self) -> None:
+        """Close every thread's connection. Idempotent."""
+        self._closed = True
+        with self._connections_lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()
+
+    # -- entries: reading ------------------------------------------------------
+    def _entry(self, row: tuple) -> Entry:
+        (key, size_type, url, path, size, width, height, created, last_access, hits,
+         content_hash, preview, process_ms) = row
+        return Entry(key=key, size_type=size_type, url=url, path=self.root / path, bytes=size,
+                     width=width, height=height, content_hash=content_hash, preview=preview,
+                     created=created, last_access=last_access, hits=hits, process_ms=process_ms)
+
+    def get(self, key: str, size_type: str) -> Entry | None:
+        row = self.conn.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE key = ? AND size_type = ?",
+                                (key, size_type)).fetchone()
+        return None if row is None else self._entry(row)
+
+    def get_many(self, keys: Iterable[str], size_type: str) -> dict[str, Entry]:
+        """Entries found among ``keys`` (absent keys are missing from the result)."""
+        found: dict[str, Entry] = {}
+        keys = list(dict.fromkeys(keys))
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE size_type = ? AND key IN ({marks})",
+                (size_type, *chunk))
+            found.update((row[0], self._entry(row)) for row in rows)
+        return found
+
+    def iter_entries(self, size_type: str | None = None) -> Iterator[Entry]:
+        query = f"SELECT {_ENTRY_COLUMNS} FROM entries"
+        rows = (self.conn.execute(query).fetchall() if size_type is None else
+                self.conn.execute(query + " WHERE size_type = ?", (size_type,)).fetchall())
+        return (self._entry(row) for row in rows)
+
+    def total_bytes(self) -> int:
+        return int(self.conn.execute("SELECT value FROM meta WHERE name = 'total_bytes'").fetchone()[0])
+
+    # -- entries: writing -------------------------------------------------------
+    def add_entry(self, entry: Entry, place_file: Callable[[], None], limit_bytes: int,
+                  low_water_bytes: int) -> list[Entry]:
+        """Make room for ``entry``, put its file in place and insert its row, atomically.
+
+        In one ``BEGIN IMMEDIATE`` transaction: refuse an entry larger than the
+        whole budget (:class:`EntryTooLarge`, nothing evicted); if the new total
+        would pass ``limit_bytes``, evict least recently used entries (rows and
+        files) down to ``low_water_bytes - entry.bytes``; call ``place_file()``
+        (the rename into ``entry.path``); insert the row. Because eviction and
+        insertion share the write lock, bytes on disk never pass the limit even
+        with several processes. Returns the evicted entries.
+        """
+        if entry.bytes > limit_bytes:
+            raise EntryTooLarge(f"{entry.bytes} bytes exceed the whole cache budget of {limit_bytes}")
+        accesses, counters = self.recorder.take()
+        placement_error: BaseException | None = None
+        try:
+            with self.write() as conn:
+                # This process's pending hits count for recency before choosing victims.
+                self._apply_accesses(conn, list(accesses.items()))
+                self._apply_counters(conn, counters)
+                accesses, counters = {}, Counter()
+                evicted = self._make_room(conn, entry, limit_bytes, low_water_bytes)
+                try:
+                    place_file()
+                except BaseException as exc:
+                    # The evictions already unlinked their files: they commit
+                    # anyway, only the new row is left out.
+                    placement_error = exc
+                else:
+                    self._insert(conn, entry)
+        finally:
+            if accesses or counters:
+                self.recorder.restore(accesses, counters)
+        if placement_error is not None:
+            raise placement_error
+        return evicted
+
+    def _make_room(self, conn: sqlite3.Connection, entry: Entry, limit_bytes: int,
+                   low_water_bytes: int) -> list[Entry]:
+        replaced = conn.execute("SELECT bytes FROM entries WHERE key = ? AND size_type = ?",
+                                (entry.key, entry.size_type)).fetchone()
+        total = self.total_bytes() - (replaced[0] if replaced else 0)
+        if total + entry.bytes <= limit_bytes:
+            return []
+        target = min(low_water_bytes, limit_bytes) - entry.bytes
+        victims: list[Entry] = []
+        rows = conn.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries ORDER BY last_access, created")
+        for row in rows:
+            if total <= target:
+                break
+            if (row[0], row[1]) == (entry.key, entry.size_type):
+                continue
+            victims.append(self._entry(row))
+            total -= row[4]
+        rows.close()
+        self._delete_rows_and_files(conn, victims)
+        conn.execute("UPDATE counters SET value = value + ? WHERE name = 'evictions'", (len(victims),))
+        return victims
+
+    def _insert(self, conn: sqlite3.Connection, entry: Entry) -> None:
+        # An explicit DELETE, not INSERT OR REPLACE: REPLACE skips delete
+        # triggers, which would leave total_bytes counting the old row.
+        conn.execute("DELETE FROM entries WHERE key = ? AND size_type = ?", (entry.key, entry.size_type))
+        now = time.time()
+        conn.execute(
+            f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (entry.key, entry.size_type, entry.url, self._relative(entry.path), entry.bytes, entry.width,
+             entry.height, entry.created or now, entry.last_access or now, entry.hits,
+             entry.content_hash, entry.preview, entry.process_ms))
+
+    def _relative(self, path: Path) -> str:
+        return Path(path).relative_to(self.root).as_posix()
+
+    @staticmethod
+    def _delete_rows_and_files(conn: sqlite3.Connection, entries: list[Entry]) -> None:
+        conn.executemany("DELETE FROM entries WHERE key = ? AND size_type = ?",
+                         [(e.key, e.size_type) for e in entries])
+        for entry in entries:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+
+    def remove_entries(self, entries: Iterable[Entry]) -> None:
+        """Delete these rows and their files together."""
+        entries = list(entries)
+        if entries:
+            with self.write() as conn:
+                self._delete_rows_and_files(conn, entries)
+
+    def remove_key(self, key: str) -> list[Entry]:
+        """Delete every size of ``key`` (rows and files) and forget its source."""
+        with self.write() as conn:
+            victims = [self._entry(row) for row in conn.execute(
+                f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE key = ?", (key,))]
+            self._delete_rows_and_files(conn, victims)
+            conn.execute("DELETE FROM sources WHERE key = ?", (key,))
+        return victims
+
+    def cleanup_older_than(self, age_seconds: float) -> list[Entry]:
+        """Remove entries not accessed for ``age_seconds`` (pending hits count)."""
+        self.flush()
+        cutoff = time.time() - age_seconds
+        with self.write() as conn:
+            victims = [self._entry(row) for row in conn.execute(
+                f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE last_access < ?", (cutoff,))]
+            self._delete_rows_and_files(conn, victims)
+            conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('last_cleanup', ?)",
+                         (time.time(),))
+        return victims
+
+    def clear_all(self) -> list[Entry]:
+        """Delete every row, reset the negative cache and counters; return what the rows pointed at.
+
+        The caller deletes the files afterwards: readers in other processes stop
+        finding rows first, so nobody is handed a path whose file just vanished
+        while its row still exists.
+        """
+        self.recorder.take()
+        with self.write() as conn:
+            removed = [self._entry(row) for row in conn.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries")]
+            conn.execute("DELETE FROM entries")
+            conn.execute("UPDATE sources SET attempts = 0, retry_at = NULL, last_error = NULL, "
+                         "last_failed = NULL")
+            conn.execute("UPDATE counters SET value = 0")
+            conn.execute("DELETE FROM samples")
+        return removed
+
+    # -- access recording --------------------------------------------------------
+    def record_access(self, key: str, size_type: str) -> None:
+        """A hit: remembered in memory, written at the next :meth:`flush`."""
+        self.recorder.hit(key, size_type)
+        self.recorder.count("hits")
+
+    def count(self, name: str, amount: int = 1) -> None:
+        """Add to a counter at the next flush."""
+        self.recorder.count(name, amount)
+
+    def flush(self) -> int:
+        """Write pending hits and counters in batches of :data:`FLUSH_BATCH_ROWS`; return rows written."""
+        accesses, counters = self.recorder.take()
+        items = list(accesses.items())
+        written = 0
+        try:
+            while items or counters:
+                batch, rest = items[:FLUSH_BATCH_ROWS], items[FLUSH_BATCH_ROWS:]
+                with self.write() as conn:
+                    self._apply_accesses(conn, batch)
+                    self._apply_counters(conn, counters)
+                counters = Counter()
+                items = rest
+                written += len(batch)
+        finally:
+            if items or counters:
+                self.recorder.restore(dict(items), counters)
+        return written
+
+    @staticmethod
+    def _apply_accesses(conn: sqlite3.Connection, batch: list) -> None:
+        conn.executemany(
+            "UPDATE entries SET last_access = max(last_access, ?), hits = hits + ? "
+            "WHERE key = ? AND size_type = ?",
+            [(when, count, key, size_type) for (key, size_type), (when, count) in batch])
+
+    @staticmethod
+    def _apply_counters(conn: sqlite3.Connection, counters: Counter[str]) -> None:
+        conn.executemany("INSERT INTO counters (name, value) VALUES (?, ?) "
+                         "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+                         [(name, value) for name, value in counters.items() if value])
+
+    # -- sources and the negative cache -------------------------------------------
+    def register_sources(self, sources: dict[str, str]) -> int:
+        """Remember ``key -> url`` for keys not seen before; return how many were new.
+
+        Reads first (no write at all when every key is known), then inserts
+        the unknown ones in one ``BEGIN IMMEDIATE`` with ``INSERT OR IGNORE``,
+        so a race with another process is harmless.
+        """
+        keys = list(sources)
+        known: set[str] = set()
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            known.update(row[0] for row in self.conn.execute(
+                f"SELECT key FROM sources WHERE key IN ({marks})", chunk))
+        new = [(key, url, time.time()) for key, url in sources.items() if key not in known]
+        if new:
+            with self.write() as conn:
+                conn.executemany("INSERT OR IGNORE INTO sources (key, url, registered) VALUES (?, ?, ?)", new)
+        return len(new)
+
+    def source_url(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT url FROM sources WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def iter_source_urls(self) -> Iterator[str]:
+        """URLs of every source with at least one stored entry."""
+        rows = self.conn.execute("SELECT DISTINCT url FROM entries").fetchall()
+        return (row[0] for row in rows)
+
+    def record_failure(self, key: str, url: str, reason: str, min_seconds: float,
+                       max_seconds: float) -> FailureState:
+        """Count a failure; the next attempt waits ``min * 2**(attempts-1)`` (capped, ±10% jitter)."""
+        now = time.time()
+        with self.write() as conn:
+            attempts = conn.execute(
+                "INSERT INTO sources (key, url, registered, attempts, last_error, last_failed) "
+                "VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT (key) DO UPDATE SET attempts = attempts + 1, "
+                "last_error = excluded.last_error, last_failed = excluded.last_failed RETURNING attempts",
+                (key, url, now, reason, now)).fetchone()[0]
+            delay = min(max_seconds, min_seconds * 2 ** min(attempts - 1, 40))
+            # Jitter spreads retries of a batch that failed together (an origin outage).
+            retry_at = now + min(max_seconds, delay * random.uniform(0.9, 1.1))
+            conn.execute("UPDATE sources SET retry_at = ? WHERE key = ?", (retry_at, key))
+            conn.execute("UPDATE counters SET value = value + 1 WHERE name = 'failures'")
+        return FailureState(attempts, retry_at, reason, now)
+
+    def clear_failure(self, key: str) -> None:
+        with self.write() as conn:
+            conn.execute("UPDATE sources SET attempts = 0, retry_at = NULL, last_error = NULL "
+                         "WHERE key = ? AND attempts > 0", (key,))
+
+    def failure_state(self, key: str) -> FailureState | None:
+        row = self.conn.execute("SELECT attempts, retry_at, last_error, last_failed FROM sources "
+                                "WHERE key = ? AND attempts > 0", (key,)).fetchone()
+        return None if row is None else FailureState(*row)
+
+    # -- statistics ------------------------------------------------------------------
+    def counters(self) -> dict[str, int]:
+        """Counters as stored (every process's flushed deltas) plus this process's pending ones."""
+        values = {name: 0 for name in COUNTER_NAMES}
+        values.update(self.conn.execute("SELECT name, value FROM counters"))
+        for name, value in self.recorder.pending_counters().items():
+            values[name] = values.get(name, 0) + value
+        return values
+
+    def stats(self) -> dict[str, object]:
+        """Aggregates over the whole index (all processes, all restarts)."""
+        conn = self.conn
+        by_type = dict(conn.execute("SELECT size_type, count(*) FROM entries GROUP BY size_type"))
+        counters = self.counters()
+        lookups = counters["hits"] + counters["misses"]
+        mean_ms, timed = conn.execute(
+            "SELECT avg(process_ms), count(process_ms) FROM entries WHERE process_ms IS NOT NULL").fetchone()
+        p95 = None
+        if timed:
+            p95 = conn.execute("SELECT process_ms FROM entries WHERE process_ms IS NOT NULL "
+                               "ORDER BY process_ms LIMIT 1 OFFSET ?", (int(0.95 * (timed - 1)),)).fetchone()[0]
+        negative = conn.execute("SELECT count(*) FROM sources WHERE retry_at > ?", (time.time(),)).fetchone()[0]
+        last_cleanup = conn.execute("SELECT value FROM meta WHERE name = 'last_cleanup'").fetchone()
+        return {
+            "total_entries": sum(by_type.values()),
+            "entries_by_size_type": by_type,
+            "total_size_bytes": self.total_bytes(),
+            "hit_rate": round(100.0 * counters["hits"] / lookups, 2) if lookups else 0.0,
+            **counters,
+            "negative_entries": negative,
+            "mean_processing_ms": round(mean_ms, 2) if mean_ms is not None else None,
+            "p95_processing_ms": round(p95, 2) if p95 is not None else None,
+            "last_cleanup": last_cleanup[0] if last_cleanup else None,
+            "pending_accesses": self.recorder.pending(),
+        }
+
+    def take_sample(self, now: float | None = None) -> bool:
+        """Snapshot entries, bytes, hits, misses for this time bucket; False if one exists already."""
+        now = time.time() if now is None else now
+        bucket = int(now // SAMPLE_BUCKET_SECONDS)
+        counters = self.counters()
+        entries = self.conn.execute("SELECT count(*) FROM entries").fetchone()[0]
+        with self.write() as conn:
+            inserted = conn.execute(
+                "INSERT OR IGNORE INTO samples (bucket, ts, entries, bytes, hits, misses) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (bucket, now, entries, self.total_bytes(), counters["hits"], counters["misses"])).rowcount
+            conn.execute("DELETE FROM samples WHERE ts < ?", (now - SAMPLE_KEEP_SECONDS,))
+        return bool(inserted)
+
+    def samples(self, since: float = 0.0) -> list[dict[str, float]]:
+        rows = self.conn.execute("SELECT ts, entries, bytes, hits, misses FROM samples WHERE ts >= ? "
+                                 "ORDER BY bucket", (since,))
+        return [dict(zip(("ts", "entries", "bytes", "hits", "misses"), row)) for row in rows]
