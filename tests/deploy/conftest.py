@@ -1,0 +1,81 @@
+"""Fixtures for the deployment tests: a real gunicorn and a real nginx on 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from PIL import Image
+
+from tests.support.servers import NGINX_BINARY, GunicornServer, NginxServer
+
+# Big enough for gzip_min_length, like the real stylesheet.
+STYLESHEET = "".join(f".cover-{i} {{ width: {i}px; height: {i}px; }}\n" for i in range(200))
+
+
+def webp_bytes(colour: tuple[int, int, int] = (200, 40, 40), size: int = 150) -> bytes:
+    """A real small WebP, like a cached thumbnail."""
+    out = io.BytesIO()
+    Image.new("RGB", (size, size), colour).save(out, "WEBP", quality=80)
+    return out.getvalue()
+
+
+@dataclass
+class Stack:
+    """nginx in front of gunicorn, both on 127.0.0.1, over one data directory."""
+
+    app: GunicornServer
+    web: NginxServer
+    data_dir: Path
+    covers_dir: Path
+    static_dir: Path
+
+    def place_cover(self, key: str, size_type: str = "thumbnails", data: bytes | None = None) -> bytes:
+        """Write a cover file where the cache keeps it: <size>/<key[:2]>/<key>.webp."""
+        data = data if data is not None else webp_bytes()
+        path = self.covers_dir / size_type / key[:2] / f"{key}.webp"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return data
+
+
+def _require_nginx() -> None:
+    if shutil.which(NGINX_BINARY) is None:
+        pytest.fail(f"{NGINX_BINARY} missing: ./run_tests.sh installs Debian's nginx")
+
+
+@contextlib.contextmanager
+def running_stack(root: Path, **app_env: str) -> Iterator[Stack]:
+    """Start gunicorn (one worker: enough here, and quick) and nginx in front of it."""
+    _require_nginx()
+    data_dir = root / "data"
+    covers_dir = data_dir / "cache" / "covers"
+    static_dir = root / "static"
+    covers_dir.mkdir(parents=True)
+    static_dir.mkdir()
+    (static_dir / "style.css").write_text(STYLESHEET)
+    env = {"VINYL_VAULT_TRUSTED_PROXIES": "127.0.0.1", "VINYL_VAULT_DEMO_WHEN_EMPTY": "false",
+           **app_env}
+    with GunicornServer(data_dir, log_path=root / "gunicorn.log", workers=1, env=env) as app:
+        with NginxServer(root / "nginx", upstream_port=app.port, covers_dir=covers_dir,
+                         static_dir=static_dir) as web:
+            yield Stack(app, web, data_dir, covers_dir, static_dir)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One nginx + gunicorn pair shared by a module's read-only checks."""
+    with running_stack(tmp_path_factory.mktemp("stack")) as result:
+        yield result
+
+
+@pytest.fixture
+def own_stack(tmp_path: Path) -> Iterator[Stack]:
+    """A pair for a test that stops one of the servers."""
+    with running_stack(tmp_path) as result:
+        yield result

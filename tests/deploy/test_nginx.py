@@ -1,0 +1,114 @@
+"""deploy/vinylvault.conf under a real nginx in front of a real gunicorn."""
+
+from __future__ import annotations
+
+import gzip
+import re
+
+import pytest
+
+from tests.support.servers import http_get
+
+KEY = "ab" + "0123456789abcdef" * 3 + "0123456789abcd"
+OTHER_KEY = "cd" + "f" * 62
+NGINX_ERROR_PAGE = b"<center>nginx</center>"
+CANARY = b"CANARY-must-never-be-served"
+
+
+def test_cached_cover_is_sent_by_nginx_with_the_apps_headers(stack):
+    data = stack.place_cover(KEY)
+    status, headers, body = http_get(stack.web.url(f"/cache/thumbnails/{KEY}.webp"))
+    assert status == 200
+    assert body == data
+    assert headers["Content-Type"] == "image/webp"
+    assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert headers["ETag"]
+
+    status, _, body = http_get(stack.web.url(f"/cache/thumbnails/{KEY}.webp"),
+                               {"If-None-Match": headers["ETag"]})
+    assert (status, body) == (304, b"")
+
+
+def test_cached_cover_is_served_with_the_app_stopped(own_stack):
+    """Proof that nginx, not the app, sends hits: they survive the app's absence, misses do not."""
+    data = own_stack.place_cover(KEY, "detail")
+    own_stack.app.stop()
+    status, _, body = http_get(own_stack.web.url(f"/cache/detail/{KEY}.webp"))
+    assert (status, body) == (200, data)
+    status, _, _ = http_get(own_stack.web.url(f"/cache/detail/{OTHER_KEY}.webp"))
+    assert status == 502  # a miss goes to the app, which is gone
+
+
+def test_a_miss_falls_through_to_the_app(stack):
+    status, headers, body = http_get(stack.web.url(f"/cache/thumbnails/{OTHER_KEY}.webp"))
+    # The app knows no source for this key: its 404, not nginx's own page.
+    assert status == 404
+    assert NGINX_ERROR_PAGE not in body
+    assert "immutable" not in headers.get("Cache-Control", "")
+
+
+@pytest.fixture(scope="module")
+def canaries(stack) -> None:
+    """Files in the cache and data folders that must never leave through nginx."""
+    (stack.covers_dir / ".tmp").mkdir(exist_ok=True)
+    (stack.covers_dir / ".tmp" / f"{KEY}.webp").write_bytes(CANARY)
+    (stack.covers_dir / ".locks").mkdir(exist_ok=True)
+    (stack.covers_dir / ".locks" / "key").write_bytes(CANARY)
+    (stack.covers_dir / "thumbnails" / "ab").mkdir(parents=True, exist_ok=True)
+    (stack.covers_dir / "thumbnails" / "ab" / f"{KEY}.webp.php").write_bytes(CANARY)
+    (stack.covers_dir / "thumbnails" / "ab" / "index.html").write_bytes(CANARY)
+    (stack.covers_dir.parent / "cache_index.db.canary").write_bytes(CANARY)
+    photos = stack.data_dir / "photos" / "originals" / "1"
+    photos.mkdir(parents=True, exist_ok=True)
+    (photos / "1.jpg").write_bytes(CANARY)
+    (stack.static_dir / ".env").write_bytes(CANARY)
+
+
+@pytest.mark.parametrize("path", [
+    f"/cache/thumbnails/ab/{KEY}.webp",             # the on-disk layout is not a URL
+    f"/cache/thumbnails/{KEY.upper()}.webp",
+    f"/cache/thumbnails/{KEY}.webp.php",
+    f"/cache/thumbnails/{KEY}.webp/",
+    f"/cache/thumbnails/{KEY[:63]}.webp",
+    f"/cache/originals/{KEY}.webp",
+    f"/cache/.tmp/{KEY}.webp",
+    "/cache/.locks/key",
+    "/cache/thumbnails/ab/",
+    "/cache/thumbnails/ab/index.html",
+    "/cache/",
+    "/cache/../cache_index.db.canary",
+    "/cache/thumbnails/..%2f..%2fcache_index.db.canary",
+    "/cache/%2e%2e/%2e%2e/photos/originals/1/1.jpg",
+    "/cache/thumbnails/%252e%252e%252fcache_index.db.canary",
+    f"/cache/thumbnails/{KEY}%00.webp",
+    "/photos/originals/1/1.jpg",
+    "/data/photos/originals/1/1.jpg",
+    f"/_cache_files/thumbnails/ab/{KEY}.webp",       # internal: only for X-Accel-Redirect
+    f"/_cache_files/.tmp/{KEY}.webp",
+    "/static/.env",
+    "/static/../static/.env",
+    "/static/..%2f..%2fdata/photos/originals/1/1.jpg",
+])
+def test_nothing_else_leaves_the_cache_or_data_folders(stack, canaries, path):
+    stack.place_cover(KEY)
+    status, _, body = http_get(stack.web.url(path))
+    assert status in (400, 404), (path, status)
+    assert CANARY not in body
+
+
+def test_static_files_are_compressed_and_cached(stack):
+    status, headers, body = http_get(stack.web.url("/static/style.css"), {"Accept-Encoding": "gzip"})
+    assert status == 200
+    assert headers["Content-Encoding"] == "gzip"
+    assert headers["Content-Type"].startswith("text/css")
+    assert "Accept-Encoding" in headers["Vary"]
+    assert gzip.decompress(body) == (stack.static_dir / "style.css").read_bytes()
+    max_age = re.search(r"max-age=(\d+)", headers["Cache-Control"])
+    assert max_age and int(max_age.group(1)) >= 86400
+
+
+def test_covers_are_not_recompressed(stack):
+    stack.place_cover(KEY)
+    _, headers, _ = http_get(stack.web.url(f"/cache/thumbnails/{KEY}.webp"), {"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in headers
+
