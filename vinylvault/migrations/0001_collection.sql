@@ -165,6 +165,7 @@ CREATE TABLE sync_state (
     added         INTEGER NOT NULL DEFAULT 0,
     updated       INTEGER NOT NULL DEFAULT 0,
     removed       INTEGER NOT NULL DEFAULT 0,
+    changed       INTEGER NOT NULL DEFAULT 0,   -- the item count moved during the run
     started_at    TEXT,
     finished_at   TEXT,
     error         TEXT,

@@ -1,0 +1,231 @@
+"""Discogs client and sync against the fake Discogs API (real HTTP on 127.0.0.1, real SQLite)."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import pytest
+
+from vinylvault import collection, sync
+from vinylvault.discogs import DiscogsAuthError, DiscogsClient, DiscogsNotFound, DiscogsUnavailable
+
+PAGES_PATH = "/collection/folders/0/releases"
+
+
+def fill(fake, n: int) -> None:
+    fake.items = [fake.make_item(i) for i in range(n)]
+
+
+def album_count(conn) -> int:
+    return conn.execute("SELECT count(*) FROM albums").fetchone()[0]
+
+
+def test_full_sync_uses_one_request_per_page(conn, fake, client):
+    fill(fake, 2500)
+    status = sync.run_sync(conn, client, fake.username)
+    assert album_count(conn) == 2500
+    assert fake.count(PAGES_PATH) == math.ceil(2500 / 100) == 25
+    assert fake.pages_requested() == list(range(1, 26))
+    # Plus exactly one folder list and one custom-field list (documented in sync.py).
+    assert fake.count() == 25 + 2
+    assert status["state"] == "done" and status["items_done"] == 2500 and status["total"] == 2500
+    assert status["added"] == 2500 and status["removed"] == 0 and status["last_success"]
+
+
+def test_pages_shorter_than_per_page_are_followed_to_the_last(conn, fake, client):
+    fill(fake, 1000)
+    fake.short_pages = True
+    sync.run_sync(conn, client, fake.username)
+    assert album_count(conn) == 1000
+    assert fake.count(PAGES_PATH) > 10  # ceil(1000 / per_page) would have stopped early
+
+
+def test_copies_of_one_release_are_kept_apart_and_resync_does_not_duplicate(conn, fake, client):
+    fill(fake, 300)
+    sync.run_sync(conn, client, fake.username)
+    status = sync.run_sync(conn, client, fake.username)
+    assert album_count(conn) == 300
+    assert conn.execute("SELECT count(DISTINCT release_id) FROM albums").fetchone()[0] == 150
+    assert status["added"] == 0 and status["updated"] == 300
+
+
+def test_interrupted_sync_resumes_without_refetching_done_pages(conn, fake, client):
+    fill(fake, 2500)
+
+    def break_after_page_9(status):
+        if status["page"] == 9:
+            fake.fail(500, PAGES_PATH, times=-1)
+
+    with pytest.raises(DiscogsUnavailable):
+        sync.run_sync(conn, client, fake.username, on_progress=break_after_page_9)
+    status = sync.sync_status(conn)
+    assert status["state"] == "interrupted" and status["page"] == 9 and "HTTP 500" in status["error"]
+    assert album_count(conn) == 900
+
+    fake.clear_failures()
+    before = len(fake.pages_requested())
+    status = sync.run_sync(conn, client, fake.username)
+    assert fake.pages_requested()[before:] == list(range(10, 26))
+    assert status["state"] == "done" and album_count(conn) == 2500 and status["removed"] == 0
+
+
+def test_removals_only_after_a_complete_pass(conn, fake, client):
+    fill(fake, 300)
+    sync.run_sync(conn, client, fake.username)
+    gone = {fake.items[i]["instance_id"] for i in (0, 150, 299)}
+    fake.delete_items(gone)
+
+    fake.fail(500, PAGES_PATH, times=-1)
+    with pytest.raises(DiscogsUnavailable):
+        sync.run_sync(conn, client, fake.username)
+    assert album_count(conn) == 300  # nothing removed by an incomplete run
+
+    fake.clear_failures()
+    status = sync.run_sync(conn, client, fake.username)
+    assert status["removed"] == 3 and album_count(conn) == 297
+    assert all(collection.get_album(conn, i) is None for i in gone)
+
+
+def test_removals_wait_when_the_run_saw_fewer_copies_than_reported(conn, fake, client):
+    fill(fake, 250)
+    sync.run_sync(conn, client, fake.username)
+
+    def delete_early_copies(status):
+        if status["page"] == 1:  # items shift left: one copy moves into the page already read
+            fake.delete_items({fake.items[0]["instance_id"]})
+
+    status = sync.run_sync(conn, client, fake.username, on_progress=delete_early_copies)
+    assert status["removed"] == 0 and "removals wait" in status["error"]
+    assert album_count(conn) == 250
+    status = sync.run_sync(conn, client, fake.username)
+    assert status["removed"] == 1 and album_count(conn) == 249
+
+
+def test_every_recorded_shape_maps(fake):
+    for n, item in enumerate(fake.templates):
+        record = sync.map_collection_item({**item, "instance_id": n + 1},
+                                          fields={1: "Media", 2: "Sleeve", 3: "Notes"}, folders={1: "Uncategorized"})
+        assert record is not None and record.title and record.artist
+        assert "spacer.gif" not in record.thumb_url
+    by_title = {t["basic_information"]["title"]: t for t in fake.templates}
+    kd = sync.map_collection_item(by_title["The K&D Sessions\u2122"])
+    assert kd.formats == ["5 x Vinyl, LP, Compilation, Reissue, Remastered, Trifold Cover, 180 g"]
+    assert kd.date_added == "2015-04-14T03:23:29-07:00" and kd.styles == ["Downtempo", "Dub", "Trip Hop"]
+    chase = sync.map_collection_item(by_title["Information Chase"])
+    assert chase.notes == "bleep bloop blorp." and chase.media_condition == ""
+    spacer = [t for t in fake.templates if t["basic_information"].get("thumb", "").endswith("spacer.gif")]
+    assert spacer and sync.map_collection_item(spacer[0]).thumb_url == ""
+    assert sync.map_collection_item({"basic_information": {}}) is None  # no instance_id
+
+
+def test_custom_field_notes_map_to_conditions(conn, fake, client):
+    fill(fake, 8)
+    sync.run_sync(conn, client, fake.username)
+    album = collection.get_album(conn, fake.items[7]["instance_id"])
+    assert album.media_condition == "Very Good Plus (VG+)"
+    assert album.sleeve_condition == "Near Mint (NM or M-)"
+    assert album.custom_fields == {"Originally from": "Record fair"}
+
+
+def test_pacing_slows_down_as_remaining_approaches_zero(fake, client, sleeps):
+    fake.remaining = 40
+    client.check_token()
+    client.check_token()
+    assert sleeps == []
+    fake.remaining = 2
+    client.check_token()  # learns that 2 are left...
+    client.check_token()  # ...so this one waits first
+    assert sleeps == [pytest.approx(8.0)]  # (10 - 2) x 60/60 s
+
+
+def test_429_without_retry_after_backs_off_with_full_jitter(fake, client, sleeps):
+    fake.fail(429, "/oauth/identity", times=2)
+    assert client.check_token() == fake.username
+    assert fake.count("/oauth/identity") == 3
+    assert len(sleeps) == 2 and 0 <= sleeps[0] <= 1.0 and 0 <= sleeps[1] <= 2.0
+
+
+def test_persistent_5xx_gives_up_with_unavailable(fake, client):
+    fake.fail(503, "/oauth/identity", times=-1)
+    with pytest.raises(DiscogsUnavailable, match="HTTP 503 after 4 attempts"):
+        client.check_token()
+    assert fake.count("/oauth/identity") == 4
+
+
+def test_bad_token_is_an_auth_error_that_never_shows_the_token(conn, fake, caplog):
+    secret = "wrong-secret-token-xyz"
+    bad = DiscogsClient(fake.url, secret, "VinylVaultTests/1.0", min_interval=0.0, sleep=lambda s: None)
+    fill(fake, 5)
+    with caplog.at_level(logging.DEBUG):
+        with pytest.raises(DiscogsAuthError) as info:
+            sync.run_sync(conn, bad, fake.username)
+    assert secret not in str(info.value) and secret not in repr(bad) and secret not in caplog.text
+    status = sync.sync_status(conn)
+    assert status["state"] == "failed" and secret not in str(status)
+    headers = fake.log[-1][2]
+    assert headers["Authorization"] == f"Discogs token={secret}" and headers["User-Agent"]
+
+
+def test_one_sync_at_a_time(conn, fake, client):
+    fill(fake, 5)
+    sync._acquire_lease(conn, "another-process")
+    with pytest.raises(sync.SyncBusy):
+        sync.run_sync(conn, client, fake.username)
+    sync._release_lease(conn, "another-process")
+    assert sync.run_sync(conn, client, fake.username)["state"] == "done"
+
+
+def test_new_covers_are_queued(conn, fake, client):
+    fill(fake, 9)
+    queued: list[str] = []
+    sync.run_sync(conn, client, fake.username, queue_covers=queued.extend)
+    assert queued and set(queued) <= set(collection.all_cover_urls(conn))
+    queued.clear()
+    sync.run_sync(conn, client, fake.username, queue_covers=queued.extend)
+    assert queued == []  # nothing new
+
+
+def test_release_details_are_fetched_stored_and_searchable(conn, fake, client):
+    fill(fake, 4)
+    sync.run_sync(conn, client, fake.username)
+    release_id = fake.items[0]["id"]
+    template = fake.release_templates[release_id % len(fake.release_templates)]
+    details = sync.fetch_release_details(conn, client, release_id)
+    assert details.tracklist and details.tracklist[0].title == template["tracklist"][0]["title"]
+    assert collection.get_release_details(conn, release_id) == details
+    word = details.tracklist[0].title.split()[0]
+    hits = collection.search(conn, word).albums
+    assert {a.release_id for a in hits} >= {release_id}
+
+
+def test_release_image_prefers_primary_else_first(fake):
+    one, seventy_nine = fake.release_templates[0], fake.release_templates[1]
+    assert sync.map_release(one, fake.url).image_url == fake.url + "/image/R-1-1193812031.jpeg"
+    only_secondary = sync.map_release(seventy_nine, fake.url)
+    assert only_secondary.images[0]["type"] == "secondary"
+    assert only_secondary.image_url == only_secondary.images[0]["uri"]
+
+
+def test_missing_release_is_not_found(fake, client):
+    with pytest.raises(DiscogsNotFound):
+        client.release(999)
+
+
+def test_sync_once_needs_credentials(settings):
+    from vinylvault import db
+    db.initialize(settings.DATABASE_PATH)
+    with pytest.raises(sync.SyncNotConfigured):
+        sync.sync_once(settings)
+
+
+def test_sync_once_with_credentials_saved_at_setup(settings, fake):
+    from vinylvault import db
+    fill(fake, 120)
+    db.initialize(settings.DATABASE_PATH)
+    conn = db.connect(settings.DATABASE_PATH)
+    collection.set_setting(conn, sync.USERNAME_KEY, fake.username)
+    collection.set_setting(conn, sync.TOKEN_KEY, fake.token)
+    status = sync.sync_once(settings)
+    assert status["state"] == "done" and album_count(conn) == 120
+    conn.close()

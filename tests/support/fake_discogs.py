@@ -1,0 +1,265 @@
+"""A fake Discogs API: a real threaded HTTP server on 127.0.0.1, built from recorded responses.
+
+The collection items are the recorded ones in ../shared/corpus/discogs
+(joalla ~2015, buntine ~2013, ricbra 2014 doc example: their different
+shapes, missing keys and spacer.gif thumbs), repeated and varied to any size
+with unique ``instance_id``s. It implements the endpoints VinylVault uses:
+
+    GET /oauth/identity
+    GET /users/<u>/collection/folders
+    GET /users/<u>/collection/fields
+    GET /users/<u>/collection/folders/0/releases?page=&per_page=
+    GET /releases/<id>
+
+and the behaviours the client must cope with: a token check (401), a
+required User-Agent (403 without), ``X-Discogs-Ratelimit*`` headers (with a
+settable ``remaining``), injected failures (429 without Retry-After, 500),
+pages shorter than ``per_page`` (``short_pages``), deletions between runs,
+and a log of every request.
+
+    with FakeDiscogs(corpus_dir, items=2500) as fake:
+        fake.url, fake.token, fake.count("/collection/folders/0/releases")
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+USERNAME = "example"
+TOKEN = "fake-token-0123456789"
+
+
+def _http_body(path: Path) -> Any:
+    """The JSON body of a raw recorded HTTP response (.http file)."""
+    raw = path.read_text(encoding="utf-8")
+    return json.loads(raw.split("\r\n\r\n", 1)[-1] if "\r\n\r\n" in raw else raw.split("\n\n", 1)[-1])
+
+
+def load_item_templates(corpus: Path) -> list[dict[str, Any]]:
+    """Every recorded collection item, in a stable order."""
+    items = json.loads((corpus / "joalla__users_example_collection_folders_0_releases_page1.json")
+                       .read_text(encoding="utf-8"))["releases"]
+    items += json.loads((corpus / "buntine__valid_user_collection.json").read_text(encoding="utf-8"))["releases"]
+    items += _http_body(corpus / "ricbra__get_collection_items_by_folder.http")["releases"]
+    return items
+
+
+def load_release_templates(corpus: Path) -> list[dict[str, Any]]:
+    names = ["joalla__releases_1.json", "joalla__releases_79.json", "joalla__releases_3329867.json",
+             "buntine__valid_release.json"]
+    releases = [json.loads((corpus / name).read_text(encoding="utf-8")) for name in names]
+    releases.append(_http_body(corpus / "ricbra__get_release.http"))
+    return releases
+
+
+@dataclass
+class Failure:
+    status: int
+    path_contains: str
+    times: int  # -1: forever
+
+
+class FakeDiscogs:
+    """The server and its knobs; thread-safe. Use as a context manager."""
+
+    def __init__(self, corpus: Path, items: int = 0, *, username: str = USERNAME, token: str = TOKEN) -> None:
+        self.username = username
+        self.token = token
+        self.templates = load_item_templates(corpus)
+        self.release_templates = load_release_templates(corpus)
+        self.lock = threading.Lock()
+        self.items: list[dict[str, Any]] = [self.make_item(i) for i in range(items)]
+        self.short_pages = False
+        self.ratelimit = 60
+        self.remaining: int | None = None   # None: count requests in a 60-request window
+        self.failures: deque[Failure] = deque()
+        self.log: list[tuple[str, dict[str, list[str]], dict[str, str]]] = []
+        self.fields = [{"id": 1, "name": "Media", "type": "dropdown"},
+                       {"id": 2, "name": "Sleeve", "type": "dropdown"},
+                       {"id": 3, "name": "Notes", "type": "textarea"},
+                       {"id": 4, "name": "Originally from", "type": "textarea"}]
+        self.folders = [{"id": 0, "name": "All"}, {"id": 1, "name": "Uncategorized"},
+                        {"id": 2, "name": "Jazz shelf"}]
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # -- data ---------------------------------------------------------------------------
+
+    def make_item(self, n: int) -> dict[str, Any]:
+        """Item ``n``: recorded item ``n % len(templates)`` with a unique instance id and varied fields."""
+        item = copy.deepcopy(self.templates[n % len(self.templates)])
+        item["instance_id"] = 100_000 + n
+        basic = item.setdefault("basic_information", {})
+        release_id = 5_000_000 + n // 2  # items 2k and 2k+1: two copies of one release
+        item["id"] = basic["id"] = release_id
+        basic["title"] = f"{basic.get('title', 'Untitled')} #{n}"
+        if "rating" in item:
+            item["rating"] = n % 6
+        if "folder_id" in item:
+            item["folder_id"] = 1 + n % 2
+        if n % 7 == 0:
+            item["notes"] = [{"field_id": 1, "value": "Very Good Plus (VG+)"},
+                             {"field_id": 2, "value": "Near Mint (NM or M-)"},
+                             {"field_id": 4, "value": "Record fair"}]
+        return item
+
+    def delete_items(self, instance_ids: set[int]) -> None:
+        with self.lock:
+            self.items = [item for item in self.items if item["instance_id"] not in instance_ids]
+
+    def fail(self, status: int, path_contains: str = "", times: int = 1) -> None:
+        """The next ``times`` requests whose path contains ``path_contains`` answer ``status`` (-1: forever)."""
+        with self.lock:
+            self.failures.append(Failure(status, path_contains, times))
+
+    def clear_failures(self) -> None:
+        with self.lock:
+            self.failures.clear()
+
+    def count(self, path_contains: str = "") -> int:
+        """How many requests reached the server with ``path_contains`` in their path."""
+        with self.lock:
+            return sum(1 for path, _q, _h in self.log if path_contains in path)
+
+    def pages_requested(self) -> list[int]:
+        with self.lock:
+            return [int(q.get("page", ["1"])[0]) for path, q, _h in self.log if path.endswith("/releases")]
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> "FakeDiscogs":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # -- serving ---------------------------------------------------------------------------
+
+    def _page_bounds(self, per_page: int) -> list[tuple[int, int]]:
+        """(start, end) of each page; with ``short_pages`` every third page holds 3 items fewer."""
+        bounds, start, page = [], 0, 1
+        while start < len(self.items) or not bounds:
+            size = per_page - 3 if self.short_pages and page % 3 == 0 and per_page > 3 else per_page
+            bounds.append((start, min(start + size, len(self.items))))
+            start += size
+            page += 1
+        return bounds
+
+    def _collection_page(self, query: dict[str, list[str]]) -> tuple[int, Any]:
+        try:
+            page = int(query.get("page", ["1"])[0])
+            per_page = min(100, max(1, int(query.get("per_page", ["50"])[0])))
+        except ValueError:
+            return 400, {"message": "Bad page."}
+        with self.lock:
+            bounds = self._page_bounds(per_page)
+            if page < 1 or page > len(bounds):
+                return 404, {"message": "Page not found."}
+            start, end = bounds[page - 1]
+            releases = copy.deepcopy(self.items[start:end])
+            total = len(self.items)
+        urls = {}
+        if page < len(bounds):
+            urls["next"] = f"{self.url}/users/{self.username}/collection/folders/0/releases?page={page + 1}"
+            urls["last"] = f"{self.url}/users/{self.username}/collection/folders/0/releases?page={len(bounds)}"
+        pagination = {"page": page, "pages": len(bounds), "per_page": per_page, "items": total, "urls": urls}
+        return 200, {"pagination": pagination, "releases": releases}
+
+    def _release(self, release_id: int) -> tuple[int, Any]:
+        with self.lock:
+            owned = any(item["id"] == release_id for item in self.items)
+        recorded = {r["id"]: r for r in self.release_templates}
+        if release_id in recorded:
+            return 200, recorded[release_id]
+        if not owned:
+            return 404, {"message": "Release not found."}
+        release = copy.deepcopy(self.release_templates[release_id % len(self.release_templates)])
+        release["id"] = release_id
+        return 200, release
+
+    def route(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
+        user = re.escape(self.username)
+        if path == "/oauth/identity":
+            return 200, {"id": 1, "username": self.username, "resource_url": f"{self.url}/users/{self.username}"}
+        if re.fullmatch(rf"/users/{user}/collection/folders/0/releases", path):
+            return self._collection_page(query)
+        if re.fullmatch(rf"/users/{user}/collection/folders", path):
+            return 200, {"folders": self.folders}
+        if re.fullmatch(rf"/users/{user}/collection/fields", path):
+            return 200, {"fields": self.fields}
+        match = re.fullmatch(r"/releases/(\d+)", path)
+        if match:
+            return self._release(int(match.group(1)))
+        return 404, {"message": "The requested resource was not found."}
+
+    def _injected_failure(self, path: str) -> int | None:
+        with self.lock:
+            for failure in self.failures:
+                if failure.path_contains in path and failure.times != 0:
+                    if failure.times > 0:
+                        failure.times -= 1
+                    return failure.status
+        return None
+
+    def _ratelimit_headers(self) -> dict[str, str]:
+        with self.lock:
+            used = len(self.log) % self.ratelimit
+            remaining = self.remaining if self.remaining is not None else self.ratelimit - used
+        return {"X-Discogs-Ratelimit": str(self.ratelimit), "X-Discogs-Ratelimit-Used": str(self.ratelimit - remaining),
+                "X-Discogs-Ratelimit-Remaining": str(remaining)}
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+            def _send(self, status: int, body: Any, headers: dict[str, str]) -> None:
+                data = b"" if body is None else json.dumps(body).encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                parts = urlsplit(self.path)
+                query = parse_qs(parts.query)
+                with fake.lock:
+                    fake.log.append((parts.path, query, dict(self.headers)))
+                if not self.headers.get("User-Agent"):
+                    return self._send(403, None, {})
+                headers = fake._ratelimit_headers()
+                if self.headers.get("Authorization") != f"Discogs token={fake.token}":
+                    return self._send(401, {"message": "You must authenticate to access this resource."}, headers)
+                injected = fake._injected_failure(parts.path)
+                if injected == 429:
+                    return self._send(429, {"message": "You are making requests too quickly."}, headers)
+                if injected is not None:
+                    return self._send(injected, {"message": "Something went wrong."}, headers)
+                status, body = fake.route(parts.path, query)
+                self._send(status, body, headers)
+
+        return Handler

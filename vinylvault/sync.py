@@ -1,0 +1,511 @@
+"""Discogs collection sync: resumable, incremental, one run at a time, in the background.
+
+A run reads folder 0 ("All") page by page (100 items a page, sorted by date
+added so new copies land at the end), following ``pagination.pages`` rather
+than trusting ``per_page``. Each page is stored in one transaction together
+with the run's progress (``sync_state.page``), so an interrupted run resumes
+at the next page under the same run id instead of starting over. Every copy
+seen is stamped with the run id; copies not stamped are removed only when the
+run completes, and only if Discogs' item count stayed the same throughout and
+the run saw that many copies: a deletion on Discogs mid-run shifts later items
+onto pages already read, and their copies would otherwise be removed here
+although they still exist. (An addition and a deletion between two pages keep
+the count; a copy missed that way is removed and returns with the next run.)
+
+Requests per run: 1 folder list + 1 custom-field list + one per collection
+page (``ceil(items / 100)``). A resumed run repeats the two lists.
+
+One run at a time, across processes: a lease in ``sync_state`` (owner and
+expiry, renewed after every page). Failures are recorded in ``sync_state``;
+the site keeps working from the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sqlite3
+import threading
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urljoin
+
+from flask import Flask
+
+import config
+
+from . import collection, db
+from .collection import AlbumRecord, Label, ReleaseDetails, Track, write_transaction
+from .discogs import DiscogsAuthError, DiscogsClient, DiscogsError, DiscogsNotFound
+
+log = logging.getLogger("vinylvault.sync")
+
+PER_PAGE = 100
+LEASE_SECONDS = 600.0
+#: Discogs' default custom fields; used when /collection/fields cannot be read.
+DEFAULT_FIELDS = {1: "Media", 2: "Sleeve", 3: "Notes"}
+SPACER_GIF = "spacer.gif"
+USERNAME_KEY = "discogs_username"
+TOKEN_KEY = "discogs_token"
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+class SyncBusy(RuntimeError):
+    """Another thread or process holds the sync lease."""
+
+
+class SyncNotConfigured(RuntimeError):
+    """No Discogs username (or token) is configured."""
+
+
+# --------------------------------------------------------------------------
+# Mapping Discogs JSON to albums
+# --------------------------------------------------------------------------
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _image(url: Any) -> str:
+    """An image URL, or '' for absent values and Discogs' spacer.gif "no image" placeholder."""
+    url = _text(url)
+    return "" if not url or url.rsplit("/", 1)[-1] == SPACER_GIF else url
+
+
+def _int(value: Any, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _format_strings(formats: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """Display strings ("2 x Vinyl, LP, Album, 180 g") and plain names ("Vinyl") for filtering."""
+    display, names = [], []
+    for fmt in formats:
+        if not isinstance(fmt, dict):
+            continue
+        name = _text(fmt.get("name"))
+        qty = _int(fmt.get("qty"), 1)  # a string in the API: "2"
+        parts = [f"{qty} x {name}" if qty > 1 else name]
+        parts += [_text(d) for d in fmt.get("descriptions") or [] if _text(d)]
+        if _text(fmt.get("text")):
+            parts.append(_text(fmt["text"]))
+        display.append(", ".join(p for p in parts if p))
+        if name:
+            names.append(name)
+    return display, names
+
+
+def _artist_credit(artists: list[dict[str, Any]]) -> tuple[str, list[tuple[int | None, str]]]:
+    """The display credit ("A & B", "A, B", "A Feat. B") and ``(id, name)`` pairs.
+
+    Each artist's ``join`` says how it connects to the next one.
+    """
+    named = [a for a in artists if isinstance(a, dict) and _text(a.get("name"))]
+    credit = ""
+    for position, artist in enumerate(named):
+        credit += _text(artist["name"])
+        if position < len(named) - 1:
+            join = _text(artist.get("join"))
+            credit += ", " if join in ("", ",") else f" {join} "
+    pairs = [(_int(a.get("id")) or None, _text(a["name"])) for a in named]
+    return credit or "Unknown Artist", pairs
+
+
+def _notes(notes: Any, fields: dict[int, str]) -> tuple[str, str, str, dict[str, str]]:
+    """(media condition, sleeve condition, notes, other fields) from ``notes[{field_id, value}]``."""
+    values: dict[str, str] = {}
+    for note in notes if isinstance(notes, list) else []:
+        if isinstance(note, dict) and _text(note.get("value")):
+            field_id = _int(note.get("field_id"))
+            values[fields.get(field_id, f"Field {field_id}")] = _text(note["value"])
+    media = values.pop(fields.get(1, "Media"), "")
+    sleeve = values.pop(fields.get(2, "Sleeve"), "")
+    text = values.pop(fields.get(3, "Notes"), "")
+    return media, sleeve, text, values
+
+
+def map_collection_item(item: dict[str, Any], *, fields: dict[int, str] | None = None,
+                        folders: dict[int, str] | None = None, run_id: str | None = None) -> AlbumRecord | None:
+    """One ``releases[]`` item as an :class:`AlbumRecord`; ``None`` if it has no ``instance_id``.
+
+    Every key is optional: missing cover, spacer.gif thumb, year 0, no
+    date_added, no genres/styles/notes/folder_id all map to "unknown".
+    """
+    instance_id = _int(item.get("instance_id"))
+    if instance_id <= 0:
+        return None
+    basic = item.get("basic_information") if isinstance(item.get("basic_information"), dict) else {}
+    fields = fields or DEFAULT_FIELDS
+    artist, artist_pairs = _artist_credit(basic.get("artists") or [])
+    formats, format_names = _format_strings(basic.get("formats") or [])
+    media, sleeve, notes, custom = _notes(item.get("notes"), fields)
+    folder_id = item.get("folder_id")
+    folder_id = _int(folder_id) if folder_id is not None else None
+    return AlbumRecord(
+        id=instance_id, source="discogs", release_id=_int(item.get("id") or basic.get("id")),
+        artist=artist, title=_text(basic.get("title")) or "Untitled", year=max(0, _int(basic.get("year"))),
+        labels=[Label(_text(l.get("name")), _text(l.get("catno")))
+                for l in basic.get("labels") or [] if isinstance(l, dict)],
+        formats=formats, format_names=format_names,
+        genres=[_text(g) for g in basic.get("genres") or [] if _text(g)],
+        styles=[_text(s) for s in basic.get("styles") or [] if _text(s)],
+        folder=(folders or {}).get(folder_id, "") if folder_id is not None else "", folder_id=folder_id,
+        rating=min(5, max(0, _int(item.get("rating")))), date_added=_text(item.get("date_added")),
+        cover_url=_image(basic.get("cover_image")), thumb_url=_image(basic.get("thumb")),
+        media_condition=media, sleeve_condition=sleeve, notes=notes, custom_fields=custom,
+        artists=artist_pairs, sync_run=run_id)
+
+
+def map_release(release: dict[str, Any], base_url: str) -> ReleaseDetails:
+    """A ``/releases/{id}`` answer as :class:`ReleaseDetails`; relative image URIs become absolute."""
+    images = [
+        {"type": _text(img.get("type")), "uri": urljoin(base_url + "/", _text(img.get("uri"))),
+         "uri150": urljoin(base_url + "/", _text(img.get("uri150"))) if _text(img.get("uri150")) else "",
+         "width": _int(img.get("width")), "height": _int(img.get("height"))}
+        for img in release.get("images") or [] if isinstance(img, dict) and _text(img.get("uri"))]
+    primary = next((img for img in images if img["type"] == "primary"), images[0] if images else None)
+    tracklist = [Track(_text(t.get("position")), _text(t.get("title")), _text(t.get("duration")),
+                       _text(t.get("type_")) or "track")
+                 for t in release.get("tracklist") or [] if isinstance(t, dict)]
+    return ReleaseDetails(
+        release_id=_int(release.get("id")), country=_text(release.get("country")),
+        released=_text(release.get("released")), notes=_text(release.get("notes")), tracklist=tracklist,
+        images=images, image_url=primary["uri"] if primary else "", fetched_at=collection.now_iso())
+
+
+# --------------------------------------------------------------------------
+# State and lease
+# --------------------------------------------------------------------------
+
+def sync_status(conn: sqlite3.Connection) -> dict[str, Any]:
+    """The sync's progress for /sync and its JSON status (no credentials, no lease owner).
+
+    Keys: state ('idle', 'running', 'interrupted', 'failed', 'done'), page,
+    pages, items_done, total, added, updated, removed, started_at,
+    finished_at, error, last_success, percent, running (a live lease exists).
+    """
+    row = dict(conn.execute("SELECT * FROM sync_state WHERE id = 1").fetchone())
+    running = row["state"] == "running" and row["lease_until"] > time.time()
+    status = {key: row[key] for key in ("state", "page", "pages", "items_done", "total", "added", "updated",
+                                          "removed", "started_at", "finished_at", "error", "last_success")}
+    if row["state"] == "running" and not running:
+        status["state"] = "interrupted"  # its process died without recording why
+    status["running"] = running
+    status["percent"] = round(100.0 * row["page"] / row["pages"], 1) if row["pages"] else 0.0
+    return status
+
+
+def _acquire_lease(conn: sqlite3.Connection, owner: str) -> sqlite3.Row:
+    with write_transaction(conn):
+        row = conn.execute("SELECT * FROM sync_state WHERE id = 1").fetchone()
+        if row["lease_owner"] and row["lease_owner"] != owner and row["lease_until"] > time.time():
+            raise SyncBusy("a sync is already running")
+        conn.execute("UPDATE sync_state SET lease_owner = ?, lease_until = ? WHERE id = 1",
+                     (owner, time.time() + LEASE_SECONDS))
+    return row
+
+
+def _update_state(conn: sqlite3.Connection, owner: str, **values: Any) -> None:
+    """Write state columns and renew the lease (call inside a write transaction)."""
+    values["lease_until"] = time.time() + LEASE_SECONDS
+    assignments = ", ".join(f"{key} = ?" for key in values)
+    conn.execute(f"UPDATE sync_state SET {assignments} WHERE id = 1 AND lease_owner = ?", (*values.values(), owner))
+
+
+def _release_lease(conn: sqlite3.Connection, owner: str) -> None:
+    with write_transaction(conn):
+        conn.execute("UPDATE sync_state SET lease_owner = NULL, lease_until = 0 WHERE id = 1 AND lease_owner = ?",
+                     (owner,))
+
+
+# --------------------------------------------------------------------------
+# A run
+# --------------------------------------------------------------------------
+
+def _lookup_names(fetch: Callable[[], list[dict[str, Any]]], what: str) -> dict[int, str]:
+    """``{id: name}`` from the folders or fields list; {} if Discogs will not say (the sync goes on)."""
+    try:
+        return {_int(entry.get("id")): _text(entry.get("name")) for entry in fetch() if isinstance(entry, dict)}
+    except DiscogsAuthError:
+        raise
+    except DiscogsError as exc:
+        log.warning("discogs %s unavailable, using defaults: %s", what, exc)
+        return {}
+
+
+def _start_or_resume(conn: sqlite3.Connection, owner: str, username: str, state: sqlite3.Row) -> tuple[str, int]:
+    """The run id and the first page to fetch: the interrupted run's next page, or a new run."""
+    resumable = (state["state"] in ("running", "interrupted", "failed") and state["run_id"]
+                 and state["username"] == username and state["page"] > 0)
+    if resumable:
+        with write_transaction(conn):
+            _update_state(conn, owner, state="running", error=None)
+        log.info("resuming sync run %s after page %d", state["run_id"], state["page"])
+        return state["run_id"], state["page"] + 1
+    run_id = uuid.uuid4().hex
+    with write_transaction(conn):
+        _update_state(conn, owner, state="running", run_id=run_id, username=username, page=0, pages=0,
+                      items_done=0, total=0, added=0, updated=0, removed=0, changed=0, started_at=collection.now_iso(),
+                      finished_at=None, error=None)
+    return run_id, 1
+
+
+def _store_page(conn: sqlite3.Connection, owner: str, run_id: str, page: int, data: dict[str, Any],
+                fields: dict[int, str], folders: dict[int, str]) -> list[str]:
+    """Store one page's copies and the progress atomically; return the cover URLs of new copies."""
+    pagination = data.get("pagination") if isinstance(data.get("pagination"), dict) else {}
+    new_covers = []
+    with write_transaction(conn):
+        added = updated = 0
+        for item in data.get("releases") or []:
+            record = map_collection_item(item, fields=fields, folders=folders, run_id=run_id) \
+                if isinstance(item, dict) else None
+            if record is None:
+                log.warning("sync page %d: item without instance_id skipped", page)
+                continue
+            if collection.save_album(conn, record):
+                added += 1
+                if record.cover_url or record.thumb_url:
+                    new_covers.append(record.cover_url or record.thumb_url)
+            else:
+                updated += 1
+        done = conn.execute("SELECT count(*) FROM albums WHERE source = 'discogs' AND sync_run = ?",
+                            (run_id,)).fetchone()[0]
+        total = _int(pagination.get("items"))
+        conn.execute("UPDATE sync_state SET added = added + ?, updated = updated + ?, "
+                     "changed = changed OR (page > 0 AND total != ?) WHERE id = 1", (added, updated, total))
+        _update_state(conn, owner, page=page, pages=max(_int(pagination.get("pages"), 1), page),
+                      total=total, items_done=done)
+    return new_covers
+
+
+def _finish(conn: sqlite3.Connection, owner: str, run_id: str) -> int:
+    """Complete the run: remove copies it did not see, unless the collection changed meanwhile."""
+    with write_transaction(conn):
+        state = conn.execute("SELECT total, items_done, changed FROM sync_state WHERE id = 1").fetchone()
+        removed, note = 0, None
+        if not state["changed"] and state["items_done"] >= state["total"]:
+            stale = [row[0] for row in conn.execute(
+                "SELECT id FROM albums WHERE source = 'discogs' AND (sync_run IS NULL OR sync_run != ?)", (run_id,))]
+            removed = collection.delete_albums(conn, stale)
+        else:
+            note = "the collection changed during the sync; removals wait for the next run"
+        now = collection.now_iso()
+        _update_state(conn, owner, state="done", removed=removed, finished_at=now, last_success=now, error=note)
+    return removed
+
+
+def run_sync(conn: sqlite3.Connection, client: DiscogsClient, username: str, *,
+             on_progress: Progress | None = None, queue_covers: Callable[[list[str]], None] | None = None,
+             owner: str | None = None) -> dict[str, Any]:
+    """Sync ``username``'s collection into the database; return :func:`sync_status` at the end.
+
+    Resumes an interrupted run of the same user. Raises :class:`SyncBusy` if
+    another run holds the lease; a Discogs failure is recorded in the state
+    (the run stays resumable) and re-raised.
+    """
+    owner = owner or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
+    state = _acquire_lease(conn, owner)
+    try:
+        run_id, page = _start_or_resume(conn, owner, username, state)
+        folders = _lookup_names(lambda: client.folders(username), "folders")
+        fields = _lookup_names(lambda: client.collection_fields(username), "fields") or DEFAULT_FIELDS
+        while True:
+            data = client.collection_page(username, 0, page, PER_PAGE)
+            covers = _store_page(conn, owner, run_id, page, data, fields, folders)
+            if queue_covers and covers:
+                queue_covers(covers)
+            status = sync_status(conn)
+            if on_progress:
+                on_progress(status)
+            if page >= status["pages"]:
+                break
+            page += 1
+        _finish(conn, owner, run_id)
+    except (DiscogsError, sqlite3.Error, OSError) as exc:
+        failed = isinstance(exc, (DiscogsAuthError, DiscogsNotFound))
+        with write_transaction(conn):
+            _update_state(conn, owner, state="failed" if failed else "interrupted", error=str(exc)[:500],
+                          finished_at=collection.now_iso())
+        log.warning("sync %s: %s", "failed" if failed else "interrupted", exc)
+        raise
+    finally:
+        _release_lease(conn, owner)
+    return sync_status(conn)
+
+
+# --------------------------------------------------------------------------
+# Credentials, clients, release details
+# --------------------------------------------------------------------------
+
+def discogs_credentials(conn: sqlite3.Connection, settings: config.Settings) -> tuple[str, str]:
+    """``(username, token)``: the configured values when set, else those saved at /setup ('' if none)."""
+    username = settings.DISCOGS_USERNAME or collection.get_setting(conn, USERNAME_KEY, "") or ""
+    token = settings.DISCOGS_TOKEN or collection.get_setting(conn, TOKEN_KEY, "") or ""
+    return username, token
+
+
+def make_client(settings: config.Settings, token: str) -> DiscogsClient:
+    """A client paced across every process of this installation (one per-IP budget)."""
+    from cache_engine.coordination import HostPacer
+    pacer = HostPacer(Path(settings.DATA_DIR) / "locks")
+    return DiscogsClient(settings.DISCOGS_API_URL, token, settings.USER_AGENT, pacer=pacer,
+                         min_interval=settings.DISCOGS_MIN_INTERVAL_SECONDS,
+                         timeout=(settings.CONNECT_TIMEOUT_SECONDS, settings.READ_TIMEOUT_SECONDS))
+
+
+def fetch_release_details(conn: sqlite3.Connection, client: DiscogsClient, release_id: int) -> ReleaseDetails:
+    """Fetch a release (tracklist, images...) from Discogs and store it; raises :class:`DiscogsError`."""
+    details = map_release(client.release(release_id), client.base_url)
+    if details.release_id != release_id:
+        details = ReleaseDetails(**{**vars(details), "release_id": release_id})
+    with write_transaction(conn):
+        collection.save_release_details(conn, details)
+    return details
+
+
+def ensure_release_details(conn: sqlite3.Connection, settings: config.Settings,
+                           release_id: int) -> ReleaseDetails | None:
+    """Stored details, else fetched now when Discogs is configured; ``None`` when unavailable.
+
+    For the album page: a failure (offline, 404) is logged and the page shows
+    what the collection already knows.
+    """
+    details = collection.get_release_details(conn, release_id)
+    if details is not None or release_id <= 0:
+        return details
+    username, token = discogs_credentials(conn, settings)
+    if not token:
+        return None
+    client = make_client(settings, token)
+    try:
+        return fetch_release_details(conn, client, release_id)
+    except DiscogsError as exc:
+        log.info("release %d details not fetched: %s", release_id, exc)
+        return None
+    finally:
+        client.close()
+
+
+# --------------------------------------------------------------------------
+# Background runs
+# --------------------------------------------------------------------------
+
+def _queue_covers(urls: list[str]) -> None:
+    """Hand new cover URLs to the image cache's background queue, if the cache is running."""
+    try:
+        import image_cache
+    except ImportError:
+        return
+    cache = image_cache.get_image_cache()
+    if cache is not None:
+        cache.queue(urls)
+
+
+def sync_once(settings: config.Settings, on_progress: Progress | None = None) -> dict[str, Any]:
+    """One complete (or resumed) sync with its own connection and client; see :func:`run_sync`.
+
+    Raises :class:`SyncNotConfigured` without a username and token.
+    """
+    conn = db.connect(settings.DATABASE_PATH)
+    try:
+        username, token = discogs_credentials(conn, settings)
+        if not username or not token:
+            raise SyncNotConfigured("set a Discogs username and token at /setup first")
+        client = make_client(settings, token)
+        try:
+            return run_sync(conn, client, username, on_progress=on_progress, queue_covers=_queue_covers)
+        finally:
+            client.close()
+    finally:
+        conn.close()
+
+
+def _run_in_background(settings: config.Settings) -> None:
+    try:
+        sync_once(settings)
+    except (SyncBusy, SyncNotConfigured) as exc:
+        log.info("sync not started: %s", exc)
+    except (DiscogsError, sqlite3.Error, OSError):
+        pass  # recorded in sync_state by run_sync
+    except Exception:  # a bug must not kill the scheduler silently
+        log.exception("sync crashed")
+
+
+_thread_lock = threading.Lock()
+_thread: threading.Thread | None = None
+
+
+def start_sync(app: Flask) -> bool:
+    """Start a sync in a background thread of this process; False if one is already running here.
+
+    Another process's run is detected through the lease: the thread then
+    logs and stops.
+    """
+    global _thread
+    with _thread_lock:
+        if _thread is not None and _thread.is_alive():
+            return False
+        _thread = threading.Thread(target=_run_in_background, args=(app.config["SETTINGS"],),
+                                   name="vinylvault-sync", daemon=True)
+        _thread.start()
+        return True
+
+
+def sync_due(conn: sqlite3.Connection, interval_hours: float, now: float | None = None) -> bool:
+    """True when the last finished run is older than ``interval_hours`` (or there never was one)."""
+    if interval_hours <= 0:
+        return False
+    row = conn.execute("SELECT finished_at FROM sync_state WHERE id = 1").fetchone()
+    if not row["finished_at"]:
+        return True
+    finished = datetime.fromisoformat(row["finished_at"]).timestamp()
+    return (now or time.time()) - finished >= interval_hours * 3600
+
+
+_SCHEDULER_TICK_SECONDS = 300.0
+_scheduler_started = False
+
+
+def _scheduler(app: Flask) -> None:
+    settings = app.config["SETTINGS"]
+    while True:
+        try:
+            conn = db.connect(settings.DATABASE_PATH)
+            try:
+                username, token = discogs_credentials(conn, settings)
+                due = bool(username and token) and sync_due(conn, settings.SYNC_INTERVAL_HOURS)
+            finally:
+                conn.close()
+            if due:
+                start_sync(app)
+        except sqlite3.Error as exc:
+            log.warning("sync scheduler: %s", exc)
+        time.sleep(_SCHEDULER_TICK_SECONDS)
+
+
+def init_app(app: Flask) -> None:
+    """Start the periodic sync on the first request of each serving process.
+
+    Not at import or in ``create_app``: CLI commands and tests build apps
+    too, and must not sync in the background. The lease keeps workers from
+    running two syncs; ``sync_due`` keeps them from running one each.
+    """
+    if app.config["SETTINGS"].SYNC_INTERVAL_HOURS <= 0 or app.testing:
+        return
+
+    @app.before_request
+    def _start_scheduler() -> None:
+        global _scheduler_started
+        with _thread_lock:
+            if _scheduler_started:
+                return
+            _scheduler_started = True
+        threading.Thread(target=_scheduler, args=(app,), name="vinylvault-sync-scheduler", daemon=True).start()
