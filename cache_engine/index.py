@@ -392,6 +392,25 @@ class CacheIndex:
             conn.execute("DELETE FROM sources WHERE key = ?", (key,))
         return victims
 
+    def reconcile(self, list_files: Callable[[], Iterable[tuple[str, str, Path]]]) -> tuple[list[Path], list[Entry]]:
+        """Bring rows and files back in line; return (files removed, rows removed).
+
+        ``list_files`` lists ``(key, size_type, path)`` of the files on disk. It
+        runs inside the write transaction, so no other process is between
+        placing a file and inserting its row while the two are compared.
+        """
+        with self.write() as conn:
+            rows = {(e.key, e.size_type): e for e in (self._entry(row) for row in conn.execute(
+                f"SELECT {_ENTRY_COLUMNS} FROM entries"))}
+            files = {(key, size_type): path for key, size_type, path in list_files()}
+            orphans = [path for ident, path in files.items() if ident not in rows]
+            missing = [entry for ident, entry in rows.items() if ident not in files]
+            self._delete_rows_and_files(conn, missing)
+            for path in orphans:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+        return orphans, missing
+
     def cleanup_older_than(self, age_seconds: float) -> list[Entry]:
         """Remove entries not accessed for ``age_seconds`` (pending hits count)."""
         self.flush()

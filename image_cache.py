@@ -1,0 +1,629 @@
+"""The VinylVault cover cache: source URLs in, small WebP files out.
+
+:class:`ImageCache` orchestrates the parts in :mod:`cache_engine`: a source is
+downloaded (or read from the data directory) once, converted once into every
+size type of the cache, and stored as ``<size_type>/<key[:2]>/<key>.webp``
+under ``cache_dir``, indexed in SQLite. Several processes share one cache_dir
+safely: single-flight and the download bound use ``flock``, the byte budget is
+enforced inside the index's write transaction, and hits are batched in memory.
+
+The module-level functions keep the names of the original project (seed 004):
+:func:`initialize_image_cache`, :func:`get_image_cache`,
+:func:`shutdown_image_cache`. No Flask here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import queue as queue_module
+import re
+import shutil
+import sqlite3
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path, PurePosixPath
+from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import config
+from cache_engine.convert import ConvertOptions, convert, make_preview
+from cache_engine.coordination import HostPacer, KeyedLocks, Slots
+from cache_engine.errors import (CacheTimeout, EntryTooLarge, ImageCacheError, SourceRefused, TooLarge,
+                                 UnsafeURL)
+from cache_engine.index import CacheIndex, Entry
+from cache_engine.memory_tier import MemoryTier
+from cache_engine.placeholder import ensure_placeholder
+
+__all__ = ["ImageCache", "Entry", "SIZE_TYPES", "LOCAL_PREFIX", "normalize_url", "initialize_image_cache",
+           "get_image_cache", "shutdown_image_cache"]
+
+log = logging.getLogger("vinylvault.image_cache")
+
+SIZE_TYPES = ("thumbnails", "detail")
+#: Sources inside the data directory: ``local:demo/covers/0001.png``.
+LOCAL_PREFIX = "local:"
+_KEY = re.compile(r"[0-9a-f]{64}")
+_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+_THREAD_STRIPES = 256
+#: Temp files older than this are leftovers of a killed writer (a live one renames within seconds).
+STALE_TEMP_SECONDS = 60.0
+SAMPLE_INTERVAL_SECONDS = 600.0
+QUEUE_LIMIT = 10_000
+
+
+def normalize_url(url: str) -> str:
+    """The canonical form keys are computed from.
+
+    Strips surrounding space, lower-cases scheme and host, drops a default
+    port and the fragment, and keeps path and query byte-exact (Discogs image
+    URLs are signed). ``local:`` URLs are kept as given.
+    """
+    url = url.strip()
+    if url.startswith(LOCAL_PREFIX):
+        return url
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    hostport = hostport.lower()
+    default_port = _DEFAULT_PORTS.get(scheme)
+    if default_port and hostport.endswith(default_port):
+        hostport = hostport[:-len(default_port)]
+    path = parts.path or ("/" if hostport else "")
+    return urlunsplit((scheme, userinfo + at + hostport, path, parts.query, ""))
+
+
+def key_for(url: str) -> str:
+    """sha256 hex digest of :func:`normalize_url` (the file name of the cached images)."""
+    return hashlib.sha256(normalize_url(url).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class ImageCache:
+    """A cache of WebP renditions of source images, shared by every process using ``cache_dir``.
+
+    :param settings: validated :class:`config.Settings` (default ``config.load()``).
+    :param size_types: renditions produced for every source (``ConvertOptions``
+        names: thumbnails, detail, square).
+    :param local_root: folder that ``local:`` URLs are resolved in; ``None``
+        refuses them.
+    :param fetcher: an object with ``fetch(url)`` and ``close()``; default a
+        :class:`cache_engine.fetch.Fetcher` paced across processes.
+    """
+
+    def __init__(self, cache_dir: Path | str, database_path: Path | str,
+                 settings: config.Settings | None = None, *, size_types: Iterable[str] = SIZE_TYPES,
+                 local_root: Path | str | None = None, fetcher: Any = None) -> None:
+        self.settings = settings or config.load()
+        self.size_types = tuple(size_types)
+        self.options = ConvertOptions.from_settings(self.settings, self.size_types)
+        self._box = {spec.size_type: spec.box for spec in self.options.specs}
+        # The smallest rendition is stored first: the one worth waiting for.
+        self._first_size_type = min(self._box, key=self._box.__getitem__)
+        self.cache_dir = Path(cache_dir)
+        self.local_root = None if local_root is None else Path(local_root).resolve()
+        self.temp_dir = self.cache_dir / ".tmp"
+        self.placeholder_dir = self.cache_dir / "placeholders"
+        for folder in (self.temp_dir, *(self.cache_dir / name for name in self.size_types)):
+            folder.mkdir(parents=True, exist_ok=True)
+        lock_dir = self.cache_dir / ".locks"
+        self.index = CacheIndex(database_path, self.cache_dir)
+        self.locks = KeyedLocks(lock_dir)
+        self.download_slots = Slots(lock_dir, "downloads", self.settings.MAX_CONCURRENT_DOWNLOADS)
+        self.pacer = HostPacer(lock_dir)
+        self._fetcher = fetcher
+        self._fetcher_lock = threading.Lock()
+        self._stripes = [threading.Lock() for _ in range(_THREAD_STRIPES)]
+        self.memory = (MemoryTier(int(self.settings.MEMORY_CACHE_SIZE_MB * 1024 * 1024),
+                                  self.settings.IMAGE_CACHE_TTL_HOURS * 3600)
+                       if self.settings.MEMORY_CACHE_ENABLED else None)
+        self._stop = threading.Event()
+        self._queue: queue_module.Queue[str | None] = queue_module.Queue(maxsize=QUEUE_LIMIT)
+        self._queued: set[str] = set()
+        self._queued_lock = threading.Lock()
+        self._workers: list[threading.Thread] = []
+        self._closed = False
+        self._background = threading.Thread(target=self._background_loop, name="image-cache-flush", daemon=True)
+        self._background.start()
+
+    # -- names and paths ------------------------------------------------------
+    key_for = staticmethod(key_for)
+
+    def _check_size_type(self, size_type: str) -> None:
+        if size_type not in self._box:
+            raise ValueError(f"unknown size type {size_type!r}; expected one of {', '.join(self.size_types)}")
+
+    def path_for(self, key: str, size_type: str) -> Path:
+        """Where the ``size_type`` rendition of ``key`` lives (built only from checked parts)."""
+        self._check_size_type(size_type)
+        if not _KEY.fullmatch(key):
+            raise ValueError("key must be 64 lowercase hex digits")
+        return self.cache_dir / size_type / key[:2] / f"{key}.webp"
+
+    @property
+    def limit_bytes(self) -> int:
+        return self.settings.max_cache_bytes
+
+    # -- look-ups (no fetch) ------------------------------------------------------
+    def lookup_key(self, key: str, size_type: str) -> Entry | None:
+        """The stored entry for ``key``, or None; records no access."""
+        self._check_size_type(size_type)
+        return self.index.get(key, size_type) if _KEY.fullmatch(key) else None
+
+    def lookup(self, url: str, size_type: str) -> Entry | None:
+        return self.lookup_key(key_for(url), size_type)
+
+    def lookup_many(self, urls: Iterable[str], size_type: str) -> dict[str, Entry | None]:
+        self._check_size_type(size_type)
+        keys = {url: key_for(url) for url in urls}
+        found = self.index.get_many(keys.values(), size_type)
+        return {url: found.get(key) for url, key in keys.items()}
+
+    def record_access(self, key: str, size_type: str) -> None:
+        """Count a hit served elsewhere (the HTTP route); batched, no disk write."""
+        self.index.record_access(key, size_type)
+
+    def register_sources(self, urls: Iterable[str]) -> int:
+        """Remember ``key -> url`` so any process can map a key back to its source."""
+        return self.index.register_sources({key_for(url): normalize_url(url) for url in urls})
+
+    def source_url(self, key: str) -> str | None:
+        return self.index.source_url(key) if _KEY.fullmatch(key) else None
+
+    def is_failed(self, url: str) -> bool:
+        """True while ``url`` is in the negative cache."""
+        state = self.index.failure_state(key_for(url))
+        return state is not None and state.blocks()
+
+    def cached_source_urls(self) -> Iterator[str]:
+        return self.index.iter_source_urls()
+
+    # -- the main path ---------------------------------------------------------------
+    def get_image(self, url: str, size_type: str = "detail", wait: float | None = None) -> str | None:
+        """Absolute path of the cached ``size_type`` WebP of ``url``, producing it on a miss.
+
+        A miss downloads (or reads) and converts the source once for every
+        size type, unless it is in the negative cache. ``wait`` bounds the
+        wait for another worker already producing it (default
+        ``ON_DEMAND_WAIT_SECONDS``). Returns None for a refused source or when
+        the wait runs out.
+
+        :raises ValueError: ``size_type`` is not one of this cache's size types.
+        """
+        self._check_size_type(size_type)
+        key = key_for(url)
+        entry = self.index.get(key, size_type)
+        if entry is not None and entry.path.exists():
+            self.index.record_access(key, size_type)
+            return str(entry.path)
+        self.index.count("misses")
+        wait = self.settings.ON_DEMAND_WAIT_SECONDS if wait is None else wait
+        produced = self._produce(url, key, wait, source=None)
+        entry = produced.get(size_type)
+        return None if entry is None else str(entry.path)
+
+    def store_source_bytes(self, url: str, data: bytes) -> bool:
+        """Convert and store ``data`` as the source of ``url`` (a caller already holds the bytes)."""
+        key = key_for(url)
+        return bool(self._produce(url, key, self._background_wait, source=data))
+
+    @property
+    def _background_wait(self) -> float:
+        # Background work may wait for a whole download by another worker, not forever.
+        return self.settings.DOWNLOAD_DEADLINE_SECONDS * 2
+
+    def _produce(self, url: str, key: str, wait: float, source: bytes | None) -> dict[str, Entry]:
+        """Single-flight production of every size type of ``key``; {} if refused or timed out."""
+        if source is None and self._blocked(key):
+            return {}
+        try:
+            with self._single_flight(key, wait):
+                stored = self._stored(key)
+                if source is None and len(stored) == len(self.size_types):
+                    return stored  # another worker finished it while we waited
+                if source is None and self._blocked(key):
+                    return {}
+                return self._fetch_convert_store(url, key, source)
+        except CacheTimeout as exc:
+            log.info("gave up waiting for %s: %s", key[:12], exc)
+            return {}
+
+    def _stored(self, key: str) -> dict[str, Entry]:
+        entries = {}
+        for size_type in self.size_types:
+            entry = self.index.get(key, size_type)
+            if entry is not None and entry.path.exists():
+                entries[size_type] = entry
+        return entries
+
+    def _blocked(self, key: str) -> bool:
+        state = self.index.failure_state(key)
+        return state is not None and state.blocks()
+
+    @contextlib.contextmanager
+    def _single_flight(self, key: str, wait: float) -> Iterator[None]:
+        # The thread lock lets threads of this process wait without polling;
+        # the flock then excludes other processes.
+        deadline = time.monotonic() + wait
+        stripe = self._stripes[int(key[:4], 16) % _THREAD_STRIPES]
+        if not stripe.acquire(timeout=max(wait, 0)):
+            raise CacheTimeout(f"another thread is producing this source (waited {wait}s)")
+        try:
+            lock = self.locks.lock(key)
+            if not lock.acquire(max(deadline - time.monotonic(), 0)):
+                raise CacheTimeout(f"another process is producing this source (waited {wait}s)")
+            try:
+                yield
+            finally:
+                lock.release()
+        finally:
+            stripe.release()
+
+    def _fetch_convert_store(self, url: str, key: str, source: bytes | None) -> dict[str, Entry]:
+        try:
+            data = source if source is not None else self._read_source(url)
+        except SourceRefused as exc:
+            self._negative(url, key, exc)
+            return {}
+        try:
+            entries = self._convert_and_store(url, key, data)
+        except (SourceRefused, EntryTooLarge) as exc:
+            _log_refusal(url, exc)
+            self._negative(url, key, exc)
+            return {}
+        if self.index.failure_state(key) is not None:
+            self.index.clear_failure(key)
+        return entries
+
+    def _negative(self, url: str, key: str, exc: ImageCacheError) -> None:
+        state = self.index.record_failure(key, normalize_url(url), exc.reason,
+                                          self.settings.NEGATIVE_CACHE_MIN_SECONDS,
+                                          self.settings.NEGATIVE_CACHE_MAX_SECONDS)
+        log.debug("%s blocked for %.0fs after %d failures", key[:12], state.retry_at - time.time(), state.attempts)
+
+    def _read_source(self, url: str) -> bytes:
+        """The source bytes; every refusal is logged once (the fetcher logs its own)."""
+        normalized = normalize_url(url)
+        if normalized.startswith(LOCAL_PREFIX):
+            try:
+                return self._read_local(normalized[len(LOCAL_PREFIX):])
+            except SourceRefused as exc:
+                _log_refusal(url, exc)
+                raise
+        fetcher = self._get_fetcher()
+        with self.download_slots.acquire(timeout=self._background_wait):
+            result = fetcher.fetch(normalized)
+        self.index.count("downloads")
+        return result.content
+
+    def _get_fetcher(self) -> Any:
+        with self._fetcher_lock:
+            if self._fetcher is None:
+                from cache_engine.fetch import Fetcher, FetchPolicy
+                self._fetcher = Fetcher(FetchPolicy.from_settings(self.settings), pacer=self.pacer)
+            return self._fetcher
+
+    def _read_local(self, relative: str) -> bytes:
+        """Bytes of a file inside ``local_root``, refusing anything that could leave it."""
+        if self.local_root is None:
+            raise UnsafeURL("local sources are not enabled for this cache", reason="local_disabled")
+        parts = PurePosixPath(relative).parts
+        if (not relative or "\x00" in relative or "\\" in relative or relative.startswith("/")
+                or any(part in ("..", ".") for part in parts)):
+            raise UnsafeURL("local source path is not a plain relative path", reason="path_traversal")
+        path = (self.local_root / relative).resolve()
+        if not path.is_relative_to(self.local_root):
+            raise UnsafeURL("local source resolves outside the data directory", reason="path_traversal")
+        limit = self.settings.max_download_bytes
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(limit + 1)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+            raise UnsafeURL(f"local source is not a file: {exc.strerror}", reason="local_missing") from None
+        if len(data) > limit:
+            raise TooLarge(f"local source is larger than {limit} bytes")
+        return data
+
+    def _convert_and_store(self, url: str, key: str, data: bytes) -> dict[str, Entry]:
+        """Convert once; store each rendition as it is encoded, smallest first."""
+        started = time.perf_counter()
+        entries: dict[str, Entry] = {}
+        preview = None
+        for variant in convert(data, self.options):
+            if preview is None:
+                preview = make_preview(variant.data)
+            entry = Entry(key=key, size_type=variant.size_type, url=normalize_url(url),
+                          path=self.path_for(key, variant.size_type), bytes=len(variant.data),
+                          width=variant.width, height=variant.height,
+                          content_hash=hashlib.sha256(variant.data).hexdigest(), preview=preview,
+                          process_ms=(time.perf_counter() - started) * 1000)
+            self._store(entry, variant.data)
+            entries[variant.size_type] = entry
+        self.index.count("conversions")
+        return entries
+
+    def _store(self, entry: Entry, data: bytes) -> None:
+        """Write to ``.tmp``, fsync, and rename into place inside the index transaction."""
+        temp = self.temp_dir / f"{entry.key}.{entry.size_type}.{uuid.uuid4().hex}.tmp"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+
+            def place() -> None:
+                entry.path.parent.mkdir(exist_ok=True)
+                os.replace(temp, entry.path)
+
+            evicted = self.index.add_entry(entry, place, self.limit_bytes,
+                                           int(self.limit_bytes * self.settings.CACHE_LOW_WATER_FRACTION))
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+        if evicted:
+            log.info("evicted %d entries (%d bytes) for %s", len(evicted), sum(e.bytes for e in evicted),
+                     entry.key[:12])
+
+    # -- reading bytes -------------------------------------------------------------------
+    def read_bytes(self, entry: Entry, scope: str = "default") -> bytes:
+        """The bytes of ``entry``: from the memory tier when enabled, else from its file."""
+        if self.memory is None:
+            return entry.path.read_bytes()
+        data = self.memory.get(entry.key, entry.size_type, scope)
+        if data is None:
+            data = entry.path.read_bytes()
+            self.memory.put(entry.key, entry.size_type, data, scope)
+        return data
+
+    def get_placeholder_path(self, size_type: str) -> str:
+        """Path of the vinyl-record placeholder for ``size_type`` (generated once)."""
+        self._check_size_type(size_type)
+        return str(ensure_placeholder(self.placeholder_dir, size_type, self._box[size_type]))
+
+    # -- background work -------------------------------------------------------------------
+    def queue(self, urls: Iterable[str]) -> int:
+        """Schedule ``urls`` for background production without blocking; return how many were queued.
+
+        Skips URLs already cached, already queued or in the negative cache;
+        drops the rest once the queue holds :data:`QUEUE_LIMIT` URLs.
+        """
+        queued = 0
+        for url in urls:
+            key = key_for(url)
+            with self._queued_lock:
+                if self._closed or key in self._queued:
+                    continue
+            if self.index.get(key, self._first_size_type) is not None or self._blocked(key):
+                continue
+            with self._queued_lock:
+                if key in self._queued:
+                    continue
+                try:
+                    self._queue.put_nowait(url)
+                except queue_module.Full:
+                    log.warning("background queue full; %s not queued", key[:12])
+                    break
+                self._queued.add(key)
+                self._start_workers()
+            queued += 1
+        return queued
+
+    def _start_workers(self) -> None:
+        while len(self._workers) < self.settings.MAX_CONCURRENT_DOWNLOADS:
+            worker = threading.Thread(target=self._worker_loop, name=f"image-cache-worker-{len(self._workers)}",
+                                      daemon=True)
+            worker.start()
+            self._workers.append(worker)
+
+    def _worker_loop(self) -> None:
+        while True:
+            url = self._queue.get()
+            if url is None:
+                return
+            try:
+                self._ensure(url)
+            except Exception:  # a worker must survive any one bad source
+                log.exception("background production failed for %s", _loggable(url))
+            finally:
+                with self._queued_lock:
+                    self._queued.discard(key_for(url))
+
+    def pending(self) -> int:
+        """URLs waiting in the background queue or being produced."""
+        with self._queued_lock:
+            return len(self._queued)
+
+    def _ensure(self, url: str) -> bool:
+        """True once every size type of ``url`` is cached (produced now if needed); records no hit."""
+        key = key_for(url)
+        if len(self._stored(key)) == len(self.size_types):
+            return True
+        return len(self._produce(url, key, self._background_wait, source=None)) == len(self.size_types)
+
+    def preload_images(self, urls: Iterable[str],
+                       progress_callback: Callable[[int, int, str], None] | None = None) -> dict[str, bool]:
+        """Bring every URL into the cache now; ``{url: cached}``.
+
+        ``progress_callback(completed, total, url)`` is called after each URL.
+        Runs ``MAX_CONCURRENT_DOWNLOADS`` at a time (the slots bound all processes together).
+        """
+        unique = list(dict.fromkeys(urls))
+        results: dict[str, bool] = {}
+        with ThreadPoolExecutor(max_workers=self.settings.MAX_CONCURRENT_DOWNLOADS,
+                                thread_name_prefix="image-cache-preload") as pool:
+            futures = {pool.submit(self._ensure, url): url for url in unique}
+            for completed, future in enumerate(as_completed(futures), start=1):
+                url = futures[future]
+                try:
+                    results[url] = future.result()
+                except Exception:
+                    log.exception("preload failed for %s", _loggable(url))
+                    results[url] = False
+                if progress_callback is not None:
+                    progress_callback(completed, len(unique), url)
+        return results
+
+    def _background_loop(self) -> None:
+        last_sample: float | None = None
+        while not self._stop.wait(self.settings.ACCESS_FLUSH_INTERVAL_SECONDS):
+            try:
+                self.index.flush()
+                if last_sample is None or time.monotonic() - last_sample >= SAMPLE_INTERVAL_SECONDS:
+                    self.index.take_sample()
+                    last_sample = time.monotonic()
+            except Exception:  # a busy or unwritable database must not end the loop
+                log.exception("cache index flush failed; retrying next interval")
+
+    def flush(self) -> int:
+        """Write pending hits and counters now."""
+        return self.index.flush()
+
+    # -- statistics and maintenance --------------------------------------------------------------
+    def get_cache_stats(self) -> dict[str, Any]:
+        """Totals across every process and restart, plus this process's memory tier."""
+        stats = self.index.stats()
+        by_type = stats["entries_by_size_type"]
+        stats.update(
+            thumbnail_count=by_type.get("thumbnails", 0),
+            detail_count=by_type.get("detail", 0),
+            cache_limit_bytes=self.limit_bytes,
+            available_space_bytes=shutil.disk_usage(self.cache_dir).free,
+            memory_tier=self.memory.stats() if self.memory else {"enabled": False},
+            queued=self.pending(),
+        )
+        return stats
+
+    def cleanup_cache(self, max_age_days: float = 30) -> int:
+        """Remove entries not accessed for ``max_age_days``; return how many."""
+        return len(self.index.cleanup_older_than(max_age_days * 86400))
+
+    def clear_cache(self) -> bool:
+        """Remove every entry, the negative cache and the counters; safe while others serve."""
+        try:
+            removed = self.index.clear_all()
+        except sqlite3.Error as exc:
+            log.error("clearing the cache index failed: %s", exc)
+            return False
+        for entry in removed:
+            with contextlib.suppress(FileNotFoundError):
+                entry.path.unlink()
+        if self.memory is not None:
+            self.memory.clear()
+        return True
+
+    def remove_source(self, url: str) -> int:
+        """Delete every rendition of ``url`` and forget the source; return entries removed."""
+        return len(self.index.remove_key(key_for(url)))
+
+    def reconcile(self) -> dict[str, int]:
+        """Repair drift a killed process can leave; report counts of what was removed."""
+        orphans, missing = self.index.reconcile(self._files_on_disk)
+        temps = 0
+        cutoff = time.time() - STALE_TEMP_SECONDS
+        for temp in self.temp_dir.iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                if temp.stat().st_mtime < cutoff:
+                    temp.unlink()
+                    temps += 1
+        report = {"files_removed": len(orphans), "rows_removed": len(missing), "temp_files_removed": temps}
+        if any(report.values()):
+            log.info("reconcile: %s", report)
+        return report
+
+    def _files_on_disk(self) -> Iterator[tuple[str, str, Path]]:
+        for size_type in self.size_types:
+            for path in (self.cache_dir / size_type).glob("*/*.webp"):
+                if _KEY.fullmatch(path.stem) and path.parent.name == path.stem[:2]:
+                    yield path.stem, size_type, path
+
+    def close(self) -> None:
+        """Stop the threads, write pending hits, close files. Idempotent."""
+        with self._queued_lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._stop.set()
+        self._drain_queue()
+        for _ in self._workers:
+            self._queue.put(None)
+        for thread in (*self._workers, self._background):
+            thread.join()
+        try:
+            self.index.flush()
+        finally:
+            self.index.close()
+            if self._fetcher is not None:
+                self._fetcher.close()
+
+    def _drain_queue(self) -> None:
+        with contextlib.suppress(queue_module.Empty):
+            while True:
+                self._queue.get_nowait()
+
+    def __enter__(self) -> "ImageCache":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _log_refusal(url: str, exc: ImageCacheError) -> None:
+    log.warning("refused %s (%s): %s", _loggable(url), exc.reason, exc.message)
+
+
+def _loggable(url: str) -> str:
+    """A URL shortened for one log line, without query (signatures) or credentials."""
+    parts = urlsplit(url.strip())
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))[:200]
+
+
+# -- the process-wide instance (seed 004 names) -------------------------------------------------
+_instance: ImageCache | None = None
+_instance_lock = threading.Lock()
+
+
+def _settings_from(overrides: dict[str, Any]) -> config.Settings:
+    overrides = dict(overrides)
+    max_cache_size = overrides.pop("max_cache_size", None)
+    if max_cache_size is not None:
+        # The seed's byte count, as the GiB setting.
+        overrides["MAX_CACHE_SIZE_GB"] = int(max_cache_size) / 1024 ** 3
+    return config.load(**overrides)
+
+
+def initialize_image_cache(cache_dir: Path | str, database_path: Path | str, **settings: Any) -> bool:
+    """Create the process-wide cache (replacing a previous one); False, with a logged reason, on failure.
+
+    ``settings`` are :mod:`config` names (``MAX_CACHE_SIZE_GB=0.5``) plus the
+    seed's ``max_cache_size`` in bytes, and ``local_root``/``size_types``.
+    """
+    global _instance
+    options = {name: settings.pop(name) for name in ("local_root", "size_types", "fetcher") if name in settings}
+    try:
+        cache = ImageCache(cache_dir, database_path, _settings_from(settings), **options)
+    except (config.ConfigError, OSError, ValueError) as exc:
+        log.error("image cache not initialized: %s", exc)
+        return False
+    with _instance_lock:
+        previous, _instance = _instance, cache
+    if previous is not None:
+        previous.close()
+    return True
+
+
+def get_image_cache() -> ImageCache | None:
+    return _instance
+
+
+def shutdown_image_cache() -> None:
+    """Close the process-wide cache, if any. Idempotent."""
+    global _instance
+    with _instance_lock:
+        cache, _instance = _instance, None
+    if cache is not None:
+        cache.close()
