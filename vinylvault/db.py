@@ -10,6 +10,7 @@ opens connections through :func:`connect`.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import sqlite3
@@ -79,7 +80,11 @@ def initialize(path: Path) -> None:
     finally:
         os.umask(old_umask)
     try:
-        migrate(conn)
+        # gunicorn workers each create the app (preload_app=False): one at a
+        # time, or two would run the same migration on a fresh database.
+        with open(f"{path}.migrate-lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            migrate(conn)
     finally:
         conn.close()
     for suffix in ("", "-wal", "-shm"):
