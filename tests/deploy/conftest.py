@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-from PIL import Image
 
+from tests.support.demo_site import cache_local_cover
 from tests.support.servers import NGINX_BINARY, GunicornServer, NginxServer
 
 # Big enough for gzip_min_length, like the real stylesheet.
 STYLESHEET = "".join(f".cover-{i} {{ width: {i}px; height: {i}px; }}\n" for i in range(200))
-
-
-def webp_bytes(colour: tuple[int, int, int] = (200, 40, 40), size: int = 150) -> bytes:
-    """A real small WebP, like a cached thumbnail."""
-    out = io.BytesIO()
-    Image.new("RGB", (size, size), colour).save(out, "WEBP", quality=80)
-    return out.getvalue()
 
 
 @dataclass
@@ -35,13 +27,12 @@ class Stack:
     covers_dir: Path
     static_dir: Path
 
-    def place_cover(self, key: str, size_type: str = "thumbnails", data: bytes | None = None) -> bytes:
-        """Write a cover file where the cache keeps it: <size>/<key[:2]>/<key>.webp."""
-        data = data if data is not None else webp_bytes()
-        path = self.covers_dir / size_type / key[:2] / f"{key}.webp"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        return data
+    def cache_cover(self, name: str, colour: tuple[int, int, int] = (200, 40, 40)) -> str:
+        """Put a cover through the real cache pipeline, as the app's workers would; its key."""
+        return cache_local_cover(self.data_dir, name, colour)
+
+    def cover_path(self, key: str, size_type: str = "thumbnails") -> Path:
+        return self.covers_dir / size_type / key[:2] / f"{key}.webp"
 
 
 def _require_nginx() -> None:

@@ -41,6 +41,14 @@ class ServerFailed(RuntimeError):
     """A server subprocess exited or never answered; the message holds its log tail."""
 
 
+def app_environment(data_dir: Path, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """os.environ without stray ``VINYL_VAULT_*`` settings, plus ``env`` and the data directory."""
+    result = {k: v for k, v in os.environ.items() if not k.startswith("VINYL_VAULT_")}
+    result.update(env or {})
+    result["VINYL_VAULT_DATA_DIR"] = str(data_dir)
+    return result
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
@@ -127,11 +135,14 @@ class GunicornServer(_Subprocess):
 
     ``env`` adds ``VINYL_VAULT_*`` settings (the data directory is always
     ``data_dir``); the bind address and worker count override the config
-    file's through the same variables a Pi uses.
+    file's through the same variables a Pi uses. ``app`` is gunicorn's app
+    argument (benchmarks run a bare baseline app the same way).
     """
 
     def __init__(self, data_dir: Path, *, log_path: Path, workers: int = 2,
-                 env: Mapping[str, str] | None = None, port: int | None = None) -> None:
+                 env: Mapping[str, str] | None = None, port: int | None = None,
+                 app: str = "vinylvault:create_app()") -> None:
+        self.app = app
         self.data_dir = Path(data_dir)
         self.log_path = Path(log_path)
         self.workers = workers
@@ -146,23 +157,38 @@ class GunicornServer(_Subprocess):
         return self.base_url + path
 
     def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VINYL_VAULT_")}
-        env.update(self.extra_env)
+        env = app_environment(self.data_dir, self.extra_env)
         env.update({
-            "VINYL_VAULT_DATA_DIR": str(self.data_dir),
             "VINYL_VAULT_BIND": f"127.0.0.1:{self.port}",
             "VINYL_VAULT_WORKERS": str(self.workers),
         })
         self.log_file = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
-             "vinylvault:create_app()"],
+             self.app],
             cwd=ROOT, env=env, stdout=self.log_file, stderr=subprocess.STDOUT)
         try:
             wait_until_listening(self.port, self.process, self.log_path)
+            self._wait_for_workers()
         except ServerFailed:
             self.stop()
             raise
+
+    def _wait_for_workers(self, timeout: float = 30.0) -> None:
+        # The master listens before it forks: wait until every worker exists
+        # and one has loaded the app and answered.
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServerFailed(f"exited with {self.process.returncode}:\n{_log_tail(self.log_path)}")
+            if len(self.worker_pids()) == self.workers:
+                try:
+                    http_get(self.url("/"), timeout=timeout)
+                    return
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        raise ServerFailed(f"workers not ready after {timeout} s:\n{_log_tail(self.log_path)}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
         code = super().stop(sig, timeout)
