@@ -1,5 +1,138 @@
-"""(placeholder: this area is being built; see ARCHITECTURE.md)"""
+"""Serving cached covers: ``GET|HEAD /cache/<size>/<key>.webp`` and the placeholders.
 
-from flask import Blueprint
+Nothing from the URL reaches the filesystem: the routes accept only a key of
+exactly 64 lowercase hex digits and a size type from a fixed set, and the file
+to send is the path recorded in the cache index for that key.
+
+- A hit is sent with an ETag (the content hash) and a year of ``immutable``;
+  ``If-None-Match`` is answered 304 from the index row alone, without touching
+  the file. The hit is recorded in memory and flushed to the index in batches.
+- A key whose source is known but not cached (yet) is converted on demand,
+  waiting at most ``ON_DEMAND_WAIT_SECONDS``; failing that, the placeholder is
+  sent with ``no-store`` so no cache keeps it under the real image's URL.
+- An unknown key is a 404.
+
+``FILE_DELIVERY`` chooses who sends the bytes: this process (``direct``, with
+the server's sendfile through ``wsgi.file_wrapper``), nginx
+(``x-accel-redirect``) or Apache/lighttpd (``x-sendfile``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, current_app, request
+from werkzeug.routing import BaseConverter
+from werkzeug.wsgi import wrap_file
+
+from .images import get_cache
+
+log = logging.getLogger("vinylvault.cache_routes")
 
 bp = Blueprint("cache_routes", __name__)
+
+MIMETYPE = "image/webp"
+IMMUTABLE = "public, max-age=31536000, immutable"
+#: Placeholders change only with a new version of the drawing code.
+PLACEHOLDER_MAX_AGE = "public, max-age=86400"
+PLACEHOLDER_HEADER = "X-VinylVault-Placeholder"
+
+
+class CacheKeyConverter(BaseConverter):
+    """Exactly a cache key: the sha256 hex digest of a normalized source URL."""
+
+    regex = "[0-9a-f]{64}"
+
+
+@bp.record_once
+def _register_converter(state) -> None:
+    # Must run before the rules below are added to the app's URL map.
+    state.app.url_map.converters["cachekey"] = CacheKeyConverter
+
+
+def _deliver(path: Path, headers: dict[str, str]) -> Response | None:
+    """A response sending ``path`` the configured way; None when the file is gone."""
+    try:
+        handle = None if request.method == "HEAD" else open(path, "rb")
+        size = os.fstat(handle.fileno()).st_size if handle else path.stat().st_size
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    mode = current_app.config["FILE_DELIVERY"]
+    if mode == "direct" and handle is not None:
+        response = Response(wrap_file(request.environ, handle), mimetype=MIMETYPE,
+                            direct_passthrough=True)
+    else:
+        if handle is not None:
+            handle.close()
+        response = Response(mimetype=MIMETYPE)
+    if mode == "x-accel-redirect":
+        relative = path.relative_to(current_app.config["COVERS_DIR"]).as_posix()
+        response.headers["X-Accel-Redirect"] = current_app.config["X_ACCEL_PREFIX"] + relative
+    elif mode == "x-sendfile":
+        response.headers["X-Sendfile"] = os.fspath(path)
+    if mode == "direct" or request.method == "HEAD":
+        response.content_length = size
+    response.headers.update(headers)
+    return response
+
+
+def _entry_headers(content_hash: str) -> dict[str, str]:
+    return {"ETag": f'"{content_hash}"', "Cache-Control": IMMUTABLE}
+
+
+def _not_modified(content_hash: str) -> bool:
+    etags = request.if_none_match
+    return etags.star_tag or etags.contains_weak(content_hash)
+
+
+def _serve_entry(key: str, size_type: str) -> Response | None:
+    """The cached file for ``key`` (200 or 304); None when not cached or its file vanished."""
+    cache = get_cache()
+    entry = cache.lookup_key(key, size_type)
+    if entry is None:
+        return None
+    headers = _entry_headers(entry.content_hash)
+    if _not_modified(entry.content_hash):
+        cache.record_access(key, size_type)
+        return Response(status=304, headers=headers)
+    response = _deliver(entry.path, headers)
+    if response is None:
+        log.warning("cache file missing for %s/%s; converting again", size_type, key)
+        return None
+    cache.record_access(key, size_type)
+    return response
+
+
+def _placeholder(size_type: str, cache_control: str) -> Response:
+    path = Path(get_cache().get_placeholder_path(size_type))
+    response = _deliver(path, {"Cache-Control": cache_control, PLACEHOLDER_HEADER: "1"})
+    if response is None:
+        # The engine writes placeholders at start; a missing one is a broken install.
+        log.error("placeholder file missing: %s", path)
+        abort(503, "The placeholder image is missing.")
+    return response
+
+
+@bp.route("/cache/<any(thumbnails, detail):size_type>/<cachekey:key>.webp", methods=["GET", "HEAD"])
+def cached_image(size_type: str, key: str) -> Response:
+    response = _serve_entry(key, size_type)
+    if response is not None:
+        return response
+    cache = get_cache()
+    url = cache.source_url(key)
+    if url is None:
+        abort(404, "No image is known under this key.")
+    if not cache.is_failed(url) and \
+            cache.get_image(url, size_type, wait=current_app.config["ON_DEMAND_WAIT_SECONDS"]):
+        response = _serve_entry(key, size_type)
+        if response is not None:
+            return response
+    return _placeholder(size_type, "no-store")
+
+
+@bp.route("/cache/placeholders/placeholder_<any(thumbnails, detail):size_type>.webp",
+          methods=["GET", "HEAD"])
+def placeholder(size_type: str) -> Response:
+    return _placeholder(size_type, PLACEHOLDER_MAX_AGE)

@@ -1,7 +1,67 @@
-"""(placeholder: connects the image cache to the app; see ARCHITECTURE.md)"""
+"""Connects the image caches to the app and stops their threads on exit.
 
-from flask import Flask
+The cover cache (covers from Discogs, local files and the demo) lives on
+``app.extensions["image_cache"]``; request code reaches it with
+:func:`get_cache`. It is also the process-wide instance that
+:func:`image_cache.get_image_cache` returns, so code written against the seed's
+module-level API sees the same cache as the app.
+
+Shutdown flushes the batched hit counts: :func:`shutdown` runs at interpreter
+exit, and gunicorn's ``worker_exit`` hook should call it too (a worker killed
+by a signal does not always reach ``atexit``).
+"""
+
+from __future__ import annotations
+
+import atexit
+
+from flask import Flask, current_app
+
+import image_cache
+from image_cache import ImageCache
+
+from . import helpers
+
+COVERS = "image_cache"
+#: The preload/sync job runner (vinylvault.api_cache) works on the cache: it stops first.
+JOBS = "image_jobs"
+# The photo store (issue 5) adds its own ImageCache here, under "photo_cache",
+# rooted in PHOTOS_DIR/derived: it must never share COVERS_DIR, which nginx serves.
+
+
+class CacheUnavailable(RuntimeError):
+    """The cover cache could not be created (unwritable folder, bad settings)."""
 
 
 def init_app(app: Flask) -> None:
-    pass
+    """Create the cover cache for ``app`` and register the Jinja helpers."""
+    settings = app.config["SETTINGS"]
+    # Through the seed's initializer, so get_image_cache() returns this same
+    # instance (it replaces, and closes, the cache of an earlier app in this process).
+    if not image_cache.initialize_image_cache(settings.COVERS_DIR, settings.CACHE_DATABASE_PATH,
+                                              local_root=settings.DATA_DIR, **settings.as_dict()):
+        raise CacheUnavailable(f"the cover cache in {settings.COVERS_DIR} could not be opened (see the log)")
+    cache = image_cache.get_image_cache()
+    app.extensions[COVERS] = cache
+    atexit.register(cache.close)
+    helpers.init_app(app)
+
+
+def get_cache() -> ImageCache:
+    """The current app's cover cache."""
+    return current_app.extensions[COVERS]
+
+
+def shutdown(app: Flask) -> None:
+    """Flush and close ``app``'s caches; safe to call more than once."""
+    jobs = app.extensions.pop("image_jobs", None)  # api_cache's job runner uses the cache: stop it first
+    if jobs is not None:
+        jobs.stop()
+    cache = app.extensions.pop(COVERS, None)
+    if cache is None:
+        return
+    atexit.unregister(cache.close)
+    if image_cache.get_image_cache() is cache:
+        image_cache.shutdown_image_cache()
+    else:
+        cache.close()

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from vinylvault import auth, create_app, db
+from tests.support.origin import origin  # noqa: F401  (fixture)
+from vinylvault import auth, create_app, db, images
 
 PASSWORD = "correct horse battery"
 
@@ -33,11 +34,22 @@ BASE_SETTINGS: dict[str, Any] = {
 
 
 @pytest.fixture
-def make_app(tmp_path: Path) -> Callable[..., Flask]:
-    """``make_app(**overrides)`` -> a fresh app on ``tmp_path/data``."""
+def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """``make_app(**overrides)`` -> a fresh app on ``tmp_path/data``, shut down after the test.
+
+    One app at a time: the cover cache is also the process-wide
+    ``image_cache.get_image_cache()``, so a new app closes the previous one's.
+    """
+    built: list[Flask] = []
+
     def factory(**overrides: Any) -> Flask:
-        return create_app({**BASE_SETTINGS, "DATA_DIR": tmp_path / "data", **overrides})
-    return factory
+        app = create_app({**BASE_SETTINGS, "DATA_DIR": tmp_path / "data", **overrides})
+        built.append(app)
+        return app
+
+    yield factory
+    for app in built:
+        images.shutdown(app)
 
 
 @pytest.fixture

@@ -1,0 +1,185 @@
+"""Jinja helpers that put cached covers on pages.
+
+``get_thumbnail_url(url)``, ``get_detail_image_url(url)`` and
+``get_placeholder_url(size_type)`` keep the seed's names; ``cover_img(album)``
+renders a whole ``<img>``. None of them downloads anything: they look the
+source up in the cache index, and a miss is registered (so any worker can map
+the key in the URL back to its source) and queued for the background fetcher
+once the response is ready, in one batch per request.
+
+The ``<img>`` contract with static/app.js and the stylesheet: class
+``lazy-load`` until the real image is in (then ``loaded``, or ``errored``),
+``src`` is the blur-up preview (a data: URI) or the placeholder, ``data-src``
+and ``data-srcset`` the real image, ``data-original-src`` the source URL when
+``FALLBACK_TO_ORIGINAL`` allows it. A ``<noscript>`` twin shows the real cover
+without JavaScript.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, current_app, g, url_for
+from markupsafe import Markup, escape
+
+from . import images
+
+SIZE_TYPES = ("thumbnails", "detail")
+_PENDING = "vv_cover_misses"
+
+
+def _box_size(size_type: str) -> int:
+    setting = "THUMBNAIL_SIZE" if size_type == "thumbnails" else "DETAIL_SIZE"
+    return current_app.config[setting]
+
+
+def get_placeholder_url(size_type: str = "thumbnails") -> str:
+    """URL of the placeholder drawn for ``size_type`` (unknown types get the thumbnail's)."""
+    if size_type not in SIZE_TYPES:
+        size_type = "thumbnails"
+    return url_for("cache_routes.placeholder", size_type=size_type)
+
+
+def _cache_url(key: str, size_type: str) -> str:
+    return url_for("cache_routes.cached_image", size_type=size_type, key=key)
+
+
+def _fallback_url(url: str, size_type: str) -> str:
+    """Where to point for a source the cache could not get: the original or the placeholder."""
+    if current_app.config["FALLBACK_TO_ORIGINAL"] and url.startswith(("http://", "https://")):
+        return url
+    return get_placeholder_url(size_type)
+
+
+def _defer_fetch(url: str) -> None:
+    """Remember a miss; :func:`_queue_misses` registers and queues them after the view."""
+    g.setdefault(_PENDING, {})[url] = None
+
+
+def _queue_misses(response: Any) -> Any:
+    pending = g.pop(_PENDING, None)
+    if pending:
+        cache = images.get_cache()
+        urls = list(pending)
+        cache.register_sources(urls)
+        cache.queue(urls)
+    return response
+
+
+def _resolve(url: str | None, size_type: str) -> tuple[str | None, Any]:
+    """(key, entry) for ``url``: key None when there is nothing to serve from the cache."""
+    if not url:
+        return None, None
+    cache = images.get_cache()
+    entry = cache.lookup(url, size_type)
+    if entry is not None:
+        return entry.key, entry
+    if cache.is_failed(url):
+        return None, None
+    _defer_fetch(url)
+    return cache.key_for(url), None
+
+
+def _image_url(url: str | None, size_type: str) -> str:
+    key, _entry = _resolve(url, size_type)
+    if key is not None:
+        return _cache_url(key, size_type)
+    return _fallback_url(url, size_type) if url else get_placeholder_url(size_type)
+
+
+def get_thumbnail_url(url: str | None) -> str:
+    """The URL of the 150 px cover for the source ``url`` (never downloads)."""
+    return _image_url(url, "thumbnails")
+
+
+def get_detail_image_url(url: str | None) -> str:
+    """The URL of the 600 px cover for the source ``url`` (never downloads)."""
+    return _image_url(url, "detail")
+
+
+def _field(album: Any, name: str) -> Any:
+    if isinstance(album, Mapping):
+        return album.get(name)
+    return getattr(album, name, None)
+
+
+def _source_and_alt(album: Any, alt: str | None) -> tuple[str | None, str]:
+    if album is None or isinstance(album, str):
+        return album or None, alt if alt is not None else "Album cover"
+    if alt is None:
+        names = [str(part) for part in (_field(album, "artist"), _field(album, "title")) if part]
+        alt = " — ".join(names) or "Album cover"
+    return _field(album, "cover_url") or None, alt
+
+
+def _attributes(attrs: Mapping[str, Any]) -> str:
+    """``name="value"`` pairs, escaped; None values are left out."""
+    return " ".join(f'{name}="{escape(value)}"' for name, value in attrs.items() if value is not None)
+
+
+def _preview_uri(entry: Any) -> str | None:
+    if entry is None or not entry.preview:
+        return None
+    return "data:image/webp;base64," + base64.b64encode(entry.preview).decode("ascii")
+
+
+def cover_img(album: Any, size_type: str = "thumbnails", alt: str | None = None, css_class: str = "",
+              sizes: str | None = None, eager: bool = False) -> Markup:
+    """One ``<img>`` for an album's cover (a mapping/object with ``cover_url``,
+    ``artist``, ``title``) or for a plain source URL.
+
+    Width and height come from the cached entry, else the size's box, so the
+    grid never shifts. A thumbnail gets a ``srcset`` offering the detail image
+    to high-density screens. ``eager`` is for the covers seen first (top row,
+    album page): their real image goes straight into ``src``.
+    """
+    if size_type not in SIZE_TYPES:
+        raise ValueError(f"unknown size type {size_type!r}")
+    url, alt = _source_and_alt(album, alt)
+    key, entry = _resolve(url, size_type)
+    box = _box_size(size_type)
+    real = _cache_url(key, size_type) if key else (_fallback_url(url, size_type) if url
+                                                   else get_placeholder_url(size_type))
+    srcset = None
+    if key and size_type == "thumbnails":
+        srcset = f"{real} {box}w, {_cache_url(key, 'detail')} {_box_size('detail')}w"
+    sizes = (sizes or f"{box}px") if srcset else None
+    common = {
+        "width": entry.width if entry else box,
+        "height": entry.height if entry else box,
+        "alt": alt,
+        "decoding": "async",
+        "data-size-type": size_type,
+    }
+    if eager:
+        attrs = {"src": real, "srcset": srcset, "sizes": sizes, **common,
+                 "loading": "eager", "fetchpriority": "high", "class": css_class or None}
+        return Markup(f"<img {_attributes(attrs)}>")
+    original = url if key and _fallback_url(url, size_type) == url else None
+    attrs = {
+        "src": _preview_uri(entry) or get_placeholder_url(size_type),
+        "data-src": real,
+        "data-srcset": srcset,
+        "data-sizes": sizes,
+        "data-original-src": original,
+        "data-placeholder": get_placeholder_url(size_type),
+        **common,
+        "loading": "lazy",
+        "class": f"lazy-load {css_class}".strip(),
+    }
+    twin = {"src": real, "srcset": srcset, "sizes": sizes, **common,
+            "class": css_class or None}
+    return Markup(f"<img {_attributes(attrs)}><noscript><img {_attributes(twin)}></noscript>")
+
+
+def init_app(app: Flask) -> None:
+    """Make the helpers Jinja globals and queue each request's misses after its view."""
+    app.jinja_env.globals.update(
+        get_thumbnail_url=get_thumbnail_url,
+        get_detail_image_url=get_detail_image_url,
+        get_placeholder_url=get_placeholder_url,
+        cover_img=cover_img,
+    )
+    app.after_request(_queue_misses)

@@ -1,0 +1,165 @@
+/*
+ * VinylVault covers: lazy loading with blur-up, and the cache helpers of the
+ * seed (window.VinylVault.preloadCurrentPageImages, getCacheStats,
+ * clearImageCache). Vanilla JS, no build step, no crypto.subtle: the keys in
+ * the image URLs are computed by the server, never here.
+ *
+ * Markup contract (vinylvault/helpers.py renders it):
+ *   <img class="lazy-load" src="<preview data: URI or placeholder>"
+ *        data-src data-srcset data-sizes data-original-src data-placeholder ...>
+ * The class goes lazy-load -> loaded (real image shown) or errored (placeholder
+ * shown). Transitions belong to the stylesheet, which honours
+ * prefers-reduced-motion; this script sets classes only.
+ */
+(function () {
+  "use strict";
+
+  var SELECTOR = "img.lazy-load[data-src]";
+  var NEAR_VIEWPORT = "200px 0px";
+  // The Pi has two cores shared with the server: warm two images at a time.
+  var PRELOAD_CONCURRENCY = 2;
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta && meta.content) return meta.content;
+    var field = document.querySelector('input[name="csrf_token"]');
+    return field ? field.value : "";
+  }
+
+  function finish(img, state) {
+    img.classList.remove("lazy-load");
+    img.classList.add(state);
+  }
+
+  function showPlaceholder(img) {
+    var placeholder = img.getAttribute("data-placeholder");
+    img.removeAttribute("srcset");
+    if (placeholder) img.src = placeholder;
+    finish(img, "errored");
+  }
+
+  // Try each candidate in turn; the preview stays visible until one decodes,
+  // because the loading happens in a detached Image.
+  function loadInto(img, candidates) {
+    var candidate = candidates.shift();
+    if (!candidate) {
+      showPlaceholder(img);
+      return;
+    }
+    var loader = new Image();
+    loader.decoding = "async";
+    if (candidate.srcset) {
+      loader.sizes = candidate.sizes || "";
+      loader.srcset = candidate.srcset;
+    }
+    loader.onload = function () {
+      if (candidate.srcset) {
+        img.sizes = candidate.sizes || "";
+        img.srcset = candidate.srcset;
+      } else {
+        img.removeAttribute("srcset");
+      }
+      img.src = candidate.src;
+      finish(img, "loaded");
+    };
+    loader.onerror = function () { loadInto(img, candidates); };
+    loader.src = candidate.src;
+  }
+
+  function reveal(img) {
+    var src = img.getAttribute("data-src");
+    if (!src) return;
+    img.removeAttribute("data-src");
+    var candidates = [{
+      src: src,
+      srcset: img.getAttribute("data-srcset"),
+      sizes: img.getAttribute("data-sizes")
+    }];
+    var original = img.getAttribute("data-original-src");
+    if (original && original !== src) candidates.push({src: original});
+    loadInto(img, candidates);
+  }
+
+  function observeCovers() {
+    var images = Array.prototype.slice.call(document.querySelectorAll(SELECTOR));
+    if (!("IntersectionObserver" in window)) {
+      images.forEach(reveal);
+      return;
+    }
+    var observer = new IntersectionObserver(function (entries) {
+      entries.forEach(function (entry) {
+        if (entry.isIntersecting) {
+          observer.unobserve(entry.target);
+          reveal(entry.target);
+        }
+      });
+    }, {rootMargin: NEAR_VIEWPORT});
+    images.forEach(function (img) { observer.observe(img); });
+  }
+
+  function warm(url) {
+    return new Promise(function (resolve) {
+      var image = new Image();
+      image.onload = function () { resolve(true); };
+      image.onerror = function () { resolve(false); };
+      image.src = url;
+    });
+  }
+
+  /*
+   * Fetch every cover of this page that is not shown yet, so paging back and
+   * forth is instant. It GETs the /cache/... URLs themselves (the page knows
+   * keys, not source URLs): the server converts what is missing, and the
+   * browser keeps the immutable answers. Needs no login.
+   * Resolves to {total, loaded, failed}.
+   */
+  function preloadCurrentPageImages() {
+    var urls = Array.prototype.map.call(document.querySelectorAll(SELECTOR), function (img) {
+      return img.getAttribute("data-src");
+    });
+    var result = {total: urls.length, loaded: 0, failed: 0};
+    var next = 0;
+    function worker() {
+      if (next >= urls.length) return Promise.resolve();
+      var url = urls[next++];
+      return warm(url).then(function (ok) {
+        if (ok) result.loaded++; else result.failed++;
+        return worker();
+      });
+    }
+    var workers = [];
+    for (var i = 0; i < PRELOAD_CONCURRENCY; i++) workers.push(worker());
+    return Promise.all(workers).then(function () { return result; });
+  }
+
+  /* The cache statistics (GET /api/cache/stats), or null when unavailable. */
+  function getCacheStats() {
+    return fetch("/api/cache/stats", {headers: {"Accept": "application/json"}, credentials: "same-origin"})
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .catch(function () { return null; });
+  }
+
+  /* Empty the image cache (owner only; POST /api/cache/clear). Resolves to true or false. */
+  function clearImageCache() {
+    return fetch("/api/cache/clear", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {"Accept": "application/json", "X-CSRF-Token": csrfToken()}
+    }).then(function (response) {
+      if (!response.ok) return false;
+      return response.json().then(function (body) { return body.success !== false; });
+    }).catch(function () { return false; });
+  }
+
+  window.VinylVault = {
+    preloadCurrentPageImages: preloadCurrentPageImages,
+    getCacheStats: getCacheStats,
+    clearImageCache: clearImageCache
+  };
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", observeCovers);
+  } else {
+    observeCovers();
+  }
+})();
