@@ -36,7 +36,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Protocol
 
-from .errors import ImageCacheError
 
 log = logging.getLogger("vinylvault.jobs")
 
@@ -78,9 +77,13 @@ class JobError(ValueError):
 
 
 class ImageSource(Protocol):
-    """What a runner needs from the cache: fetch and convert one source, or raise."""
+    """What a runner needs from the cache (an :class:`image_cache.ImageCache`)."""
 
-    def get_image(self, url: str, size_type: str = ..., wait: float | None = ...) -> str | None: ...
+    index: Any
+
+    def key_for(self, url: str) -> str: ...
+
+    def preload_images(self, urls: Iterable[str]) -> dict[str, bool]: ...
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -121,11 +124,11 @@ class JobQueue:
         a runner that dies is replaced after at most this long. It must exceed
         the time one download can take, or healthy jobs change hands.
     :param poll_seconds: how often an idle runner looks for work.
-    :param batch_size: items recorded per write transaction.
+    :param batch_size: items fetched together and recorded per write transaction.
     """
 
     def __init__(self, database_path: str | os.PathLike[str], cache: ImageSource, *,
-                 lease_seconds: float = 120.0, poll_seconds: float = 2.0, batch_size: int = 10) -> None:
+                 lease_seconds: float = 120.0, poll_seconds: float = 2.0, batch_size: int = 6) -> None:
         self.database_path = Path(database_path)
         self.cache = cache
         self.lease_seconds = float(lease_seconds)
@@ -264,25 +267,25 @@ class JobQueue:
                 if not pending:
                     self._finish(conn, job_id)
                     return
-                results = []
-                for item in pending:
-                    if self._stop.is_set():
-                        break
-                    results.append((item["seq"], item["url"], self._fetch(item["url"])))
+                reasons = self._fetch([item["url"] for item in pending])
+                results = [(item["seq"], item["url"], reasons[item["url"]]) for item in pending]
                 if not self._record(conn, job_id, results):
                     return
             self._release(conn, job_id)
 
-    def _fetch(self, url: str) -> str | None:
-        """Bring one source into the cache; ``None`` on success, else the failure reason."""
-        try:
-            path = self.cache.get_image(url, "detail")
-        except ImageCacheError as exc:
-            return exc.reason
-        except Exception:  # noqa: BLE001 - one bad item must not kill the job
-            log.exception("job item %s: unexpected error", url)
-            return "internal_error"
-        return None if path else "not_cached"
+    def _fetch(self, urls: list[str]) -> dict[str, str | None]:
+        """Bring a batch into the cache (every size); per URL ``None`` on success, else the reason.
+
+        ``preload_images`` runs the batch ``MAX_CONCURRENT_DOWNLOADS`` at a time
+        and records no cache hit; a failure's reason is what the negative cache noted.
+        """
+        cached = self.cache.preload_images(urls)
+        return {url: None if cached.get(url) else self._failure_reason(url) for url in urls}
+
+    def _failure_reason(self, url: str) -> str:
+        state = self.cache.index.failure_state(self.cache.key_for(url))
+        # No failure state: the wait for another worker's conversion ran out.
+        return state.last_error if state is not None and state.last_error else "not_cached"
 
     def _check_lease(self, conn: sqlite3.Connection, job_id: str) -> bool:
         """Inside a write transaction: is the job still ours and running?"""

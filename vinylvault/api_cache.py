@@ -1,5 +1,179 @@
-"""(placeholder: this area is being built; see ARCHITECTURE.md)"""
+"""JSON API over the cover cache: stats, health, clear, and preload jobs (seed 004 names).
 
-from flask import Blueprint
+Read endpoints are public (the grid's JavaScript shows the stats). Mutating
+endpoints need the owner (session with CSRF token, or ``Authorization: Bearer``)
+and are rate limited per client. Every client error is ``{"error", "detail"}``
+with its 4xx status; no input reaches a 500.
 
-bp = Blueprint("api_cache", __name__)
+Preload jobs run in :class:`cache_engine.jobs.JobQueue`, whose state lives in
+the cache index: any worker answers for a job another worker accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, jsonify, request, url_for
+
+from cache_engine.errors import UnsafeURL
+from cache_engine.fetch import Fetcher, FetchPolicy
+from cache_engine.health import UNHEALTHY, cache_health
+from cache_engine.jobs import JobQueue
+
+from .auth import owner_required, rate_limit
+from .errors import APIError
+from .images import get_cache
+
+log = logging.getLogger("vinylvault.api_cache")
+
+bp = Blueprint("api_cache", __name__, url_prefix="/api/cache")
+
+JOBS_EXTENSION = "image_jobs"
+_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+# --- helpers shared with api_images ------------------------------------------
+
+def get_jobs() -> JobQueue:
+    """The app's job queue (created when the blueprint is registered)."""
+    return current_app.extensions[JOBS_EXTENSION]
+
+
+def read_json_body() -> Any:
+    """The request's JSON document, read with a byte cap of ``MAX_JSON_BYTES``.
+
+    Raises :class:`APIError` 413 for a body over the cap (read no further than
+    the cap, even without a Content-Length), 415 for another content type and
+    400 for anything that does not parse.
+    """
+    limit = current_app.config["MAX_JSON_BYTES"]
+    if request.content_length is not None and request.content_length > limit:
+        raise APIError(413, "body_too_large", f"the JSON body must be at most {limit} bytes")
+    if request.mimetype != "application/json":
+        raise APIError(415, "unsupported_media_type", "send the body as application/json")
+    data = request.stream.read(limit + 1)
+    if len(data) > limit:
+        raise APIError(413, "body_too_large", f"the JSON body must be at most {limit} bytes")
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise APIError(400, "malformed_json", f"the body is not valid JSON: {str(exc)[:120]}") from None
+
+
+def url_list(payload: Any, limit: int) -> list[str]:
+    """``payload["urls"]`` checked for shape: a non-empty list of at most ``limit`` strings."""
+    if not isinstance(payload, dict):
+        raise APIError(400, "invalid_body", 'expected an object like {"urls": [...]}')
+    urls = payload.get("urls")
+    if not isinstance(urls, list):
+        raise APIError(400, "invalid_urls", '"urls" must be a list of strings')
+    if not urls:
+        raise APIError(400, "invalid_urls", '"urls" must not be empty')
+    if len(urls) > limit:
+        raise APIError(400, "too_many_urls", f'"urls" holds {len(urls)} items; at most {limit} are accepted')
+    if not all(isinstance(url, str) for url in urls):
+        raise APIError(400, "invalid_urls", 'every item of "urls" must be a string')
+    return urls
+
+
+def screen_urls(urls: list[str]) -> tuple[list[str], list[dict[str, str]]]:
+    """Split ``urls`` into accepted (normalized) and refused ``{url, reason}`` by the fetch policy.
+
+    The same checks run again at connect time (DNS can change); this pass lets
+    the client know now which URLs will never be fetched.
+    """
+    accepted, refused = [], []
+    with Fetcher(FetchPolicy.from_settings(current_app.config["SETTINGS"])) as fetcher:
+        for url in urls:
+            try:
+                accepted.append(fetcher.validate_url(url))
+            except UnsafeURL as exc:
+                refused.append({"url": url[:200], "reason": exc.reason})
+    return accepted, refused
+
+
+def job_response(job_id: str, endpoint: str, **extra: Any):
+    """202 Accepted naming the job and where to follow it (``Location``)."""
+    response = jsonify({"job_id": job_id, **extra})
+    response.status_code = 202
+    response.headers["Location"] = url_for(endpoint, job_id=job_id)
+    return response
+
+
+def job_status_body(job_id: str) -> dict[str, Any]:
+    """A job's status, or 400/404 for a malformed or unknown id."""
+    if not _JOB_ID.match(job_id):
+        raise APIError(400, "invalid_job_id", "a job id is 32 lowercase hex digits")
+    status = get_jobs().status(job_id)
+    if status is None:
+        raise APIError(404, "unknown_job", f"no job {job_id}")
+    return status
+
+
+# --- endpoints ---------------------------------------------------------------
+
+@bp.get("/stats")
+def stats():
+    """The engine's statistics (``get_cache_stats()``)."""
+    return jsonify(get_cache().get_cache_stats())
+
+
+@bp.get("/health")
+def health():
+    """Every health check and the overall status; 503 when unhealthy."""
+    report = cache_health(get_cache(), current_app.config["SETTINGS"])
+    return jsonify(report), 503 if report["status"] == UNHEALTHY else 200
+
+
+@bp.post("/clear")
+@owner_required
+@rate_limit(scope="cache")
+def clear():
+    """Remove every cached image (placeholders are regenerated on demand)."""
+    ok = get_cache().clear_cache()
+    log.info("cache cleared by the owner: %s", "ok" if ok else "failed")
+    message = "Image cache cleared." if ok else "The cache could not be cleared completely; see the log."
+    return jsonify({"success": ok, "message": message}), 200 if ok else 500
+
+
+@bp.post("/preload")
+@owner_required
+@rate_limit(scope="cache")
+def preload():
+    """Queue a background job fetching the posted URLs; refused URLs are listed with reasons."""
+    urls = url_list(read_json_body(), current_app.config["PRELOAD_MAX_URLS"])
+    accepted, refused = screen_urls(urls)
+    if not accepted:
+        body = {"error": "no_acceptable_urls", "detail": "every URL was refused", "refused": refused}
+        return jsonify(body), 400
+    job_id = get_jobs().submit("preload", accepted)
+    return job_response(job_id, "api_cache.preload_status", accepted=len(accepted), refused=refused)
+
+
+@bp.get("/preload/<job_id>")
+def preload_status(job_id: str):
+    """``{state, total, done, failed, errors, started_at, eta_seconds}`` of a job."""
+    return jsonify(job_status_body(job_id))
+
+
+# --- wiring ------------------------------------------------------------------
+
+@bp.record_once
+def _start_jobs(state: Any) -> None:
+    init_jobs(state.app)
+
+
+def init_jobs(app: Flask) -> JobQueue:
+    """Create the app's :class:`JobQueue` over its cache and start the runner thread.
+
+    :func:`vinylvault.images.shutdown` stops it with the cache.
+    """
+    settings = app.config["SETTINGS"]
+    queue = JobQueue(settings.CACHE_DATABASE_PATH, app.extensions["image_cache"],
+                     lease_seconds=settings.JOB_LEASE_SECONDS, poll_seconds=settings.JOB_POLL_SECONDS)
+    app.extensions[JOBS_EXTENSION] = queue
+    queue.start()
+    return queue
