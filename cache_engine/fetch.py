@@ -35,7 +35,7 @@ import socket
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 import requests
@@ -48,6 +48,9 @@ from urllib3.util.connection import create_connection
 
 from cache_engine.errors import (CacheTimeout, DownloadTimeout, FetchFailed, ImageCacheError, NotAnImage,
                                  RemoteStatusError, TooLarge, TooManyRedirects, UnsafeURL)
+
+if TYPE_CHECKING:
+    from config import Settings
 
 __all__ = ["FetchPolicy", "FetchResult", "Fetcher", "AddressGuard", "Pacer", "Resolver", "redact_url"]
 
@@ -94,9 +97,11 @@ class FetchPolicy:
     #: First retry waits up to ``backoff_base`` seconds, doubling up to ``backoff_max``.
     backoff_base: float = 0.5
     backoff_max: float = 30.0
+    #: CA bundle for TLS verification (a LAN server's private CA); None uses certifi's.
+    ca_bundle: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "FetchPolicy":
+    def from_settings(cls, settings: "Settings") -> "FetchPolicy":
         """The policy described by a :class:`config.Settings`."""
         return cls(
             user_agent=settings.USER_AGENT,
@@ -297,6 +302,7 @@ class Fetcher:
         session = requests.Session()
         # Environment proxies would carry requests past the connect-time guard.
         session.trust_env = False
+        session.verify = self.policy.ca_bundle or True
         session.headers.update({
             "User-Agent": self.policy.user_agent,
             "Accept": "image/*",

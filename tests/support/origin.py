@@ -6,7 +6,8 @@ request is recorded so a test can assert, for example, that several workers
 caused exactly one GET per URL.
 
 Use it as a context manager, or through the :func:`origin` fixture (import it
-into a ``conftest.py`` to share it)::
+into a ``conftest.py`` to share it). ``Origin(tls=context)`` serves HTTPS with
+a server-side :class:`ssl.SSLContext` instead::
 
     from tests.support.origin import origin  # noqa: F401  (fixture)
 
@@ -40,6 +41,7 @@ exactly as requested), :attr:`Origin.requests` lists every
 from __future__ import annotations
 
 import mimetypes
+import ssl
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -119,7 +121,8 @@ class _Server(ThreadingHTTPServer):
 class Origin:
     """A threaded HTTP origin on 127.0.0.1 with configurable misbehaviours."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.scheme = "https" if tls else "http"
         self._routes: dict[str, Route] = {}
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
@@ -127,6 +130,8 @@ class Origin:
         self._stopping = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.origin = self
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         # A short poll interval keeps stop() (and so every test's teardown) quick.
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         name="test-origin", daemon=True)
@@ -154,7 +159,7 @@ class Origin:
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         """Absolute URL of ``path``; ``host`` may be a name a test resolver maps here."""
-        return f"http://{host}:{self.port}{path}"
+        return f"{self.scheme}://{host}:{self.port}{path}"
 
     # -- request log -------------------------------------------------------
     def _record(self, handler: _Handler) -> int:
