@@ -353,3 +353,18 @@ def test_close_is_idempotent_and_flushes(origin, make_cache):
     cache.close()
     again = make_cache()
     assert again.lookup(url, "detail").hits == 1
+
+
+def test_module_functions_keep_the_seed_names(tmp_path, caplog):
+    import image_cache
+    assert image_cache.initialize_image_cache(tmp_path / "covers", tmp_path / "index.db",
+                                              max_cache_size=512 * 1024 ** 2, ALLOW_PRIVATE_SOURCES=True) is True
+    cache = image_cache.get_image_cache()
+    assert cache.limit_bytes == 512 * 1024 ** 2 and cache.get_cache_stats()["cache_limit_bytes"] == 512 * 1024 ** 2
+    with caplog.at_level(logging.ERROR):
+        assert image_cache.initialize_image_cache(tmp_path / "c2", tmp_path / "i2.db", MAX_CACHE_SIZE_GB=-1) is False
+    assert "MAX_CACHE_SIZE_GB" in caplog.text and image_cache.get_image_cache() is cache
+    image_cache.shutdown_image_cache()
+    image_cache.shutdown_image_cache()
+    assert image_cache.get_image_cache() is None
+    assert not any(t.name.startswith("image-cache") for t in threading.enumerate())
