@@ -25,13 +25,13 @@ from cache_engine.jobs import JobQueue
 
 from .auth import owner_required, rate_limit
 from .errors import APIError
+from . import images
 from .images import get_cache
 
 log = logging.getLogger("vinylvault.api_cache")
 
 bp = Blueprint("api_cache", __name__, url_prefix="/api/cache")
 
-JOBS_EXTENSION = "image_jobs"
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -39,7 +39,7 @@ _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 
 def get_jobs() -> JobQueue:
     """The app's job queue (created when the blueprint is registered)."""
-    return current_app.extensions[JOBS_EXTENSION]
+    return current_app.extensions[images.JOBS]
 
 
 def read_json_body() -> Any:
@@ -174,6 +174,6 @@ def init_jobs(app: Flask) -> JobQueue:
     settings = app.config["SETTINGS"]
     queue = JobQueue(settings.CACHE_DATABASE_PATH, app.extensions["image_cache"],
                      lease_seconds=settings.JOB_LEASE_SECONDS, poll_seconds=settings.JOB_POLL_SECONDS)
-    app.extensions[JOBS_EXTENSION] = queue
+    app.extensions[images.JOBS] = queue
     queue.start()
     return queue
