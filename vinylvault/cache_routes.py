@@ -27,6 +27,8 @@ from flask import Blueprint, Response, abort, current_app, request
 from werkzeug.routing import BaseConverter
 from werkzeug.wsgi import wrap_file
 
+from image_cache import Entry, ImageCache
+
 from .images import get_cache
 
 log = logging.getLogger("vinylvault.cache_routes")
@@ -87,22 +89,28 @@ def _not_modified(content_hash: str) -> bool:
     return etags.star_tag or etags.contains_weak(content_hash)
 
 
-def _serve_entry(key: str, size_type: str) -> Response | None:
-    """The cached file for ``key`` (200 or 304); None when not cached or its file vanished."""
-    cache = get_cache()
-    entry = cache.lookup_key(key, size_type)
-    if entry is None:
-        return None
+def _serve_entry(cache: ImageCache, entry: Entry) -> Response | None:
+    """The cached file of ``entry`` (200, or 304 to a matching ETag); None if its file vanished."""
     headers = _entry_headers(entry.content_hash)
     if _not_modified(entry.content_hash):
-        cache.record_access(key, size_type)
+        cache.record_access(entry.key, entry.size_type)
         return Response(status=304, headers=headers)
     response = _deliver(entry.path, headers)
     if response is None:
-        log.warning("cache file missing for %s/%s; converting again", size_type, key)
+        log.warning("cache file missing for %s/%s; converting again", entry.size_type, entry.key)
         return None
-    cache.record_access(key, size_type)
+    cache.record_access(entry.key, entry.size_type)
     return response
+
+
+def _convert_on_demand(cache: ImageCache, url: str, key: str, size_type: str) -> Response | None:
+    """Produce the image within ON_DEMAND_WAIT_SECONDS and serve it; None if that failed."""
+    if cache.is_failed(url):
+        return None
+    if not cache.get_image(url, size_type, wait=current_app.config["ON_DEMAND_WAIT_SECONDS"]):
+        return None
+    entry = cache.lookup_key(key, size_type)
+    return None if entry is None else _serve_entry(cache, entry)
 
 
 def _placeholder(size_type: str, cache_control: str) -> Response:
@@ -117,19 +125,15 @@ def _placeholder(size_type: str, cache_control: str) -> Response:
 
 @bp.route("/cache/<any(thumbnails, detail):size_type>/<cachekey:key>.webp", methods=["GET", "HEAD"])
 def cached_image(size_type: str, key: str) -> Response:
-    response = _serve_entry(key, size_type)
+    cache = get_cache()
+    entry = cache.lookup_key(key, size_type)
+    response = None if entry is None else _serve_entry(cache, entry)
     if response is not None:
         return response
-    cache = get_cache()
-    url = cache.source_url(key)
+    url = entry.url if entry is not None else cache.source_url(key)
     if url is None:
         abort(404, "No image is known under this key.")
-    if not cache.is_failed(url) and \
-            cache.get_image(url, size_type, wait=current_app.config["ON_DEMAND_WAIT_SECONDS"]):
-        response = _serve_entry(key, size_type)
-        if response is not None:
-            return response
-    return _placeholder(size_type, "no-store")
+    return _convert_on_demand(cache, url, key, size_type) or _placeholder(size_type, "no-store")
 
 
 @bp.route("/cache/placeholders/placeholder_<any(thumbnails, detail):size_type>.webp",

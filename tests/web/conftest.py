@@ -7,6 +7,7 @@ need to fetch from the local origin (tests/support/origin.py).
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -14,6 +15,7 @@ from typing import Any, Callable, Iterator
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from PIL import Image
 
 from tests.support.origin import origin  # noqa: F401  (fixture)
 from vinylvault import auth, create_app, db, images
@@ -88,3 +90,18 @@ def owner_client(app: Flask, client: FlaskClient) -> FlaskClient:
 def session_csrf(client: FlaskClient) -> str:
     with client.session_transaction() as sess:
         return sess["csrf_token"]
+
+
+def jpeg(width: int = 320, height: int = 240, colour: str = "teal") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def cached_cover(app: Flask, origin, path: str = "/cover.jpg", **size: int):
+    """Serve a JPEG at ``path`` on the origin and cache it; return its thumbnail entry."""
+    url = origin.add_file(path, jpeg(**size))
+    with app.app_context():
+        cache = images.get_cache()
+        assert cache.get_image(url, "thumbnails", wait=30)
+        return cache.lookup(url, "thumbnails")
