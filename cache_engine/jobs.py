@@ -280,12 +280,9 @@ class JobQueue:
         and records no cache hit; a failure's reason is what the negative cache noted.
         """
         cached = self.cache.preload_images(urls)
-        return {url: None if cached.get(url) else self._failure_reason(url) for url in urls}
-
-    def _failure_reason(self, url: str) -> str:
-        state = self.cache.index.failure_state(self.cache.key_for(url))
-        # No failure state: the wait for another worker's conversion ran out.
-        return state.last_error if state is not None and state.last_error else "not_cached"
+        # No recorded failure: the wait for another worker's conversion ran out.
+        return {url: None if cached.get(url) else failure_reason(self.cache, url) or "not_cached"
+                for url in urls}
 
     def _check_lease(self, conn: sqlite3.Connection, job_id: str) -> bool:
         """Inside a write transaction: is the job still ours and running?"""
@@ -339,6 +336,12 @@ class JobQueue:
         with _write(conn):
             conn.execute("UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL "
                          "WHERE id = ? AND state = 'running' AND lease_owner = ?", (job_id, self.owner))
+
+
+def failure_reason(cache: ImageSource, url: str) -> str | None:
+    """The reason code the negative cache holds for ``url`` (``http_404``, ...), or ``None``."""
+    state = cache.index.failure_state(cache.key_for(url))
+    return state.last_error if state is not None and state.last_error else None
 
 
 def _eta(row: sqlite3.Row, now: float) -> float | None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 
-from cache_engine.errors import CacheTimeout, ImageCacheError, UnsafeURL
+from cache_engine.jobs import failure_reason
 from image_cache import ImageCache
 
 from . import collection
@@ -101,21 +101,21 @@ def album_info(album_id: int):
 @owner_required
 @rate_limit(scope="images")
 def album_download(album_id: int):
-    """Fetch and convert the album's cover now; 202 if it is still being converted after the wait."""
+    """Fetch and convert the album's cover now; 202 if it is still being converted after the wait.
+
+    A source that cannot be fetched (refused URL, HTTP error, not an image) is
+    a 502 naming the reason; it stays in the negative cache until its retry time.
+    """
     album = _album_or_404(album_id)
     if not album.image_url:
         raise APIError(409, "no_source", f"album {album_id} has no cover URL")
     cache = get_cache()
-    try:
-        path = cache.get_image(album.image_url, "detail", wait=current_app.config["ON_DEMAND_WAIT_SECONDS"])
-    except CacheTimeout:
-        path = None
-    except UnsafeURL as exc:
-        raise APIError(409, "unsafe_source", f"the cover URL is refused: {exc.reason}") from None
-    except ImageCacheError as exc:
-        raise APIError(502, exc.reason, f"the cover could not be fetched: {exc.message}") from None
-    body = album_image(cache, album)
-    return jsonify(body), 200 if path else 202
+    path = cache.get_image(album.image_url, "detail", wait=current_app.config["ON_DEMAND_WAIT_SECONDS"])
+    if path is None and cache.is_failed(album.image_url):
+        reason = failure_reason(cache, album.image_url) or "failed"
+        raise APIError(502, reason, "the cover could not be fetched; it is retried later")
+    # None without a failure: another worker is still converting it.
+    return jsonify(album_image(cache, album)), 200 if path else 202
 
 
 @bp.post("/sync")
