@@ -25,6 +25,7 @@ _BLUEPRINT_MODULES = (
     "cache_routes",    # /cache/...: serving cached images
     "api_cache",       # /api/cache/...: stats, health, clear, preload jobs
     "api_images",      # /api/images/...: image management (seed 003)
+    "api_photos",      # /api/albums/<id>/photos, /photos/...: owner photos (issue 5)
     "api_collection",  # /api/collection, /api/album/<id>, /health
     "pages",           # the HTML site
 )
@@ -91,4 +92,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     for name in _BLUEPRINT_MODULES:
         module = importlib.import_module(f"{__name__}.{name}")
         app.register_blueprint(module.bp)
+    from . import cli, sync
+    cli.init_app(app)
+    sync.init_app(app)
     return app

@@ -1,0 +1,90 @@
+"""``flask --app vinylvault <command>``: getting a collection in from the command line.
+
+``init`` (run.sh calls it), ``demo``, ``remove-demo``, ``import-csv FILE`` and
+``sync``. The owner's ``set-password`` and ``create-api-token`` live in
+:mod:`vinylvault.auth`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask, current_app
+
+from . import collection, csv_import, db, demo, sync
+from .discogs import DiscogsError
+
+
+def _settings():
+    return current_app.config["SETTINGS"]
+
+
+@click.command("init")
+def init_command() -> None:
+    """Create or upgrade the database; load the demo when nothing is configured."""
+    settings = _settings()
+    conn = db.get_db()
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    click.echo(f"Database {settings.DATABASE_PATH} is at version {version}.")
+    username, token = sync.discogs_credentials(conn, settings)
+    albums = collection.counts(conn)["albums"]
+    if albums:
+        click.echo(f"The collection holds {albums} albums.")
+    elif username and token:
+        click.echo(f"Discogs account {username!r} configured: run `flask --app vinylvault sync` or wait "
+                   "for the background sync.")
+    elif settings.DEMO_WHEN_EMPTY:
+        count = demo.load_demo(conn, settings.DATA_DIR)
+        click.echo(f"Loaded the demo collection ({count} albums); remove it with `remove-demo`.")
+    else:
+        click.echo("The collection is empty (DEMO_WHEN_EMPTY is off).")
+
+
+@click.command("demo")
+def demo_command() -> None:
+    """Load the demo collection (about 48 albums with generated covers)."""
+    count = demo.load_demo(db.get_db(), _settings().DATA_DIR)
+    click.echo(f"Demo collection loaded: {count} albums.")
+
+
+@click.command("remove-demo")
+def remove_demo_command() -> None:
+    """Remove the demo albums and their cover files."""
+    count = demo.remove_demo(db.get_db(), _settings().DATA_DIR)
+    click.echo(f"Removed {count} demo albums.")
+
+
+@click.command("import-csv")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_csv_command(file: Path) -> None:
+    """Import a Discogs collection export (CSV)."""
+    try:
+        report = csv_import.import_csv(db.get_db(), file)
+    except csv_import.CSVImportError as exc:
+        raise click.ClickException(f"{file}: {exc}") from None
+    click.echo(f"Imported {report.imported}, updated {report.updated}, skipped {len(report.skipped)}.")
+    for line, reason in report.skipped:
+        click.echo(f"  line {line}: {reason}", err=True)
+
+
+def _print_progress(status: dict[str, Any]) -> None:
+    click.echo(f"  page {status['page']}/{status['pages']}: {status['items_done']}/{status['total']} copies")
+
+
+@click.command("sync")
+def sync_command() -> None:
+    """Sync the Discogs collection now, in the foreground (resumes an interrupted run)."""
+    try:
+        status = sync.sync_once(_settings(), on_progress=_print_progress)
+    except (sync.SyncNotConfigured, sync.SyncBusy, DiscogsError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Sync done: {status['added']} added, {status['updated']} updated, {status['removed']} removed.")
+    if status["error"]:
+        click.echo(f"Note: {status['error']}")
+
+
+def init_app(app: Flask) -> None:
+    for command in (init_command, demo_command, remove_demo_command, import_csv_command, sync_command):
+        app.cli.add_command(command)
