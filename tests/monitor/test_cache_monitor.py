@@ -1,0 +1,167 @@
+"""cache_monitor.py, run as a subprocess against a live cache held open by this test process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+import config
+from image_cache import ImageCache
+from tests.engine.conftest import jpeg_bytes
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "cache_monitor.py"
+SOURCES = ("http://covers.example/a.jpg", "http://covers.example/b.jpg")
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def live_cache(data_dir: Path) -> Iterator[ImageCache]:
+    """A cache with two sources (four entries) and one sample, open in this process during the test."""
+    settings = config.load(environ={}, DATA_DIR=data_dir)
+    cache = ImageCache(settings.COVERS_DIR, settings.CACHE_DATABASE_PATH, settings)
+    for n, url in enumerate(SOURCES):
+        assert cache.store_source_bytes(url, jpeg_bytes(400, 300, seed=n))
+    cache.index.take_sample()
+    yield cache
+    cache.close()
+
+
+def run(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    environ = {**os.environ, "VINYL_VAULT_DATA_DIR": str(data_dir), **(env or {})}
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
+                          env=environ, cwd=ROOT, timeout=120)
+
+
+def test_status_text_and_json(live_cache, data_dir):
+    text = run(data_dir, "--action", "status")
+    assert text.returncode == 0, text.stderr
+    assert "entries      4 (detail 2, thumbnails 2)" in text.stdout
+    assert "[" in text.stdout and "hit rate" in text.stdout
+    as_json = run(data_dir, "--action", "status", "--json")
+    stats = json.loads(as_json.stdout)
+    assert stats["total_entries"] == 4
+    assert stats["total_size_bytes"] == live_cache.get_cache_stats()["total_size_bytes"]
+
+
+def test_explicit_paths_override_config(live_cache, data_dir, tmp_path):
+    result = run(tmp_path / "elsewhere", "--action", "status", "--json",
+                 "--cache-dir", str(live_cache.cache_dir), "--database", str(live_cache.index.database_path))
+    assert json.loads(result.stdout)["total_entries"] == 4
+
+
+def test_health_of_a_fresh_empty_cache_is_healthy(data_dir):
+    settings = config.load(environ={}, DATA_DIR=data_dir)
+    with ImageCache(settings.COVERS_DIR, settings.CACHE_DATABASE_PATH, settings):
+        result = run(data_dir, "--action", "health", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["status"] == "healthy"
+
+
+def test_health_exit_codes(live_cache, data_dir):
+    healthy = run(data_dir, "--action", "health")
+    assert healthy.returncode == 0 and "Cache health: HEALTHY" in healthy.stdout
+    Path(live_cache.lookup(SOURCES[0], "detail").path).unlink()
+    degraded = run(data_dir, "--action", "health")
+    assert degraded.returncode == 1
+    assert "degraded   drift" in degraded.stdout
+    unhealthy = run(data_dir, "--action", "health", "--json", env={"VINYL_VAULT_HEALTH_MIN_FREE_MB": "1e12"})
+    assert unhealthy.returncode == 2
+    report = json.loads(unhealthy.stdout)
+    assert report["status"] == "unhealthy"
+    assert {c["name"]: c["status"] for c in report["checks"]}["disk"] == "unhealthy"
+
+
+def test_cleanup_removes_only_old_entries_and_says_what(live_cache, data_dir):
+    old, recent = SOURCES
+    old_entries = [live_cache.lookup(old, size) for size in ("thumbnails", "detail")]
+    with sqlite3.connect(live_cache.index.database_path) as conn:
+        conn.execute("UPDATE entries SET last_access = 0 WHERE url = ?", (old,))
+    text = run(data_dir, "--action", "cleanup", "--cleanup-days", "30")
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.startswith("Removed 2 entries not used for 30 days")
+    assert not any(Path(e.path).exists() for e in old_entries)
+    assert live_cache.lookup(recent, "detail") is not None
+    again = json.loads(run(data_dir, "--action", "cleanup", "--json").stdout)
+    assert again == {"removed_entries": 0, "freed_bytes": 0, "older_than_days": 30.0}
+
+
+def test_cleanup_json_counts_bytes(live_cache, data_dir):
+    with sqlite3.connect(live_cache.index.database_path) as conn:
+        conn.execute("UPDATE entries SET last_access = 0")
+    total = live_cache.get_cache_stats()["total_size_bytes"]
+    result = json.loads(run(data_dir, "--action", "cleanup", "--cleanup-days", "1", "--json").stdout)
+    assert (result["removed_entries"], result["freed_bytes"]) == (4, total)
+
+
+def test_report_writes_html_with_svg_charts(live_cache, data_dir, tmp_path):
+    page = tmp_path / "report.html"
+    result = run(data_dir, "--action", "report", "--html", str(page))
+    assert result.returncode == 0, result.stderr
+    assert "1 samples recorded." in result.stdout and str(page) in result.stdout
+    html = page.read_text(encoding="utf-8")
+    assert html.startswith("<!doctype html>")
+    assert html.count("<svg") == 2 and "Cache size over time" in html and "Hit rate over time" in html
+    assert "<script" not in html and "http" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    as_json = json.loads(run(data_dir, "--action", "report", "--json").stdout)
+    assert len(as_json["samples"]) == 1 and as_json["health"]["status"] == "healthy"
+
+
+def test_monitor_redraws_and_exits_cleanly_on_ctrl_c(live_cache, data_dir):
+    environ = {**os.environ, "VINYL_VAULT_DATA_DIR": str(data_dir)}
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), "--action", "monitor", "--monitor-interval", "0.1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ, cwd=ROOT)
+    try:
+        screens = 0
+        for line in proc.stdout:
+            screens += "refreshing every 0.1s" in line
+            if screens == 2:
+                break
+        assert screens == 2
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("args", [
+    ["--action", "explode"],
+    ["--cleanup-days", "0"],
+    ["--cleanup-days", "nan"],
+    ["--monitor-interval", "-5"],
+    ["--unknown"],
+])
+def test_bad_arguments_are_argparse_errors(data_dir, args):
+    result = run(data_dir, *args)
+    assert result.returncode == 2
+    assert "usage:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_missing_cache_folder_is_one_line(tmp_path):
+    result = run(tmp_path / "nothing-here", "--action", "status")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "does not exist" in result.stderr and result.stdout == ""
+
+
+def test_corrupt_index_is_one_line(live_cache, data_dir, tmp_path):
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not a database" * 100)
+    result = run(data_dir, "--action", "health", "--database", str(bad))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and result.stderr.strip().count("\n") == 0
