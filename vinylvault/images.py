@@ -20,13 +20,16 @@ from flask import Flask, current_app
 import image_cache
 from image_cache import ImageCache
 
-from . import helpers
+from . import helpers, photos
 
 COVERS = "image_cache"
 #: The preload/sync job runner (vinylvault.api_cache) works on the cache: it stops first.
 JOBS = "image_jobs"
-# The photo store (issue 5) adds its own ImageCache here, under "photo_cache",
-# rooted in PHOTOS_DIR/derived: it must never share COVERS_DIR, which nginx serves.
+#: The owner photos' derivatives (vinylvault.photos): their own ImageCache in
+#: PHOTOS_DIR/derived, never under COVERS_DIR, which nginx serves without access checks.
+PHOTOS = "photo_cache"
+#: The PhotoStore over it (created by vinylvault.api_photos); flushes view counts at shutdown.
+PHOTO_STORE = "photo_store"
 
 
 class CacheUnavailable(RuntimeError):
@@ -44,6 +47,9 @@ def init_app(app: Flask) -> None:
     cache = image_cache.get_image_cache()
     app.extensions[COVERS] = cache
     atexit.register(cache.close)
+    photo_cache = photos.open_photo_cache(settings, memory=cache.memory)
+    app.extensions[PHOTOS] = photo_cache
+    atexit.register(photo_cache.close)
     helpers.init_app(app)
 
 
@@ -57,6 +63,13 @@ def shutdown(app: Flask) -> None:
     jobs = app.extensions.pop("image_jobs", None)  # api_cache's job runner uses the cache: stop it first
     if jobs is not None:
         jobs.stop()
+    store = app.extensions.pop(PHOTO_STORE, None)
+    if store is not None:
+        store.close()
+    photo_cache = app.extensions.pop(PHOTOS, None)
+    if photo_cache is not None:
+        atexit.unregister(photo_cache.close)
+        photo_cache.close()
     cache = app.extensions.pop(COVERS, None)
     if cache is None:
         return
