@@ -32,9 +32,9 @@ import sqlite3
 import threading
 import time
 import uuid
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, Iterable, Iterator, Protocol
+from typing import Any, Iterable, Protocol
+
+from .index import CacheIndex
 
 
 log = logging.getLogger("vinylvault.jobs")
@@ -44,6 +44,12 @@ KINDS = ("preload", "sync_images")
 STATES = ("queued", "running", "done", "failed", "cancelled")
 #: Errors kept per job; the counters stay exact beyond it.
 MAX_ERRORS = 50
+#: Ended jobs are answered for this long, then removed when a new job is submitted.
+KEEP_FINISHED_SECONDS = 7 * 86400
+
+_STATUS_NAMES = ("id", "kind", "state", "total", "done", "failed", "errors", "created_at", "started_at",
+                 "finished_at")
+_STATUS_COLUMNS = ", ".join(_STATUS_NAMES)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -62,7 +68,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, created_at);
 CREATE TABLE IF NOT EXISTS job_items (
-    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    job_id TEXT NOT NULL,
     seq    INTEGER NOT NULL,
     url    TEXT NOT NULL,
     state  TEXT NOT NULL DEFAULT 'pending',
@@ -77,37 +83,17 @@ class JobError(ValueError):
 
 
 class ImageSource(Protocol):
-    """What a runner needs from the cache (an :class:`image_cache.ImageCache`)."""
+    """What a runner needs from the cache (an :class:`image_cache.ImageCache`).
 
-    index: Any
+    Its ``index`` (:class:`cache_engine.index.CacheIndex`) provides the per-thread
+    connections and the ``BEGIN IMMEDIATE`` transactions the job tables use too.
+    """
+
+    index: CacheIndex
 
     def key_for(self, url: str) -> str: ...
 
     def preload_images(self, urls: Iterable[str]) -> dict[str, bool]: ...
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    # Autocommit mode: every write below is an explicit BEGIN IMMEDIATE, which is
-    # what keeps concurrent writers from failing with "database is locked".
-    conn = sqlite3.connect(os.fspath(path), timeout=5.0, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=5000")
-    conn.execute("PRAGMA foreign_keys=ON")
-    return conn
-
-
-@contextmanager
-def _write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on error."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 class _LeaseLost(Exception):
@@ -117,9 +103,8 @@ class _LeaseLost(Exception):
 class JobQueue:
     """Submit jobs, read their status, and run them in a background thread.
 
-    :param database_path: the cache index database; the job tables are created
-        there if missing.
-    :param cache: the image cache the runner fetches through.
+    :param cache: the image cache the runner fetches through; the job tables
+        are created in its index database if missing.
     :param lease_seconds: how long a claimed job stays ours without a renewal;
         a runner that dies is replaced after at most this long. It must exceed
         the time one download can take, or healthy jobs change hands.
@@ -127,10 +112,10 @@ class JobQueue:
     :param batch_size: items fetched together and recorded per write transaction.
     """
 
-    def __init__(self, database_path: str | os.PathLike[str], cache: ImageSource, *,
-                 lease_seconds: float = 120.0, poll_seconds: float = 2.0, batch_size: int = 6) -> None:
-        self.database_path = Path(database_path)
+    def __init__(self, cache: ImageSource, *, lease_seconds: float = 120.0, poll_seconds: float = 2.0,
+                 batch_size: int = 6) -> None:
         self.cache = cache
+        self.index = cache.index
         self.lease_seconds = float(lease_seconds)
         self.poll_seconds = float(poll_seconds)
         self.batch_size = max(1, int(batch_size))
@@ -139,19 +124,10 @@ class JobQueue:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._lifecycle = threading.Lock()
-        self.database_path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connection() as conn:
-            conn.executescript(_SCHEMA)
-
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        # A connection per operation: request threads and the runner never share one,
-        # and job operations are rare enough that opening costs nothing noticeable.
-        conn = _connect(self.database_path)
-        try:
-            yield conn
-        finally:
-            conn.close()
+        with self.index.write() as conn:
+            for statement in _SCHEMA.split(";\n"):
+                if statement.strip():
+                    conn.execute(statement)
 
     # --- submitting and reading ------------------------------------------
 
@@ -163,9 +139,11 @@ class JobQueue:
         if not unique:
             raise JobError("a job needs at least one URL")
         job_id = uuid.uuid4().hex
-        with self._connection() as conn, _write(conn):
+        now = time.time()
+        with self.index.write() as conn:
+            self._prune(conn, now)
             conn.execute("INSERT INTO jobs (id, kind, state, total, created_at) VALUES (?, ?, 'queued', ?, ?)",
-                         (job_id, kind, len(unique), time.time()))
+                         (job_id, kind, len(unique), now))
             conn.executemany("INSERT INTO job_items (job_id, seq, url) VALUES (?, ?, ?)",
                              ((job_id, seq, url) for seq, url in enumerate(unique)))
         log.info("job %s queued: %s of %d urls", job_id, kind, len(unique))
@@ -179,26 +157,30 @@ class JobQueue:
         ``eta_seconds`` extrapolates the rate observed since the job started
         (``None`` until there is a rate, ``0`` once finished).
         """
-        with self._connection() as conn:
-            row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        row = self.index.conn.execute(f"SELECT {_STATUS_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             return None
-        return {
-            "id": row["id"], "kind": row["kind"], "state": row["state"], "total": row["total"],
-            "done": row["done"], "failed": row["failed"], "errors": json.loads(row["errors"]),
-            "created_at": row["created_at"], "started_at": row["started_at"],
-            "finished_at": row["finished_at"], "eta_seconds": _eta(row, time.time()),
-        }
+        status = dict(zip(_STATUS_NAMES, row))
+        status["errors"] = json.loads(status["errors"])
+        status["eta_seconds"] = _eta(status, time.time())
+        return status
 
     def cancel(self, job_id: str) -> bool:
         """Stop a queued or running job at its next batch; ``False`` if it had already ended."""
-        with self._connection() as conn, _write(conn):
+        with self.index.write() as conn:
             cursor = conn.execute(
                 "UPDATE jobs SET state = 'cancelled', finished_at = ?, lease_owner = NULL "
                 "WHERE id = ? AND state IN ('queued', 'running')", (time.time(), job_id))
         return cursor.rowcount == 1
 
     # --- the runner ---------------------------------------------------------
+
+    @staticmethod
+    def _prune(conn: sqlite3.Connection, now: float) -> None:
+        """Forget jobs that ended more than :data:`KEEP_FINISHED_SECONDS` ago (a sync is one row per image)."""
+        old = "SELECT id FROM jobs WHERE finished_at < ?"
+        conn.execute(f"DELETE FROM job_items WHERE job_id IN ({old})", (now - KEEP_FINISHED_SECONDS,))
+        conn.execute("DELETE FROM jobs WHERE finished_at < ?", (now - KEEP_FINISHED_SECONDS,))
 
     def start(self) -> None:
         """Start this process's runner thread (no-op if it is running)."""
@@ -246,7 +228,7 @@ class JobQueue:
 
     def _claim(self) -> str | None:
         now = time.time()
-        with self._connection() as conn, _write(conn):
+        with self.index.write() as conn:
             row = conn.execute(
                 "SELECT id FROM jobs WHERE state = 'queued' OR (state = 'running' AND lease_until < ?) "
                 "ORDER BY created_at LIMIT 1", (now,)).fetchone()
@@ -254,24 +236,22 @@ class JobQueue:
                 return None
             conn.execute("UPDATE jobs SET state = 'running', lease_owner = ?, lease_until = ?, "
                          "started_at = COALESCE(started_at, ?) WHERE id = ?",
-                         (self.owner, now + self.lease_seconds, now, row["id"]))
-        log.info("job %s claimed by %s", row["id"], self.owner)
-        return row["id"]
+                         (self.owner, now + self.lease_seconds, now, row[0]))
+        log.info("job %s claimed by %s", row[0], self.owner)
+        return row[0]
 
     def _work(self, job_id: str) -> None:
-        with self._connection() as conn:
-            while not self._stop.is_set():
-                pending = conn.execute(
-                    "SELECT seq, url FROM job_items WHERE job_id = ? AND state = 'pending' ORDER BY seq LIMIT ?",
-                    (job_id, self.batch_size)).fetchall()
-                if not pending:
-                    self._finish(conn, job_id)
-                    return
-                reasons = self._fetch([item["url"] for item in pending])
-                results = [(item["seq"], item["url"], reasons[item["url"]]) for item in pending]
-                if not self._record(conn, job_id, results):
-                    return
-            self._release(conn, job_id)
+        while not self._stop.is_set():
+            pending = self.index.conn.execute(
+                "SELECT seq, url FROM job_items WHERE job_id = ? AND state = 'pending' ORDER BY seq LIMIT ?",
+                (job_id, self.batch_size)).fetchall()
+            if not pending:
+                self._finish(job_id)
+                return
+            reasons = self._fetch([url for _, url in pending])
+            if not self._record(job_id, [(seq, url, reasons[url]) for seq, url in pending]):
+                return
+        self._release(job_id)
 
     def _fetch(self, urls: list[str]) -> dict[str, str | None]:
         """Bring a batch into the cache (every size); per URL ``None`` on success, else the reason.
@@ -287,16 +267,15 @@ class JobQueue:
     def _check_lease(self, conn: sqlite3.Connection, job_id: str) -> bool:
         """Inside a write transaction: is the job still ours and running?"""
         row = conn.execute("SELECT state, lease_owner FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        if row is None or row["state"] != "running":
+        if row is None or row[0] != "running":
             return False
-        if row["lease_owner"] != self.owner:
+        if row[1] != self.owner:
             raise _LeaseLost(job_id)
         return True
 
-    def _record(self, conn: sqlite3.Connection, job_id: str,
-                results: list[tuple[int, str, str | None]]) -> bool:
+    def _record(self, job_id: str, results: list[tuple[int, str, str | None]]) -> bool:
         """Store a batch of item results and renew the lease; ``False`` if the job was cancelled."""
-        with _write(conn):
+        with self.index.write() as conn:
             if not self._check_lease(conn, job_id):
                 return False
             done = failed = 0
@@ -321,8 +300,8 @@ class JobQueue:
                                           job_id))
         return True
 
-    def _finish(self, conn: sqlite3.Connection, job_id: str) -> None:
-        with _write(conn):
+    def _finish(self, job_id: str) -> None:
+        with self.index.write() as conn:
             if not self._check_lease(conn, job_id):
                 return
             # A job fails only when nothing in it could be fetched.
@@ -331,9 +310,9 @@ class JobQueue:
                          (time.time(), job_id))
         log.info("job %s finished", job_id)
 
-    def _release(self, conn: sqlite3.Connection, job_id: str) -> None:
+    def _release(self, job_id: str) -> None:
         """Hand an unfinished job back so another runner resumes it without waiting for the lease."""
-        with _write(conn):
+        with self.index.write() as conn:
             conn.execute("UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL "
                          "WHERE id = ? AND state = 'running' AND lease_owner = ?", (job_id, self.owner))
 
@@ -344,7 +323,7 @@ def failure_reason(cache: ImageSource, url: str) -> str | None:
     return state.last_error if state is not None and state.last_error else None
 
 
-def _eta(row: sqlite3.Row, now: float) -> float | None:
+def _eta(row: dict[str, Any], now: float) -> float | None:
     if row["state"] in ("done", "failed", "cancelled"):
         return 0.0
     processed = row["done"] + row["failed"]

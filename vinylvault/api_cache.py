@@ -172,8 +172,8 @@ def init_jobs(app: Flask) -> JobQueue:
     :func:`vinylvault.images.shutdown` stops it with the cache.
     """
     settings = app.config["SETTINGS"]
-    queue = JobQueue(settings.CACHE_DATABASE_PATH, app.extensions["image_cache"],
-                     lease_seconds=settings.JOB_LEASE_SECONDS, poll_seconds=settings.JOB_POLL_SECONDS)
+    queue = JobQueue(app.extensions[images.COVERS], lease_seconds=settings.JOB_LEASE_SECONDS,
+                     poll_seconds=settings.JOB_POLL_SECONDS)
     app.extensions[images.JOBS] = queue
     queue.start()
     return queue

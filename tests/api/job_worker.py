@@ -25,8 +25,7 @@ from image_cache import ImageCache  # noqa: E402
 def main(job: dict) -> None:
     settings = config.load(environ={}, DATA_DIR=Path(job["data_dir"]), **job.get("settings", {}))
     with ImageCache(settings.COVERS_DIR, settings.CACHE_DATABASE_PATH, settings) as cache:
-        queue = JobQueue(settings.CACHE_DATABASE_PATH, cache, lease_seconds=job.get("lease_seconds", 60),
-                         poll_seconds=0.05, batch_size=1)
+        queue = JobQueue(cache, lease_seconds=job.get("lease_seconds", 60), poll_seconds=0.05, batch_size=1)
         if job["action"] == "submit":
             print(queue.submit("preload", job["urls"]), flush=True)
         elif job["action"] == "status":

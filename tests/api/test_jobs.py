@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 import config
-from cache_engine.jobs import MAX_ERRORS, JobError, JobQueue
+from cache_engine.jobs import KEEP_FINISHED_SECONDS, MAX_ERRORS, JobError, JobQueue
 from image_cache import ImageCache
 from tests.api.conftest import serve_covers
 from tests.engine.conftest import jpeg_bytes
@@ -39,7 +39,7 @@ def make_queue(data_dir: Path) -> Iterator[Callable[..., JobQueue]]:
     def factory(**kwargs: Any) -> JobQueue:
         settings = config.load(environ={}, DATA_DIR=data_dir, **SETTINGS)
         cache = ImageCache(settings.COVERS_DIR, settings.CACHE_DATABASE_PATH, settings)
-        queue = JobQueue(settings.CACHE_DATABASE_PATH, cache, **{"poll_seconds": 0.05, **kwargs})
+        queue = JobQueue(cache, **{"poll_seconds": 0.05, **kwargs})
         made.append((queue, cache))
         return queue
 
@@ -189,3 +189,14 @@ def test_errors_are_capped_but_counters_stay_exact(make_queue, origin):
     assert (final["state"], final["failed"], final["done"]) == ("failed", MAX_ERRORS + 5, 0)
     assert len(final["errors"]) == MAX_ERRORS
     assert {e["reason"] for e in final["errors"]} == {"http_404"}
+
+
+def test_jobs_ended_long_ago_are_pruned_on_submit(make_queue, origin):
+    queue = make_queue()
+    old = queue.submit("preload", serve_covers(origin, 1))
+    queue.cancel(old)
+    with queue.index.write() as conn:
+        conn.execute("UPDATE jobs SET finished_at = finished_at - ? WHERE id = ?", (KEEP_FINISHED_SECONDS + 1, old))
+    recent = queue.submit("preload", serve_covers(origin, 1, prefix="/other"))
+    assert queue.status(old) is None and queue.status(recent)["state"] == "queued"
+    assert queue.index.conn.execute("SELECT count(*) FROM job_items WHERE job_id = ?", (old,)).fetchone()[0] == 0
