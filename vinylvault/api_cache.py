@@ -33,6 +33,7 @@ log = logging.getLogger("vinylvault.api_cache")
 bp = Blueprint("api_cache", __name__, url_prefix="/api/cache")
 
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+_SCOPE = re.compile(r"^[a-z0-9_-]{1,64}$")
 
 
 # --- helpers shared with api_images ------------------------------------------
@@ -157,6 +158,24 @@ def preload():
 def preload_status(job_id: str):
     """``{state, total, done, failed, errors, started_at, eta_seconds}`` of a job."""
     return jsonify(job_status_body(job_id))
+
+
+@bp.post("/scopes/<scope>/clear")
+@owner_required
+@rate_limit(scope="cache")
+def clear_scope(scope: str):
+    """Drop one page scope from the memory tier of the worker that answers.
+
+    The memory tier is per process (each gunicorn worker has its own), so this
+    frees memory in one worker; files on disk are untouched.
+    """
+    if not _SCOPE.match(scope):
+        raise APIError(400, "invalid_scope", "a scope is 1-64 characters of a-z, 0-9, '_' and '-'")
+    memory = get_cache().memory
+    if memory is None:
+        raise APIError(409, "memory_tier_disabled", "MEMORY_CACHE_ENABLED is off: there is nothing to clear")
+    freed = memory.clear_scope(scope)
+    return jsonify({"success": True, "scope": scope, "freed_bytes": freed})
 
 
 # --- wiring ------------------------------------------------------------------

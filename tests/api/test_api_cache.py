@@ -258,3 +258,28 @@ def test_job_status_validates_the_id(client, job_id, code):
     response = client.get(f"/api/cache/preload/{job_id}")
     assert response.status_code == code
     assert response.get_json()["error"] in ("unknown_job", "invalid_job_id", "not_found")
+
+
+# --- memory tier scopes -----------------------------------------------------------
+
+def test_clear_scope_frees_that_scope_only(make_app, origin):
+    app = make_app(MEMORY_CACHE_ENABLED=True, **API_SETTINGS)
+    from vinylvault import auth, db
+    with app.app_context():
+        token = auth.create_api_token(db.get_db(), "t")
+    cache = _cache(app)
+    [url] = serve_covers(origin, 1)
+    cache.get_image(url, "detail")
+    entry = cache.lookup(url, "detail")
+    cache.read_bytes(entry, scope="grid")
+    cache.read_bytes(entry, scope="album")
+    client = app.test_client()
+    assert client.post("/api/cache/scopes/grid/clear").status_code == 401
+    response = client.post("/api/cache/scopes/grid/clear", headers=bearer(token))
+    assert response.get_json() == {"success": True, "scope": "grid", "freed_bytes": entry.bytes}
+    assert set(cache.memory.stats()["scopes"]) == {"album"}
+
+
+@pytest.mark.parametrize("scope, code", [("Grid!", 400), ("a" * 65, 400), ("grid", 409)])
+def test_clear_scope_bad_input_and_disabled_tier(client, token, scope, code):
+    assert client.post(f"/api/cache/scopes/{scope}/clear", headers=bearer(token)).status_code == code
