@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from . import collection, csv_import, db, demo, sync
 from .discogs import DiscogsError
@@ -22,6 +23,7 @@ def _settings():
 
 
 @click.command("init")
+@with_appcontext
 def init_command() -> None:
     """Create or upgrade the database; load the demo when nothing is configured."""
     settings = _settings()
@@ -43,6 +45,7 @@ def init_command() -> None:
 
 
 @click.command("demo")
+@with_appcontext
 def demo_command() -> None:
     """Load the demo collection (about 48 albums with generated covers)."""
     count = demo.load_demo(db.get_db(), _settings().DATA_DIR)
@@ -50,6 +53,7 @@ def demo_command() -> None:
 
 
 @click.command("remove-demo")
+@with_appcontext
 def remove_demo_command() -> None:
     """Remove the demo albums and their cover files."""
     count = demo.remove_demo(db.get_db(), _settings().DATA_DIR)
@@ -57,6 +61,7 @@ def remove_demo_command() -> None:
 
 
 @click.command("import-csv")
+@with_appcontext
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_csv_command(file: Path) -> None:
     """Import a Discogs collection export (CSV)."""
@@ -74,6 +79,7 @@ def _print_progress(status: dict[str, Any]) -> None:
 
 
 @click.command("sync")
+@with_appcontext
 def sync_command() -> None:
     """Sync the Discogs collection now, in the foreground (resumes an interrupted run)."""
     try:
