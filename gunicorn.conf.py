@@ -54,6 +54,10 @@ if os.path.isdir("/dev/shm"):
 accesslog = None
 errorlog = "-"
 proc_name = "vinylvault"
+# gunicorn 24+ opens a control socket in ~/.gunicorn by default: nothing here
+# uses it, the service's home is read-only under systemd's ProtectSystem, and
+# two instances on one machine (tests, benchmarks) would fight over the path.
+control_socket_disable = True
 
 
 def worker_exit(server, worker):

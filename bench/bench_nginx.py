@@ -65,7 +65,7 @@ def main() -> None:
         "(2 sync workers).",
         table(("path", "requests/s", "vs baseline", "p50 ms", "p99 ms", "errors"), rows),
         f"- Target: a hit through the site at least {TARGET_RATIO}x the static file's requests/s: "
-        f"**{ratio:.2f}x, {verdict}**.",
+        f"**{ratio:.2f}x, {verdict}**.\n"
         f"- nginx in front serves hits **{gain:.1f}x** the requests/s of gunicorn alone.",
     ]))
     print(f"nginx site {ratio:.2f}x static; {gain:.1f}x gunicorn alone")

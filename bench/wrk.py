@@ -61,10 +61,14 @@ def median_result(results: Sequence[WrkResult]) -> WrkResult:
                      sum(r.errors for r in results))
 
 
-def compare(urls: dict[str, str], *, runs: int = 3, **options) -> dict[str, WrkResult]:
-    """Median results per name, runs interleaved so drift in machine load hits every URL alike."""
+def compare(urls: dict[str, str | tuple[str, str]], *, runs: int = 3, **options) -> dict[str, WrkResult]:
+    """Median results per name, runs interleaved so drift in machine load hits every URL alike.
+
+    A value is a URL, or ``(url, header)`` to send one extra header with it (``If-None-Match: ...``).
+    """
     results: dict[str, list[WrkResult]] = {name: [] for name in urls}
     for _ in range(runs):
-        for name, url in urls.items():
-            results[name].append(run_wrk(url, **options))
+        for name, target in urls.items():
+            url, headers = (target, ()) if isinstance(target, str) else (target[0], target[1:])
+            results[name].append(run_wrk(url, headers=headers, **options))
     return {name: median_result(values) for name, values in results.items()}

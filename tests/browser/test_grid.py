@@ -1,0 +1,106 @@
+"""The grid at the Pi's 800x480 and at a phone's size: lazy covers, no layout shift, blur-up, no-JS."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import VIEWPORTS, screenshot
+from tests.support.browser import COVERS_ON_SCREEN, FIRST_SCREEN_PAINTED
+from tests.support.servers import http_get
+
+pytestmark = pytest.mark.browser
+
+LAYOUT_SHIFT_OBSERVER = """
+window.__layoutShift = 0;
+new PerformanceObserver(list => {
+  for (const entry of list.getEntries()) {
+    if (!entry.hadRecentInput) window.__layoutShift += entry.value;
+  }
+}).observe({type: 'layout-shift', buffered: true});
+"""
+#: Covers whose real image has not been asked for yet (app.js removes data-src when it does).
+UNREVEALED = """() => [...document.querySelectorAll('img[data-src]')].map(img => ({
+    url: new URL(img.dataset.src, location.href).pathname,
+    top: img.getBoundingClientRect().top - innerHeight}))"""
+#: Scroll a screen at a time to the end, as a finger would, letting each screen render.
+SCROLL_TO_END = """async () => {
+    while (scrollY + innerHeight < document.documentElement.scrollHeight - 1) {
+        scrollBy(0, innerHeight * 0.8);
+        await new Promise(resolve => setTimeout(resolve, 100));
+    }
+}"""
+
+
+def cover_requests(page) -> list[str]:
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url.split("://", 1)[1].split("/", 1)[1])
+            if "/cache/" in request.url else None)
+    return requested
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_covers_below_the_fold_load_only_when_scrolled_to(site, new_page, viewport):
+    page = new_page(VIEWPORTS[viewport])
+    requested = cover_requests(page)
+    page.goto(site.url("/"))
+    page.wait_for_function(FIRST_SCREEN_PAINTED)
+    waiting = page.evaluate(UNREVEALED)
+    far_below = [c["url"] for c in waiting if c["top"] > 400]  # beyond app.js's 200 px margin
+    assert far_below, "the demo grid should reach well below the first screen"
+    asked = {"/" + path for path in requested}
+    assert not asked & set(far_below)
+    if viewport == "pi":
+        screenshot(page, "grid-800x480")
+
+    page.evaluate(SCROLL_TO_END)
+    page.wait_for_function(f"() => ({UNREVEALED})().length === 0")
+    page.wait_for_function(FIRST_SCREEN_PAINTED)
+    asked = {"/" + path for path in requested}
+    assert set(far_below) <= asked
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_no_layout_shift_while_covers_load(site, new_page, viewport):
+    page = new_page(VIEWPORTS[viewport])
+    page.add_init_script(LAYOUT_SHIFT_OBSERVER)
+    page.goto(site.url("/"))
+    sizes = page.evaluate("""() => [...document.querySelectorAll('img[data-size-type]')]
+        .map(img => [img.getAttribute('width'), img.getAttribute('height')])""")
+    assert sizes and all(width and height for width, height in sizes)
+    page.wait_for_function(FIRST_SCREEN_PAINTED)
+    page.evaluate(SCROLL_TO_END)
+    page.wait_for_function("() => !document.querySelector('img.lazy-load')")
+    assert page.evaluate("() => window.__layoutShift") < 0.01
+
+
+def test_blur_up_preview_comes_first_then_the_cover(site, new_page):
+    status, _, body = http_get(site.url("/"))
+    html = body.decode()
+    assert status == 200
+    # Served: a tiny preview inline, the real cover only as data-src.
+    assert 'src="data:image/webp;base64,' in html
+    assert 'data-src="/cache/thumbnails/' in html
+
+    page = new_page()
+    page.goto(site.url("/"))
+    page.wait_for_function(FIRST_SCREEN_PAINTED)
+    swapped = page.evaluate(f"""() => ({COVERS_ON_SCREEN})().filter(img => img.classList.contains('loaded'))
+        .map(img => img.currentSrc)""")
+    assert swapped and all("/cache/thumbnails/" in src or "/cache/detail/" in src for src in swapped)
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_every_cover_on_the_first_screen_shows_without_javascript(site, new_page, viewport):
+    page = new_page(VIEWPORTS[viewport], java_script_enabled=False)
+    page.goto(site.url("/"))
+    page.wait_for_load_state("load")
+    # Without scripting, each cover's <noscript> twin is a real <img> (no lazy-load class).
+    covers = page.evaluate(f"""() => ({COVERS_ON_SCREEN})().filter(img => !img.classList.contains('lazy-load'))
+        .map(img => ({{src: img.currentSrc, width: img.naturalWidth, complete: img.complete}}))""")
+    lazy_on_screen = page.evaluate(f"() => ({COVERS_ON_SCREEN})().filter(img => img.dataset.src).length")
+    assert covers and len(covers) >= lazy_on_screen
+    for cover in covers:
+        assert cover["complete"] and cover["width"] > 0, cover
+        assert "/cache/" in cover["src"] and "/placeholders/" not in cover["src"], cover
+    if viewport == "pi":
+        screenshot(page, "grid-no-javascript-800x480")
