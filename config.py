@@ -67,7 +67,7 @@ class Settings:
     DETAIL_SIZE: int = _setting(600, "Detail image box, in px.", minimum=64, maximum=4096)
     SQUARE_SIZE: int = _setting(200, "Square photo thumbnail side, in px.", minimum=16, maximum=1024)
     IMAGE_QUALITY: int = _setting(85, "WebP quality (1-100).", minimum=1, maximum=100)
-    WEBP_METHOD: int = _setting(4, "WebP encoder effort (0 fast .. 6 slow); see BENCHMARKS.md.",
+    WEBP_METHOD: int = _setting(2, "WebP encoder effort (0 fast .. 6 slow); see BENCHMARKS.md.",
                                 minimum=0, maximum=6)
     MAX_SOURCE_PIXELS: int = _setting(
         50_000_000, "Largest source image accepted, in pixels, read from the header before decoding.",

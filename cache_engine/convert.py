@@ -87,7 +87,7 @@ class ConvertOptions:
 
     specs: tuple[VariantSpec, ...]
     quality: int = 85
-    method: int = 4
+    method: int = 2  # see BENCHMARKS.md, "Conversion"
     max_source_pixels: int = 50_000_000
     allowed_formats: frozenset[str] = DEFAULT_FORMATS
 
