@@ -382,12 +382,23 @@ def _rate_limited(exc: RateLimited):
 
 # --- Sessions ---------------------------------------------------------------
 
+#: Paths that never use the session: cover images and static files are most
+#: requests a page causes, and unsigning the cookie for each is wasted work.
+SESSIONLESS_PREFIXES = ("/cache/", "/static/")
+
+
 class SessionInterface(SecureCookieSessionInterface):
     """Signed cookie sessions whose ``Secure`` flag follows the request's scheme.
 
     The Pi usually serves plain HTTP on the LAN, where a Secure cookie would
-    never come back; behind a TLS proxy the cookie must be Secure.
+    never come back; behind a TLS proxy the cookie must be Secure. Requests
+    under :data:`SESSIONLESS_PREFIXES` get a null session (writing to it raises).
     """
+
+    def open_session(self, app: Flask, request: Any) -> Any:
+        if request.path.startswith(SESSIONLESS_PREFIXES):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
     def get_cookie_secure(self, app: Flask) -> bool:
         if request.is_secure:

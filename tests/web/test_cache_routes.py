@@ -79,6 +79,20 @@ def test_hits_are_batched_in_memory_then_flushed(app, client, origin):
         assert cache.lookup_key(entry.key, "thumbnails").hits == 4
 
 
+def test_images_ignore_the_session_cookie(app, client, origin):
+    entry = cached_cover(app, origin)
+    client.set_cookie("session", "not-a-signed-value")
+    response = client.get(_url(entry))
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers
+
+
+def test_other_methods_are_405(app, client, origin):
+    entry = cached_cover(app, origin)
+    for method in ("POST", "PUT", "DELETE"):
+        response = client.open(_url(entry), method=method)
+        assert response.status_code == 405 and "GET" in response.headers["Allow"]
+
+
 def test_unknown_key_is_404(client):
     response = client.get(f"/cache/thumbnails/{'ab' * 32}.webp")
     assert response.status_code == 404
