@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, request, url_for
@@ -34,6 +35,9 @@ bp = Blueprint("api_cache", __name__, url_prefix="/api/cache")
 
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 _SCOPE = re.compile(r"^[a-z0-9_-]{1,64}$")
+#: How long one health report answers every request (per process).
+HEALTH_REUSE_SECONDS = 5.0
+_HEALTH_MEMO = "vv_cache_health"
 
 
 # --- helpers shared with api_images ------------------------------------------
@@ -124,8 +128,17 @@ def stats():
 
 @bp.get("/health")
 def health():
-    """Every health check and the overall status; 503 when unhealthy."""
-    report = cache_health(get_cache(), current_app.config["SETTINGS"])
+    """Every health check and the overall status; 503 when unhealthy.
+
+    The drift check walks every cached file, so a report is reused for
+    :data:`HEALTH_REUSE_SECONDS`: an anonymous client polling in a loop cannot
+    keep the SD card busy.
+    """
+    now = time.monotonic()
+    checked_at, report = current_app.extensions.get(_HEALTH_MEMO, (float("-inf"), None))
+    if report is None or now - checked_at > HEALTH_REUSE_SECONDS:
+        report = cache_health(get_cache(), current_app.config["SETTINGS"])
+        current_app.extensions[_HEALTH_MEMO] = (now, report)
     return jsonify(report), 503 if report["status"] == UNHEALTHY else 200
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.api.conftest import API_SETTINGS, bearer, serve_covers, wait_for_job
 from tests.web.conftest import session_csrf
-from vinylvault import images
+from vinylvault import api_cache, images
 
 
 def _cache(app):
@@ -36,9 +36,11 @@ def test_fresh_cache_is_healthy(client):
     assert {c["name"] for c in body["checks"]} == {"writable", "index", "drift", "errors", "disk"}
 
 
-def test_file_deleted_behind_the_index_is_degraded_drift(client, app, origin):
+def test_file_deleted_behind_the_index_is_degraded_drift(client, app, origin, monkeypatch):
+    monkeypatch.setattr(api_cache, "HEALTH_REUSE_SECONDS", 0.0)
     [url] = serve_covers(origin, 1)
     path = _cache(app).get_image(url, "detail")
+    assert client.get("/api/cache/health").get_json()["status"] == "healthy"
     Path(path).unlink()
     response = client.get("/api/cache/health")
     assert response.status_code == 200
@@ -47,7 +49,15 @@ def test_file_deleted_behind_the_index_is_degraded_drift(client, app, origin):
     assert [c["status"] for c in body["checks"] if c["name"] == "drift"] == ["degraded"]
 
 
-def test_missing_cache_folder_is_unhealthy_503(client, app):
+def test_health_report_is_reused_briefly(client, app, monkeypatch):
+    monkeypatch.setattr(api_cache, "HEALTH_REUSE_SECONDS", 3600.0)
+    first = client.get("/api/cache/health").get_json()
+    shutil.rmtree(_cache(app).cache_dir)
+    assert client.get("/api/cache/health").get_json() == first
+
+
+def test_missing_cache_folder_is_unhealthy_503(client, app, monkeypatch):
+    monkeypatch.setattr(api_cache, "HEALTH_REUSE_SECONDS", 0.0)
     shutil.rmtree(_cache(app).cache_dir)
     response = client.get("/api/cache/health")
     assert response.status_code == 503
