@@ -310,9 +310,14 @@ def _from_high_depth(image: Image.Image, transparency: Any) -> Image.Image:
 
 @functools.lru_cache(maxsize=16)
 def _srgb_transform(profile: bytes, in_mode: str) -> ImageCms.ImageCmsTransform:
-    """A cached transform from an embedded ICC ``profile`` to sRGB."""
+    """A cached transform from an embedded ICC ``profile`` to sRGB.
+
+    Built with ``NOCACHE``: littlecms' one-pixel cache is not thread-safe, and
+    the cache engine converts from several threads sharing these transforms.
+    """
     source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
-    return ImageCms.buildTransform(source, ImageCms.createProfile("sRGB"), in_mode, "RGB")
+    return ImageCms.buildTransform(source, ImageCms.createProfile("sRGB"), in_mode, "RGB",
+                                   flags=ImageCms.Flags.NOCACHE)
 
 
 def _to_srgb(image: Image.Image, profile: bytes | None) -> Image.Image:
