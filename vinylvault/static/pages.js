@@ -171,6 +171,28 @@
     if (box.getAttribute("data-running") === "true") window.setTimeout(tick, 1500);
   }
 
+  /* Album page: while Discogs details are being fetched, reload just the tracklist section. */
+  function initPendingDetails() {
+    var section = document.querySelector("[data-details-pending]");
+    if (!section || !window.fetch || !window.DOMParser) return;
+    var attempts = 0;
+    function poll() {
+      attempts += 1;
+      fetch(window.location.href, { headers: { "Accept": "text/html" }, credentials: "same-origin" })
+        .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.text(); })
+        .then(function (html) {
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(section.id);
+          if (fresh && !fresh.hasAttribute("data-details-pending")) {
+            section.replaceWith(document.adoptNode(fresh));
+          } else if (attempts < 5) {
+            window.setTimeout(poll, 2000 * attempts);
+          }
+        })
+        .catch(function () { /* the Reload link is still there */ });
+    }
+    window.setTimeout(poll, 2000);
+  }
+
   /* Now playing: keep the touchscreen awake while the record plays. */
   function initWakeLock() {
     if (!document.querySelector("[data-wake-lock]") || !navigator.wakeLock) return;
@@ -186,6 +208,7 @@
     initInfiniteScroll();
     initAutoSubmit();
     initSyncProgress();
+    initPendingDetails();
     initWakeLock();
   }
 
