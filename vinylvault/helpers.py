@@ -70,10 +70,13 @@ def _queue_misses(response: Any) -> Any:
 
 def _resolve(url: str | None, size_type: str) -> tuple[str | None, Any]:
     """(key, entry) for ``url``: key None when there is nothing to serve from the cache."""
-    if not url:
+    if not isinstance(url, str) or not url.strip():
         return None, None
     cache = images.get_cache()
-    entry = cache.lookup(url, size_type)
+    try:
+        entry = cache.lookup(url, size_type)
+    except ValueError:  # not even parseable as a URL (say "http://[::1"): show the placeholder
+        return None, None
     if entry is not None:
         return entry.key, entry
     if cache.is_failed(url):
@@ -82,11 +85,18 @@ def _resolve(url: str | None, size_type: str) -> tuple[str | None, Any]:
     return cache.key_for(url), None
 
 
-def _image_url(url: str | None, size_type: str) -> str:
-    key, _entry = _resolve(url, size_type)
+def _real_url(url: str | None, key: str | None, size_type: str) -> str:
+    """The cache URL when there is a key, else the fallback for the source, else the placeholder."""
     if key is not None:
         return _cache_url(key, size_type)
-    return _fallback_url(url, size_type) if url else get_placeholder_url(size_type)
+    if isinstance(url, str) and url:
+        return _fallback_url(url, size_type)
+    return get_placeholder_url(size_type)
+
+
+def _image_url(url: str | None, size_type: str) -> str:
+    key, _entry = _resolve(url, size_type)
+    return _real_url(url, key, size_type)
 
 
 def get_thumbnail_url(url: str | None) -> str:
@@ -140,8 +150,7 @@ def cover_img(album: Any, size_type: str = "thumbnails", alt: str | None = None,
     url, alt = _source_and_alt(album, alt)
     key, entry = _resolve(url, size_type)
     box = _box_size(size_type)
-    real = _cache_url(key, size_type) if key else (_fallback_url(url, size_type) if url
-                                                   else get_placeholder_url(size_type))
+    real = _real_url(url, key, size_type)
     srcset = None
     if key and size_type == "thumbnails":
         srcset = f"{real} {box}w, {_cache_url(key, 'detail')} {_box_size('detail')}w"

@@ -80,8 +80,6 @@ def test_login_sets_session_cookie_flags_and_logout_ends_it(app, client):
 def test_login_cookie_is_secure_over_https(app, client):
     response = client.post("/login", base_url="https://localhost",
                            data={"password": PASSWORD, "csrf_token": page_csrf_token(client)})
-    # The anonymous session came over http, so its token is in the http cookie jar;
-    # what matters here is the flag on whatever cookie https sets.
     assert "Secure" in response.headers["Set-Cookie"]
 
 

@@ -107,6 +107,17 @@ def test_hostile_titles_are_escaped(app):
     assert _imgs(html)[0]["alt"] == f"{HOSTILE} — {HOSTILE}"
 
 
+@pytest.mark.parametrize("bad", ["http://[::1", "   ", 42, "javascript:alert(1)"])
+def test_unusable_sources_render_placeholders(app, bad):
+    html = _render(app, "{{ cover_img({'cover_url': bad, 'title': 't'}) }}|{{ get_thumbnail_url(bad) }}", bad=bad)
+    markup, url = html.split("|")
+    assert "javascript:" not in markup
+    img = _imgs(markup)[0]
+    assert img["width"] == "150" and img["alt"] == "t"
+    if not isinstance(bad, str) or bad.startswith("http://["):
+        assert url == img["data-src"] == "/cache/placeholders/placeholder_thumbnails.webp"
+
+
 def test_unknown_size_type_is_refused(app):
     with app.test_request_context(), pytest.raises(ValueError):
         render_template_string("{{ cover_img('http://x/y.jpg', 'huge') }}")
