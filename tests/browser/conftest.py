@@ -39,6 +39,7 @@ class Site:
     server: GunicornServer
     data_dir: Path
     album_ids: list[int]
+    cover_urls: list[str]
 
     def url(self, path: str = "/") -> str:
         return self.server.url(path)
@@ -51,7 +52,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     data_dir = root / "data"
     albums = prepare_demo_site(data_dir, PASSWORD, SITE_ENV)
     with GunicornServer(data_dir, log_path=root / "gunicorn.log", workers=2, env=SITE_ENV) as server:
-        yield Site(server, data_dir, [album.id for album in albums])
+        yield Site(server, data_dir, [album.id for album in albums],
+                   [album.image_url for album in albums if album.image_url])
 
 
 @pytest.fixture(scope="session")
