@@ -11,7 +11,9 @@ import hashlib
 
 import pytest
 
-from tests.photos.conftest import ALBUM, OTHER_ALBUM, image_bytes, upload_one
+from tests.photos.conftest import ALBUM, OTHER_ALBUM, image_bytes, set_owner_password, upload_one
+from vinylvault import auth, collection, db
+from vinylvault.collection import AlbumRecord
 
 VISIBILITIES = ("public", "private", "shared")
 VIEWERS = ("guest", "owner", "valid share", "revoked share", "other album's share")
@@ -141,3 +143,17 @@ def test_unknown_album_is_404_everywhere(client, albums, owner_headers):
                         ("post", "/api/albums/999/share"), ("delete", "/api/albums/999/share")):
         response = getattr(client, method)(url, headers=owner_headers)
         assert response.status_code == 404 and response.get_json()["error"] == "unknown_album", url
+
+
+def test_photo_bytes_are_accounted_in_the_photos_memory_scope(make_app, tmp_path):
+    """With the memory tier on, photos share the covers' budget under their own page scope."""
+    app = make_app(MEMORY_CACHE_ENABLED=True, MEMORY_CACHE_SIZE_MB=8)
+    set_owner_password(app)
+    with app.app_context():
+        collection.save_album(db.get_db(), AlbumRecord(id=ALBUM, source="csv", title="R"))
+        headers = {"Authorization": f"Bearer {auth.create_api_token(db.get_db())}"}
+    client = app.test_client()
+    photo = upload_one(client, headers, visibility="public")
+    assert client.get(photo["urls"]["detail"]).status_code == 200
+    scopes = client.get("/api/cache/stats").get_json()["memory_tier"]["scopes"]
+    assert scopes["photos"]["items"] == 1
