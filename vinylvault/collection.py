@@ -424,6 +424,14 @@ def _check_text(name: str, value: str | None, limit: int = MAX_QUERY_CHARS) -> s
     return value or None
 
 
+def _filters(genre: str | None, style: str | None, decade: int | str | None, format: str | None,
+             folder: str | None, q: str | None) -> _Filters:
+    """Checked filters; :class:`InvalidQuery` names the first unusable one."""
+    return _Filters(genre=_check_text("genre", genre), style=_check_text("style", style),
+                    decade=_check_decade(decade), format=_check_text("format", format),
+                    folder=_check_text("folder", folder), q=_check_text("q", q))
+
+
 def fts_query(q: str) -> str | None:
     """Turn free text into a safe FTS5 query: every word quoted, prefix-matched, all required.
 
@@ -441,7 +449,9 @@ def _where(filters: _Filters) -> tuple[str, list[Any]]:
     params: list[Any] = []
     for kind, value in (("genre", filters.genre), ("style", filters.style), ("format", filters.format)):
         if value:
-            clauses.append("a.id IN (SELECT album_id FROM album_tags WHERE kind = ? AND key = ?)")
+            # "+a.id": test membership while walking the sort index, instead of fetching every
+            # tagged album and sorting them all (a temp B-tree over thousands of rows).
+            clauses.append("+a.id IN (SELECT album_id FROM album_tags WHERE kind = ? AND key = ?)")
             params += [kind, fold(value)]
     if filters.decade is not None:
         clauses.append("a.year BETWEEN ? AND ?")
@@ -457,6 +467,21 @@ def _where(filters: _Filters) -> tuple[str, list[Any]]:
             clauses.append("a.id IN (SELECT rowid FROM albums_fts WHERE albums_fts MATCH ?)")
             params.append(match)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _count(conn: sqlite3.Connection, filters: _Filters, where: str, params: list[Any]) -> int:
+    """How many albums match; tag-only filters are counted in the tag index alone.
+
+    Counting through ``albums`` costs a lookup per candidate row (about 10 ms
+    for a common genre at 10,000 albums); the tag index answers in a fraction.
+    """
+    tags = [(kind, fold(value)) for kind, value in
+            (("genre", filters.genre), ("style", filters.style), ("format", filters.format)) if value]
+    if not tags or filters.decade is not None or filters.folder or filters.q:
+        return conn.execute(f"SELECT count(*) FROM albums AS a{where}", params).fetchone()[0]
+    sql = "SELECT count(*) FROM album_tags WHERE kind = ? AND key = ?"
+    sql += " AND album_id IN (SELECT album_id FROM album_tags WHERE kind = ? AND key = ?)" * (len(tags) - 1)
+    return conn.execute(sql, [part for tag in tags for part in tag]).fetchone()[0]
 
 
 def _order_by(sort: str, order: str, reverse: bool = False) -> str:
@@ -527,11 +552,9 @@ def list_albums(conn: sqlite3.Connection, *, sort: str = "artist", order: str | 
         raise InvalidQuery("after", "cannot be combined with offset")
     if offset is not None and (not isinstance(offset, int) or offset < 0):
         raise InvalidQuery("offset", "must be 0 or more")
-    filters = _Filters(genre=_check_text("genre", genre), style=_check_text("style", style),
-                       decade=_check_decade(decade), format=_check_text("format", format),
-                       folder=_check_text("folder", folder), q=_check_text("q", q))
+    filters = _filters(genre, style, decade, format, folder, q)
     where, params = _where(filters)
-    total = conn.execute(f"SELECT count(*) FROM albums AS a{where}", params).fetchone()[0]
+    total = _count(conn, filters, where, params)
 
     page_where, page_params = where, list(params)
     if after:
@@ -559,9 +582,7 @@ def neighbours(conn: sqlite3.Connection, album_id: int, *, sort: str = "artist",
     ``(None, None)``.
     """
     sort, order = _check_sort(sort, order)
-    filters = _Filters(genre=_check_text("genre", genre), style=_check_text("style", style),
-                       decade=_check_decade(decade), format=_check_text("format", format),
-                       folder=_check_text("folder", folder), q=_check_text("q", q))
+    filters = _filters(genre, style, decade, format, folder, q)
     key = conn.execute(f"SELECT {_sort_key_sql(sort)} FROM albums AS a WHERE a.id = ?", (album_id,)).fetchone()
     if key is None:
         return None, None

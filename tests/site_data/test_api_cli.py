@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Callable, Iterator
+import functools
+from typing import Callable
 
 import pytest
 from flask import Flask
 
-from vinylvault import collection, create_app, db, images
-
-BASE_SETTINGS: dict[str, Any] = {"TESTING": True, "DEMO_WHEN_EMPTY": True, "SYNC_INTERVAL_HOURS": 0,
-                                 "DISCOGS_MIN_INTERVAL_SECONDS": 0}
-
+from tests.web.conftest import make_app as web_make_app  # noqa: F401  (fixture)
+from vinylvault import collection, db
 
 @pytest.fixture
-def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
-    built: list[Flask] = []
-
-    def factory(**overrides: Any) -> Flask:
-        app = create_app({**BASE_SETTINGS, "DATA_DIR": tmp_path / "data", **overrides})
-        built.append(app)
-        return app
-
-    yield factory
-    for app in built:
-        images.shutdown(app)
+def make_app(web_make_app: Callable[..., Flask]) -> Callable[..., Flask]:
+    """The web tests' app factory, with the demo allowed and Discogs unpaced."""
+    return functools.partial(web_make_app, DEMO_WHEN_EMPTY=True, DISCOGS_MIN_INTERVAL_SECONDS=0)
 
 
 @pytest.fixture
