@@ -20,7 +20,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import urlsplit
 
 from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template,
                    request, url_for)
@@ -104,14 +103,6 @@ def _int_arg(name: str, default: int, minimum: int, maximum: int) -> int:
 def grid_params() -> dict[str, str]:
     """The grid's sort and filters from the query string, empty ones left out."""
     return {name: request.args[name] for name in GRID_PARAMS if request.args.get(name)}
-
-
-def _safe_next(target: str | None) -> str:
-    """A path on this site to return to; anything else becomes '/'."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
-        return "/"
-    parts = urlsplit(target)
-    return "/" if parts.scheme or parts.netloc else target.rstrip("?")
 
 
 # --- Grid --------------------------------------------------------------------
@@ -439,6 +430,6 @@ def set_theme(name: str):
     """Without JavaScript, the theme button lands here: store the choice in a cookie and go back."""
     if name not in THEMES:
         abort(404)
-    response = redirect(_safe_next(request.args.get("next")))
+    response = redirect(auth._safe_next(request.args.get("next")))
     response.set_cookie(THEME_COOKIE, name, max_age=365 * 24 * 3600, samesite="Lax", httponly=False)
     return response
