@@ -40,7 +40,7 @@ from cache_engine.memory_tier import MemoryTier
 from cache_engine.placeholder import ensure_placeholder
 
 __all__ = ["ImageCache", "Entry", "SIZE_TYPES", "LOCAL_PREFIX", "normalize_url", "initialize_image_cache",
-           "get_image_cache", "shutdown_image_cache"]
+           "install_image_cache", "get_image_cache", "shutdown_image_cache"]
 
 log = logging.getLogger("vinylvault.image_cache")
 
@@ -165,6 +165,11 @@ class ImageCache:
     def record_access(self, key: str, size_type: str) -> None:
         """Count a hit served elsewhere (the HTTP route); batched, no disk write."""
         self.index.record_access(key, size_type)
+
+    def touch(self, key: str, size_type: str) -> None:
+        """Refresh recency only: a page emitted this entry's URL, and a front server
+        (nginx) may serve the file without the app seeing the request. Batched."""
+        self.index.touch(key, size_type)
 
     def register_sources(self, urls: Iterable[str]) -> int:
         """Remember ``key -> url`` so any process can map a key back to its source."""
@@ -602,18 +607,29 @@ def initialize_image_cache(cache_dir: Path | str, database_path: Path | str, **s
     ``settings`` are :mod:`config` names (``MAX_CACHE_SIZE_GB=0.5``) plus the
     seed's ``max_cache_size`` in bytes, and ``local_root``/``size_types``.
     """
-    global _instance
     options = {name: settings.pop(name) for name in ("local_root", "size_types", "fetcher") if name in settings}
     try:
         cache = ImageCache(cache_dir, database_path, _settings_from(settings), **options)
     except (config.ConfigError, OSError, ValueError) as exc:
         log.error("image cache not initialized: %s", exc)
         return False
-    with _instance_lock:
-        previous, _instance = _instance, cache
+    previous = install_image_cache(cache)
     if previous is not None:
         previous.close()
     return True
+
+
+def install_image_cache(cache: ImageCache | None) -> ImageCache | None:
+    """Make ``cache`` the process-wide instance; return the previous one, left open.
+
+    For owners of their own instance (each Flask app closes its cache at its
+    own shutdown), unlike :func:`initialize_image_cache`, which closes the one
+    it replaces.
+    """
+    global _instance
+    with _instance_lock:
+        previous, _instance = _instance, cache
+    return previous
 
 
 def get_image_cache() -> ImageCache | None:

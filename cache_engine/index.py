@@ -142,15 +142,16 @@ class AccessRecorder:
         self._accesses: dict[tuple[str, str], list[float]] = {}
         self._counters: Counter[str] = Counter()
 
-    def hit(self, key: str, size_type: str, when: float | None = None) -> None:
+    def hit(self, key: str, size_type: str, when: float | None = None, count: int = 1) -> None:
+        """Remember a use of an entry; ``count=0`` refreshes recency without counting a hit."""
         when = time.time() if when is None else when
         with self._lock:
             slot = self._accesses.get((key, size_type))
             if slot is None:
-                self._accesses[(key, size_type)] = [when, 1]
+                self._accesses[(key, size_type)] = [when, count]
             else:
                 slot[0] = max(slot[0], when)
-                slot[1] += 1
+                slot[1] += count
 
     def count(self, name: str, amount: int = 1) -> None:
         with self._lock:
@@ -445,6 +446,10 @@ class CacheIndex:
         """A hit: remembered in memory, written at the next :meth:`flush`."""
         self.recorder.hit(key, size_type)
         self.recorder.count("hits")
+
+    def touch(self, key: str, size_type: str) -> None:
+        """Refresh an entry's recency without counting a hit; written at the next :meth:`flush`."""
+        self.recorder.hit(key, size_type, count=0)
 
     def count(self, name: str, amount: int = 1) -> None:
         """Add to a counter at the next flush."""

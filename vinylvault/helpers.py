@@ -78,6 +78,9 @@ def _resolve(url: str | None, size_type: str) -> tuple[str | None, Any]:
     except ValueError:  # not even parseable as a URL (say "http://[::1"): show the placeholder
         return None, None
     if entry is not None:
+        # nginx may serve this file without the app seeing it: emitting the URL
+        # is what keeps the entry's recency (and so eviction) right.
+        cache.touch(entry.key, size_type)
         return entry.key, entry
     if cache.is_failed(url):
         return None, None

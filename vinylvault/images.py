@@ -39,12 +39,15 @@ class CacheUnavailable(RuntimeError):
 def init_app(app: Flask) -> None:
     """Create the cover cache for ``app`` and register the Jinja helpers."""
     settings = app.config["SETTINGS"]
-    # Through the seed's initializer, so get_image_cache() returns this same
-    # instance (it replaces, and closes, the cache of an earlier app in this process).
-    if not image_cache.initialize_image_cache(settings.COVERS_DIR, settings.CACHE_DATABASE_PATH,
-                                              local_root=settings.DATA_DIR, **settings.as_dict()):
-        raise CacheUnavailable(f"the cover cache in {settings.COVERS_DIR} could not be opened (see the log)")
-    cache = image_cache.get_image_cache()
+    try:
+        cache = ImageCache(settings.COVERS_DIR, settings.CACHE_DATABASE_PATH, settings,
+                           local_root=settings.DATA_DIR)
+    except (OSError, ValueError) as exc:
+        raise CacheUnavailable(f"the cover cache in {settings.COVERS_DIR} could not be opened: {exc}") from exc
+    # The app owns and closes its cache; it is also the process-wide instance,
+    # so code written against the seed's get_image_cache() sees the same one.
+    # An earlier app's cache (tests create several) stays open for that app.
+    image_cache.install_image_cache(cache)
     app.extensions[COVERS] = cache
     atexit.register(cache.close)
     photo_cache = photos.open_photo_cache(settings, memory=cache.memory)
@@ -75,6 +78,5 @@ def shutdown(app: Flask) -> None:
         return
     atexit.unregister(cache.close)
     if image_cache.get_image_cache() is cache:
-        image_cache.shutdown_image_cache()
-    else:
-        cache.close()
+        image_cache.install_image_cache(None)
+    cache.close()

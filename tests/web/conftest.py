@@ -39,8 +39,8 @@ BASE_SETTINGS: dict[str, Any] = {
 def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
     """``make_app(**overrides)`` -> a fresh app on ``tmp_path/data``, shut down after the test.
 
-    One app at a time: the cover cache is also the process-wide
-    ``image_cache.get_image_cache()``, so a new app closes the previous one's.
+    Each app owns its cover cache; the newest is also the process-wide
+    ``image_cache.get_image_cache()``.
     """
     built: list[Flask] = []
 
