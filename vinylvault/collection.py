@@ -16,7 +16,10 @@ Unknown values: ``year`` 0 and ``date_added`` ``''`` mean unknown; an unknown
 year sorts as the oldest, an unknown date added as the earliest.
 
 Writers (sync, CSV import, demo) go through :func:`save_album` inside their
-own ``BEGIN IMMEDIATE`` transaction; the search index follows by trigger.
+own ``BEGIN IMMEDIATE`` transaction; the search index follows by trigger, and
+so does :func:`collection_version`, under which the whole-collection
+aggregates (:func:`filter_options`, :func:`collection_stats`, :func:`counts`)
+are cached per process.
 """
 
 from __future__ import annotations
@@ -28,10 +31,11 @@ import json
 import random
 import re
 import sqlite3
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 #: Sort name -> its columns after the first one, which carry the ties (ascending).
 SORTS: dict[str, tuple[str, ...]] = {
@@ -50,6 +54,8 @@ MAX_QUERY_CHARS = 200
 RANDOM_HISTORY = 20
 #: Weight of an album in the random pick, by rating: unrated counts as 1 star.
 RATING_WEIGHTS = {0: 1, 1: 1, 2: 2, 3: 3, 4: 4, 5: 5}
+
+T = TypeVar("T")
 
 _DISAMBIGUATION = re.compile(r"\s*\(\d+\)$")
 _LEADING_ARTICLE = re.compile(r"^the\s+")
@@ -629,6 +635,44 @@ def search(conn: sqlite3.Connection, q: str, limit: int = 48, offset: int = 0) -
 # Filters, statistics
 # --------------------------------------------------------------------------
 
+#: Cached results kept per process; beyond this many keys the cache starts over.
+MAX_CACHED_RESULTS = 16
+_cache_lock = threading.Lock()
+_cache: dict[tuple[Any, ...], tuple[tuple[str, int], Any]] = {}
+
+
+def collection_version(conn: sqlite3.Connection) -> tuple[str, int]:
+    """``(epoch, version)``: changes whenever an album or tag is written (migration 0004's triggers).
+
+    ``epoch`` is unique to the database file, ``version`` counts changes; one
+    primary-key read.
+    """
+    epoch, version = conn.execute("SELECT epoch, version FROM collection_version WHERE id = 1").fetchone()
+    return epoch, version
+
+
+def cached(conn: sqlite3.Connection, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+    """``compute()``'s result, reused by this process while :func:`collection_version` is unchanged.
+
+    For whole-collection aggregates that cost tens of milliseconds at 10,000
+    albums and change only when the collection does. The version is read
+    *before* computing: a write committed meanwhile can only make the stored
+    result look older than it is (recomputed next time), never newer. Results
+    are shared between callers, who must not modify them.
+    """
+    stamp = collection_version(conn)
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None:
+        return hit[1]
+    value = compute()
+    with _cache_lock:
+        if len(_cache) >= MAX_CACHED_RESULTS and key not in _cache:
+            _cache.clear()
+        _cache[key] = (stamp, value)
+    return value
+
+
 def _tag_options(conn: sqlite3.Connection, kind: str) -> list[FilterOption]:
     # min(value) picks one display spelling when copies differ only in case.
     return [FilterOption(row[0], row[0], row[1]) for row in conn.execute(
@@ -642,7 +686,14 @@ def _decade_options(conn: sqlite3.Connection) -> list[FilterOption]:
 
 
 def filter_options(conn: sqlite3.Connection) -> FilterOptions:
-    """Every value each filter can take, with how many albums have it (most common first)."""
+    """Every value each filter can take, with how many albums have it (most common first).
+
+    Cached per process until the collection changes (see :func:`cached`).
+    """
+    return cached(conn, ("filter_options",), lambda: _filter_options(conn))
+
+
+def _filter_options(conn: sqlite3.Connection) -> FilterOptions:
     folders = [FilterOption(row[0], row[0], row[1]) for row in conn.execute(
         "SELECT folder, count(*) AS n FROM albums WHERE folder != '' GROUP BY folder ORDER BY folder")]
     return FilterOptions(genres=_tag_options(conn, "genre"), styles=_tag_options(conn, "style"),
@@ -663,7 +714,14 @@ class CollectionStats:
 
 
 def collection_stats(conn: sqlite3.Connection, newest: int = 10) -> CollectionStats:
-    """Totals, counts by genre/decade/format and the ``newest`` latest additions."""
+    """Totals, counts by genre/decade/format and the ``newest`` latest additions.
+
+    Cached per process until the collection changes (see :func:`cached`).
+    """
+    return cached(conn, ("collection_stats", newest), lambda: _collection_stats(conn, newest))
+
+
+def _collection_stats(conn: sqlite3.Connection, newest: int) -> CollectionStats:
     albums, artists, rated, plays, unknown = conn.execute(
         "SELECT count(*), count(DISTINCT artist_sort), count(*) FILTER (WHERE rating > 0), "
         "coalesce(sum(play_count), 0), count(*) FILTER (WHERE year = 0) FROM albums").fetchone()
@@ -675,7 +733,14 @@ def collection_stats(conn: sqlite3.Connection, newest: int = 10) -> CollectionSt
 
 
 def counts(conn: sqlite3.Connection) -> dict[str, int]:
-    """``{"albums": n, "discogs": n, "csv": n, "demo": n}``: cheap, for headers and /health."""
+    """``{"albums": n, "discogs": n, "csv": n, "demo": n}``: cheap, for headers and /health.
+
+    Cached per process until the collection changes; the dict is the caller's own.
+    """
+    return dict(cached(conn, ("counts",), lambda: _counts(conn)))
+
+
+def _counts(conn: sqlite3.Connection) -> dict[str, int]:
     result = {"albums": 0, "discogs": 0, "csv": 0, "demo": 0}
     for source, n in conn.execute("SELECT source, count(*) FROM albums GROUP BY source"):
         result[source] = n

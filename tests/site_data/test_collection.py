@@ -225,3 +225,66 @@ def test_demo_loads_idempotently_and_is_removable(conn, tmp_path):
     assert demo.remove_demo(conn, tmp_path) == 48
     assert collection.counts(conn)["albums"] == 0 and not list((tmp_path / "demo" / "covers").glob("*.jpg"))
     assert conn.execute("SELECT count(*) FROM release_details").fetchone()[0] == 0
+
+
+# --- Per-process cache of whole-collection aggregates ------------------------------------------
+
+def genre_counts(conn) -> dict[str, int]:
+    return {o.value: o.count for o in collection.filter_options(conn).genres}
+
+
+def test_aggregates_are_reused_while_the_collection_is_unchanged(conn):
+    add(conn, record(1, genres=["Jazz"]))
+    assert collection.filter_options(conn) is collection.filter_options(conn)
+    assert collection.collection_stats(conn) is collection.collection_stats(conn)
+    # Reads and writes elsewhere (settings, random picks) leave the version alone.
+    version = collection.collection_version(conn)
+    collection.set_setting(conn, "discogs_username", "me")
+    collection.random_album(conn)
+    assert collection.collection_version(conn) == version
+    counts = collection.counts(conn)
+    counts["albums"] = 99  # the caller's own copy: the cached value is untouched
+    assert collection.counts(conn)["albums"] == 1
+
+
+def test_every_album_write_shows_up_on_the_next_call(conn):
+    add(conn, record(1, genres=["Jazz"], folder="Shelf"))
+    assert genre_counts(conn) == {"Jazz": 1} and collection.counts(conn)["albums"] == 1
+    add(conn, record(2, genres=["Jazz", "Rock"]))                     # insert
+    assert genre_counts(conn) == {"Jazz": 2, "Rock": 1}
+    add(conn, record(2, genres=["Funk"]))                             # update: tags replaced
+    assert genre_counts(conn) == {"Jazz": 1, "Funk": 1}
+    assert collection.collection_stats(conn).plays == 0
+    collection.record_play(conn, 1)                                   # a play changes the statistics
+    assert collection.collection_stats(conn).plays == 1
+    with write_transaction(conn):
+        collection.delete_albums(conn, [1])                           # delete (tags by cascade)
+    assert genre_counts(conn) == {"Funk": 1}
+    assert collection.counts(conn)["albums"] == 1 and collection.collection_stats(conn).albums == 1
+    assert [o.value for o in collection.filter_options(conn).folders] == []
+
+
+def test_a_write_from_another_connection_invalidates(conn, tmp_path):
+    add(conn, record(1, genres=["Jazz"]))
+    assert genre_counts(conn) == {"Jazz": 1}
+    other = db.connect(tmp_path / "vinylvault.db")  # as another worker process would
+    try:
+        add(other, record(2, genres=["Rock"]))
+    finally:
+        other.close()
+    assert genre_counts(conn) == {"Jazz": 1, "Rock": 1}
+
+
+def test_two_databases_at_the_same_version_are_not_confused(conn, tmp_path):
+    path = tmp_path / "second.db"
+    db.initialize(path)
+    second = db.connect(path)
+    try:
+        add(conn, record(1, genres=["Jazz"]))
+        add(second, record(1, genres=["Rock"]))
+        assert collection.collection_version(conn)[1] == collection.collection_version(second)[1]
+        assert genre_counts(conn) == {"Jazz": 1}
+        assert genre_counts(second) == {"Rock": 1}
+        assert genre_counts(conn) == {"Jazz": 1}
+    finally:
+        second.close()

@@ -1,0 +1,209 @@
+"""Page server time at 10,000 albums, and the API requests of a full Discogs sync.
+
+Run alone with ``.venv/bin/python bench/bench_pages.py`` (or via run_all.py).
+
+Pages: a 10,000-album synthetic collection
+(:func:`vinylvault.demo.make_synthetic_collection`) in a temporary DATA_DIR,
+the real app from ``create_app``, requests through Flask's test client in
+this process (no network, no gunicorn: the server's own time). After a
+warm-up, each page is requested ``ROUNDS`` times, interleaved with the others
+and with the baseline (bench/bare_app.py's ``/`` through its own test client:
+what any Flask request costs), and p50/p95 are reported with their ratio to
+the baseline's p50.
+
+Sync: the fake Discogs API (tests/support/fake_discogs.py, real HTTP on
+127.0.0.1) with 2,500 items; a full sync, then a few album pages' release
+details, counting the requests that reached the server against the budget
+``ceil(items / 100)`` collection pages + releases opened + the two constant
+lists (folders, custom fields; see vinylvault/sync.py).
+
+Writes "## Pages" in BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bare_app import app as bare_app  # noqa: E402
+from report import ROOT, percentile, table, write_section  # noqa: E402
+from tests.support.fake_discogs import FakeDiscogs  # noqa: E402
+from vinylvault import auth, collection, create_app, db, demo, sync  # noqa: E402
+from vinylvault.discogs import DiscogsClient  # noqa: E402
+
+WORK = ROOT / "bench" / ".work" / "pages"
+DISCOGS_CORPUS = ROOT.parent / "shared" / "corpus" / "discogs"
+ALBUMS = 10_000
+WARMUP = 20
+ROUNDS = 200
+SYNC_ITEMS = 2_500
+RELEASES_OPENED = 20
+#: A title word of about 1 in 10 synthetic albums (titles draw from demo._WORDS).
+SEARCH_WORD = "harvest"
+#: p50 targets in ms from the issue.
+TARGETS = {"grid": 25.0, "search": 20.0, "album": 15.0}
+SETTINGS = {
+    "TESTING": True,
+    # Synthetic covers name i.discogs.com: refused before any DNS look-up, so no download runs meanwhile.
+    "SOURCE_HOST_ALLOWLIST": ("127.0.0.1",),
+    "DEMO_WHEN_EMPTY": False,
+    "SYNC_INTERVAL_HOURS": 0,
+    "LOG_LEVEL": "ERROR",
+}
+BASELINE = "baseline: bare Flask `/` (bench/bare_app.py)"
+
+
+def _build_database(data_dir: Path) -> None:
+    path = data_dir / "vinylvault.db"
+    db.initialize(path)
+    conn = db.connect(path)
+    try:
+        auth.set_password(conn, "bench password 1234")
+        demo.make_synthetic_collection(conn, ALBUMS)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+
+
+def _album_with_details(data_dir: Path) -> int:
+    conn = db.connect(data_dir / "vinylvault.db")
+    try:
+        return conn.execute("SELECT a.id FROM albums AS a JOIN release_details AS r USING (release_id) "
+                            "WHERE json_array_length(r.tracklist) > 0 ORDER BY a.id LIMIT 1").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _common_tags(data_dir: Path) -> tuple[str, str]:
+    """The most common genre and style: the filters that match the most albums."""
+    conn = db.connect(data_dir / "vinylvault.db")
+    try:
+        options = collection.filter_options(conn)
+        return options.genres[0].value, options.styles[0].value
+    finally:
+        conn.close()
+
+
+def _timed(get: Callable[[str], int], path: str) -> float:
+    started = time.perf_counter()
+    status = get(path)
+    elapsed = time.perf_counter() - started
+    if status != 200:
+        raise RuntimeError(f"{path} answered {status}")
+    return elapsed * 1000
+
+
+def measure_pages(data_dir: Path) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """{name: [ms, ...]} for every page and the baseline, interleaved round by round."""
+    app = create_app({**SETTINGS, "DATA_DIR": data_dir})
+    ours, bare = app.test_client(), bare_app.test_client()
+    genre, style = _common_tags(data_dir)
+    album_id = _album_with_details(data_dir)
+    paths = {
+        "grid `/` (default sort)": "/",
+        f"grid, genre={genre}": f"/?genre={genre}",
+        f"grid, genre={genre} + style={style} + decade=1990": f"/?genre={genre}&style={style}&decade=1990",
+        f"search `?q={SEARCH_WORD}`": f"/search?q={SEARCH_WORD}",
+        "album (release details stored)": f"/album/{album_id}",
+    }
+    getters = {name: (lambda p: ours.get(p).status_code) for name in paths}
+    getters[BASELINE] = lambda p: bare.get(p).status_code
+    paths[BASELINE] = "/"
+    samples: dict[str, list[float]] = {name: [] for name in paths}
+    for round_number in range(WARMUP + ROUNDS):
+        for name, path in paths.items():
+            ms = _timed(getters[name], path)
+            if round_number >= WARMUP:
+                samples[name].append(ms)
+    return samples, paths
+
+
+def _kind(name: str) -> str | None:
+    return next((kind for kind in TARGETS if name.startswith(kind)), None)
+
+
+def pages_section(samples: dict[str, list[float]]) -> tuple[str, list[str]]:
+    base = percentile(samples[BASELINE], 0.5)
+    rows, missed = [], []
+    for name, values in samples.items():
+        p50, p95 = percentile(values, 0.5), percentile(values, 0.95)
+        kind = _kind(name)
+        verdict = ""
+        if kind:
+            met = p50 <= TARGETS[kind]
+            verdict = f"≤ {TARGETS[kind]:.0f} ms: {'yes' if met else 'NO'}"
+            if not met:
+                missed.append(name)
+        rows.append((name, f"{p50:.2f}", f"{p95:.2f}", f"{p50 / base:.1f}x", verdict))
+    return table(("request", "p50 ms", "p95 ms", "p50 vs baseline", "target (p50)"), rows), missed
+
+
+def measure_sync() -> dict[str, int]:
+    """Requests of a full sync of ``SYNC_ITEMS`` items plus ``RELEASES_OPENED`` release details."""
+    conn_dir = WORK / "sync"
+    conn_dir.mkdir(parents=True)
+    db.initialize(conn_dir / "vinylvault.db")
+    conn = db.connect(conn_dir / "vinylvault.db")
+    with FakeDiscogs(DISCOGS_CORPUS, items=SYNC_ITEMS) as fake:
+        client = DiscogsClient(fake.url, fake.token, "VinylVaultBench/1.0 +http://127.0.0.1", min_interval=0.0)
+        try:
+            sync.run_sync(conn, client, fake.username)
+            synced = conn.execute("SELECT count(*) FROM albums").fetchone()[0]
+            after_sync = fake.count()
+            for (release_id,) in conn.execute("SELECT DISTINCT release_id FROM albums ORDER BY release_id "
+                                              "LIMIT ?", (RELEASES_OPENED,)).fetchall():
+                sync.fetch_release_details(conn, client, release_id)
+        finally:
+            client.close()
+            conn.close()
+        return {"items": synced, "sync": after_sync, "pages": fake.count("/collection/folders/0/releases"),
+                "releases": fake.count() - after_sync,
+                "total": fake.count()}
+
+
+def sync_section(counts: dict[str, int]) -> str:
+    budget_pages = math.ceil(counts["items"] / 100)
+    budget = budget_pages + RELEASES_OPENED + 2
+    rows = [
+        ("collection pages", counts["pages"], f"ceil({counts['items']:,} / 100) = {budget_pages}"),
+        ("folder and custom-field lists", counts["sync"] - counts["pages"], "2 (constant)"),
+        ("releases opened", counts["releases"], RELEASES_OPENED),
+        ("total", counts["total"], budget),
+    ]
+    verdict = "met" if counts["total"] <= budget else "MISSED"
+    return (table(("requests", "sent", "budget"), rows)
+            + f"\n\n- Target: no more requests than the budget: **{counts['total']} of {budget}, {verdict}**.")
+
+
+def main() -> None:
+    shutil.rmtree(WORK, ignore_errors=True)
+    data_dir = WORK / "data"
+    data_dir.mkdir(parents=True)
+    _build_database(data_dir)
+    samples, _paths = measure_pages(data_dir)
+    pages_table, missed = pages_section(samples)
+    counts = measure_sync()
+    write_section("Pages", "\n\n".join([
+        f"Server time of the site's pages with {ALBUMS:,} synthetic albums, in this process through Flask's "
+        f"test client (no network), after {WARMUP} warm-up rounds; {ROUNDS} rounds, pages and the baseline "
+        "interleaved. 48 covers per grid page (PAGE_SIZE), each registered with the cover cache (index look-ups).",
+        pages_table,
+        "- Targets (issue 4): grid p50 ≤ 25 ms, search ≤ 20 ms, album ≤ 15 ms: "
+        + ("**all met**." if not missed else f"**missed: {', '.join(missed)}**."),
+        f"Discogs API requests of a full sync of {SYNC_ITEMS:,} items against the fake Discogs server "
+        f"(tests/support/fake_discogs.py), then {RELEASES_OPENED} albums' release details:",
+        sync_section(counts),
+    ]))
+    for name, values in samples.items():
+        print(f"{name}: p50 {percentile(values, 0.5):.2f} ms, p95 {percentile(values, 0.95):.2f} ms")
+    print(counts)
+
+
+if __name__ == "__main__":
+    main()
