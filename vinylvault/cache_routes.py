@@ -14,7 +14,9 @@ to send is the path recorded in the cache index for that key.
 
 ``FILE_DELIVERY`` chooses who sends the bytes: this process (``direct``, with
 the server's sendfile through ``wsgi.file_wrapper``), nginx
-(``x-accel-redirect``) or Apache/lighttpd (``x-sendfile``).
+(``x-accel-redirect``) or Apache/lighttpd (``x-sendfile``). With the memory
+tier on, ``direct`` hits are answered from memory, accounted to the page that
+asked (its Referer), so one page cannot push out another's hot images.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, current_app, request
 from werkzeug.routing import BaseConverter
@@ -40,6 +43,10 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 #: Placeholders change only with a new version of the drawing code.
 PLACEHOLDER_MAX_AGE = "public, max-age=86400"
 PLACEHOLDER_HEADER = "X-VinylVault-Placeholder"
+#: Memory-tier scopes by the path of the page that asked; a fixed set of names,
+#: whatever a client puts in its Referer.
+PAGE_SCOPES = (("/album/", "album"), ("/now-playing/", "album"), ("/search", "search"),
+               ("/stats", "stats"), ("/admin", "admin"))
 
 
 class CacheKeyConverter(BaseConverter):
@@ -80,6 +87,24 @@ def _deliver(path: Path, headers: dict[str, str]) -> Response | None:
     return response
 
 
+def page_scope() -> str:
+    """The memory-tier scope of this request: which page the image is shown on."""
+    path = urlsplit(request.referrer or "").path
+    for prefix, scope in PAGE_SCOPES:
+        if path.startswith(prefix):
+            return scope
+    return "grid" if path == "/" else "other"
+
+
+def _from_memory(cache: ImageCache, entry: Entry, headers: dict[str, str]) -> Response | None:
+    """``entry`` sent from the memory tier (filled from its file); None if the file vanished."""
+    try:
+        data = cache.read_bytes(entry, scope=page_scope())
+    except FileNotFoundError:
+        return None
+    return Response(data, mimetype=MIMETYPE, headers=headers)
+
+
 def _entry_headers(content_hash: str) -> dict[str, str]:
     return {"ETag": f'"{content_hash}"', "Cache-Control": IMMUTABLE}
 
@@ -95,7 +120,10 @@ def _serve_entry(cache: ImageCache, entry: Entry) -> Response | None:
     if _not_modified(entry.content_hash):
         cache.record_access(entry.key, entry.size_type)
         return Response(status=304, headers=headers)
-    response = _deliver(entry.path, headers)
+    if cache.memory is not None and request.method == "GET" and current_app.config["FILE_DELIVERY"] == "direct":
+        response = _from_memory(cache, entry, headers)
+    else:
+        response = _deliver(entry.path, headers)
     if response is None:
         log.warning("cache file missing for %s/%s; converting again", entry.size_type, entry.key)
         return None
