@@ -28,7 +28,7 @@ from .api_cache import get_jobs, job_response, job_status_body
 from .auth import owner_required, rate_limit
 from .db import get_db
 from .errors import APIError
-from .images import get_cache
+from .images import PHOTO_STORE, get_cache
 
 log = logging.getLogger("vinylvault.api_images")
 
@@ -156,7 +156,10 @@ def cleanup():
             continue
         removed_files += cache.remove_source(url)
         removed_sources += 1
-    log.info("image cleanup: %d orphan sources removed (%d files), %d kept",
-             removed_sources, removed_files, kept)
+    # Photos of deleted albums (their rows go with the album; the files stay until now).
+    store = current_app.extensions.get(PHOTO_STORE)
+    removed_photos = store.remove_orphans(get_db()) if store is not None else 0
+    log.info("image cleanup: %d orphan sources removed (%d files), %d kept, %d orphan photos removed",
+             removed_sources, removed_files, kept, removed_photos)
     return jsonify({"success": True, "removed_sources": removed_sources, "removed_files": removed_files,
-                    "kept": kept})
+                    "kept": kept, "removed_photos": removed_photos})

@@ -72,6 +72,8 @@ DESCRIPTION_MAX = 2000
 #: token_urlsafe(24) is 32 characters; anything much longer is not one of ours.
 SHARE_TOKEN_MAX = 128
 _PHOTO_ID = re.compile(r"[0-9a-f]{32}")
+#: An original this young may belong to an upload whose row is not committed yet.
+ORPHAN_GRACE_SECONDS = 600.0
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _COLUMNS = ("id, album_id, visibility, title, description, format, ext, width, height, bytes, "
             "created_at, updated_at, view_count, last_viewed_at")
@@ -539,11 +541,16 @@ class PhotoStore:
         return photo
 
     def remove_orphans(self, conn: sqlite3.Connection) -> int:
-        """Remove originals and derivatives no row refers to (an album was deleted); return how many."""
+        """Remove originals and derivatives no row refers to (an album was deleted); return how many.
+
+        Files younger than :data:`ORPHAN_GRACE_SECONDS` are spared: an upload
+        writes its original before its row is committed.
+        """
         known = {row[0] for row in conn.execute("SELECT id FROM photos")}
+        cutoff = time.time() - ORPHAN_GRACE_SECONDS
         removed = 0
         for path in self.originals_dir.glob("*/*"):
-            if path.stem not in known:
+            if path.stem not in known and _modified_before(path, cutoff):
                 path.unlink(missing_ok=True)
                 removed += 1
         for url in list(self.cache.cached_source_urls()):
@@ -603,3 +610,9 @@ class PhotoStore:
         finally:
             conn.close()
 
+
+def _modified_before(path: Path, cutoff: float) -> bool:
+    try:
+        return path.stat().st_mtime < cutoff
+    except FileNotFoundError:
+        return False

@@ -127,7 +127,8 @@ def test_cleanup_removes_orphans_only(client, app, token, origin):
     assert client.post("/api/images/cleanup").status_code == 401
     response = client.post("/api/images/cleanup", headers=bearer(token))
     assert response.status_code == 200
-    assert response.get_json() == {"success": True, "removed_sources": 1, "removed_files": 2, "kept": 2}
+    assert response.get_json() == {"success": True, "removed_sources": 1, "removed_files": 2, "kept": 2,
+                                   "removed_photos": 0}
     assert _cache(app).lookup(orphan, "detail") is None
     assert not any(path.exists() for path in orphan_files)
     for url in (kept_cover, kept_artist):
