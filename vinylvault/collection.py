@@ -450,15 +450,57 @@ def fts_query(q: str) -> str | None:
     return " ".join(quoted) or None
 
 
-def _where(filters: _Filters) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
+@dataclass(frozen=True)
+class _Tag:
+    kind: str
+    key: str
+    albums: int  # how many albums carry it (from the cached filter options)
+
+
+def _tags(conn: sqlite3.Connection, filters: _Filters) -> list[_Tag]:
+    """The genre/style/format filters, rarest first."""
+    options = filter_options(conn)
+    choices = {"genre": options.genres, "style": options.styles, "format": options.formats}
+    tags = []
     for kind, value in (("genre", filters.genre), ("style", filters.style), ("format", filters.format)):
         if value:
-            # "+a.id": test membership while walking the sort index, instead of fetching every
-            # tagged album and sorting them all (a temp B-tree over thousands of rows).
-            clauses.append("+a.id IN (SELECT album_id FROM album_tags WHERE kind = ? AND key = ?)")
-            params += [kind, fold(value)]
+            key = fold(value)
+            albums = next((o.count for o in choices[kind] if fold(o.value) == key), 0)
+            tags.append(_Tag(kind, key, albums))
+    return sorted(tags, key=lambda tag: tag.albums)
+
+
+def _tag_match(tags: list[_Tag]) -> tuple[str, list[Any]]:
+    """A SELECT of the ids of albums carrying every tag.
+
+    It reads the rarest tag's rows and probes the others by primary key, so
+    "Dub + Vinyl" costs the Dub albums, not the thousands on vinyl.
+    """
+    first, *others = tags
+    sql = "SELECT t0.album_id FROM album_tags AS t0 WHERE t0.kind = ? AND t0.key = ?"
+    params: list[Any] = [first.kind, first.key]
+    for n, tag in enumerate(others, 1):
+        sql += (f" AND EXISTS (SELECT 1 FROM album_tags AS t{n} WHERE t{n}.kind = ? AND t{n}.key = ?"
+                f" AND t{n}.album_id = t0.album_id)")
+        params += [tag.kind, tag.key]
+    return sql, params
+
+
+def _where(filters: _Filters, tags: list[_Tag], walk: bool = True) -> tuple[str, list[Any]]:
+    """The WHERE clause of the filters; ``walk`` picks the query shape for the tags.
+
+    Walking ("+a.id", no index on the membership test): the matching ids are
+    collected once and tested while the sort index is walked, so a common
+    genre never sorts thousands of rows. Otherwise SQLite fetches the
+    matching albums by id and sorts them: cheaper when few match (see
+    :func:`_walk_costs_more`).
+    """
+    clauses: list[str] = []
+    params: list[Any] = []
+    if tags:
+        match_sql, match_params = _tag_match(tags)
+        clauses.append(f"{'+' if walk else ''}a.id IN ({match_sql})")
+        params += match_params
     if filters.decade is not None:
         clauses.append("a.year BETWEEN ? AND ?")
         params += [filters.decade, filters.decade + 9]
@@ -475,19 +517,30 @@ def _where(filters: _Filters) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def _count(conn: sqlite3.Connection, filters: _Filters, where: str, params: list[Any]) -> int:
+def _walk_costs_more(conn: sqlite3.Connection, tags: list[_Tag], total: int, rows_needed: int) -> bool:
+    """Whether fetching the rarest tag's albums and sorting them beats walking the sort index.
+
+    A walk reads about ``albums * rows_needed / total`` index entries before
+    the page is full (every album when few match); fetching reads the rarest
+    tag's albums and sorts the matches (counted twice for the sort).
+    """
+    if not tags:
+        return False
+    albums = counts(conn)["albums"]
+    walked = albums * min(1.0, rows_needed / max(total, 1))
+    return 2 * tags[0].albums <= walked
+
+
+def _count(conn: sqlite3.Connection, filters: _Filters, tags: list[_Tag], where: str, params: list[Any]) -> int:
     """How many albums match; tag-only filters are counted in the tag index alone.
 
     Counting through ``albums`` costs a lookup per candidate row (about 10 ms
     for a common genre at 10,000 albums); the tag index answers in a fraction.
     """
-    tags = [(kind, fold(value)) for kind, value in
-            (("genre", filters.genre), ("style", filters.style), ("format", filters.format)) if value]
     if not tags or filters.decade is not None or filters.folder or filters.q:
         return conn.execute(f"SELECT count(*) FROM albums AS a{where}", params).fetchone()[0]
-    sql = "SELECT count(*) FROM album_tags WHERE kind = ? AND key = ?"
-    sql += " AND album_id IN (SELECT album_id FROM album_tags WHERE kind = ? AND key = ?)" * (len(tags) - 1)
-    return conn.execute(sql, [part for tag in tags for part in tag]).fetchone()[0]
+    match_sql, match_params = _tag_match(tags)
+    return conn.execute(f"SELECT count(*) FROM ({match_sql})", match_params).fetchone()[0]
 
 
 def _order_by(sort: str, order: str, reverse: bool = False) -> str:
@@ -559,8 +612,11 @@ def list_albums(conn: sqlite3.Connection, *, sort: str = "artist", order: str | 
     if offset is not None and (not isinstance(offset, int) or offset < 0):
         raise InvalidQuery("offset", "must be 0 or more")
     filters = _filters(genre, style, decade, format, folder, q)
-    where, params = _where(filters)
-    total = _count(conn, filters, where, params)
+    tags = _tags(conn, filters)
+    where, params = _where(filters, tags)
+    total = _count(conn, filters, tags, where, params)
+    if _walk_costs_more(conn, tags, total, (offset or 0) + limit + 1):
+        where, params = _where(filters, tags, walk=False)
 
     page_where, page_params = where, list(params)
     if after:
@@ -592,7 +648,7 @@ def neighbours(conn: sqlite3.Connection, album_id: int, *, sort: str = "artist",
     key = conn.execute(f"SELECT {_sort_key_sql(sort)} FROM albums AS a WHERE a.id = ?", (album_id,)).fetchone()
     if key is None:
         return None, None
-    where, params = _where(filters)
+    where, params = _where(filters, _tags(conn, filters))
     found: list[int | None] = []
     for reverse in (True, False):
         after_sql, after_params = _after(sort, order, tuple(key), reverse=reverse)
@@ -663,7 +719,7 @@ def cached(conn: sqlite3.Connection, key: tuple[Any, ...], compute: Callable[[],
     stamp = collection_version(conn)
     with _cache_lock:
         hit = _cache.get(key)
-    if hit is not None:
+    if hit is not None and hit[0] == stamp:
         return hit[1]
     value = compute()
     with _cache_lock:
