@@ -133,6 +133,9 @@ class Settings:
     DISCOGS_MIN_INTERVAL_SECONDS: float = _setting(
         1.0, "Least time between two Discogs API requests (60/min per IP).", minimum=0.0)
     SYNC_INTERVAL_HOURS: float = _setting(24.0, "Automatic Discogs sync period; 0 turns it off.", minimum=0.0)
+    COVERS_PER_PASS: int = _setting(
+        100, "Releases fetched per background pass to fill in missing covers (CSV imports); 0 turns it off.",
+        minimum=0, maximum=10_000)
     DEMO_WHEN_EMPTY: bool = _setting(True, "Load the demo collection when nothing is configured.")
     PAGE_SIZE: int = _setting(48, "Albums per grid page.", minimum=6, maximum=500)
 

@@ -1,7 +1,7 @@
 """``flask --app vinylvault <command>``: getting a collection in from the command line.
 
-``init`` (run.sh calls it), ``demo``, ``remove-demo``, ``import-csv FILE`` and
-``sync``. The owner's ``set-password`` and ``create-api-token`` live in
+``init`` (run.sh calls it), ``demo``, ``remove-demo``, ``import-csv FILE``,
+``sync`` and ``covers`` (fill in missing covers from Discogs). The owner's ``set-password`` and ``create-api-token`` live in
 :mod:`vinylvault.auth`.
 """
 
@@ -72,6 +72,22 @@ def import_csv_command(file: Path) -> None:
     click.echo(f"Imported {report.imported}, updated {report.updated}, skipped {len(report.skipped)}.")
     for line, reason in report.skipped:
         click.echo(f"  line {line}: {reason}", err=True)
+    if sync.missing_covers(db.get_db()):
+        click.echo("Covers come from Discogs in the background once a token is set (or run `flask covers`).")
+
+
+@click.command("covers")
+@with_appcontext
+def covers_command() -> None:
+    """Fetch covers for albums without one (CSV imports), COVERS_PER_PASS releases at a time, paced."""
+    try:
+        result = sync.cover_pass_once(_settings())
+    except sync.SyncBusy as exc:
+        raise click.ClickException(str(exc)) from None
+    if result is None:
+        raise click.ClickException("set a Discogs token at /setup first (and COVERS_PER_PASS above 0)")
+    click.echo(f"Covers: {result.from_stored} from stored details, {result.fetched} releases fetched, "
+               f"{result.remaining} left for the next pass.")
 
 
 def _print_progress(status: dict[str, Any]) -> None:
@@ -92,5 +108,6 @@ def sync_command() -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (init_command, demo_command, remove_demo_command, import_csv_command, sync_command):
+    for command in (init_command, demo_command, remove_demo_command, import_csv_command, sync_command,
+                    covers_command):
         app.cli.add_command(command)

@@ -15,8 +15,15 @@ the count; a copy missed that way is removed and returns with the next run.)
 Requests per run: 1 folder list + 1 custom-field list + one per collection
 page (``ceil(items / 100)``). A resumed run repeats the two lists.
 
+Covers: a copy without any (CSV imports carry none; some Discogs items have
+only spacer.gif) gets its release's primary image, else the first, when the
+release is fetched: when the album is first opened, or by a background cover
+pass after each sync and on the scheduler's ticks, at most
+``COVERS_PER_PASS`` releases a pass, each fetched once (see
+:func:`fill_missing_covers`).
+
 One run at a time, across processes: a lease in ``sync_state`` (owner and
-expiry, renewed after every page). Failures are recorded in ``sync_state``;
+expiry, renewed after every page), held by cover passes too. Failures are recorded in ``sync_state``;
 the site keeps working from the database.
 """
 
@@ -29,6 +36,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -361,14 +369,139 @@ def make_client(settings: config.Settings, token: str) -> DiscogsClient:
                          timeout=(settings.CONNECT_TIMEOUT_SECONDS, settings.READ_TIMEOUT_SECONDS))
 
 
+def release_cover(details: ReleaseDetails) -> tuple[str, str]:
+    """``(cover_url, thumb_url)`` of a release: its primary image, else the first; ``("", "")`` if none."""
+    image = next((img for img in details.images if img.get("uri") == details.image_url), None)
+    if image is None:
+        return details.image_url, ""
+    return image["uri"], image.get("uri150") or ""
+
+
+def apply_release_cover(conn: sqlite3.Connection, details: ReleaseDetails) -> list[str]:
+    """Give the release's cover to its copies that have none (CSV imports); return the URLs set.
+
+    Call inside a write transaction. A copy with any cover keeps it: Discogs
+    sync already gives the collection's own choice.
+    """
+    cover, thumb = release_cover(details)
+    if not cover:
+        return []
+    changed = conn.execute(
+        "UPDATE albums SET cover_url = ?, thumb_url = ?, updated_at = ? "
+        "WHERE release_id = ? AND cover_url = '' AND thumb_url = ''",
+        (cover, thumb, collection.now_iso(), details.release_id)).rowcount
+    return [cover] if changed else []
+
+
 def fetch_release_details(conn: sqlite3.Connection, client: DiscogsClient, release_id: int) -> ReleaseDetails:
-    """Fetch a release (tracklist, images...) from Discogs and store it; raises :class:`DiscogsError`."""
+    """Fetch a release (tracklist, images...) from Discogs and store it; raises :class:`DiscogsError`.
+
+    Copies of the release without a cover get the release's (queued for the image cache).
+    """
     details = map_release(client.release(release_id), client.base_url)
     if details.release_id != release_id:
         details = ReleaseDetails(**{**vars(details), "release_id": release_id})
     with write_transaction(conn):
         collection.save_release_details(conn, details)
+        covers = apply_release_cover(conn, details)
+    if covers:
+        _queue_covers(covers)
     return details
+
+
+@dataclass(frozen=True)
+class CoverPass:
+    """What one :func:`fill_missing_covers` pass did.
+
+    ``from_stored``: copies given a cover from details already stored (no
+    request); ``fetched``: releases asked of Discogs; ``remaining``: releases
+    of copies without a cover still never asked (the next pass starts there).
+    """
+
+    from_stored: int
+    fetched: int
+    remaining: int
+
+
+_RELEASES_NOT_FETCHED = (
+    "FROM albums AS a WHERE a.cover_url = '' AND a.thumb_url = '' AND a.release_id > 0 "
+    "AND NOT EXISTS (SELECT 1 FROM release_details AS r WHERE r.release_id = a.release_id)"
+)
+
+
+def _covers_from_stored_details(conn: sqlite3.Connection) -> int:
+    """Copies without a cover whose release's details are stored (another copy was opened): no request."""
+    release_ids = [row[0] for row in conn.execute(
+        "SELECT DISTINCT a.release_id FROM albums AS a JOIN release_details AS r ON r.release_id = a.release_id "
+        "WHERE a.cover_url = '' AND a.thumb_url = '' AND r.image_url != ''")]
+    urls = []
+    with write_transaction(conn):
+        for release_id in release_ids:
+            urls += apply_release_cover(conn, collection.get_release_details(conn, release_id))
+    if urls:
+        _queue_covers(urls)
+    return len(urls)
+
+
+def fill_missing_covers(conn: sqlite3.Connection, client: DiscogsClient, limit: int) -> CoverPass:
+    """Give covers to copies that have none (CSV imports), asking Discogs for at most ``limit`` releases.
+
+    Each release is fetched once, paced like every request of ``client``, and
+    stored with its details (:func:`fetch_release_details`), so the pass is
+    resumable: the next one starts with the releases never fetched. A release
+    Discogs does not know is stored with empty details and not asked again.
+    Any other Discogs failure ends the pass early (logged); the rest waits for
+    the next one.
+    """
+    from_stored = _covers_from_stored_details(conn)
+    release_ids = [row[0] for row in conn.execute(
+        f"SELECT DISTINCT a.release_id {_RELEASES_NOT_FETCHED} ORDER BY a.release_id LIMIT ?", (limit,))]
+    fetched = 0
+    for release_id in release_ids:
+        try:
+            fetch_release_details(conn, client, release_id)
+        except DiscogsNotFound:
+            with write_transaction(conn):
+                collection.save_release_details(conn, ReleaseDetails(
+                    release_id, "", "", "", [], [], "", fetched_at=collection.now_iso()))
+        except DiscogsError as exc:
+            log.info("cover pass stopped after %d releases: %s", fetched, exc)
+            break
+        fetched += 1
+    remaining = conn.execute(f"SELECT count(DISTINCT a.release_id) {_RELEASES_NOT_FETCHED}").fetchone()[0]
+    return CoverPass(from_stored, fetched, remaining)
+
+
+def missing_covers(conn: sqlite3.Connection) -> bool:
+    """True when some copy has no cover and its release was never fetched (a pass has work)."""
+    return conn.execute(f"SELECT EXISTS (SELECT 1 {_RELEASES_NOT_FETCHED})").fetchone()[0] == 1
+
+
+def cover_pass_once(settings: config.Settings) -> CoverPass | None:
+    """One :func:`fill_missing_covers` pass of ``COVERS_PER_PASS`` releases with its own connection and client.
+
+    ``None`` without a token or with ``COVERS_PER_PASS`` 0. Holds the sync
+    lease meanwhile, so processes never run two passes (or a pass and a
+    sync) against the one per-IP budget; raises :class:`SyncBusy` if held.
+    """
+    conn = db.connect(settings.DATABASE_PATH)
+    try:
+        _username, token = discogs_credentials(conn, settings)
+        if not token or settings.COVERS_PER_PASS <= 0:
+            return None
+        owner = f"covers:{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
+        _acquire_lease(conn, owner)
+        client = make_client(settings, token)
+        try:
+            result = fill_missing_covers(conn, client, settings.COVERS_PER_PASS)
+        finally:
+            client.close()
+            _release_lease(conn, owner)
+        log.info("cover pass: %d from stored details, %d releases fetched, %d left",
+                 result.from_stored, result.fetched, result.remaining)
+        return result
+    finally:
+        conn.close()
 
 
 def ensure_release_details(conn: sqlite3.Connection, settings: config.Settings,
@@ -428,35 +561,59 @@ def sync_once(settings: config.Settings, on_progress: Progress | None = None) ->
         conn.close()
 
 
-def _run_in_background(settings: config.Settings) -> None:
+def _sync_in_background(settings: config.Settings) -> None:
+    """A sync, then a pass over the covers still missing (new CSV copies, releases without art)."""
     try:
         sync_once(settings)
     except (SyncBusy, SyncNotConfigured) as exc:
         log.info("sync not started: %s", exc)
+        return
     except (DiscogsError, sqlite3.Error, OSError):
-        pass  # recorded in sync_state by run_sync
+        return  # recorded in sync_state by run_sync
     except Exception:  # a bug must not kill the scheduler silently
         log.exception("sync crashed")
+        return
+    _covers_in_background(settings)
+
+
+def _covers_in_background(settings: config.Settings) -> None:
+    try:
+        cover_pass_once(settings)
+    except SyncBusy as exc:
+        log.info("cover pass not started: %s", exc)
+    except (sqlite3.Error, OSError) as exc:
+        log.warning("cover pass failed: %s", exc)
+    except Exception:  # a bug must not kill the scheduler silently
+        log.exception("cover pass crashed")
 
 
 _thread_lock = threading.Lock()
 _thread: threading.Thread | None = None
 
 
-def start_sync(app: Flask) -> bool:
-    """Start a sync in a background thread of this process; False if one is already running here.
-
-    Another process's run is detected through the lease: the thread then
-    logs and stops.
-    """
+def _start_thread(target: Callable[[config.Settings], None], settings: config.Settings, name: str) -> bool:
+    """Run ``target(settings)`` in this process's one Discogs thread; False if that thread is busy."""
     global _thread
     with _thread_lock:
         if _thread is not None and _thread.is_alive():
             return False
-        _thread = threading.Thread(target=_run_in_background, args=(app.config["SETTINGS"],),
-                                   name="vinylvault-sync", daemon=True)
+        _thread = threading.Thread(target=target, args=(settings,), name=name, daemon=True)
         _thread.start()
         return True
+
+
+def start_sync(app: Flask) -> bool:
+    """Start a sync (then a cover pass) in a background thread; False if one is already running here.
+
+    Another process's run is detected through the lease: the thread then
+    logs and stops.
+    """
+    return _start_thread(_sync_in_background, app.config["SETTINGS"], "vinylvault-sync")
+
+
+def start_cover_pass(app: Flask) -> bool:
+    """Start a :func:`cover_pass_once` in the background thread; False if that thread is busy."""
+    return _start_thread(_covers_in_background, app.config["SETTINGS"], "vinylvault-covers")
 
 
 def sync_due(conn: sqlite3.Connection, interval_hours: float, now: float | None = None) -> bool:
@@ -482,10 +639,13 @@ def _scheduler(app: Flask) -> None:
             try:
                 username, token = discogs_credentials(conn, settings)
                 due = bool(username and token) and sync_due(conn, settings.SYNC_INTERVAL_HOURS)
+                covers = bool(token) and settings.COVERS_PER_PASS > 0 and missing_covers(conn)
             finally:
                 conn.close()
             if due:
                 start_sync(app)
+            elif covers:
+                start_cover_pass(app)
         except sqlite3.Error as exc:
             log.warning("sync scheduler: %s", exc)
         time.sleep(_SCHEDULER_TICK_SECONDS)

@@ -126,3 +126,19 @@ def test_sync_command_against_the_fake_discogs(make_app, fake):
 def test_sync_command_without_account_fails_clearly(app):
     result = run(app, "sync")
     assert result.exit_code != 0 and "/setup" in result.output
+
+
+def test_covers_command_fills_in_csv_covers_from_the_fake_discogs(make_app, fake, tmp_path):
+    fake.items = [fake.make_item(i) for i in range(2)]
+    path = tmp_path / "export.csv"
+    path.write_text(f"Artist,Title,release_id\nA,B,{fake.items[0]['id']}\n", encoding="utf-8")
+    without_token = make_app()
+    result = run(without_token, "import-csv", str(path))
+    assert result.exit_code == 0 and "Covers come from Discogs" in result.output
+    result = run(without_token, "covers")
+    assert result.exit_code != 0 and "token" in result.output
+    app = make_app(DISCOGS_API_URL=fake.url, DISCOGS_TOKEN=fake.token, DISCOGS_MIN_INTERVAL_SECONDS=0)
+    result = run(app, "covers")
+    assert result.exit_code == 0 and "1 releases fetched, 0 left" in result.output, result.output
+    with app.app_context():
+        assert collection.all_cover_urls(db.get_db()) == [fake.url + "/image/R-1-1193812031.jpeg"]

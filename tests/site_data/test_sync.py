@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from vinylvault import collection, sync
+from vinylvault import collection, db, sync
 from vinylvault.discogs import DiscogsAuthError, DiscogsClient, DiscogsNotFound, DiscogsUnavailable
 
 PAGES_PATH = "/collection/folders/0/releases"
@@ -229,3 +229,82 @@ def test_sync_once_with_credentials_saved_at_setup(settings, fake):
     status = sync.sync_once(settings)
     assert status["state"] == "done" and album_count(conn) == 120
     conn.close()
+
+
+# --- Covers for copies without one (CSV imports) -----------------------------------------------
+
+def csv_copy(album_id: int, release_id: int, **fields) -> collection.AlbumRecord:
+    return collection.AlbumRecord(id=-album_id, source="csv", release_id=release_id, artist=f"Artist {album_id}",
+                                  title=f"Title {album_id}", **fields)
+
+
+def store(conn, *records) -> None:
+    with collection.write_transaction(conn):
+        for record in records:
+            collection.save_album(conn, record)
+
+
+def release_requests(fake) -> int:
+    return fake.count("/releases/") - fake.count(PAGES_PATH + "/")
+
+
+def test_opening_a_release_gives_its_cover_to_copies_without_one(conn, fake, client):
+    fill(fake, 4)
+    primary_release, secondary_only = fake.items[0]["id"], fake.items[2]["id"]
+    store(conn, csv_copy(1, primary_release), csv_copy(2, primary_release, cover_url="https://mine/own.jpg"),
+          csv_copy(3, secondary_only))
+    sync.fetch_release_details(conn, client, primary_release)
+    sync.fetch_release_details(conn, client, secondary_only)
+    first = collection.get_album(conn, -1)
+    assert first.cover_url == fake.url + "/image/R-1-1193812031.jpeg"  # the primary image, made absolute
+    assert first.thumb_url.startswith(fake.url) and first.thumb_url != first.cover_url
+    assert collection.get_album(conn, -2).cover_url == "https://mine/own.jpg"  # a cover is never replaced
+    assert collection.get_album(conn, -3).cover_url == fake.url + "/image/R-79-1104723687.jpg"  # else the first
+
+
+def test_cover_pass_is_bounded_resumable_and_asks_each_release_once(conn, fake, client):
+    fill(fake, 12)  # releases 5_000_000 .. 5_000_005
+    releases = sorted({item["id"] for item in fake.items})
+    store(conn, *[csv_copy(n, release_id) for n, release_id in enumerate(releases, 1)],
+          csv_copy(50, 4_242_424),                    # Discogs does not know it: stored empty, not asked again
+          csv_copy(51, 0), csv_copy(52, -3))          # no release to ask for (CSV without id, demo)
+    first = sync.fill_missing_covers(conn, client, limit=4)
+    assert (first.fetched, first.remaining) == (4, 3) and release_requests(fake) == 4
+    store(conn, csv_copy(60, releases[0]))            # a second copy of a release already fetched
+    second = sync.fill_missing_covers(conn, client, limit=4)
+    assert (second.from_stored, second.fetched, second.remaining) == (1, 3, 0) and release_requests(fake) == 7
+    third = sync.fill_missing_covers(conn, client, limit=4)
+    assert (third.from_stored, third.fetched, third.remaining) == (0, 0, 0) and release_requests(fake) == 7
+    assert all(collection.get_album(conn, -n).cover_url for n in range(1, len(releases) + 1))
+    assert collection.get_album(conn, -60).cover_url == collection.get_album(conn, -1).cover_url
+    assert not sync.missing_covers(conn)
+
+
+def test_cover_pass_stops_early_on_discogs_failures_and_resumes(conn, fake, client):
+    fill(fake, 6)
+    store(conn, *[csv_copy(n, item["id"]) for n, item in enumerate(fake.items[::2], 1)])
+    fake.fail(500, "/releases/", times=-1)
+    result = sync.fill_missing_covers(conn, client, limit=10)
+    assert (result.fetched, result.remaining) == (0, 3)
+    fake.clear_failures()
+    assert sync.fill_missing_covers(conn, client, limit=10).remaining == 0
+
+
+def test_cover_pass_once_needs_a_token_and_holds_the_sync_lease(settings, fake):
+    fill(fake, 2)
+    db.initialize(settings.DATABASE_PATH)
+    conn = db.connect(settings.DATABASE_PATH)
+    try:
+        store(conn, csv_copy(1, fake.items[0]["id"]))
+        assert sync.cover_pass_once(settings) is None          # no token: nothing asked
+        collection.set_setting(conn, sync.TOKEN_KEY, fake.token)
+        sync._acquire_lease(conn, "a-sync-elsewhere")
+        with pytest.raises(sync.SyncBusy):
+            sync.cover_pass_once(settings)
+        sync._release_lease(conn, "a-sync-elsewhere")
+        result = sync.cover_pass_once(settings)
+        assert (result.fetched, result.remaining) == (1, 0) and collection.get_album(conn, -1).cover_url
+        assert release_requests(fake) == 1
+        assert sync.sync_status(conn)["state"] == "idle"        # a cover pass is not a sync
+    finally:
+        conn.close()
