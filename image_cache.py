@@ -24,7 +24,6 @@ import shutil
 import sqlite3
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable, Iterator
@@ -35,6 +34,7 @@ from cache_engine.convert import ConvertOptions, convert, make_preview
 from cache_engine.coordination import HostPacer, KeyedLocks, Slots
 from cache_engine.errors import (CacheTimeout, EntryTooLarge, ImageCacheError, SourceRefused, TooLarge,
                                  UnsafeURL)
+from cache_engine.files import write_synced_temp
 from cache_engine.index import CacheIndex, Entry
 from cache_engine.memory_tier import MemoryTier
 from cache_engine.placeholder import ensure_placeholder
@@ -352,14 +352,8 @@ class ImageCache:
 
     def _store(self, entry: Entry, data: bytes) -> None:
         """Write to ``.tmp``, fsync, and rename into place inside the index transaction."""
-        temp = self.temp_dir / f"{entry.key}.{entry.size_type}.{uuid.uuid4().hex}.tmp"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        temp = write_synced_temp(self.temp_dir, data, prefix=f"{entry.key}.{entry.size_type}.")
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-
             def place() -> None:
                 entry.path.parent.mkdir(exist_ok=True)
                 os.replace(temp, entry.path)

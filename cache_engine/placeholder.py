@@ -8,12 +8,12 @@ the dark UI, then written atomically next to the cached covers.
 from __future__ import annotations
 
 import io
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from PIL import Image, ImageDraw
+
+from .files import write_atomically
 
 __all__ = ["render_placeholder", "ensure_placeholder", "placeholder_name"]
 
@@ -91,16 +91,6 @@ def ensure_placeholder(directory: Path, size_type: str, size: int) -> Path:
     if target.is_file():
         return target
     directory.mkdir(parents=True, exist_ok=True)
-    data = render_placeholder(size)
-    fd, temp_name = tempfile.mkstemp(prefix=".placeholder-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp_name, 0o644)  # mkstemp makes 0600; nginx must be able to read it
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    # Mode 0644: nginx serves placeholders straight from disk.
+    write_atomically(target, render_placeholder(size), directory, mode=0o644, prefix=".placeholder-")
     return target

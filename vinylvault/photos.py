@@ -33,7 +33,6 @@ import enum
 import hashlib
 import hmac
 import logging
-import os
 import re
 import secrets
 import sqlite3
@@ -47,6 +46,7 @@ from typing import Any, BinaryIO, Sequence
 import config
 from cache_engine.convert import SourceInfo, identify
 from cache_engine.errors import SourceRefused
+from cache_engine.files import write_atomically
 from cache_engine.memory_tier import MemoryTier
 from image_cache import LOCAL_PREFIX, Entry, ImageCache
 
@@ -217,22 +217,6 @@ def display_name(filename: str) -> str:
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _write_atomically(path: Path, data: bytes, temp_dir: Path) -> None:
-    """Write ``data`` to ``path`` (mode 0600): temp file, fsync, rename."""
-    temp = temp_dir / f"{uuid.uuid4().hex}.tmp"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        path.parent.mkdir(mode=0o700, exist_ok=True)
-        os.replace(temp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
 
 
 # --- The derivative cache ------------------------------------------------------
@@ -478,7 +462,8 @@ class PhotoStore:
 
     def _store_files(self, photo: Photo, data: bytes, filename: str) -> None:
         """Write the original, then convert it; the full decode happens here."""
-        _write_atomically(self.original_path(photo), data, self.temp_dir)
+        self.original_path(photo).parent.mkdir(mode=0o700, exist_ok=True)
+        write_atomically(self.original_path(photo), data, self.temp_dir, mode=0o600)
         if not self.cache.store_source_bytes(photo.source_url, data):
             raise InvalidPhoto("corrupt_image", f"{display_name(filename)}: the image data is damaged "
                                                 "and cannot be converted")
