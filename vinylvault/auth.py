@@ -255,6 +255,17 @@ def csrf_token() -> str:
     return token
 
 
+def session_csrf_token() -> str | None:
+    """The CSRF token for scripts on a page the owner's session is viewing, else None.
+
+    Bearer clients need none, and paths under :data:`SESSIONLESS_PREFIXES`
+    (an error page for a /cache/ URL, say) have no session to keep it in.
+    """
+    if authentication() is not Auth.SESSION:
+        return None
+    return csrf_token()
+
+
 def check_csrf() -> None:
     """Raise 403 unless the request carries the session's CSRF token."""
     expected = session.get(CSRF_FIELD)
@@ -414,6 +425,7 @@ def _init_app(state: Any) -> None:
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
     app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.globals["session_csrf_token"] = session_csrf_token
     app.jinja_env.globals["current_user_is_owner"] = current_user_is_owner
 
 
