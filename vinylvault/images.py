@@ -14,6 +14,7 @@ by a signal does not always reach ``atexit``).
 from __future__ import annotations
 
 import atexit
+import functools
 
 from flask import Flask, current_app
 
@@ -30,6 +31,7 @@ JOBS = "image_jobs"
 PHOTOS = "photo_cache"
 #: The PhotoStore over it (created by vinylvault.api_photos); flushes view counts at shutdown.
 PHOTO_STORE = "photo_store"
+EXIT_HOOK = "vv_exit_hook"
 
 
 class CacheUnavailable(RuntimeError):
@@ -49,10 +51,10 @@ def init_app(app: Flask) -> None:
     # An earlier app's cache (tests create several) stays open for that app.
     image_cache.install_image_cache(cache)
     app.extensions[COVERS] = cache
-    atexit.register(cache.close)
-    photo_cache = photos.open_photo_cache(settings, memory=cache.memory)
-    app.extensions[PHOTOS] = photo_cache
-    atexit.register(photo_cache.close)
+    app.extensions[PHOTOS] = photos.open_photo_cache(settings, memory=cache.memory)
+    # At exit, the whole ordered shutdown: the job runner must stop before the caches close.
+    app.extensions[EXIT_HOOK] = hook = functools.partial(shutdown, app)
+    atexit.register(hook)
     helpers.init_app(app)
 
 
@@ -63,7 +65,10 @@ def get_cache() -> ImageCache:
 
 def shutdown(app: Flask) -> None:
     """Flush and close ``app``'s caches; safe to call more than once."""
-    jobs = app.extensions.pop("image_jobs", None)  # api_cache's job runner uses the cache: stop it first
+    hook = app.extensions.pop(EXIT_HOOK, None)
+    if hook is not None:
+        atexit.unregister(hook)
+    jobs = app.extensions.pop(JOBS, None)  # api_cache's job runner uses the cache: stop it first
     if jobs is not None:
         jobs.stop()
     store = app.extensions.pop(PHOTO_STORE, None)
@@ -71,12 +76,10 @@ def shutdown(app: Flask) -> None:
         store.close()
     photo_cache = app.extensions.pop(PHOTOS, None)
     if photo_cache is not None:
-        atexit.unregister(photo_cache.close)
         photo_cache.close()
     cache = app.extensions.pop(COVERS, None)
     if cache is None:
         return
-    atexit.unregister(cache.close)
     if image_cache.get_image_cache() is cache:
         image_cache.install_image_cache(None)
     cache.close()
