@@ -423,6 +423,21 @@ def clear_cache():
     return redirect(url_for("pages.admin"), 303)
 
 
+@bp.post("/admin/memory/<scope>/clear")
+@auth.owner_required
+def clear_memory_scope(scope: str):
+    """Drop one page's images from this worker's memory tier (files on disk stay)."""
+    cache = current_app.extensions.get("image_cache")
+    if cache is None or cache.memory is None:
+        flash("The memory tier is off: there is nothing to clear.", "error")
+    elif scope not in cache.memory.stats()["scopes"]:
+        abort(404, "No such page scope in this worker's memory.")
+    else:
+        freed = cache.memory.clear_scope(scope)
+        flash(f"Cleared the {scope} scope ({freed} bytes) in this worker.", "ok")
+    return redirect(url_for("pages.admin"), 303)
+
+
 # --- Theme --------------------------------------------------------------------------
 
 @bp.get("/theme/<name>")

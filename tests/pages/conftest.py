@@ -18,7 +18,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from vinylvault import auth, collection, create_app, db, demo
+from vinylvault import auth, collection, create_app, db, demo, images
 from vinylvault.collection import AlbumRecord, Label
 
 PASSWORD = "correct horse battery"
@@ -85,11 +85,18 @@ def log_in(client: FlaskClient) -> None:
 
 
 @pytest.fixture
-def make_app(tmp_path: Path) -> Callable[..., Flask]:
-    """``make_app(**overrides)`` -> a fresh app on ``tmp_path/data`` (no owner yet)."""
+def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """``make_app(**overrides)`` -> a fresh app on ``tmp_path/data`` (no owner yet), shut down after."""
+    built: list[Flask] = []
+
     def factory(**overrides: Any) -> Flask:
-        return create_app({**BASE_SETTINGS, "DATA_DIR": tmp_path / "data", **overrides})
-    return factory
+        app = create_app({**BASE_SETTINGS, "DATA_DIR": tmp_path / "data", **overrides})
+        built.append(app)
+        return app
+
+    yield factory
+    for app in built:
+        images.shutdown(app)
 
 
 @pytest.fixture
@@ -144,11 +151,13 @@ def big_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def big_app(tmp_path: Path, big_database: Path) -> Flask:
+def big_app(tmp_path: Path, big_database: Path) -> Iterator[Flask]:
     data = tmp_path / "data"
     data.mkdir()
     shutil.copy(big_database, data / big_database.name)
-    return create_app({**BASE_SETTINGS, "DATA_DIR": data})
+    app = create_app({**BASE_SETTINGS, "DATA_DIR": data})
+    yield app
+    images.shutdown(app)
 
 
 @pytest.fixture(params=["empty", "demo", "small", "big"])

@@ -1,0 +1,53 @@
+"""The admin view shows the memory tier per page scope and clears one scope alone."""
+
+from __future__ import annotations
+
+import re
+
+from pathlib import Path
+
+from PIL import Image
+
+from tests.pages.conftest import log_in, set_owner_password
+
+
+def _cached_local_cover(cache, data_dir: Path, name: str, colour: str):
+    source = Path(data_dir) / "sources" / f"{name}.jpg"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (300, 300), colour).save(source, "JPEG")
+    url = f"local:sources/{name}.jpg"
+    assert cache.get_image(url, "thumbnails", wait=30)
+    return cache.lookup(url, "thumbnails")
+
+
+def _scope_rows(html: str) -> dict[str, str]:
+    return dict(re.findall(r"<tr><td>(\w+)</td><td class=\"num\">(\d+)</td>", html))
+
+
+def test_admin_lists_scopes_and_clears_one(make_app):
+    app = make_app(MEMORY_CACHE_ENABLED=True)
+    set_owner_password(app)
+    client = app.test_client()
+    log_in(client)
+    cache = app.extensions["image_cache"]
+    for name, colour, scope in (("a", "red", "grid"), ("b", "blue", "album")):
+        entry = _cached_local_cover(cache, app.config["DATA_DIR"], name, colour)
+        cache.read_bytes(entry, scope=scope)
+
+    page = client.get("/admin").get_data(as_text=True)
+    assert _scope_rows(page) == {"album": "1", "grid": "1"}
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+    cleared = client.post("/admin/memory/grid/clear", data={"csrf_token": token})
+    assert cleared.status_code == 303
+    assert _scope_rows(client.get("/admin").get_data(as_text=True)) == {"album": "1"}
+    assert client.post("/admin/memory/nope/clear", data={"csrf_token": token}).status_code == 404
+    assert app.test_client().post("/admin/memory/album/clear").status_code in (302, 401, 403)
+
+
+def test_admin_says_when_the_memory_tier_is_off(make_app):
+    app = make_app()
+    set_owner_password(app)
+    client = app.test_client()
+    log_in(client)
+    assert "The memory tier is off" in client.get("/admin").get_data(as_text=True)
