@@ -201,6 +201,8 @@ class CacheIndex:
         self._connections_lock = threading.Lock()
         self._closed = False
         self.database_path.parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only, like every database of the app; SQLite gives -wal and -shm the same mode.
+        os.close(os.open(self.database_path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
         self._migrate()
 
     # -- connections and transactions ----------------------------------------

@@ -252,3 +252,16 @@ class IndexMachine(RuleBasedStateMachine):
 IndexMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=25, deadline=None,
                                           suppress_health_check=[HealthCheck.too_slow])
 test_index_state_machine = IndexMachine.TestCase
+
+
+def test_the_index_database_is_readable_by_the_owner_only(tmp_path):
+    index = CacheIndex(tmp_path / "index.db", tmp_path)
+    try:
+        index.record_access("a" * 64, "thumbnails")
+        index.flush()
+        for suffix in ("", "-wal", "-shm"):
+            path = tmp_path / f"index.db{suffix}"
+            if path.exists():
+                assert path.stat().st_mode & 0o777 == 0o600, path
+    finally:
+        index.close()
