@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 import config
 
@@ -29,6 +30,18 @@ _BLUEPRINT_MODULES = (
     "api_collection",  # /api/collection, /api/album/<id>, /health
     "pages",           # the HTML site
 )
+
+
+class SQLiteIntegerConverter(IntegerConverter):
+    """``<int:...>`` limited to SQLite's 64-bit INTEGER range by default.
+
+    A larger id cannot name a row, and binding it raises ``OverflowError`` in
+    sqlite3; refusing it at routing time makes it a plain 404.
+    """
+
+    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = -(2**63),
+                 max: int | None = 2**63 - 1, signed: bool = False) -> None:
+        super().__init__(map, fixed_digits, min, max, signed)
 
 
 def _split_overrides(overrides: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -74,6 +87,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     configure_logging(settings.LOG_LEVEL)
 
     app = Flask(__name__)
+    app.url_map.converters["int"] = SQLiteIntegerConverter
     app.config.update(settings.as_dict())
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = int(settings.MAX_IMAGE_UPLOAD_SIZE_MB * 1024 * 1024 * 4)

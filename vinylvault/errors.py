@@ -8,12 +8,17 @@ server-side only and shows a plain page.
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Flask, jsonify, render_template, request
 from jinja2 import TemplateNotFound
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger("vinylvault.errors")
+
+#: Longest piece of client input copied into one log line.
+LOG_FIELD_LIMIT = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class APIError(Exception):
@@ -36,6 +41,21 @@ def json_error(status: int, error: str, detail: str = ""):
     return response
 
 
+def loggable(text: object, limit: int = LOG_FIELD_LIMIT) -> str:
+    """``text`` shortened and with control characters escaped.
+
+    Paths and details echo client input: a ``%0a`` in a URL must not start a
+    forged log line, and a 5,000-character path must not fill the journal.
+    """
+    text = str(text)
+    short = text[:limit] + ("..." if len(text) > limit else "")
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", short)
+
+
+def _request_line() -> str:
+    return f"{request.method} {loggable(request.path)}"
+
+
 def _page(status: int, title: str, detail: str):
     try:
         body = render_template("error.html", status=status, title=title, detail=detail)
@@ -49,7 +69,7 @@ def _error_code(exc: HTTPException) -> str:
 
 
 def handle_api_error(exc: APIError):
-    log.info("%s %s -> %s %s: %s", request.method, request.path, exc.status, exc.error, exc.detail)
+    log.info("%s -> %s %s: %s", _request_line(), exc.status, exc.error, loggable(exc.detail))
     return json_error(exc.status, exc.error, exc.detail)
 
 
@@ -57,9 +77,9 @@ def handle_http_exception(exc: HTTPException):
     if exc.code is None or exc.code < 400:
         return exc
     if exc.code >= 500:
-        log.error("%s %s -> %s", request.method, request.path, exc.code)
+        log.error("%s -> %s", _request_line(), exc.code)
     else:
-        log.info("%s %s -> %s %s", request.method, request.path, exc.code, exc.description)
+        log.info("%s -> %s %s", _request_line(), exc.code, loggable(exc.description))
     if wants_json():
         response = json_error(exc.code, _error_code(exc), exc.description or "")
     else:
@@ -71,7 +91,7 @@ def handle_http_exception(exc: HTTPException):
 
 
 def handle_unexpected(exc: Exception):
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    log.exception("unhandled error on %s", _request_line())
     return handle_http_exception(InternalServerError())
 
 

@@ -1,0 +1,131 @@
+"""Fixtures for the robustness tests: a real app with something in it, and its three kinds of caller.
+
+The app comes from tests/web/conftest.py's ``make_app`` (real SQLite, real
+cache folders on a temporary DATA_DIR). :func:`site` adds what the routes need
+to reach their handlers: albums, an uploaded photo, the owner's password and an
+API token. :class:`Caller` is one identity (guest, owner with session and CSRF
+token, or Bearer token) that can send any request without being changed by it:
+a ``/logout`` in the middle of a walk does not log the owner out of the next one.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from PIL import Image
+from werkzeug.test import TestResponse
+
+from tests.web.conftest import PASSWORD, log_in, make_app, origin, session_csrf  # noqa: F401  (fixtures)
+from vinylvault import auth, collection, db
+from vinylvault.collection import AlbumRecord
+
+ALBUM = 1
+
+#: On top of tests/web's BASE_SETTINGS: limits high enough that a walk never
+#: meets 429 instead of the handler, small bodies so "over the cap" is cheap,
+#: and a Discogs that refuses at once (nothing listens on port 9).
+ROBUST_SETTINGS: dict[str, Any] = {
+    "RATE_LIMIT_PER_MINUTE": 1_000_000,
+    "LOGIN_ATTEMPTS_PER_MINUTE": 1_000_000,
+    "MAX_JSON_BYTES": 4096,
+    "MAX_IMAGE_UPLOAD_SIZE_MB": 0.5,
+    "DISCOGS_API_URL": "http://127.0.0.1:9",
+    "ON_DEMAND_WAIT_SECONDS": 0,
+    "JOB_POLL_SECONDS": 0.05,
+}
+
+
+def jpeg(width: int = 64, height: int = 48, colour: str = "teal") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+@dataclass
+class Site:
+    """A populated app and the valid values its URL parameters need."""
+
+    app: Flask
+    token: str
+    photo_id: str
+    owner_cookie: str
+    csrf: str
+    values: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Caller:
+    """One identity sending requests through a fresh test client each time."""
+
+    name: str
+    site: Site
+
+    def headers(self) -> dict[str, str]:
+        if self.name == "bearer":
+            return {"Authorization": f"Bearer {self.site.token}"}
+        if self.name == "owner":
+            return {auth.CSRF_HEADER: self.site.csrf}
+        return {}
+
+    def client(self) -> FlaskClient:
+        client = self.site.app.test_client()
+        if self.name == "owner":
+            client.set_cookie("session", self.site.owner_cookie)
+        return client
+
+    def open(self, path: str, method: str = "GET", **kwargs: Any) -> TestResponse:
+        headers = {**self.headers(), **kwargs.pop("headers", {})}
+        return self.client().open(path, method=method, headers=headers, **kwargs)
+
+
+def fill_site(app: Flask) -> tuple[str, str]:
+    """Two albums, the owner's password and an API token; returns (token, album id as text)."""
+    with app.app_context():
+        conn = db.get_db()
+        auth.set_password(conn, PASSWORD)
+        for album_id in (ALBUM, ALBUM + 1):
+            collection.save_album(conn, AlbumRecord(
+                id=album_id, source="csv", artist="Band", title=f"Record {album_id}",
+                cover_url=f"http://127.0.0.1:9/covers/{album_id}.jpg", artists=[(None, "Band")]))
+        return auth.create_api_token(conn, "robustness"), str(ALBUM)
+
+
+@pytest.fixture
+def site(make_app: Callable[..., Flask]) -> Site:
+    app = make_app(**ROBUST_SETTINGS)
+    token, album = fill_site(app)
+    owner = app.test_client()
+    assert log_in(owner).status_code == 302
+    response = owner.post(f"/api/albums/{album}/photos", headers={"Authorization": f"Bearer {token}"},
+                          data={"photos": [(io.BytesIO(jpeg()), "copy.jpg")], "visibility": "private"},
+                          content_type="multipart/form-data")
+    assert response.status_code == 201, response.get_json()
+    photo_id = response.get_json()["photos"][0]["id"]
+    return Site(app=app, token=token, photo_id=photo_id, owner_cookie=owner.get_cookie("session").value,
+                csrf=session_csrf(owner))
+
+
+@pytest.fixture
+def callers(site: Site) -> dict[str, Caller]:
+    return {name: Caller(name, site) for name in ("guest", "owner", "bearer")}
+
+
+@pytest.fixture
+def request_logs(caplog: pytest.LogCaptureFixture) -> Callable[[], list[logging.LogRecord]]:
+    """Records logged by the test's own thread since the last call (background threads excluded)."""
+    caplog.set_level(logging.INFO)
+    me = threading.get_ident()
+
+    def take() -> list[logging.LogRecord]:
+        records = [record for record in caplog.records if record.thread == me]
+        caplog.clear()
+        return records
+
+    return take
