@@ -90,13 +90,17 @@ class ImageCache:
         names: thumbnails, detail, square).
     :param local_root: folder that ``local:`` URLs are resolved in; ``None``
         refuses them.
+    :param rebuild_corrupt_index: move a corrupt index aside and start empty
+        (the files it described are removed and made again on demand) instead
+        of raising ``sqlite3.DatabaseError``.
     :param fetcher: an object with ``fetch(url)`` and ``close()``; default a
         :class:`cache_engine.fetch.Fetcher` paced across processes.
     """
 
     def __init__(self, cache_dir: Path | str, database_path: Path | str,
                  settings: config.Settings | None = None, *, size_types: Iterable[str] = SIZE_TYPES,
-                 local_root: Path | str | None = None, fetcher: Any = None) -> None:
+                 local_root: Path | str | None = None, fetcher: Any = None,
+                 rebuild_corrupt_index: bool = False) -> None:
         self.settings = settings or config.load()
         self.size_types = tuple(size_types)
         self.options = ConvertOptions.from_settings(self.settings, self.size_types)
@@ -110,7 +114,7 @@ class ImageCache:
         for folder in (self.temp_dir, *(self.cache_dir / name for name in self.size_types)):
             folder.mkdir(parents=True, exist_ok=True)
         lock_dir = self.cache_dir / ".locks"
-        self.index = CacheIndex(database_path, self.cache_dir)
+        self.index = CacheIndex(database_path, self.cache_dir, rebuild_corrupt=rebuild_corrupt_index)
         self.locks = KeyedLocks(lock_dir)
         self.download_slots = Slots(lock_dir, "downloads", self.settings.MAX_CONCURRENT_DOWNLOADS)
         self.pacer = HostPacer(lock_dir)
@@ -128,6 +132,10 @@ class ImageCache:
         self._closed = False
         self._background = threading.Thread(target=self._background_loop, name="image-cache-flush", daemon=True)
         self._background.start()
+        if self.index.moved_aside is not None:
+            # The files of the lost index have no rows: remove them so the byte
+            # budget holds; they are fetched or converted again on demand.
+            self.reconcile()
 
     # -- names and paths ------------------------------------------------------
     key_for = staticmethod(key_for)
@@ -278,6 +286,11 @@ class ImageCache:
         except (SourceRefused, EntryTooLarge) as exc:
             _log_refusal(url, exc)
             self._negative(url, key, exc)
+            return {}
+        except OSError as exc:
+            # Our disk, not the source, failed (full, read-only): no negative
+            # entry, the source is fine. _store removed its temp file.
+            log.warning("could not store %s: %s", key[:12], exc)
             return {}
         if self.index.failure_state(key) is not None:
             self.index.clear_failure(key)

@@ -15,6 +15,8 @@ memory by :class:`AccessRecorder` and flushed in small batches.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import logging
 import os
 import random
 import sqlite3
@@ -27,10 +29,14 @@ from typing import Callable, Iterable, Iterator
 
 from .errors import EntryTooLarge
 
+log = logging.getLogger("vinylvault.image_cache.index")
+
 SCHEMA_VERSION = 1
 COUNTER_NAMES = ("hits", "misses", "downloads", "failures", "evictions", "conversions")
 #: Rows per flush transaction: a big batch stalls every other writer (1.7 s for 49k rows).
 FLUSH_BATCH_ROWS = 500
+#: SQLite's answers for a file that is not (or no longer) a database.
+_CORRUPT_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 SAMPLE_BUCKET_SECONDS = 600
 SAMPLE_KEEP_SECONDS = 30 * 86400
 
@@ -190,7 +196,8 @@ class CacheIndex:
     """
 
     def __init__(self, database_path: Path | str, root: Path | str, *,
-                 busy_timeout_ms: int = 5000, journal_size_limit: int = 4 * 1024 * 1024) -> None:
+                 busy_timeout_ms: int = 5000, journal_size_limit: int = 4 * 1024 * 1024,
+                 rebuild_corrupt: bool = False) -> None:
         self.database_path = Path(database_path)
         self.root = Path(root)
         self.busy_timeout_ms = busy_timeout_ms
@@ -203,7 +210,12 @@ class CacheIndex:
         self.database_path.parent.mkdir(parents=True, exist_ok=True)
         # Owner-only, like every database of the app; SQLite gives -wal and -shm the same mode.
         os.close(os.open(self.database_path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
-        self._migrate()
+        #: Where a corrupt index was moved when this one was rebuilt empty, else None.
+        self.moved_aside: Path | None = None
+        if rebuild_corrupt:
+            self._open_or_rebuild()
+        else:
+            self._migrate()
 
     # -- connections and transactions ----------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -239,6 +251,47 @@ class CacheIndex:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def _open_or_rebuild(self) -> None:
+        """Migrate the index; a corrupt file is moved aside and rebuilt empty.
+
+        The index only describes files that can be fetched or converted again,
+        so for a server starting empty beats refusing to start (an admin tool
+        passes ``rebuild_corrupt=False`` and reports the error instead). Processes starting together
+        take turns on a lock file, and each tries again before moving anything:
+        the first one rebuilds, the others find the new file healthy.
+        """
+        try:
+            self._migrate()
+            return
+        except sqlite3.DatabaseError as exc:
+            if exc.sqlite_errorcode not in _CORRUPT_CODES:
+                raise
+        with open(f"{self.database_path}.rebuild-lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                self._reopen()
+                self._migrate()
+                return
+            except sqlite3.DatabaseError as exc:
+                if exc.sqlite_errorcode not in _CORRUPT_CODES:
+                    raise
+                reason = str(exc)
+            self._reopen()
+            self.moved_aside = self.database_path.with_name(
+                f"{self.database_path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.replace(f"{self.database_path}{suffix}", f"{self.moved_aside}{suffix}")
+            log.warning("cache index %s is corrupt (%s): moved to %s, starting an empty index",
+                        self.database_path, reason, self.moved_aside.name)
+            os.close(os.open(self.database_path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+            self._migrate()
+
+    def _reopen(self) -> None:
+        """Drop every connection so the next use opens the file now at ``database_path``."""
+        self.close()
+        self._closed = False
 
     def _migrate(self) -> None:
         # Idempotent: safe when several processes start at once, and it leaves

@@ -26,6 +26,18 @@ class MigrationError(RuntimeError):
     """The migrations folder or the database is not in a state we can upgrade from."""
 
 
+class CorruptDatabase(MigrationError):
+    """The collection database file is not a readable SQLite database; the message is one line.
+
+    Unlike the cache index it holds what cannot be fetched again (the owner's
+    account, notes, photos), so the app refuses to start rather than replace it.
+    """
+
+
+#: SQLite's answers for a file that is not (or no longer) a database.
+_CORRUPT_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+
+
 def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
     """Open the collection database with the project's pragmas.
 
@@ -71,12 +83,22 @@ def migrate(conn: sqlite3.Connection) -> int:
     return conn.execute("PRAGMA user_version").fetchone()[0]
 
 
+def _corrupt_or_reraise(path: Path, exc: sqlite3.DatabaseError) -> Exception:
+    """:class:`CorruptDatabase` for a damaged file; any other database error unchanged."""
+    if getattr(exc, "sqlite_errorcode", None) not in _CORRUPT_CODES:
+        return exc
+    return CorruptDatabase(f"the collection database {path} is damaged ({exc}): restore it from a backup, "
+                           "or move it aside to start with an empty collection")
+
+
 def initialize(path: Path) -> None:
     """Create or upgrade the database file, readable by the owner only."""
     path.parent.mkdir(parents=True, exist_ok=True)
     old_umask = os.umask(0o077)
     try:
         conn = connect(path)
+    except sqlite3.DatabaseError as exc:
+        raise _corrupt_or_reraise(path, exc) from None
     finally:
         os.umask(old_umask)
     try:
@@ -85,6 +107,8 @@ def initialize(path: Path) -> None:
         with open(f"{path}.migrate-lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             migrate(conn)
+    except sqlite3.DatabaseError as exc:
+        raise _corrupt_or_reraise(path, exc) from None
     finally:
         conn.close()
     for suffix in ("", "-wal", "-shm"):

@@ -238,7 +238,7 @@ def open_photo_cache(settings: config.Settings, memory: MemoryTier | None = None
         settings, MEMORY_CACHE_ENABLED=False,
         MAX_DOWNLOAD_MB=max(settings.MAX_DOWNLOAD_MB, settings.MAX_IMAGE_UPLOAD_SIZE_MB))
     cache = ImageCache(derived, derived / "photo_index.db", cache_settings, size_types=PHOTO_SIZE_TYPES,
-                       local_root=photos_dir)
+                       local_root=photos_dir, rebuild_corrupt_index=True)
     cache.memory = memory
     return cache
 
