@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Iterator
@@ -20,7 +21,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from tests.robustness.conftest import ALBUM, ROBUST_SETTINGS, fill_site, jpeg
+from tests.robustness.conftest import ALBUM, ROBUST_SETTINGS, fill_site, site  # noqa: F401  (fixture)
 from tests.web.conftest import cached_cover
 from vinylvault import collection, db, images
 from vinylvault.collection import AlbumRecord
@@ -199,3 +200,21 @@ def test_a_1_gb_content_length_is_refused_up_front(live_site, path, content_type
         # The answer comes although the body never will: nothing waited to read it.
         reply = sock.recv(4096).decode("latin-1")
     assert reply.startswith("HTTP/1.1 413"), reply[:200]
+
+
+# --- several processes writing at once -------------------------------------------------------
+
+def test_concurrent_writer_processes_never_meet_a_locked_database(site, tmp_path):
+    """Three processes upload and edit photos on one DATA_DIR at once: every answer is 2xx."""
+    root = Path(__file__).resolve().parents[2]
+    data_dir = site.app.config["SETTINGS"].DATA_DIR
+    writers = [subprocess.Popen([sys.executable, "-m", "tests.robustness.writer", str(data_dir), site.token,
+                                 site.photo_id, "8"], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True) for _ in range(3)]
+    for writer in writers:
+        out, err = writer.communicate(timeout=120)
+        assert writer.returncode == 0, err[-2000:]
+        assert "database is locked" not in err and "Traceback" not in err, err[-2000:]
+        assert out.split() == ["201", "200"] * 8, out
+    with site.app.app_context():
+        assert db.get_db().execute("SELECT count(*) FROM photos").fetchone()[0] == 1 + 3 * 8
