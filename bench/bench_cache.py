@@ -25,7 +25,7 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench_convert import make_source, median_ms  # noqa: E402
+from bench_convert import make_source  # noqa: E402
 from report import table, write_section  # noqa: E402
 
 import config  # noqa: E402
@@ -77,20 +77,34 @@ def bench_lookups(cache: ImageCache, url: str) -> list[list[object]]:
     ]
 
 
+def median_wall_ms(function: Callable[[], object], runs: int) -> float:
+    """Median wall-clock milliseconds of ``function`` after one warm-up call."""
+    function()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        function()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
 def bench_cold(cache: ImageCache, source: bytes) -> list[list[object]]:
+    """Wall time from source bytes to the thumbnail committed (file fsynced, row in the index),
+    and to both sizes stored, against conversion alone in the same run."""
     options = ConvertOptions.from_settings(cache.settings)
-    convert_thumb = median_ms(lambda: next(convert(source, options)), COLD_RUNS)
-    convert_both = median_ms(lambda: list(convert(source, options)), COLD_RUNS)
+    convert_thumb = median_wall_ms(lambda: next(convert(source, options)), COLD_RUNS)
+    convert_both = median_wall_ms(lambda: list(convert(source, options)), COLD_RUNS)
     thumb_ready, both_stored = [], []
     for n in range(COLD_RUNS):
         url = f"local:cold/{n}.jpg"
-        started = time.perf_counter()
+        started = time.time()
         cache.store_source_bytes(url, source)
-        both_stored.append((time.perf_counter() - started) * 1000)
-        thumb_ready.append(cache.lookup(url, "thumbnails").process_ms)
+        both_stored.append((time.time() - started) * 1000)
+        # The row's creation time is taken inside the transaction that commits it.
+        thumb_ready.append((cache.lookup(url, "thumbnails").created - started) * 1000)
     thumb, both = statistics.median(thumb_ready), statistics.median(both_stored)
     return [
-        ["cold thumbnail stored (600 px source)", f"{thumb:.1f} ms", f"{thumb / convert_thumb:.2f}x conversion",
+        ["cold thumbnail committed (600 px source)", f"{thumb:.1f} ms", f"{thumb / convert_thumb:.2f}x conversion",
          f"< 10 ms: {'yes' if thumb < 10 else 'NO'}"],
         ["baseline: thumbnail conversion alone", f"{convert_thumb:.1f} ms", "1.00x", ""],
         ["cold both sizes stored", f"{both:.1f} ms", f"{both / convert_both:.2f}x conversion", ""],
@@ -126,7 +140,7 @@ def main() -> None:
     body = "\n\n".join([
         "Warm look-ups on an index of 200 sources (400 entries):",
         table(["operation", "time", "ratio to baseline", "target"], lookups),
-        "Cold path (local source bytes already in memory; includes fsync and the index transaction):",
+        "Cold path, wall time (local source bytes already in memory; includes fsync and the index transaction):",
         table(["operation", "median", "ratio to baseline", "target"], cold),
         "Reading an entry's bytes, memory tier off (file read, page cache warm) vs on:",
         table(["read", "tier off", "tier on", "off / on"], tier),
