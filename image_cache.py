@@ -191,6 +191,11 @@ class ImageCache:
         state = self.index.failure_state(key_for(url))
         return state is not None and state.blocks()
 
+    def failure_reason(self, url: str) -> str | None:
+        """The reason code the negative cache holds for ``url`` (``http_404``, ...), or None."""
+        state = self.index.failure_state(key_for(url))
+        return state.last_error if state is not None and state.last_error else None
+
     def cached_source_urls(self) -> Iterator[str]:
         return self.index.iter_source_urls()
 

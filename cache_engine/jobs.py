@@ -95,6 +95,8 @@ class ImageSource(Protocol):
 
     def preload_images(self, urls: Iterable[str]) -> dict[str, bool]: ...
 
+    def failure_reason(self, url: str) -> str | None: ...
+
 
 class _LeaseLost(Exception):
     """Another runner took the job over after this one's lease expired."""
@@ -261,7 +263,7 @@ class JobQueue:
         """
         cached = self.cache.preload_images(urls)
         # No recorded failure: the wait for another worker's conversion ran out.
-        return {url: None if cached.get(url) else failure_reason(self.cache, url) or "not_cached"
+        return {url: None if cached.get(url) else self.cache.failure_reason(url) or "not_cached"
                 for url in urls}
 
     def _check_lease(self, conn: sqlite3.Connection, job_id: str) -> bool:
@@ -315,12 +317,6 @@ class JobQueue:
         with self.index.write() as conn:
             conn.execute("UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL "
                          "WHERE id = ? AND state = 'running' AND lease_owner = ?", (job_id, self.owner))
-
-
-def failure_reason(cache: ImageSource, url: str) -> str | None:
-    """The reason code the negative cache holds for ``url`` (``http_404``, ...), or ``None``."""
-    state = cache.index.failure_state(cache.key_for(url))
-    return state.last_error if state is not None and state.last_error else None
 
 
 def _eta(row: dict[str, Any], now: float) -> float | None:

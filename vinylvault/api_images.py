@@ -20,7 +20,6 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 
-from cache_engine.jobs import failure_reason
 from image_cache import ImageCache
 
 from . import collection
@@ -112,7 +111,7 @@ def album_download(album_id: int):
     cache = get_cache()
     path = cache.get_image(album.image_url, "detail", wait=current_app.config["ON_DEMAND_WAIT_SECONDS"])
     if path is None and cache.is_failed(album.image_url):
-        reason = failure_reason(cache, album.image_url) or "failed"
+        reason = cache.failure_reason(album.image_url) or "failed"
         raise APIError(502, reason, "the cover could not be fetched; it is retried later")
     # None without a failure: another worker is still converting it.
     return jsonify(album_image(cache, album)), 200 if path else 202

@@ -108,6 +108,12 @@ class AlbumFull(PhotoError):
     status = 409
 
 
+class StorageFull(PhotoError):
+    """The photo could not be written (the disk is full or unwritable); nothing was kept."""
+
+    status = 507
+
+
 class NotFound(PhotoError):
     """No such album or photo (or, for a guest, one they may not see)."""
 
@@ -462,11 +468,20 @@ class PhotoStore:
 
     def _store_files(self, photo: Photo, data: bytes, filename: str) -> None:
         """Write the original, then convert it; the full decode happens here."""
-        self.original_path(photo).parent.mkdir(mode=0o700, exist_ok=True)
-        write_atomically(self.original_path(photo), data, self.temp_dir, mode=0o600)
+        name = display_name(filename)
+        try:
+            self.original_path(photo).parent.mkdir(mode=0o700, exist_ok=True)
+            write_atomically(self.original_path(photo), data, self.temp_dir, mode=0o600)
+        except OSError as exc:
+            log.error("could not store the original of %s: %s", name, exc.strerror or exc)
+            raise StorageFull("storage_full", f"{name} could not be stored: {exc.strerror or 'write failed'}") \
+                from None
         if not self.cache.store_source_bytes(photo.source_url, data):
-            raise InvalidPhoto("corrupt_image", f"{display_name(filename)}: the image data is damaged "
-                                                "and cannot be converted")
+            # A refused image is in the negative cache with its reason; a failed write is not.
+            reason = self.cache.failure_reason(photo.source_url)
+            if reason is None:
+                raise StorageFull("storage_full", f"{name}: its derivatives could not be stored (is the disk full?)")
+            raise InvalidPhoto(reason, f"{name}: the image data is damaged and cannot be converted")
 
     def _insert(self, conn: sqlite3.Connection, album_id: int, photos: list[Photo]) -> None:
         conn.execute("BEGIN IMMEDIATE")

@@ -8,6 +8,7 @@ serving.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import socket
@@ -153,6 +154,27 @@ def test_full_disk_fails_the_conversion_cleanly_and_the_app_keeps_serving(make_a
     assert client.get("/").status_code == 200
     response = client.get(_cache_url(app, url))
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("room", [2048, 160 * 1024], ids=["original-fails", "derivatives-fail"])
+def test_a_photo_upload_on_a_full_disk_answers_507_and_keeps_nothing(make_app, tiny_disk, room, caplog):
+    """Whether the original or its derivatives hit the full disk: a clear 507, nothing kept."""
+    app = make_app(PHOTOS_DIR=tiny_disk / "photos")
+    token, album = fill_site(app)
+    client = app.test_client()
+    _fill(tiny_disk, leave=room)
+    noisy = _noisy_jpeg()
+    response = client.post(f"/api/albums/{album}/photos", headers={"Authorization": f"Bearer {token}"},
+                           data={"photos": [(io.BytesIO(noisy), "copy.jpg")]},
+                           content_type="multipart/form-data")
+    assert response.status_code == 507, response.get_json()
+    assert response.get_json()["error"] == "storage_full"
+    with app.app_context():
+        assert db.get_db().execute("SELECT count(*) FROM photos").fetchone()[0] == 0
+    photos_dir = tiny_disk / "photos"
+    assert [p for p in (photos_dir / "originals").rglob("*") if p.is_file()] == []
+    assert list((photos_dir / "derived").rglob("*.webp")) == []
+    assert not [r for r in caplog.records if r.exc_info and r.levelno >= logging.ERROR]
 
 
 def _noisy_jpeg() -> bytes:
