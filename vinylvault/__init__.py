@@ -7,6 +7,7 @@ the collection database (migrated on start), the cover cache from
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import secrets
@@ -17,6 +18,7 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 import config
+from cache_engine.files import write_synced_temp
 
 log = logging.getLogger("vinylvault")
 
@@ -61,11 +63,17 @@ def _secret_key(settings: config.Settings) -> str:
         return path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
         pass
-    key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(key)
-    return key
+    # Workers starting together on a fresh DATA_DIR race here: each writes a
+    # complete candidate, link() installs exactly one, and all read the winner.
+    candidate = write_synced_temp(path.parent, secrets.token_hex(32).encode("ascii"), mode=0o600,
+                                  prefix=".secret_key.")
+    try:
+        os.link(candidate, path)
+    except FileExistsError:
+        pass
+    finally:
+        candidate.unlink()
+    return path.read_text(encoding="ascii").strip()
 
 
 def configure_logging(level: str) -> None:
@@ -102,7 +110,6 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     images.init_app(app)
     errors.init_app(app)
 
-    import importlib
     for name in _BLUEPRINT_MODULES:
         module = importlib.import_module(f"{__name__}.{name}")
         app.register_blueprint(module.bp)
