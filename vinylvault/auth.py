@@ -431,7 +431,7 @@ def _init_app(state: Any) -> None:
 
 # --- Views ------------------------------------------------------------------
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """A local path to go to after login; anything pointing elsewhere becomes '/'."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
         return "/"
@@ -444,14 +444,14 @@ def _render_login(error: str | None = None, status: int = 200):
     has_base = "pages.index" in current_app.view_functions
     body = render_template("login.html", error=error, has_base=has_base,
                            configured=is_configured(db.get_db()),
-                           next=_safe_next(request.values.get("next")))
+                           next=safe_next(request.values.get("next")))
     return body, status
 
 
 @bp.get("/login")
 def login():
     if current_user_is_owner():
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(safe_next(request.args.get("next")))
     return _render_login()
 
 
@@ -464,7 +464,7 @@ def login_post():
         current_app.logger.info("login refused for %s: wrong password", client_ip())
         return _render_login("Wrong password.", 401)
     login_owner()
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next")))
 
 
 @bp.post("/logout")

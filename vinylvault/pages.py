@@ -445,6 +445,6 @@ def set_theme(name: str):
     """Without JavaScript, the theme button lands here: store the choice in a cookie and go back."""
     if name not in THEMES:
         abort(404)
-    response = redirect(auth._safe_next(request.args.get("next")))
+    response = redirect(auth.safe_next(request.args.get("next")))
     response.set_cookie(THEME_COOKIE, name, max_age=365 * 24 * 3600, samesite="Lax", httponly=False)
     return response
