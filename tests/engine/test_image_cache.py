@@ -12,7 +12,7 @@ import time
 import pytest
 from PIL import Image
 
-from image_cache import ImageCache, key_for, normalize_url
+from image_cache import key_for, normalize_url
 from tests.engine.conftest import disk_bytes, jpeg_bytes
 
 
