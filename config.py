@@ -20,6 +20,7 @@ Paths left as ``None`` below are derived from ``DATA_DIR`` (so setting
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -224,6 +225,11 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"{ENV_PREFIX}NEGATIVE_CACHE_MAX_SECONDS must not be below NEGATIVE_CACHE_MIN_SECONDS")
     if settings.THUMBNAIL_SIZE > settings.DETAIL_SIZE:
         raise ConfigError(f"{ENV_PREFIX}THUMBNAIL_SIZE must not exceed DETAIL_SIZE")
+    for entry in settings.TRUSTED_PROXIES:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(f"{ENV_PREFIX}TRUSTED_PROXIES: {entry!r} is not an address or network") from None
 
 
 def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -34,6 +34,7 @@ def test_explicit_path_wins_over_derived(tmp_path):
     ({"VINYL_VAULT_DEBUG": "1"}, "DEBUG", True),
     ({"VINYL_VAULT_DEBUG": "off"}, "DEBUG", False),
     ({"VINYL_VAULT_MAX_CONCURRENT_DOWNLOADS": "5"}, "MAX_CONCURRENT_DOWNLOADS", 5),
+    ({"VINYL_VAULT_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8"}, "TRUSTED_PROXIES", ("127.0.0.1", "10.0.0.0/8")),
     ({"VINYL_VAULT_SOURCE_HOST_ALLOWLIST": "i.discogs.com, .example.org"},
      "SOURCE_HOST_ALLOWLIST", ("i.discogs.com", ".example.org")),
 ])
@@ -55,6 +56,7 @@ def test_current_name_wins_over_alias():
     ({"VINYL_VAULT_FILE_DELIVERY": "ftp"}, "one of"),
     ({"VINYL_VAULT_DEBUG": "maybe"}, "true/false"),
     ({"VINYL_VAULT_THUMBNAIL_SIZE": "700"}, "THUMBNAIL_SIZE"),
+    ({"VINYL_VAULT_TRUSTED_PROXIES": "127.0.0.1, proxy.lan"}, "not an address or network"),
 ])
 def test_bad_values_give_one_line_errors_naming_the_variable(env, fragment):
     with pytest.raises(config.ConfigError) as info:
