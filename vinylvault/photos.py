@@ -541,10 +541,12 @@ class PhotoStore:
         return photo
 
     def remove_orphans(self, conn: sqlite3.Connection) -> int:
-        """Remove originals and derivatives no row refers to (an album was deleted); return how many.
+        """Remove originals and derivatives no row refers to; return how many originals.
 
-        Files younger than :data:`ORPHAN_GRACE_SECONDS` are spared: an upload
-        writes its original before its row is committed.
+        They are left by a deleted album, or by an upload killed before its
+        row was committed, which may also leave a temporary file: those are
+        removed too. Files younger than :data:`ORPHAN_GRACE_SECONDS` are
+        spared: an upload writes its original before its row is committed.
         """
         known = {row[0] for row in conn.execute("SELECT id FROM photos")}
         cutoff = time.time() - ORPHAN_GRACE_SECONDS
@@ -553,6 +555,10 @@ class PhotoStore:
             if path.stem not in known and _modified_before(path, cutoff):
                 path.unlink(missing_ok=True)
                 removed += 1
+        for temp in self.temp_dir.iterdir():
+            if _modified_before(temp, cutoff):
+                temp.unlink(missing_ok=True)
+                log.info("removed %s, left by an upload that did not finish", temp.name)
         for url in list(self.cache.cached_source_urls()):
             if PurePosixPath(url).stem not in known:
                 self.cache.remove_source(url)

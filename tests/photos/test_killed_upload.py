@@ -1,0 +1,166 @@
+"""A process SIGKILLed in the middle of a photo upload loses nothing and leaves nothing servable.
+
+A real child process (upload_worker.py) uploads into the same DATA_DIR as the
+app under test and is killed at each stage of :meth:`PhotoStore.upload`. The
+parent then checks, over HTTP as owner and guest, that the photo does not
+exist, that no final file name holds a partial file, that the album still
+takes uploads, and that the image clean-up removes every leftover once it is
+older than :data:`ORPHAN_GRACE_SECONDS` (younger ones may be an upload in
+flight and are spared).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from PIL import Image
+
+from image_cache import LOCAL_PREFIX, key_for
+from tests.photos.conftest import ALBUM, image_bytes, stored, upload_one
+from tests.photos.upload_worker import STAGES
+from vinylvault.photos import ORPHAN_GRACE_SECONDS, PHOTO_SIZE_TYPES
+
+WORKER = Path(__file__).with_name("upload_worker.py")
+#: Generous: the child imports Pillow and opens two databases before it gets there.
+PAUSE_TIMEOUT_SECONDS = 30
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def image(tmp_path: Path) -> Path:
+    path = tmp_path / "sleeve.jpg"
+    path.write_bytes(image_bytes(size=(900, 700), colour="maroon"))
+    return path
+
+
+def start_upload(app: Flask, image: Path, pause_at: str | None) -> subprocess.Popen:
+    job = {"data_dir": str(app.config["SETTINGS"].DATA_DIR), "album_id": ALBUM, "image": str(image),
+           "pause_at": pause_at}
+    return subprocess.Popen([sys.executable, str(WORKER), json.dumps(job)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def kill_when_paused(proc: subprocess.Popen) -> str:
+    """SIGKILL the child once it reports its pause; return the id of the photo it was uploading."""
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], PAUSE_TIMEOUT_SECONDS)
+        line = proc.stdout.readline() if ready else ""
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate(timeout=PAUSE_TIMEOUT_SECONDS)
+    assert line.startswith("paused "), f"the child did not pause: {line!r}\n{err}"
+    assert proc.returncode == -signal.SIGKILL
+    return line.split()[1]
+
+
+def photo_urls(photo_id: str) -> list[str]:
+    return [f"/photos/{photo_id}/{size_type}.webp" for size_type in PHOTO_SIZE_TYPES] + \
+        [f"/photos/{photo_id}/original", f"/api/photos/{photo_id}/original"]
+
+
+def assert_unreachable(client: FlaskClient, owner_headers: dict[str, str], photo_id: str) -> None:
+    """Neither the owner nor a guest can get the photo by any URL or see it in the album's listing."""
+    for headers in (owner_headers, {}):
+        for url in photo_urls(photo_id):
+            assert client.get(url, headers=headers).status_code == 404, url
+        listing = client.get(f"/api/albums/{ALBUM}/photos", headers=headers)
+        assert listing.status_code == 200
+        assert photo_id not in [photo["id"] for photo in listing.get_json()["photos"]]
+
+
+def assert_final_names_complete(photos_dir: Path, uploaded: bytes) -> None:
+    """Every original under its final name is the whole upload; every derivative decodes completely."""
+    for path in (photos_dir / "originals").rglob("*.*"):
+        assert path.read_bytes() == uploaded, path
+    for path in (photos_dir / "derived").rglob("*.webp"):
+        with Image.open(path) as webp:
+            webp.load()  # raises on a truncated file
+
+
+def age(photos_dir: Path) -> None:
+    """Make every original and temporary file look older than the clean-up's grace period."""
+    past = time.time() - ORPHAN_GRACE_SECONDS - 60
+    for folder in (photos_dir / "originals", photos_dir / ".tmp", photos_dir / "derived" / ".tmp"):
+        for path in folder.rglob("*"):
+            if path.is_file():
+                os.utime(path, (past, past))
+
+
+def clean_up(client: FlaskClient, owner_headers: dict[str, str]) -> dict[str, Any]:
+    response = client.post("/api/images/cleanup", headers=owner_headers)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def leftovers(stage: str, photo_id: str) -> dict[str, Any]:
+    """What a kill at ``stage`` leaves on disk: never a row, and nothing partial under a final name."""
+    original = [f"{photo_id}.jpg"] if stage != "original_temp_written" else []
+    derived = 3 if stage == "before_commit" else 0
+    return {"rows": [], "originals": original, "derived": derived, "entries": derived,
+            "temp": int(stage == "original_temp_written")}
+
+
+def summary(app: Flask) -> dict[str, Any]:
+    state = stored(app)
+    return {**state, "derived": len(state["derived"]), "temp": len(state["temp"])}
+
+
+def test_the_worker_uploads_into_the_apps_data_dir(client, albums, owner_headers, image):
+    """Without a pause the child's upload is the app's photo: the kill tests watch the right files."""
+    proc = start_upload(albums, image, pause_at=None)
+    out, err = proc.communicate(timeout=PAUSE_TIMEOUT_SECONDS)
+    assert proc.returncode == 0, err
+    photo_id = json.loads(out.splitlines()[-1])["photo_id"]
+    assert [photo["id"] for photo in client.get(f"/api/albums/{ALBUM}/photos",
+                                                headers=owner_headers).get_json()["photos"]] == [photo_id]
+    assert client.get(f"/photos/{photo_id}/detail.webp", headers=owner_headers).status_code == 200
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_upload_killed_mid_way_leaves_nothing_servable_and_cleanup_removes_it(client, albums, owner_headers,
+                                                                             image, stage):
+    photos_dir = Path(albums.config["PHOTOS_DIR"])
+    photo_id = kill_when_paused(start_upload(albums, image, pause_at=stage))
+
+    assert summary(albums) == leftovers(stage, photo_id)
+    assert_final_names_complete(photos_dir, image.read_bytes())
+    assert_unreachable(client, owner_headers, photo_id)
+
+    # The killed upload held the database's write lock (before_commit) and the
+    # derivative's flock: both died with it, so the album takes uploads at once.
+    later = upload_one(client, owner_headers, visibility="private")
+    assert_unreachable(client, owner_headers, photo_id)
+
+    # Young leftovers may be an upload in flight: the clean-up spares the original and temp file.
+    young = stored(albums)
+    clean_up(client, owner_headers)
+    after = stored(albums)
+    assert (after["originals"], after["temp"]) == (young["originals"], young["temp"])
+
+    age(photos_dir)
+    assert clean_up(client, owner_headers)["removed_photos"] == int(stage != "original_temp_written")
+    later_key = key_for(f"{LOCAL_PREFIX}originals/{ALBUM}/{later['id']}.jpg")
+    assert stored(albums) == {
+        "rows": [{"id": later["id"], "album_id": ALBUM, "visibility": "private"}],
+        "originals": [f"{later['id']}.jpg"],
+        "derived": [f"{later_key}.webp"] * len(PHOTO_SIZE_TYPES),
+        "temp": [],
+        "entries": len(PHOTO_SIZE_TYPES),
+    }
+    assert list((photos_dir / "derived" / ".tmp").iterdir()) == []
+    detail = client.get(later["urls"]["detail"], headers=owner_headers)
+    assert detail.status_code == 200
+    assert Image.open(io.BytesIO(detail.data)).format == "WEBP"
+    assert_unreachable(client, owner_headers, photo_id)
