@@ -544,9 +544,10 @@ class PhotoStore:
         """Remove originals and derivatives no row refers to; return how many originals.
 
         They are left by a deleted album, or by an upload killed before its
-        row was committed, which may also leave a temporary file: those are
-        removed too. Files younger than :data:`ORPHAN_GRACE_SECONDS` are
-        spared: an upload writes its original before its row is committed.
+        row was committed, which may also leave temporary files or a
+        derivative without an index row: those are removed too. Originals
+        younger than :data:`ORPHAN_GRACE_SECONDS` are spared: an upload writes
+        its original before its row is committed.
         """
         known = {row[0] for row in conn.execute("SELECT id FROM photos")}
         cutoff = time.time() - ORPHAN_GRACE_SECONDS
@@ -562,6 +563,7 @@ class PhotoStore:
         for url in list(self.cache.cached_source_urls()):
             if PurePosixPath(url).stem not in known:
                 self.cache.remove_source(url)
+        self.cache.reconcile()
         for folder in self.originals_dir.iterdir():
             with contextlib.suppress(OSError):  # not empty: still in use
                 folder.rmdir()

@@ -89,13 +89,17 @@ def assert_final_names_complete(photos_dir: Path, uploaded: bytes) -> None:
             webp.load()  # raises on a truncated file
 
 
+def in_flight_files(photos_dir: Path) -> list[Path]:
+    """The originals and temporary files an upload still in progress could own."""
+    folders = (photos_dir / "originals", photos_dir / ".tmp", photos_dir / "derived" / ".tmp")
+    return sorted(path for folder in folders for path in folder.rglob("*") if path.is_file())
+
+
 def age(photos_dir: Path) -> None:
     """Make every original and temporary file look older than the clean-up's grace period."""
     past = time.time() - ORPHAN_GRACE_SECONDS - 60
-    for folder in (photos_dir / "originals", photos_dir / ".tmp", photos_dir / "derived" / ".tmp"):
-        for path in folder.rglob("*"):
-            if path.is_file():
-                os.utime(path, (past, past))
+    for path in in_flight_files(photos_dir):
+        os.utime(path, (past, past))
 
 
 def clean_up(client: FlaskClient, owner_headers: dict[str, str]) -> dict[str, Any]:
@@ -104,17 +108,23 @@ def clean_up(client: FlaskClient, owner_headers: dict[str, str]) -> dict[str, An
     return response.get_json()
 
 
-def leftovers(stage: str, photo_id: str) -> dict[str, Any]:
-    """What a kill at ``stage`` leaves on disk: never a row, and nothing partial under a final name."""
-    original = [f"{photo_id}.jpg"] if stage != "original_temp_written" else []
-    derived = 3 if stage == "before_commit" else 0
-    return {"rows": [], "originals": original, "derived": derived, "entries": derived,
-            "temp": int(stage == "original_temp_written")}
+#: What a kill at each stage leaves on disk, in counts: never a row, never a partial file under a
+#: final name. Originals, derivative files, index entries, temp files of originals and of derivatives.
+LEFTOVERS = {
+    "original_temp_written": (0, 0, 0, 1, 0),
+    "original_in_place": (1, 0, 0, 0, 0),
+    "derivative_temp_written": (1, 0, 0, 0, 1),
+    "derivative_placed": (1, 1, 0, 0, 0),
+    "before_commit": (1, 3, 3, 0, 0),
+}
 
 
-def summary(app: Flask) -> dict[str, Any]:
+def leftovers(app: Flask) -> tuple[int, ...]:
     state = stored(app)
-    return {**state, "derived": len(state["derived"]), "temp": len(state["temp"])}
+    assert state["rows"] == []
+    derived_temp = list((Path(app.config["PHOTOS_DIR"]) / "derived" / ".tmp").iterdir())
+    return (len(state["originals"]), len(state["derived"]), state["entries"], len(state["temp"]),
+            len(derived_temp))
 
 
 def test_the_worker_uploads_into_the_apps_data_dir(client, albums, owner_headers, image):
@@ -134,23 +144,22 @@ def test_upload_killed_mid_way_leaves_nothing_servable_and_cleanup_removes_it(cl
     photos_dir = Path(albums.config["PHOTOS_DIR"])
     photo_id = kill_when_paused(start_upload(albums, image, pause_at=stage))
 
-    assert summary(albums) == leftovers(stage, photo_id)
+    assert leftovers(albums) == LEFTOVERS[stage]
     assert_final_names_complete(photos_dir, image.read_bytes())
     assert_unreachable(client, owner_headers, photo_id)
 
-    # The killed upload held the database's write lock (before_commit) and the
-    # derivative's flock: both died with it, so the album takes uploads at once.
+    # The killed upload held the write lock of the collection database (before_commit)
+    # or of the photo index (derivative_*): it died with it, so the album takes uploads at once.
     later = upload_one(client, owner_headers, visibility="private")
     assert_unreachable(client, owner_headers, photo_id)
 
-    # Young leftovers may be an upload in flight: the clean-up spares the original and temp file.
-    young = stored(albums)
+    # Young leftovers may be an upload in flight: the clean-up spares originals and temp files.
+    young = in_flight_files(photos_dir)
     clean_up(client, owner_headers)
-    after = stored(albums)
-    assert (after["originals"], after["temp"]) == (young["originals"], young["temp"])
+    assert in_flight_files(photos_dir) == young
 
     age(photos_dir)
-    assert clean_up(client, owner_headers)["removed_photos"] == int(stage != "original_temp_written")
+    assert clean_up(client, owner_headers)["removed_photos"] == LEFTOVERS[stage][0]
     later_key = key_for(f"{LOCAL_PREFIX}originals/{ALBUM}/{later['id']}.jpg")
     assert stored(albums) == {
         "rows": [{"id": later["id"], "album_id": ALBUM, "visibility": "private"}],

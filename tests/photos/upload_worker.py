@@ -31,9 +31,11 @@ from vinylvault.photos import Photo, PhotoStore, Upload, open_photo_cache  # noq
 
 #: Where an upload can be stopped, in the order it passes them.
 STAGES = (
-    "original_temp_written",  # the original's temp file is synced, not yet renamed
-    "original_in_place",      # the original has its final name, nothing is converted yet
-    "before_commit",          # derivatives stored, the photos row inserted but not committed
+    "original_temp_written",    # the original's temp file is synced, not yet renamed
+    "original_in_place",        # the original has its final name, nothing is converted yet
+    "derivative_temp_written",  # the first derivative's temp file is synced, its index transaction open
+    "derivative_placed",        # the first derivative has its final name, its row not committed
+    "before_commit",            # derivatives stored, the photos row inserted but not committed
 )
 #: Longer than any test waits: the parent always kills the child first.
 PAUSE_SECONDS = 120
@@ -57,6 +59,8 @@ class _PausingConnection:
 
 def _install_pause(store: PhotoStore, stage: str, conn: sqlite3.Connection) -> Any:
     """Arrange for the upload through ``store`` to stop at ``stage``; return the connection to use."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
     current: dict[str, Photo] = {}
 
     def pause() -> None:
@@ -89,10 +93,22 @@ def _install_pause(store: PhotoStore, stage: str, conn: sqlite3.Connection) -> A
             return convert(url, data)
 
         store.cache.store_source_bytes = pause_then_convert
+    elif stage.startswith("derivative_"):
+        add_entry = store.cache.index.add_entry
+
+        def add_entry_with_pause(entry: Any, place_file: Callable[[], None], *limits: int) -> Any:
+            # place() runs inside the index's write transaction: the rename, then the row.
+            def place() -> None:
+                if stage == "derivative_temp_written":
+                    pause()
+                place_file()
+                pause()
+
+            return add_entry(entry, place, *limits)
+
+        store.cache.index.add_entry = add_entry_with_pause
     elif stage == "before_commit":
         return _PausingConnection(conn, pause)
-    else:
-        raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
     return conn
 
 
