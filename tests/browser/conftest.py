@@ -18,8 +18,9 @@ from typing import Callable, Iterator
 
 import pytest
 
+import config
 from tests.support.browser import CHROMIUM, PHONE, PI_SCREEN, launch_chromium
-from tests.support.demo_site import prepare_demo_site
+from tests.support.demo_site import cover_cache, prepare_demo_site
 from tests.support.servers import ROOT, GunicornServer
 
 VIEWPORTS = {"pi": PI_SCREEN, "phone": PHONE}
@@ -54,6 +55,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with GunicornServer(data_dir, log_path=root / "gunicorn.log", workers=2, env=SITE_ENV) as server:
         yield Site(server, data_dir, [album.id for album in albums],
                    [album.image_url for album in albums if album.image_url])
+
+
+@pytest.fixture
+def rewarm(site: Site) -> Iterator[None]:
+    """Put every cover back in the cache after a test that clears or removes some."""
+    yield
+    with cover_cache(config.load(DATA_DIR=site.data_dir)) as cache:
+        cache.register_sources(site.cover_urls)  # forgotten by remove_source; pages register them
+        cache.preload_images(site.cover_urls)
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,7 @@ import re
 
 import pytest
 
-import config
 from tests.browser.conftest import VIEWPORTS, log_in, screenshot
-from tests.support.demo_site import cover_cache
 
 pytestmark = pytest.mark.browser
 
@@ -73,14 +71,6 @@ def test_random_button_spins_then_opens_an_album(site, new_page):
     assert "spinning" in button.get_attribute("class")
     assert page.evaluate("() => getComputedStyle(document.querySelector('[data-spin] svg')).animationName") != "none"
     page.wait_for_url(ALBUM_URL)
-
-
-@pytest.fixture
-def rewarm(site):
-    """Put every cover back in the cache after a test that clears it."""
-    yield
-    with cover_cache(config.load(DATA_DIR=site.data_dir)) as cache:
-        cache.preload_images(site.cover_urls)
 
 
 def test_cache_helpers_work_for_the_owner(site, new_page, rewarm):

@@ -107,16 +107,30 @@
   }
 
   /*
-   * Fetch every cover of this page that is not shown yet, so paging back and
-   * forth is instant. It GETs the /cache/... URLs themselves (the page knows
-   * keys, not source URLs): the server converts what is missing, and the
-   * browser keeps the immutable answers. Needs no login.
-   * Resolves to {total, loaded, failed}.
+   * The distinct /cache/ URLs of the covers under root: data-src while a cover
+   * waits for its turn, src once shown or when rendered eagerly. A fetched
+   * document also holds the <noscript> twins (a parsed document runs no
+   * script), which repeat the same URLs: hence the set.
    */
-  function preloadCurrentPageImages() {
-    var urls = Array.prototype.map.call(document.querySelectorAll(SELECTOR), function (img) {
-      return img.getAttribute("data-src");
+  function coverUrls(root) {
+    var seen = {};
+    Array.prototype.forEach.call(root.querySelectorAll("img[data-size-type]"), function (img) {
+      var url = img.getAttribute("data-src") || img.getAttribute("src") || "";
+      if (url.indexOf("/cache/") === 0) seen[url] = true;
     });
+    return Object.keys(seen);
+  }
+
+  /*
+   * Fetch every cover of a page, so paging back and forth is instant: this
+   * document by default, or any root (e.g. a grid page fetched and parsed).
+   * It GETs the /cache/... URLs themselves (the page knows keys, not source
+   * URLs): the server converts what is missing, and the browser keeps the
+   * immutable answers. Needs no login. onProgress, if given, receives the
+   * running result after each image. Resolves to {total, loaded, failed}.
+   */
+  function preloadCurrentPageImages(root, onProgress) {
+    var urls = coverUrls(root || document);
     var result = {total: urls.length, loaded: 0, failed: 0};
     var next = 0;
     function worker() {
@@ -124,6 +138,7 @@
       var url = urls[next++];
       return warm(url).then(function (ok) {
         if (ok) result.loaded++; else result.failed++;
+        if (onProgress) onProgress(result);
         return worker();
       });
     }
