@@ -5,7 +5,7 @@
 
     python cache_monitor.py --action status   [--json]
     python cache_monitor.py --action health   [--json]     # exit 0 healthy, 1 degraded, 2 unhealthy
-    python cache_monitor.py --action cleanup  --cleanup-days 30 [--json]
+    python cache_monitor.py --action cleanup  --cleanup-days 30 [--json]   (also repairs drift)
     python cache_monitor.py --action report   [--html report.html] [--json]
     python cache_monitor.py --action monitor  --monitor-interval 5    # Ctrl-C to leave
 
@@ -153,9 +153,14 @@ def action_cleanup(cache: ImageCache, settings: config.Settings, args: argparse.
     # The index call (what ImageCache.cleanup_cache wraps) names the entries, so the freed bytes are exact.
     removed = cache.index.cleanup_older_than(args.cleanup_days * 86400)
     freed = sum(entry.bytes for entry in removed)
-    result = {"removed_entries": len(removed), "freed_bytes": freed, "older_than_days": args.cleanup_days}
+    # Then the drift a killed process can leave (files without rows, rows without files, old temp files).
+    repaired = cache.reconcile()
+    result = {"removed_entries": len(removed), "freed_bytes": freed, "older_than_days": args.cleanup_days,
+              "repaired": repaired}
     _emit(args, result, f"Removed {len(removed)} entries not used for {args.cleanup_days:g} days "
-                        f"({human_bytes(freed)} freed).")
+                        f"({human_bytes(freed)} freed). Repaired drift: {repaired['files_removed']} stray "
+                        f"files, {repaired['rows_removed']} rows without files, "
+                        f"{repaired['temp_files_removed']} leftover temp files removed.")
     return 0
 
 

@@ -90,7 +90,7 @@ def check_drift(covers_dir: Path, read_stats: Callable[[], Mapping[str, Any]]) -
         return Check("drift", HEALTHY, f"{after[0]} entries, index and disk agree")
     return Check("drift", DEGRADED,
                  f"index has {after[0]} entries ({after[1]} bytes), disk has {on_disk[0]} files "
-                 f"({on_disk[1]} bytes); run reconcile")
+                 f"({on_disk[1]} bytes); run cache_monitor.py --action cleanup")
 
 
 def check_disk(path: Path, min_free_mb: float) -> Check:

@@ -95,7 +95,26 @@ def test_cleanup_removes_only_old_entries_and_says_what(live_cache, data_dir):
     assert not any(Path(e.path).exists() for e in old_entries)
     assert live_cache.lookup(recent, "detail") is not None
     again = json.loads(run(data_dir, "--action", "cleanup", "--json").stdout)
-    assert again == {"removed_entries": 0, "freed_bytes": 0, "older_than_days": 30.0}
+    assert again == {"removed_entries": 0, "freed_bytes": 0, "older_than_days": 30.0,
+                     "repaired": {"files_removed": 0, "rows_removed": 0, "temp_files_removed": 0}}
+
+
+def test_cleanup_repairs_the_drift_a_killed_process_leaves(live_cache, data_dir):
+    _old, recent = SOURCES
+    entry = live_cache.lookup(recent, "thumbnails")
+    stray = entry.path.parent.parent / "ff" / ("f" * 64 + ".webp")
+    stray.parent.mkdir(exist_ok=True)
+    stray.write_bytes(entry.path.read_bytes())          # a file whose row never committed
+    live_cache.lookup(recent, "detail").path.unlink()   # a row whose file is gone
+    stale = live_cache.temp_dir / "abandoned.tmp"
+    stale.write_bytes(b"partial")
+    os.utime(stale, (0, 0))
+    result = json.loads(run(data_dir, "--action", "cleanup", "--json").stdout)
+    assert result["repaired"] == {"files_removed": 1, "rows_removed": 1, "temp_files_removed": 1}
+    assert not stray.exists() and not stale.exists()
+    assert live_cache.lookup(recent, "detail") is None
+    health = run(data_dir, "--action", "health")
+    assert health.returncode == 0, health.stdout
 
 
 def test_cleanup_json_counts_bytes(live_cache, data_dir):
