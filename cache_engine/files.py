@@ -17,7 +17,8 @@ def write_synced_temp(temp_dir: Path, data: bytes, *, mode: int = 0o644, prefix:
     """A new file in ``temp_dir`` holding ``data``, fsynced: ready to be renamed into place.
 
     The caller renames it (or removes it if it gives up); a leftover from a
-    killed process is swept by the owner's reconcile.
+    killed process is swept by its owner's clean-up (``ImageCache.reconcile``,
+    ``PhotoStore.remove_orphans``).
     """
     temp = Path(temp_dir) / f"{prefix}{uuid.uuid4().hex}.tmp"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
