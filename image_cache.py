@@ -352,6 +352,9 @@ class ImageCache:
 
     def _convert_and_store(self, url: str, key: str, data: bytes) -> dict[str, Entry]:
         """Convert once; store each rendition as it is encoded, smallest first."""
+        # Whatever is cached can be served by key from any process, even after a
+        # clear or a removal forgot the source (a read, no write, when known).
+        self.index.register_sources({key: normalize_url(url)})
         started = time.perf_counter()
         entries: dict[str, Entry] = {}
         preview = None

@@ -368,3 +368,15 @@ def test_module_functions_keep_the_seed_names(tmp_path, caplog):
     image_cache.shutdown_image_cache()
     assert image_cache.get_image_cache() is None
     assert not any(t.name.startswith("image-cache") for t in threading.enumerate())
+
+
+def test_producing_an_image_records_its_source_again_after_a_removal(make_cache, origin):
+    url = origin.add_file("/registered.jpg", jpeg_bytes(300, 300))
+    cache = make_cache()
+    assert cache.get_image(url, "thumbnails")
+    assert cache.source_url(key_for(url)) == normalize_url(url)
+    assert cache.clear_cache()
+    assert cache.source_url(key_for(url)) == normalize_url(url)  # a clear keeps what is known
+    assert cache.remove_source(url) == 0 and cache.source_url(key_for(url)) is None
+    assert cache.preload_images([url]) == {url: True}
+    assert cache.source_url(key_for(url)) == normalize_url(url)
