@@ -18,6 +18,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.support.apps import app_factory
 from vinylvault import auth, collection, create_app, db, demo, images
 from vinylvault.collection import AlbumRecord, Label
 
@@ -87,16 +88,8 @@ def log_in(client: FlaskClient) -> None:
 @pytest.fixture
 def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
     """``make_app(**overrides)`` -> a fresh app on ``tmp_path/data`` (no owner yet), shut down after."""
-    built: list[Flask] = []
-
-    def factory(**overrides: Any) -> Flask:
-        app = create_app({**BASE_SETTINGS, "DATA_DIR": tmp_path / "data", **overrides})
-        built.append(app)
-        return app
-
-    yield factory
-    for app in built:
-        images.shutdown(app)
+    with app_factory(tmp_path / "data", BASE_SETTINGS) as factory:
+        yield factory
 
 
 @pytest.fixture

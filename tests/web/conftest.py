@@ -17,8 +17,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 
+from tests.support.apps import app_factory
 from tests.support.origin import origin  # noqa: F401  (fixture)
-from vinylvault import auth, create_app, db, images
+from vinylvault import auth, db, images
 
 PASSWORD = "correct horse battery"
 
@@ -42,16 +43,8 @@ def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
     Each app owns its cover cache; the newest is also the process-wide
     ``image_cache.get_image_cache()``.
     """
-    built: list[Flask] = []
-
-    def factory(**overrides: Any) -> Flask:
-        app = create_app({**BASE_SETTINGS, "DATA_DIR": tmp_path / "data", **overrides})
-        built.append(app)
-        return app
-
-    yield factory
-    for app in built:
-        images.shutdown(app)
+    with app_factory(tmp_path / "data", BASE_SETTINGS) as factory:
+        yield factory
 
 
 @pytest.fixture
