@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -266,3 +267,18 @@ def load(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings
 def describe() -> list[tuple[str, Any, str]]:
     """(name, default, help) for every setting: the README's table is made from this."""
     return [(f.name, f.default, f.metadata["help"]) for f in dataclasses.fields(Settings)]
+
+
+def load_or_exit(environ: Mapping[str, str] | None = None) -> Settings:
+    """:func:`load`, or one line on stderr and exit status 2: the start-up check
+    (``python config.py``, run by run.sh, the systemd unit and the container;
+    gunicorn.conf.py calls it too), so a bad value never shows as a traceback."""
+    try:
+        return load(environ)
+    except ConfigError as exc:
+        print(f"vinylvault: bad setting: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    load_or_exit()

@@ -12,6 +12,13 @@ are summarised in ``deploy/README.md``.
 
 import os
 
+# Imported under a name gunicorn does not take for a setting ("config" is one).
+from config import load_or_exit as _check_settings
+
+# A bad VINYL_VAULT_* value stops the master here with one line, before any
+# worker boots (otherwise every worker would die with a traceback).
+_check_settings()
+
 bind = os.environ.get("VINYL_VAULT_BIND", "0.0.0.0:8080")
 
 # One worker per core. Sync rather than gthread: measured on the same setup,

@@ -15,5 +15,6 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -r requirements.txt
 
+.venv/bin/python config.py   # a bad VINYL_VAULT_* value: one line, exit 2
 .venv/bin/flask --app vinylvault init
 exec .venv/bin/gunicorn --config gunicorn.conf.py "vinylvault:create_app()"

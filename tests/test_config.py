@@ -1,10 +1,15 @@
 """config.py: defaults, VINYL_VAULT_* overrides, aliases and one-line errors."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 import config
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_defaults_follow_the_seed():
@@ -77,3 +82,24 @@ def test_overrides_are_validated_like_the_environment():
 def test_every_setting_is_described():
     for name, _default, help_text in config.describe():
         assert name.isupper() and help_text.strip(), name
+
+
+@pytest.mark.parametrize("command", [
+    [sys.executable, "config.py"],
+    [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind", "127.0.0.1:0",
+     "vinylvault:create_app()"],
+], ids=["start-up check", "gunicorn"])
+def test_a_bad_value_stops_start_up_with_one_line_and_no_traceback(command, tmp_path):
+    env = {**os.environ, "VINYL_VAULT_DATA_DIR": str(tmp_path), "VINYL_VAULT_MAX_CACHE_SIZE_GB": "lots"}
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    output = (result.stdout + result.stderr).strip()
+    assert "Traceback" not in output
+    assert output.splitlines() == ["vinylvault: bad setting: VINYL_VAULT_MAX_CACHE_SIZE_GB='lots': expected a number"]
+
+
+def test_the_start_up_check_passes_good_settings_silently(tmp_path):
+    env = {**os.environ, "VINYL_VAULT_DATA_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "config.py"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
