@@ -181,6 +181,23 @@ def test_stats_processing_times(index):
     assert stats["entries_by_size_type"] == {"thumbnails": 4}
 
 
+def test_a_version_1_index_gets_its_totals_counted_once(tmp_path):
+    index = CacheIndex(tmp_path / "i.db", tmp_path)
+    for n, ms in enumerate([4.0, None, 8.0]):
+        add(index, Entry(**{**make_entry(tmp_path, key(n), 1).__dict__, "process_ms": ms}), limit=1000)
+    with index.write() as conn:  # what a version-1 index looked like
+        conn.execute("DELETE FROM entry_totals")
+        conn.execute("UPDATE meta SET value = 1 WHERE name = 'index_schema'")
+    index.close()
+    upgraded = CacheIndex(tmp_path / "i.db", tmp_path)
+    stats = upgraded.stats()
+    assert stats["entries_by_size_type"] == {"thumbnails": 3} and stats["mean_processing_ms"] == 6.0
+    upgraded.close()
+    again = CacheIndex(tmp_path / "i.db", tmp_path)  # counted once, not again
+    assert again.stats()["entries_by_size_type"] == {"thumbnails": 3}
+    again.close()
+
+
 def test_schema_is_idempotent_and_leaves_user_version_alone(tmp_path):
     db = tmp_path / "i.db"
     conn = sqlite3.connect(db)
@@ -205,9 +222,11 @@ class IndexMachine(RuleBasedStateMachine):
         self.tmp = Path(tempfile.mkdtemp())
         self.index = CacheIndex(self.tmp / "i.db", self.tmp / "files")
 
-    @rule(n=st.integers(0, 15), size=st.integers(1, 1200), detail=st.booleans())
-    def add(self, n, size, detail):
+    @rule(n=st.integers(0, 15), size=st.integers(1, 1200), detail=st.booleans(),
+          ms=st.none() | st.floats(0.5, 500))
+    def add(self, n, size, detail, ms):
         entry = make_entry(self.index.root, key(n), size, "detail" if detail else "thumbnails")
+        entry = Entry(**{**entry.__dict__, "process_ms": ms})
         try:
             add(self.index, entry, self.LIMIT, 800)
         except EntryTooLarge:
@@ -242,6 +261,19 @@ class IndexMachine(RuleBasedStateMachine):
         for entry in self.index.iter_entries():
             assert entry.path.stat().st_size == entry.bytes
 
+    @invariant()
+    def totals_match_a_recount(self):
+        entries = list(self.index.iter_entries())
+        stats = self.index.stats()
+        recount: dict[str, int] = {}
+        for entry in entries:
+            recount[entry.size_type] = recount.get(entry.size_type, 0) + 1
+        assert stats["entries_by_size_type"] == recount
+        timed = [entry.process_ms for entry in entries if entry.process_ms is not None]
+        expected = round(sum(timed) / len(timed), 2) if timed else None
+        assert stats["mean_processing_ms"] == pytest.approx(expected, abs=0.011) if timed else \
+            stats["mean_processing_ms"] is None
+
     def teardown(self):
         self.index.close()
         import shutil
@@ -264,3 +296,4 @@ def test_the_index_database_is_readable_by_the_owner_only(tmp_path):
                 assert path.stat().st_mode & 0o777 == 0o600, path
     finally:
         index.close()
+
