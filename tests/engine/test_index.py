@@ -297,3 +297,25 @@ def test_the_index_database_is_readable_by_the_owner_only(tmp_path):
     finally:
         index.close()
 
+
+def _open_fresh_index(path: str, barrier, results) -> None:
+    barrier.wait()
+    try:
+        CacheIndex(Path(path), Path(path).parent).close()
+        results.put("ok")
+    except sqlite3.Error as exc:
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_opening_a_fresh_index_together_all_succeed(tmp_path):
+    import multiprocessing
+    context = multiprocessing.get_context("fork")
+    for attempt in range(5):  # each attempt races on a new, not yet created file
+        path = str(tmp_path / f"race{attempt}.db")
+        barrier, results = context.Barrier(8), context.Queue()
+        workers = [context.Process(target=_open_fresh_index, args=(path, barrier, results)) for _ in range(8)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+        assert sorted(results.get(timeout=5) for _ in workers) == ["ok"] * 8
