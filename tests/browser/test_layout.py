@@ -49,8 +49,8 @@ SMALL_TARGETS = """minimum => {
         let {top, bottom, left, right} = box;
         const halo = getComputedStyle(el, '::before');
         if (halo.content !== 'none' && halo.position === 'absolute') {
-            top -= -parseFloat(halo.top) || 0; bottom += -parseFloat(halo.bottom) || 0;
-            left -= -parseFloat(halo.left) || 0; right += -parseFloat(halo.right) || 0;
+            const outset = side => -(parseFloat(halo[side]) || 0);  // inset: -9px grows the target by 9
+            top -= outset('top'); bottom += outset('bottom'); left -= outset('left'); right += outset('right');
         }
         if (bottom - top < minimum - 0.5 || right - left < minimum - 0.5) {
             small.push(`${el.outerHTML.slice(0, 90)} ${Math.round(right - left)}x${Math.round(bottom - top)}`);
