@@ -20,6 +20,8 @@ from werkzeug.routing import IntegerConverter
 import config
 from cache_engine.files import write_synced_temp
 
+from .converters import SQLITE_MAX, SQLITE_MIN, AlbumIdConverter
+
 log = logging.getLogger("vinylvault")
 
 # Each module owns one area of the site and exposes ``bp``.
@@ -41,8 +43,8 @@ class SQLiteIntegerConverter(IntegerConverter):
     sqlite3; refusing it at routing time makes it a plain 404.
     """
 
-    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = -(2**63),
-                 max: int | None = 2**63 - 1, signed: bool = False) -> None:
+    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = SQLITE_MIN,
+                 max: int | None = SQLITE_MAX, signed: bool = False) -> None:
         super().__init__(map, fixed_digits, min, max, signed)
 
 
@@ -96,6 +98,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     app = Flask(__name__)
     app.url_map.converters["int"] = SQLiteIntegerConverter
+    app.url_map.converters["album_id"] = AlbumIdConverter
     app.config.update(settings.as_dict())
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = int(settings.MAX_IMAGE_UPLOAD_SIZE_MB * 1024 * 1024 * 4)

@@ -146,7 +146,7 @@ def remove_demo():
 
 # --- Album and now playing ------------------------------------------------------
 
-@bp.get("/album/<int(signed=True):album_id>")
+@bp.get("/album/<album_id:album_id>")
 def album(album_id: int):
     """One album: cover, facts, tracklist, rating, notes; previous/next in the grid's sort."""
     conn = db.get_db()
@@ -212,7 +212,7 @@ def _fetch_details(settings: config.Settings, release_id: int) -> None:
             _details_pending.discard(release_id)
 
 
-@bp.get("/now-playing/<int(signed=True):album_id>")
+@bp.get("/now-playing/<album_id:album_id>")
 def now_playing(album_id: int):
     """The cover filling the screen. Viewing records nothing: the POST below does."""
     record = collection.get_album(db.get_db(), album_id)
@@ -221,7 +221,7 @@ def now_playing(album_id: int):
     return render_template("now_playing.html", album=record)
 
 
-@bp.post("/now-playing/<int(signed=True):album_id>")
+@bp.post("/now-playing/<album_id:album_id>")
 @auth.csrf_protect
 def record_play(album_id: int):
     """Count a play (anyone at the turntable may; CSRF-checked), then show the record."""
