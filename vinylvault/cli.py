@@ -55,9 +55,9 @@ def demo_command() -> None:
 @click.command("remove-demo")
 @with_appcontext
 def remove_demo_command() -> None:
-    """Remove the demo albums and their cover files."""
-    count = demo.remove_demo(db.get_db(), _settings().DATA_DIR)
-    click.echo(f"Removed {count} demo albums.")
+    """Remove the demo albums, their cover files and their cached images."""
+    removed = demo.remove_demo(db.get_db(), _settings().DATA_DIR, current_app.extensions.get("image_cache"))
+    click.echo(f"Removed {removed.albums} demo albums and {removed.cached_images} cached cover images.")
 
 
 @click.command("import-csv")

@@ -139,8 +139,10 @@ def _limit_param(limit: int) -> dict[str, int]:
 @auth.owner_required
 def remove_demo():
     """Delete the demo albums (the owner's own collection is untouched)."""
-    removed = demo.remove_demo(db.get_db(), current_app.config["DATA_DIR"])
-    flash(f"Removed the demo collection ({removed} albums).", "ok")
+    removed = demo.remove_demo(db.get_db(), current_app.config["DATA_DIR"],
+                               current_app.extensions.get("image_cache"))
+    flash(f"Removed the demo collection: {removed.albums} albums and their {removed.cached_images} "
+          "cached cover images.", "ok")
     return redirect(url_for("pages.index"), 303)
 
 
