@@ -10,6 +10,18 @@ from werkzeug.routing import IntegerConverter
 SQLITE_MIN, SQLITE_MAX = -(2**63), 2**63 - 1
 
 
+class SQLiteIntegerConverter(IntegerConverter):
+    """``<int:...>`` limited to SQLite's 64-bit INTEGER range by default.
+
+    A larger id cannot name a row, and binding it raises ``OverflowError`` in
+    sqlite3; refusing it at routing time makes it a plain 404.
+    """
+
+    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = SQLITE_MIN,
+                 max: int | None = SQLITE_MAX, signed: bool = False) -> None:
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
 class AlbumIdConverter(IntegerConverter):
     """``<album_id:name>``: an album id, as every route taking one spells it.
 
