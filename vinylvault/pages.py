@@ -329,7 +329,8 @@ def sync_page():
     settings = current_app.config["SETTINGS"]
     username, token = sync.discogs_credentials(conn, settings)
     return render_template("sync.html", status=sync_view(), connected=bool(username and token),
-                           covers_note=_covers_note(conn, token), period=sync_period(settings.SYNC_INTERVAL_HOURS))
+                           covers_note=_covers_note(conn, token, "on the set-up page (the button below)"),
+                           period=sync_period(settings.SYNC_INTERVAL_HOURS))
 
 
 def sync_period(hours: float) -> str | None:

@@ -51,7 +51,7 @@ def test_sync_without_an_account_shows_how_to_connect_one_and_no_sync(csv_app: F
     assert re.search(r'<a class="button button--primary" href="/setup">Connect a Discogs account</a>', page)
     assert "Sync now" not in page and 'action="/sync"' not in page
     assert "synced from Discogs every day" not in page and "progressbar" not in page
-    assert NOTE in page and "on the set-up page" in page
+    assert NOTE in page and "on the set-up page (the button below)" in page
     guest = text(csv_app.test_client().get("/sync"))
     assert "Sign in as the owner" in guest and "Connect a Discogs account" not in guest
 
@@ -77,6 +77,11 @@ def test_setup_says_what_a_csv_only_owner_has_and_how_covers_come(csv_app: Flask
     assert response.status_code == 200
     assert f"Discogs account saved. {NOTE}" in text(response)
     assert "flask covers" not in text(response)
+
+
+def test_first_run_says_what_skipping_discogs_means(make_app: Callable[..., Flask]):
+    page = text(make_app().test_client().get("/setup"))
+    assert "You can skip this: a collection imported from a Discogs CSV export shows placeholder covers" in page
 
 
 def test_saving_a_token_says_the_covers_now_come_in_the_background(make_app: Callable[..., Flask]):
