@@ -101,7 +101,7 @@ _ANY_HOST = ("0.0.0.0", "::", "")
 
 
 def on_starting(server):
-    """Stop with one line when the address is taken, before gunicorn retries it five times.
+    """Stop with one line when the address cannot be had, before gunicorn retries it five times.
 
     Skipped when the sockets are inherited (systemd socket activation, a
     USR2 re-exec): they are already bound, by us.
@@ -109,15 +109,24 @@ def on_starting(server):
     if os.environ.get("LISTEN_FDS") or os.environ.get("GUNICORN_FD"):
         return
     for address in server.cfg.address:
-        if isinstance(address, tuple) and _address_in_use(address[0], address[1]):
-            print(f"vinylvault: {_host_port(address[0], address[1])} is already in use by another program "
-                  f"(is VinylVault already running?); stop it, or choose another address with "
+        problem = _bind_problem(address[0], address[1]) if isinstance(address, tuple) else None
+        if problem:
+            print(f"vinylvault: {_host_port(address[0], address[1])} {problem}; choose another address with "
                   f"VINYL_VAULT_BIND (e.g. VINYL_VAULT_BIND={_host_port(address[0], address[1] % 65535 + 1)}).",
                   file=sys.stderr)
             raise SystemExit(2)
 
 
-def _address_in_use(host, port):
+#: Why an address cannot be listened on, in words, by errno; other errors are left to gunicorn.
+_BIND_PROBLEMS = {
+    errno.EADDRINUSE: "is already in use by another program (is VinylVault already running? then stop it)",
+    errno.EACCES: "needs administrator rights (ports below 1024 do)",
+    errno.EADDRNOTAVAIL: "is not an address of this machine",
+}
+
+
+def _bind_problem(host, port):
+    """What stops a listen on ``host:port`` (see ``_BIND_PROBLEMS``), else ``None``."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         # As gunicorn binds: a previous run's connections in TIME_WAIT do not count.
@@ -125,8 +134,8 @@ def _address_in_use(host, port):
         try:
             probe.bind((host, port))
         except OSError as exc:
-            return exc.errno == errno.EADDRINUSE
-    return False
+            return _BIND_PROBLEMS.get(exc.errno)
+    return None
 
 
 def _host_port(host, port):

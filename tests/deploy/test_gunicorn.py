@@ -104,18 +104,38 @@ def test_all_interfaces_are_shown_as_the_machines_lan_name_and_address():
     assert len(urls) == 2 and urls[1].removeprefix("http://").removesuffix(":8080") in lan_addresses
 
 
+def start_gunicorn_on(data_dir: Path, bind: str) -> tuple[int, list[str]]:
+    """Run gunicorn with the project's config on ``bind`` until it exits: (status, output lines)."""
+    env = app_environment(data_dir, {"VINYL_VAULT_BIND": bind})
+    result = subprocess.run([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
+                             "vinylvault:create_app()"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=60)
+    return result.returncode, (result.stdout + result.stderr).splitlines()
+
+
+def the_one_problem(output: list[str]) -> str:
+    assert "Traceback" not in "\n".join(output) and "Retrying in 1 second" not in "\n".join(output)
+    problems = [line for line in output if "Starting gunicorn" not in line]
+    assert len(problems) == 1, output
+    return problems[0]
+
+
 def test_a_busy_port_is_one_line_naming_the_setting(tmp_path: Path):
     port = free_port()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", port))
         taken.listen()
-        env = app_environment(tmp_path / "data", {"VINYL_VAULT_BIND": f"127.0.0.1:{port}"})
-        result = subprocess.run([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
-                                 "vinylvault:create_app()"], cwd=ROOT, env=env, capture_output=True,
-                                text=True, timeout=60)
-    output = (result.stdout + result.stderr).splitlines()
-    assert result.returncode == 2
-    assert "Address already in use" not in "\n".join(output) and "Traceback" not in "\n".join(output)
-    problems = [line for line in output if "Starting gunicorn" not in line]
-    assert len(problems) == 1
-    assert f"127.0.0.1:{port} is already in use" in problems[0] and "VINYL_VAULT_BIND" in problems[0]
+        status, output = start_gunicorn_on(tmp_path / "data", f"127.0.0.1:{port}")
+    assert status == 2
+    problem = the_one_problem(output)
+    assert "Address already in use" not in problem
+    assert problem.startswith(f"vinylvault: 127.0.0.1:{port} is already in use by another program")
+    assert f"VINYL_VAULT_BIND=127.0.0.1:{port + 1}" in problem
+
+
+def test_an_address_of_another_machine_is_one_line(tmp_path: Path):
+    elsewhere = "203.0.113.254"  # TEST-NET-3, documentation only
+    assert elsewhere not in subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
+    status, output = start_gunicorn_on(tmp_path / "data", f"{elsewhere}:8080")
+    assert status == 2
+    assert the_one_problem(output).startswith(f"vinylvault: {elsewhere}:8080 is not an address of this machine")
