@@ -342,7 +342,7 @@ def sync_period(hours: float) -> str | None:
     return f"every {hours:g} hours"
 
 
-def _covers_note(conn: sqlite3.Connection, token: str, where: str = csv_import.ON_THE_SETUP_PAGE) -> str | None:
+def _covers_note(conn: sqlite3.Connection, token: str, where: str) -> str | None:
     """The CSV albums' placeholder note (:func:`csv_import.placeholder_note`) when a token would bring covers."""
     waiting = 0 if token else csv_import.albums_waiting_for_covers(conn)
     return csv_import.placeholder_note(waiting, where) if waiting else None
