@@ -31,7 +31,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 import config
 from cache_engine.health import cache_health, exit_code
-from image_cache import ImageCache
+from cache_engine.units import byte_unit, human_bytes, human_when, plural
+from image_cache import SAMPLE_INTERVAL_SECONDS, ImageCache
 from vinylvault.svg_charts import line_chart
 
 ACTIONS = ("status", "health", "cleanup", "report", "monitor")
@@ -39,7 +40,12 @@ BAR_WIDTH = 30
 CHART_SIZE = {"width": 640, "height": 180}
 #: The report is one file: the chart classes of vinylvault.svg_charts get their colours here.
 CHART_CSS = (".chart-line{stroke:#2a7ab0;stroke-width:2}.chart-bar{fill:#2a7ab0}"
-             ".chart-axis{stroke:#888}.chart-text{fill:#222;font-size:12px}")
+             ".chart-axis{stroke:#888}.chart-grid{stroke:#ddd}.chart-text{fill:#222;font-size:12px}"
+             ".chart-value{fill:#555}.chart-empty{color:#555;font-style:italic}")
+_EVERY = f"every {SAMPLE_INTERVAL_SECONDS / 60:g} minutes while the site runs"
+SIZE_NOT_YET = f"Not enough data yet: the cache's size is recorded {_EVERY}; the chart starts at the second sample."
+HIT_RATE_NOT_YET = (f"Not enough data yet: the hit rate is worked out between samples (taken {_EVERY}) in which "
+                    "covers were asked for; the chart starts once there are two such intervals.")
 
 
 class MonitorError(Exception):
@@ -47,15 +53,6 @@ class MonitorError(Exception):
 
 
 # --- formatting --------------------------------------------------------------
-
-def human_bytes(size: float) -> str:
-    """``1536`` -> ``'1.5 KiB'``."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(size) < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
-
 
 def bar(fraction: float, width: int = BAR_WIDTH) -> str:
     """``[#######.......]`` filled to ``fraction`` (clamped to 0..1)."""
@@ -87,7 +84,7 @@ def format_status(stats: dict[str, Any]) -> str:
         f"  evictions    {stats['evictions']}",
         f"  processing   {'n/a' if ms is None else f'{ms:.1f} ms mean'}",
         f"  disk free    {human_bytes(stats['available_space_bytes'])}",
-        f"  last cleanup {_when(stats.get('last_cleanup'))}",
+        f"  last cleanup {human_when(stats.get('last_cleanup'))}",
     ]
     return "\n".join(lines)
 
@@ -113,10 +110,14 @@ def hit_rate_series(samples: list[dict[str, float]]) -> list[tuple[float, float]
 
 def report_html(stats: dict[str, Any], health: dict[str, Any], samples: list[dict[str, float]]) -> str:
     """A self-contained HTML page: the status, the health checks, size and hit-rate charts."""
-    size_chart = line_chart([(_when(s["ts"]), s["bytes"] / 1024 ** 2) for s in samples],
-                            chart_id="size", title="Cache size over time", unit="MiB", **CHART_SIZE)
+    # At least KiB: a nearly empty cache reads "0.5 KiB", not fractions of a byte.
+    unit, per_unit = byte_unit(max([1024, *(s["bytes"] for s in samples)]))
+    size_chart = line_chart([(_when(s["ts"]), s["bytes"] / per_unit) for s in samples],
+                            chart_id="size", title="Cache size over time", unit=unit, empty=SIZE_NOT_YET,
+                            **CHART_SIZE)
     rate_chart = line_chart([(_when(ts), rate) for ts, rate in hit_rate_series(samples)],
-                            chart_id="hit-rate", title="Hit rate over time", unit="%", **CHART_SIZE)
+                            chart_id="hit-rate", title="Hit rate over time", unit="%", axis_max=100,
+                            empty=HIT_RATE_NOT_YET, **CHART_SIZE)
     generated = html.escape(_when(time.time()))
     return (
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -127,7 +128,7 @@ def report_html(stats: dict[str, Any], health: dict[str, Any], samples: list[dic
         f"<h2>Status</h2><pre>{html.escape(format_status(stats))}</pre>"
         f"<h2>Health</h2><pre>{html.escape(format_health(health))}</pre>"
         f"<h2>Size</h2>{size_chart}<h2>Hit rate</h2>{rate_chart}"
-        f"<p>{len(samples)} samples.</p></body></html>"
+        f"<p>{plural(len(samples), 'sample')} recorded.</p></body></html>"
     )
 
 
@@ -168,7 +169,7 @@ def action_report(cache: ImageCache, settings: config.Settings, args: argparse.N
     stats, health, samples = cache.get_cache_stats(), cache_health(cache, settings), cache.index.samples()
     if args.html:
         Path(args.html).write_text(report_html(stats, health, samples), encoding="utf-8")
-    text = f"{format_status(stats)}\n\n{format_health(health)}\n\n{len(samples)} samples recorded."
+    text = f"{format_status(stats)}\n\n{format_health(health)}\n\n{plural(len(samples), 'sample')} recorded."
     if args.html:
         text += f"\nHTML report written to {args.html}"
     _emit(args, {"stats": stats, "health": health, "samples": samples}, text)

@@ -25,7 +25,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 BASE_DIR = Path(__file__).resolve().parent
 ENV_PREFIX = "VINYL_VAULT_"
@@ -106,6 +106,8 @@ class Settings:
         4.0, "How long a request for an uncached image waits for its conversion.", minimum=0.0)
 
     # --- Serving -----------------------------------------------------------
+    BIND: str = _setting("0.0.0.0:8080", "Where gunicorn listens: host:port (127.0.0.1:8080 behind nginx) "
+                                         "or unix:/path/to.sock.")
     FILE_DELIVERY: str = _setting("direct", "How cache files are sent: direct, x-accel-redirect or x-sendfile.",
                                   choices=("direct", "x-accel-redirect", "x-sendfile"))
     X_ACCEL_PREFIX: str = _setting("/_cache_files/", "nginx internal location mapped to COVERS_DIR.")
@@ -212,6 +214,37 @@ def _parse(name: str, raw: str, default: Any, type_hint: str) -> Any:
     return raw
 
 
+class BindAddress(NamedTuple):
+    """A parsed ``BIND``: ``host`` and ``port``, or ``unix_path`` for a Unix socket."""
+
+    host: str = ""
+    port: int = 0
+    unix_path: str = ""
+
+
+def parse_bind(text: str) -> BindAddress:
+    """``host:port`` (an IPv6 host in brackets) or ``unix:PATH``; :class:`ConfigError` otherwise.
+
+    gunicorn would accept more (a bare host, a port range), but a bad port
+    there surfaces as a traceback from deep inside ``socket``: only these
+    forms are let through.
+    """
+    if text.startswith("unix:"):
+        if not text[5:]:
+            raise ConfigError(f"{ENV_PREFIX}BIND={text!r}: expected unix:/path/to.sock")
+        return BindAddress(unix_path=text[5:])
+    host, sep, port_text = text.rpartition(":")
+    bracketed = host.startswith("[") and host.endswith("]")
+    host = host[1:-1] if bracketed else host
+    if not sep or not host or "[" in host or "]" in host:
+        raise ConfigError(f"{ENV_PREFIX}BIND={text!r}: expected host:port, e.g. 0.0.0.0:8080")
+    if ":" in host and not bracketed:
+        raise ConfigError(f"{ENV_PREFIX}BIND={text!r}: put an IPv6 address in brackets, e.g. [::1]:8080")
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ConfigError(f"{ENV_PREFIX}BIND={text!r}: the port must be a number from 1 to 65535")
+    return BindAddress(host=host, port=int(port_text))
+
+
 def _validate(settings: Settings) -> None:
     for f in dataclasses.fields(settings):
         value = getattr(settings, f.name)
@@ -224,6 +257,7 @@ def _validate(settings: Settings) -> None:
             raise ConfigError(f"{ENV_PREFIX}{f.name}={value!r}: must be one of {', '.join(meta['choices'])}")
     if settings.NEGATIVE_CACHE_MAX_SECONDS < settings.NEGATIVE_CACHE_MIN_SECONDS:
         raise ConfigError(f"{ENV_PREFIX}NEGATIVE_CACHE_MAX_SECONDS must not be below NEGATIVE_CACHE_MIN_SECONDS")
+    parse_bind(settings.BIND)
     if settings.THUMBNAIL_SIZE > settings.DETAIL_SIZE:
         raise ConfigError(f"{ENV_PREFIX}THUMBNAIL_SIZE must not exceed DETAIL_SIZE")
     for entry in settings.TRUSTED_PROXIES:

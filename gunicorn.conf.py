@@ -4,22 +4,31 @@ Used by ``run.sh``, ``deploy/vinylvault.service`` and ``deploy/Dockerfile``::
 
     gunicorn --config gunicorn.conf.py "vinylvault:create_app()"
 
-Two environment variables adjust it without editing: ``VINYL_VAULT_BIND``
-(default ``0.0.0.0:8080``; ``127.0.0.1:8080`` behind nginx) and
-``VINYL_VAULT_WORKERS`` (default 2). The measurements behind these choices
+The address comes from the ``BIND`` setting (``VINYL_VAULT_BIND``, default
+``0.0.0.0:8080``; ``127.0.0.1:8080`` behind nginx) and ``VINYL_VAULT_WORKERS``
+(default 2) sets the worker count. The measurements behind these choices
 are summarised in ``deploy/README.md``.
+
+Start-up speaks to the person at the terminal: a busy port is one line
+naming the setting, and once the workers are up the last lines say which
+address to open and, on a fresh install, that the owner's password comes
+next.
 """
 
+import contextlib
+import errno
 import os
+import socket
+import sys
 
-# Imported under a name gunicorn does not take for a setting ("config" is one).
+# Imported under names gunicorn does not take for settings ("config" is one).
 from config import load_or_exit as _check_settings
 
 # A bad VINYL_VAULT_* value stops the master here with one line, before any
 # worker boots (otherwise every worker would die with a traceback).
-_check_settings()
+_settings = _check_settings()
 
-bind = os.environ.get("VINYL_VAULT_BIND", "0.0.0.0:8080")
+bind = _settings.BIND
 
 # One worker per core. Sync rather than gthread: measured on the same setup,
 # gthread 2x4 raised the median throughput a little but tripled p99 (36.8 vs
@@ -81,3 +90,108 @@ def worker_exit(server, worker):
     from vinylvault import images
 
     images.shutdown(app)
+
+
+# --- Start-up messages ----------------------------------------------------------
+
+#: A documentation-only address (TEST-NET-1): connecting a UDP socket to it
+#: sends nothing; it only makes the kernel pick the LAN interface's address.
+_ROUTE_PROBE = ("192.0.2.1", 9)
+_ANY_HOST = ("0.0.0.0", "::", "")
+
+
+def on_starting(server):
+    """Stop with one line when the address cannot be had, before gunicorn retries it five times.
+
+    Skipped when the sockets are inherited (systemd socket activation, a
+    USR2 re-exec): they are already bound, by us.
+    """
+    if os.environ.get("LISTEN_FDS") or os.environ.get("GUNICORN_FD"):
+        return
+    for address in server.cfg.address:
+        problem = _bind_problem(address[0], address[1]) if isinstance(address, tuple) else None
+        if problem:
+            print(f"vinylvault: {_host_port(address[0], address[1])} {problem}; choose another address with "
+                  f"VINYL_VAULT_BIND (e.g. VINYL_VAULT_BIND={_host_port(address[0], address[1] % 65535 + 1)}).",
+                  file=sys.stderr)
+            raise SystemExit(2)
+
+
+#: Why an address cannot be listened on, in words, by errno; other errors are left to gunicorn.
+_BIND_PROBLEMS = {
+    errno.EADDRINUSE: "is already in use by another program (is VinylVault already running? then stop it)",
+    errno.EACCES: "needs administrator rights (ports below 1024 do)",
+    errno.EADDRNOTAVAIL: "is not an address of this machine",
+}
+
+
+def _bind_problem(host, port):
+    """What stops a listen on ``host:port`` (see ``_BIND_PROBLEMS``), else ``None``."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As gunicorn binds: a previous run's connections in TIME_WAIT do not count.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return _BIND_PROBLEMS.get(exc.errno)
+    return None
+
+
+def _host_port(host, port):
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def lan_hosts():
+    """This machine's names for people on the network: ``raspberrypi.local`` and its LAN address.
+
+    Found without sending a packet: the host name (``.local`` is how
+    Raspberry Pi OS announces it) and the source address the kernel picks
+    for a UDP socket "connected" towards the network.
+    """
+    name = socket.gethostname()
+    hosts = [name if "." in name else f"{name}.local"]
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(_ROUTE_PROBE)
+        address = probe.getsockname()[0]
+        if not address.startswith("127."):
+            hosts.append(address)
+    return hosts
+
+
+def site_urls(host, port):
+    """The URLs to open for a listening address (every LAN name when bound to all interfaces)."""
+    hosts = lan_hosts() if host in _ANY_HOST else [host]
+    return [f"http://{_host_port(name, port)}" for name in hosts]
+
+
+def ready_message(address, needs_password):
+    """What to open, and what to do there first: several lines, no trailing newline.
+
+    ``address`` is gunicorn's: ``(host, port)``, or the path of a Unix socket.
+    """
+    if not isinstance(address, tuple):
+        return f"VinylVault is ready on unix:{address}: open it through the web server in front of it."
+    urls = site_urls(address[0], address[1])
+    lines = ["VinylVault is ready. Open it in a browser on this network:", *(f"    {url}" for url in urls)]
+    if needs_password:
+        lines.append(f"Next: choose the owner's password at {urls[0]}/setup")
+    return "\n".join(lines)
+
+
+def post_worker_init(worker):
+    """Print :func:`ready_message` once, when the last worker of the first batch has loaded the app.
+
+    gunicorn's master has no hook after its workers are up (``when_ready``
+    runs before they fork, so its lines would sit above every "Booting
+    worker"), and workers replaced later (``max_requests``) are older in
+    ``age``, so they stay quiet.
+    """
+    app = worker.wsgi
+    if worker.age != worker.cfg.workers or "SETTINGS" not in getattr(app, "config", {}):
+        return  # a later worker, or not VinylVault (the benchmarks' bare baseline app)
+    from vinylvault import auth, db
+
+    with app.app_context():
+        needs_password = not auth.is_configured(db.get_db())
+    print(ready_message(worker.sockets[0].cfg_addr, needs_password), file=sys.stderr, flush=True)

@@ -539,6 +539,11 @@ class ImageCache:
         """Delete every rendition of ``url`` and forget the source; return entries removed."""
         return len(self.index.remove_key(key_for(url)))
 
+    def remove_sources_under(self, prefix: str) -> int:
+        """Delete every rendition of every source whose URL starts with ``prefix`` (``local:demo/``)
+        and forget those sources; return entries removed. Other processes see it at once."""
+        return len(self.index.remove_url_prefix(normalize_url(prefix)))
+
     def reconcile(self) -> dict[str, int]:
         """Repair drift a killed process can leave; report counts of what was removed."""
         orphans, missing = self.index.reconcile(self._files_on_disk)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts VinylVault on this machine: a virtual environment, the
 # Python packages, the database (with the demo collection when nothing is
-# configured), then gunicorn on 0.0.0.0:8080. Safe to run again.
+# configured), then gunicorn on VINYL_VAULT_BIND (default 0.0.0.0:8080), which
+# ends by printing the addresses to open. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")"
 

@@ -28,6 +28,8 @@ from typing import Any, Callable, Mapping
 
 import config
 
+from .units import human_bytes
+
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 _RANK = {HEALTHY: 0, DEGRADED: 1, UNHEALTHY: 2}
 #: Fewer fetches than this say nothing about an error rate.
@@ -97,7 +99,7 @@ def check_disk(path: Path, min_free_mb: float) -> Check:
     """Free space where the cache lives."""
     free = shutil.disk_usage(path).free
     free_mb = free / 1024 ** 2
-    detail = f"{free_mb:.0f} MiB free (minimum {min_free_mb:.0f} MiB)"
+    detail = f"{human_bytes(free)} free (minimum {human_bytes(min_free_mb * 1024 ** 2)})"
     if free_mb < min_free_mb / 10:
         return Check("disk", UNHEALTHY, detail)
     if free_mb < min_free_mb:

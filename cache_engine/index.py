@@ -491,6 +491,16 @@ class CacheIndex:
             conn.execute("DELETE FROM sources WHERE key = ?", (key,))
         return victims
 
+    def remove_url_prefix(self, prefix: str) -> list[Entry]:
+        """Delete every entry whose source URL starts with ``prefix`` (rows and files); forget those sources."""
+        match = "substr(url, 1, ?) = ?"  # not LIKE: a prefix holding % or _ stays literal
+        with self.write() as conn:
+            victims = [self._entry(row) for row in conn.execute(
+                f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE {match}", (len(prefix), prefix))]
+            self._delete_rows_and_files(conn, victims)
+            conn.execute(f"DELETE FROM sources WHERE {match}", (len(prefix), prefix))
+        return victims
+
     def reconcile(self, list_files: Callable[[], Iterable[tuple[str, str, Path]]]) -> tuple[list[Path], list[Entry]]:
         """Bring rows and files back in line; return (files removed, rows removed).
 

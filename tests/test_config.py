@@ -62,6 +62,12 @@ def test_current_name_wins_over_alias():
     ({"VINYL_VAULT_DEBUG": "maybe"}, "true/false"),
     ({"VINYL_VAULT_THUMBNAIL_SIZE": "700"}, "THUMBNAIL_SIZE"),
     ({"VINYL_VAULT_TRUSTED_PROXIES": "127.0.0.1, proxy.lan"}, "not an address or network"),
+    ({"VINYL_VAULT_BIND": "0.0.0.0:99999"}, "port must be a number from 1 to 65535"),
+    ({"VINYL_VAULT_BIND": "0.0.0.0:0"}, "port must be a number from 1 to 65535"),
+    ({"VINYL_VAULT_BIND": "0.0.0.0:http"}, "port must be a number"),
+    ({"VINYL_VAULT_BIND": "8080"}, "expected host:port"),
+    ({"VINYL_VAULT_BIND": "::1:8080"}, "IPv6 address in brackets"),
+    ({"VINYL_VAULT_BIND": "unix:"}, "unix:/path"),
 ])
 def test_bad_values_give_one_line_errors_naming_the_variable(env, fragment):
     with pytest.raises(config.ConfigError) as info:
@@ -69,6 +75,23 @@ def test_bad_values_give_one_line_errors_naming_the_variable(env, fragment):
     message = str(info.value)
     assert fragment in message
     assert "VINYL_VAULT_" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("0.0.0.0:8080", config.BindAddress("0.0.0.0", 8080)),
+    ("127.0.0.1:80", config.BindAddress("127.0.0.1", 80)),
+    ("[::]:8080", config.BindAddress("::", 8080)),
+    ("raspberrypi.local:65535", config.BindAddress("raspberrypi.local", 65535)),
+    ("unix:/run/vinylvault.sock", config.BindAddress(unix_path="/run/vinylvault.sock")),
+])
+def test_bind_accepts_host_port_and_unix_sockets(text, expected):
+    assert config.load({"VINYL_VAULT_BIND": text}).BIND == text
+    assert config.parse_bind(text) == expected
+
+
+def test_bind_is_described_with_its_default():
+    described = {name: (default, help_text) for name, default, help_text in config.describe()}
+    assert described["BIND"][0] == "0.0.0.0:8080" and "host:port" in described["BIND"][1]
 
 
 def test_overrides_are_validated_like_the_environment():
@@ -89,13 +112,18 @@ def test_every_setting_is_described():
     [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind", "127.0.0.1:0",
      "vinylvault:create_app()"],
 ], ids=["start-up check", "gunicorn"])
-def test_a_bad_value_stops_start_up_with_one_line_and_no_traceback(command, tmp_path):
-    env = {**os.environ, "VINYL_VAULT_DATA_DIR": str(tmp_path), "VINYL_VAULT_MAX_CACHE_SIZE_GB": "lots"}
+@pytest.mark.parametrize("name, value, message", [
+    ("MAX_CACHE_SIZE_GB", "lots", "vinylvault: bad setting: VINYL_VAULT_MAX_CACHE_SIZE_GB='lots': expected a number"),
+    ("BIND", "0.0.0.0:99999",
+     "vinylvault: bad setting: VINYL_VAULT_BIND='0.0.0.0:99999': the port must be a number from 1 to 65535"),
+], ids=["number", "port"])
+def test_a_bad_value_stops_start_up_with_one_line_and_no_traceback(command, name, value, message, tmp_path):
+    env = {**os.environ, "VINYL_VAULT_DATA_DIR": str(tmp_path), f"VINYL_VAULT_{name}": value}
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     output = (result.stdout + result.stderr).strip()
     assert "Traceback" not in output
-    assert output.splitlines() == ["vinylvault: bad setting: VINYL_VAULT_MAX_CACHE_SIZE_GB='lots': expected a number"]
+    assert output.splitlines() == [message]
 
 
 def test_the_start_up_check_passes_good_settings_silently(tmp_path):

@@ -12,13 +12,13 @@ import logging
 import os
 import secrets
 from pathlib import Path
-from typing import Any, Mapping
-
-from flask import Flask
-from werkzeug.routing import IntegerConverter
+from typing import TYPE_CHECKING, Any, Mapping
 
 import config
 from cache_engine.files import write_synced_temp
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 log = logging.getLogger("vinylvault")
 
@@ -32,18 +32,6 @@ _BLUEPRINT_MODULES = (
     "api_collection",  # /api/collection, /api/album/<id>, /health
     "pages",           # the HTML site
 )
-
-
-class SQLiteIntegerConverter(IntegerConverter):
-    """``<int:...>`` limited to SQLite's 64-bit INTEGER range by default.
-
-    A larger id cannot name a row, and binding it raises ``OverflowError`` in
-    sqlite3; refusing it at routing time makes it a plain 404.
-    """
-
-    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = -(2**63),
-                 max: int | None = 2**63 - 1, signed: bool = False) -> None:
-        super().__init__(map, fixed_digits, min, max, signed)
 
 
 def _split_overrides(overrides: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -90,12 +78,19 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     ``overrides`` maps setting names (as in :mod:`config`) or Flask config keys
     to values; settings given here win over ``VINYL_VAULT_*`` variables.
     """
+    # Imported here, not at the top: vinylvault.svg_charts is imported by
+    # cache_monitor.py, which has no use for Flask.
+    from flask import Flask
+
+    from .converters import AlbumIdConverter, SQLiteIntegerConverter
+
     ours, flask_only = _split_overrides(overrides or {})
     settings = config.load(**ours)
     configure_logging(settings.LOG_LEVEL)
 
     app = Flask(__name__)
     app.url_map.converters["int"] = SQLiteIntegerConverter
+    app.url_map.converters["album_id"] = AlbumIdConverter
     app.config.update(settings.as_dict())
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = int(settings.MAX_IMAGE_UPLOAD_SIZE_MB * 1024 * 1024 * 4)

@@ -72,7 +72,7 @@ def api_collection():
                    next_cursor=page.next_cursor, next_offset=page.next_offset)
 
 
-@bp.get("/api/album/<int(signed=True):album_id>")  # demo and CSV copies have negative ids
+@bp.get("/api/album/<album_id:album_id>")  # demo and CSV copies have negative ids
 def api_album(album_id: int):
     """One album and, when already fetched, its release details (tracklist, images...)."""
     conn = db.get_db()

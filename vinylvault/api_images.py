@@ -91,12 +91,12 @@ def stats():
     return jsonify({kind: kind_stats(cache, urls) for kind, urls in referenced_urls(get_db()).items()})
 
 
-@bp.get("/album/<int:album_id>")
+@bp.get("/album/<album_id:album_id>")
 def album_info(album_id: int):
     return jsonify(album_image(get_cache(), _album_or_404(album_id)))
 
 
-@bp.post("/album/<int:album_id>/download")
+@bp.post("/album/<album_id:album_id>/download")
 @owner_required
 @rate_limit(scope="images")
 def album_download(album_id: int):

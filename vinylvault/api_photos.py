@@ -100,7 +100,7 @@ def _photo_error(exc: PhotoError):
 
 # --- JSON API ------------------------------------------------------------------------------
 
-@bp.post("/api/albums/<int(signed=True):album_id>/photos")
+@bp.post("/api/albums/<album_id:album_id>/photos")
 @auth.owner_required
 @auth.rate_limit(scope="photos")
 def upload(album_id: int):
@@ -110,7 +110,7 @@ def upload(album_id: int):
     return jsonify({"photos": [photo_json(photo, access) for photo in photos]}), 201
 
 
-@bp.get("/api/albums/<int(signed=True):album_id>/photos")
+@bp.get("/api/albums/<album_id:album_id>/photos")
 def list_photos(album_id: int):
     get_store().require_album(db.get_db(), album_id)
     access = current_access()
@@ -118,7 +118,7 @@ def list_photos(album_id: int):
     return jsonify({"album_id": album_id, "photos": [photo_json(photo, access) for photo in photos]})
 
 
-@bp.get("/api/albums/<int(signed=True):album_id>/photos/stats")
+@bp.get("/api/albums/<album_id:album_id>/photos/stats")
 @auth.owner_required
 def stats(album_id: int):
     get_store().require_album(db.get_db(), album_id)
@@ -148,7 +148,7 @@ def delete(photo_id: str):
     return jsonify({"deleted": photo.id})
 
 
-@bp.post("/api/albums/<int(signed=True):album_id>/share")
+@bp.post("/api/albums/<album_id:album_id>/share")
 @auth.owner_required
 @auth.rate_limit(scope="photos")
 def share(album_id: int):
@@ -157,7 +157,7 @@ def share(album_id: int):
     return jsonify({"url": url_for("pages.album", album_id=album_id, share=token), "token": token}), 201
 
 
-@bp.delete("/api/albums/<int(signed=True):album_id>/share")
+@bp.delete("/api/albums/<album_id:album_id>/share")
 @auth.owner_required
 @auth.rate_limit(scope="photos")
 def revoke_share(album_id: int):
@@ -218,7 +218,7 @@ def _back_to_album(album_id: int, **params: str) -> Response:
     return redirect(url_for("pages.album", album_id=album_id, **params) + "#photos", 303)
 
 
-@bp.post("/album/<int(signed=True):album_id>/photos")
+@bp.post("/album/<album_id:album_id>/photos")
 @auth.owner_required
 @auth.rate_limit(scope="photos")
 def upload_form(album_id: int):
@@ -233,7 +233,7 @@ def upload_form(album_id: int):
     return _back_to_album(album_id)
 
 
-@bp.post("/album/<int(signed=True):album_id>/share")
+@bp.post("/album/<album_id:album_id>/share")
 @auth.owner_required
 @auth.rate_limit(scope="photos")
 def share_form(album_id: int):

@@ -55,9 +55,9 @@ def demo_command() -> None:
 @click.command("remove-demo")
 @with_appcontext
 def remove_demo_command() -> None:
-    """Remove the demo albums and their cover files."""
-    count = demo.remove_demo(db.get_db(), _settings().DATA_DIR)
-    click.echo(f"Removed {count} demo albums.")
+    """Remove the demo albums, their cover files and their cached images."""
+    removed = demo.remove_demo(db.get_db(), _settings().DATA_DIR, current_app.extensions.get("image_cache"))
+    click.echo(f"Removed {removed.albums} demo albums and {removed.cached_images} cached cover images.")
 
 
 @click.command("import-csv")
@@ -72,20 +72,38 @@ def import_csv_command(file: Path) -> None:
     click.echo(f"Imported {report.imported}, updated {report.updated}, skipped {len(report.skipped)}.")
     for line, reason in report.skipped:
         click.echo(f"  line {line}: {reason}", err=True)
-    if sync.missing_covers(db.get_db()):
-        click.echo("Covers come from Discogs in the background once a token is set (or run `flask covers`).")
+    conn = db.get_db()
+    waiting = csv_import.albums_waiting_for_covers(conn)
+    if not waiting:
+        return
+    if not sync.discogs_credentials(conn, _settings())[1]:
+        click.echo(csv_import.placeholder_note(waiting))
+    else:
+        click.echo(f"Covers for {waiting} of them arrive by themselves, in the background "
+                   "(or fetch some now with `flask --app vinylvault covers`).")
+
+
+#: `flask covers` without a token: what is missing and what to do, in one line.
+NO_TOKEN = (f"No Discogs token yet, so there is nowhere to fetch covers from. Add your Discogs username and "
+            f"personal access token {csv_import.ON_THE_SETUP_PAGE}: covers then arrive by themselves, "
+            "in the background.")
 
 
 @click.command("covers")
 @with_appcontext
 def covers_command() -> None:
     """Fetch covers for albums without one (CSV imports), COVERS_PER_PASS releases at a time, paced."""
+    settings = _settings()
+    if not sync.discogs_credentials(db.get_db(), settings)[1]:
+        raise click.ClickException(NO_TOKEN)
+    if settings.COVERS_PER_PASS <= 0:
+        raise click.ClickException("Cover passes are turned off (VINYL_VAULT_COVERS_PER_PASS=0).")
     try:
-        result = sync.cover_pass_once(_settings())
+        result = sync.cover_pass_once(settings)
     except sync.SyncBusy as exc:
         raise click.ClickException(str(exc)) from None
-    if result is None:
-        raise click.ClickException("set a Discogs token at /setup first (and COVERS_PER_PASS above 0)")
+    if result is None:  # the token was forgotten between the check and the pass
+        raise click.ClickException(NO_TOKEN)
     click.echo(f"Covers: {result.from_stored} from stored details, {result.fetched} releases fetched, "
                f"{result.remaining} left for the next pass.")
 

@@ -11,6 +11,11 @@ with its line number and skipped; the rest are imported in one transaction.
 Each row gets a stable negative id from its release id and how many earlier
 rows of the file share that release (so two copies stay two copies), which
 makes importing the same file again update rows instead of duplicating them.
+
+An export has no image URLs: imported albums show placeholder covers until a
+Discogs token lets the background cover pass take each cover from its
+release. :func:`placeholder_note` says so to the owner, in the same words on
+the command line, the set-up and the sync pages.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from cache_engine.units import plural
+
 from . import collection
 from .collection import AlbumRecord, Label, write_transaction
 
@@ -39,6 +46,25 @@ _QUANTITY = re.compile(r"^\d+\s*x\s*", re.IGNORECASE)
 _KNOWN = {"Catalog#", "Artist", "Title", "Label", "Format", "Rating", "Released", "release_id",
           "CollectionFolder", "Date Added", "Collection Media Condition", "Collection Sleeve Condition",
           "Collection Notes"}
+
+
+#: Where the owner enters the Discogs account, for messages shown away from that page.
+ON_THE_SETUP_PAGE = "on the set-up page (/setup)"
+
+
+def albums_waiting_for_covers(conn: sqlite3.Connection) -> int:
+    """CSV albums with no cover yet whose Discogs release can give them one (a token is all they need)."""
+    return conn.execute("SELECT count(*) FROM albums WHERE source = 'csv' AND cover_url = '' "
+                        "AND thumb_url = '' AND release_id > 0").fetchone()[0]
+
+
+def placeholder_note(albums: int, where: str = ON_THE_SETUP_PAGE) -> str:
+    """What an owner without a Discogs token has, and how the covers come later (``where``: the form)."""
+    one = albums == 1
+    return (f"{plural(albums, 'album')} from your CSV file {'has a placeholder cover' if one else 'have placeholder covers'}"
+            f" for now. Add your Discogs username and personal access token {where}: "
+            f"{'its cover then arrives by itself' if one else 'their covers then arrive by themselves'}, "
+            "in the background.")
 
 
 class CSVImportError(ValueError):

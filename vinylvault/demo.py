@@ -7,7 +7,7 @@ stripes, rings and the title set in type, so that a fresh machine with no
 Discogs account and no network shows a full grid through the real image
 pipeline (``cover_url = "local:demo/covers/<n>.jpg"``). Demo albums have ids
 and release ids ``-1 .. -48``, are marked ``is_demo`` and go away with
-:func:`remove_demo`.
+:func:`remove_demo`, together with their cached images.
 
 :func:`make_synthetic_collection` fills a database with ``n`` plausible
 albums (for the 10,000-album tests and page benchmarks).
@@ -16,19 +16,25 @@ albums (for the 10,000-album tests and page benchmarks).
 from __future__ import annotations
 
 import colorsys
+import contextlib
 import os
 import random
 import sqlite3
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from . import collection
 from .collection import AlbumRecord, Label, ReleaseDetails, Track, write_transaction
 
+if TYPE_CHECKING:
+    from image_cache import ImageCache
+
 COVER_SIZE = 600
 DEMO_COVERS = Path("demo") / "covers"
+#: Every demo cover's source URL starts with this (``local:demo/covers/<n>.jpg``).
+DEMO_URL_PREFIX = f"local:{DEMO_COVERS.as_posix()}/"
 
 # (artist, genre, styles, label) x two albums each: (title, year, rating)
 _DEMO_ARTISTS = [
@@ -194,7 +200,7 @@ def demo_albums() -> list[tuple[AlbumRecord, ReleaseDetails]]:
                 labels=[Label(label, f"{label[:3].upper()}-{1000 + n * 17}")], formats=[format_text],
                 format_names=[format_name], genres=[genre], styles=list(styles), folder=_FOLDERS[n % 3],
                 rating=rating, date_added=f"20{10 + n % 14:02d}-{1 + n % 12:02d}-{1 + n % 28:02d}T12:00:00",
-                cover_url=f"local:{(DEMO_COVERS / f'{n}.jpg').as_posix()}",
+                cover_url=f"{DEMO_URL_PREFIX}{n}.jpg",
                 media_condition="Near Mint (NM or M-)" if n % 3 else "Very Good Plus (VG+)",
                 sleeve_condition="Very Good (VG)" if n % 4 == 0 else "Near Mint (NM or M-)",
                 notes="Demo album: invented for VinylVault.", artists=[(None, artist)])
@@ -227,17 +233,37 @@ def load_demo(conn: sqlite3.Connection, data_dir: str | os.PathLike[str]) -> int
     return len(albums)
 
 
-def remove_demo(conn: sqlite3.Connection, data_dir: str | os.PathLike[str]) -> int:
-    """Remove every demo album, its details and cover files; return how many albums went."""
+class RemovedDemo(NamedTuple):
+    """What :func:`remove_demo` took away."""
+
+    albums: int
+    cached_images: int
+
+
+def remove_demo(conn: sqlite3.Connection, data_dir: str | os.PathLike[str],
+                cache: ImageCache | None = None) -> RemovedDemo:
+    """Remove every demo album, its details, its drawn cover files and, given the ``cache``, their
+    cached images (every size, index rows and files), so nothing of the demo is left counted."""
     with write_transaction(conn):
         ids = [row[0] for row in conn.execute("SELECT id FROM albums WHERE is_demo = 1")]
         collection.delete_albums(conn, ids)
         conn.execute("DELETE FROM release_details WHERE release_id < 0 "
                      "AND release_id NOT IN (SELECT release_id FROM albums)")
-    covers = Path(data_dir) / DEMO_COVERS
-    for path in covers.glob("*.jpg") if covers.is_dir() else ():
-        path.unlink()
-    return len(ids)
+    # By prefix, not by album: it also catches images left by a removal that had no cache at hand.
+    cached = cache.remove_sources_under(DEMO_URL_PREFIX) if cache is not None else 0
+    _remove_cover_files(Path(data_dir) / DEMO_COVERS)
+    return RemovedDemo(albums=len(ids), cached_images=cached)
+
+
+def _remove_cover_files(covers: Path) -> None:
+    """The drawn covers (and a draw interrupted mid-write), then the folders if nothing else is there."""
+    if not covers.is_dir():
+        return
+    for path in [*covers.glob("*.jpg"), *covers.glob("*.jpg.tmp")]:
+        path.unlink(missing_ok=True)
+    for folder in (covers, covers.parent):
+        with contextlib.suppress(OSError):  # not empty: something not ours lives there
+            folder.rmdir()
 
 
 def make_synthetic_collection(conn: sqlite3.Connection, n: int, *, seed: int = 0,

@@ -26,8 +26,9 @@ from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redi
 from werkzeug.exceptions import BadRequest
 
 import config
+from cache_engine.units import human_when, plural
 
-from . import auth, collection, db, demo, discogs, errors, sync
+from . import auth, collection, csv_import, db, demo, discogs, errors, sync
 from .svg_charts import bar_chart, column_chart
 
 log = logging.getLogger("vinylvault.pages")
@@ -71,6 +72,12 @@ def _is_owner() -> bool:
         return auth.current_user_is_owner()
     except Exception:  # noqa: BLE001 - never let the header break an error page
         return False
+
+
+@bp.app_template_filter("human_when")
+def _human_when(timestamp: float | None) -> str:
+    """A Unix time as people read it: ``2026-12-03 06:15 (3 hours ago)``."""
+    return human_when(timestamp)
 
 
 @bp.before_app_request
@@ -139,14 +146,16 @@ def _limit_param(limit: int) -> dict[str, int]:
 @auth.owner_required
 def remove_demo():
     """Delete the demo albums (the owner's own collection is untouched)."""
-    removed = demo.remove_demo(db.get_db(), current_app.config["DATA_DIR"])
-    flash(f"Removed the demo collection ({removed} albums).", "ok")
+    removed = demo.remove_demo(db.get_db(), current_app.config["DATA_DIR"],
+                               current_app.extensions.get("image_cache"))
+    flash(f"Removed the demo collection: {removed.albums} albums and their {removed.cached_images} "
+          "cached cover images.", "ok")
     return redirect(url_for("pages.index"), 303)
 
 
 # --- Album and now playing ------------------------------------------------------
 
-@bp.get("/album/<int(signed=True):album_id>")
+@bp.get("/album/<album_id:album_id>")
 def album(album_id: int):
     """One album: cover, facts, tracklist, rating, notes; previous/next in the grid's sort."""
     conn = db.get_db()
@@ -212,7 +221,7 @@ def _fetch_details(settings: config.Settings, release_id: int) -> None:
             _details_pending.discard(release_id)
 
 
-@bp.get("/now-playing/<int(signed=True):album_id>")
+@bp.get("/now-playing/<album_id:album_id>")
 def now_playing(album_id: int):
     """The cover filling the screen. Viewing records nothing: the POST below does."""
     record = collection.get_album(db.get_db(), album_id)
@@ -221,7 +230,7 @@ def now_playing(album_id: int):
     return render_template("now_playing.html", album=record)
 
 
-@bp.post("/now-playing/<int(signed=True):album_id>")
+@bp.post("/now-playing/<album_id:album_id>")
 @auth.csrf_protect
 def record_play(album_id: int):
     """Count a play (anyone at the turntable may; CSRF-checked), then show the record."""
@@ -264,17 +273,24 @@ def search():
                            eager=EAGER_COVERS if page_number == 1 else 0)
 
 
+#: A /stats chart with nothing to count (a CSV export may carry no genres, say).
+STATS_EMPTY = "No {what} known for these albums yet: Discogs fills them in when the collection syncs."
+
+
 @bp.get("/stats")
 def stats():
     """Totals, charts by genre, decade and format, newest additions, and the cache's numbers."""
     numbers = collection.collection_stats(db.get_db())
     charts = {
         "genre": bar_chart([(o.label, o.count) for o in numbers.by_genre[:10]],
-                           chart_id="chart-genre", title="Albums by genre (top 10)"),
+                           chart_id="chart-genre", title="Albums by genre (top 10)",
+                           empty=STATS_EMPTY.format(what="genres")),
         "decade": column_chart([(o.label, o.count) for o in numbers.by_decade],
-                               chart_id="chart-decade", title="Albums by decade"),
+                               chart_id="chart-decade", title="Albums by decade",
+                               empty=STATS_EMPTY.format(what="release years")),
         "format": bar_chart([(o.label, o.count) for o in numbers.by_format[:10]],
-                            chart_id="chart-format", title="Albums by format (top 10)"),
+                            chart_id="chart-format", title="Albums by format (top 10)",
+                            empty=STATS_EMPTY.format(what="formats")),
     }
     return render_template("stats.html", stats=numbers, charts=charts, cache=_cache_stats())
 
@@ -304,8 +320,32 @@ def sync_view() -> dict[str, Any]:
 
 @bp.get("/sync")
 def sync_page():
-    """Last sync, its state and progress; the owner can start one."""
-    return render_template("sync.html", status=sync_view())
+    """Last sync, its state and progress; the owner can start one.
+
+    Without a Discogs account there is nothing to sync: the page says how
+    to connect one instead of offering a sync that cannot run.
+    """
+    conn = db.get_db()
+    settings = current_app.config["SETTINGS"]
+    username, token = sync.discogs_credentials(conn, settings)
+    return render_template("sync.html", status=sync_view(), connected=bool(username and token),
+                           covers_note=_covers_note(conn, token, "on the set-up page (the button below)"),
+                           period=sync_period(settings.SYNC_INTERVAL_HOURS))
+
+
+def sync_period(hours: float) -> str | None:
+    """``'every day'``, ``'every 6 hours'``; ``None`` when automatic syncing is off."""
+    if hours <= 0:
+        return None
+    if hours % 24 == 0:
+        return "every day" if hours == 24 else f"every {hours / 24:g} days"
+    return f"every {hours:g} hours"
+
+
+def _covers_note(conn: sqlite3.Connection, token: str, where: str) -> str | None:
+    """The CSV albums' placeholder note (:func:`csv_import.placeholder_note`) when a token would bring covers."""
+    waiting = 0 if token else csv_import.albums_waiting_for_covers(conn)
+    return csv_import.placeholder_note(waiting, where) if waiting else None
 
 
 @bp.get("/sync/status")
@@ -346,11 +386,25 @@ def setup():
         if not problems:
             if first_run:
                 auth.login_owner()
-            flash("Set-up saved." if first_run else "Discogs account saved.", "ok")
+            flash(_setup_saved_message(conn, first_run), "ok")
             return redirect(url_for("pages.index" if first_run else "pages.admin"), 303)
+    token = sync.discogs_credentials(conn, current_app.config["SETTINGS"])[1]
     return render_template("setup.html", first_run=first_run, errors=problems, discogs_username=username,
-                           has_token=bool(collection.get_setting(conn, sync.TOKEN_KEY))), \
+                           has_token=bool(collection.get_setting(conn, sync.TOKEN_KEY)),
+                           covers_note=_covers_note(conn, token, "below")), \
         400 if problems else 200
+
+
+def _setup_saved_message(conn: sqlite3.Connection, first_run: bool) -> str:
+    """The flash after saving: what happens next to CSV albums still showing placeholders."""
+    saved = "Set-up saved." if first_run else "Discogs account saved."
+    waiting = csv_import.albums_waiting_for_covers(conn)
+    if not waiting:
+        return saved
+    if sync.discogs_credentials(conn, current_app.config["SETTINGS"])[1]:
+        return (f"{saved} Covers for your {plural(waiting, 'album')} from the CSV file now arrive by themselves, "
+                "in the background.")
+    return f"{saved} {csv_import.placeholder_note(waiting)}"
 
 
 def _save_setup(conn: sqlite3.Connection, first_run: bool, form: Mapping[str, str], username: str) -> list[str]:

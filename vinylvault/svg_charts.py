@@ -7,18 +7,27 @@ template. Every chart carries a ``<title>`` and ``<desc>`` (referenced by
 readers and people who cannot tell colours apart read the same numbers.
 
 Colours come from CSS classes (``chart-bar``, ``chart-line``, ``chart-text``,
-``chart-axis``) that the stylesheet maps to theme variables, which is how
-the charts keep AA contrast in both the dark and the light theme.
+``chart-axis``, ``chart-grid``) that the stylesheet maps to theme variables,
+which is how the charts keep AA contrast in both the dark and the light theme.
+
+Data too thin to chart (no rows; a line through fewer than two points) gives
+a sentence saying so (``<p class="chart-empty">``) instead of an empty frame.
+Every label is drawn inside the ``viewBox``: nothing depends on overflow.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 from markupsafe import Markup, escape
 
 #: Characters kept of a category label before it is shortened with an ellipsis.
 LABEL_CHARS = 16
+#: Said where a chart would have nothing to draw, unless the caller says something more precise.
+NOT_ENOUGH_DATA = "Not enough data for this chart yet."
+#: Width of one character of the charts' 12 px text, generously (labels must fit the viewBox).
+CHAR_PX = 7.2
 
 Series = Sequence[tuple[str, float]]
 
@@ -60,14 +69,22 @@ def _describe(rows: list[tuple[str, float]], unit: str) -> str:
     return "; ".join(f"{label}: {_number(value)} {unit}" for label, value in rows) or "No data."
 
 
+def not_enough_data(chart_id: str, message: str = NOT_ENOUGH_DATA) -> Markup:
+    """The sentence shown in a chart's place when there is nothing worth drawing."""
+    return Markup(f'<p class="chart-empty muted" id="{escape(chart_id)}">{escape(message)}</p>')
+
+
 def bar_chart(data: Series, *, chart_id: str, title: str, unit: str = "albums",
-              width: int = 360, row_height: int = 26) -> Markup:
+              width: int = 360, row_height: int = 26, empty: str = NOT_ENOUGH_DATA) -> Markup:
     """Horizontal bars, one row per ``(label, value)``, largest scale first.
 
     Suits categories with long names (genres, formats): the label sits left of
     its bar and the value right of it. The ``<desc>`` lists every value.
+    No rows: the ``empty`` sentence instead.
     """
     rows = _check(data)
+    if not rows:
+        return not_enough_data(chart_id, empty)
     label_w, value_w = 128, 52
     bar_space = width - label_w - value_w
     top = max((v for _, v in rows), default=0) or 1
@@ -89,9 +106,14 @@ def bar_chart(data: Series, *, chart_id: str, title: str, unit: str = "albums",
 
 
 def column_chart(data: Series, *, chart_id: str, title: str, unit: str = "albums",
-                 width: int = 360, height: int = 180) -> Markup:
-    """Vertical columns in the given order (decades, years): short labels below, values above."""
+                 width: int = 360, height: int = 180, empty: str = NOT_ENOUGH_DATA) -> Markup:
+    """Vertical columns in the given order (decades, years): short labels below, values above.
+
+    No rows: the ``empty`` sentence instead.
+    """
     rows = _check(data)
+    if not rows:
+        return not_enough_data(chart_id, empty)
     label_h, value_h = 22, 18
     plot_h = height - label_h - value_h
     top = max((v for _, v in rows), default=0) or 1
@@ -114,31 +136,63 @@ def column_chart(data: Series, *, chart_id: str, title: str, unit: str = "albums
     return _svg(chart_id, width, height, title, _describe(rows, unit), body)
 
 
-def line_chart(data: Series, *, chart_id: str, title: str, unit: str = "albums",
-               width: int = 360, height: int = 160) -> Markup:
-    """A line through the points in order (additions per month), first and last labelled.
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 times a power of ten that is at least ``value`` (1 for 0)."""
+    if value <= 0:
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(value))
+    return next(step * power for step in (1, 2, 2.5, 5, 10) if step * power >= value * (1 - 1e-9))
 
-    Every point also gets a small dot, so a single point is still visible.
+
+def _tick(value: float, unit: str) -> str:
+    number = f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{number}{unit}" if unit == "%" else f"{number} {unit}"
+
+
+def _describe_line(rows: list[tuple[str, float]], unit: str) -> str:
+    """A summary, not every point: a series of hundreds of samples would drown a screen reader."""
+    values = [value for _, value in rows]
+    return (f"{len(rows)} points from {rows[0][0]} to {rows[-1][0]}: first {_tick(values[0], unit)}, "
+            f"last {_tick(values[-1], unit)}, lowest {_tick(min(values), unit)}, "
+            f"highest {_tick(max(values), unit)}.")
+
+
+def line_chart(data: Series, *, chart_id: str, title: str, unit: str = "albums",
+               width: int = 360, height: int = 160, axis_max: float | None = None,
+               empty: str = NOT_ENOUGH_DATA) -> Markup:
+    """A line through the points in order (samples over time), with a labelled value axis.
+
+    The value axis runs from 0 to ``axis_max`` (default: a round number at
+    or above the largest value), labelled at 0, half and top in ``unit``, so
+    a tiny series reads "0.5 KiB", never a lone "0". The first and last
+    labels sit under the ends of the line, inside the frame. Fewer than two
+    points make no line: the ``empty`` sentence instead.
     """
     rows = _check(data)
-    pad_x, label_h, value_h = 8, 22, 18
-    plot_h = height - label_h - value_h
-    top = max((v for _, v in rows), default=0) or 1
-    step = (width - 2 * pad_x) / max(len(rows) - 1, 1)
-    base = value_h + plot_h
-    points = [(round(pad_x + i * step, 1), round(base - plot_h * v / top, 1)) for i, (_, v) in enumerate(rows)]
-    body = [f'<line class="chart-axis" x1="0" y1="{base}" x2="{width}" y2="{base}"/>']
-    if len(points) > 1:
-        path = " ".join(f"{x},{y}" for x, y in points)
-        body.append(f'<polyline class="chart-line" fill="none" points="{path}"/>')
+    if len(rows) < 2:
+        return not_enough_data(chart_id, empty)
+    top = axis_max or nice_ceiling(max(value for _, value in rows))
+    ticks = [top * share for share in (0, 0.5, 1)]
+    axis_w = round(max(len(_tick(t, unit)) for t in ticks) * CHAR_PX) + 8
+    pad_top, pad_right, label_h = 10, 8, 22
+    plot_w, plot_h = width - axis_w - pad_right, height - pad_top - label_h
+    base = pad_top + plot_h
+    step = plot_w / (len(rows) - 1)
+    points = [(round(axis_w + i * step, 1), round(base - plot_h * min(v, top) / top, 1))
+              for i, (_, v) in enumerate(rows)]
+    body = []
+    for value in ticks:
+        y = round(base - plot_h * value / top, 1)
+        body.append(f'<line class="{"chart-axis" if value == 0 else "chart-grid"}" x1="{axis_w}" y1="{y}" '
+                    f'x2="{width - pad_right}" y2="{y}"/>'
+                    f'<text class="chart-text chart-value" x="{axis_w - 6}" y="{y}" text-anchor="end" '
+                    f'dominant-baseline="central">{escape(_tick(value, unit))}</text>')
+    path = " ".join(f"{x},{y}" for x, y in points)
+    body.append(f'<polyline class="chart-line" fill="none" points="{path}"/>')
     body.extend(f'<circle class="chart-bar" cx="{x}" cy="{y}" r="3"/>' for x, y in points)
-    peak = max(range(len(rows)), key=lambda i: rows[i][1], default=None)
-    if peak is not None:
-        x, y = points[peak]
-        body.append(f'<text class="chart-text chart-value" x="{x}" y="{y - 6}" '
-                    f'text-anchor="middle">{_number(rows[peak][1])}</text>')
-    for index, anchor in ((0, "start"), (len(rows) - 1, "end")):
-        if rows and (index == 0 or len(rows) > 1):
-            body.append(f'<text class="chart-text" x="{points[index][0]}" y="{height - 5}" '
-                        f'text-anchor="{anchor}">{escape(_short(rows[index][0], 10))}</text>')
-    return _svg(chart_id, width, height, title, _describe(rows, unit), body)
+    room = int((plot_w / 2 - 8) / CHAR_PX)  # each end label may use half the width
+    body.append(f'<text class="chart-text" x="{axis_w}" y="{height - 5}" text-anchor="start">'
+                f'{escape(_short(rows[0][0], room))}</text>'
+                f'<text class="chart-text" x="{width - pad_right}" y="{height - 5}" text-anchor="end">'
+                f'{escape(_short(rows[-1][0], room))}</text>')
+    return _svg(chart_id, width, height, title, _describe_line(rows, unit), body)

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 import config
-from image_cache import ImageCache
+from image_cache import SAMPLE_INTERVAL_SECONDS, ImageCache
 from tests.engine.conftest import jpeg_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "cache_monitor.py"
 SOURCES = ("http://covers.example/a.jpg", "http://covers.example/b.jpg")
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 @pytest.fixture
@@ -125,17 +129,86 @@ def test_cleanup_json_counts_bytes(live_cache, data_dir):
     assert (result["removed_entries"], result["freed_bytes"]) == (4, total)
 
 
-def test_report_writes_html_with_svg_charts(live_cache, data_dir, tmp_path):
+def test_report_with_one_sample_says_the_charts_need_more_data(live_cache, data_dir, tmp_path):
     page = tmp_path / "report.html"
     result = run(data_dir, "--action", "report", "--html", str(page))
     assert result.returncode == 0, result.stderr
-    assert "1 samples recorded." in result.stdout and str(page) in result.stdout
+    assert "1 sample recorded." in result.stdout and str(page) in result.stdout
     html = page.read_text(encoding="utf-8")
     assert html.startswith("<!doctype html>")
-    assert html.count("<svg") == 2 and "Cache size over time" in html and "Hit rate over time" in html
-    assert "<script" not in html and "http" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    # One point is no line, and no interval means no hit rate: a sentence each, not an empty frame.
+    assert "<svg" not in html and html.count('class="chart-empty') == 2
+    assert "Not enough data yet" in html and "<p>1 sample recorded.</p>" in html
+    assert "<script" not in html and "http" not in html
     as_json = json.loads(run(data_dir, "--action", "report", "--json").stdout)
     assert len(as_json["samples"]) == 1 and as_json["health"]["status"] == "healthy"
+
+
+def record_samples(cache: ImageCache, count: int) -> None:
+    """``count`` more samples an interval apart, each after a few real cache hits and one miss."""
+    first = time.time() - count * SAMPLE_INTERVAL_SECONDS
+    key = cache.key_for(SOURCES[0])
+    for n in range(count):
+        for _ in range(n + 1):
+            cache.record_access(key, "thumbnails")
+        cache.index.count("misses")
+        cache.flush()
+        assert cache.index.take_sample(now=first + n * SAMPLE_INTERVAL_SECONDS)
+
+
+def test_report_charts_a_tiny_cache_in_kib_with_every_label_inside_the_chart(live_cache, data_dir, tmp_path):
+    assert live_cache.get_cache_stats()["total_size_bytes"] < 1024  # the point: less than one KiB
+    record_samples(live_cache, 4)
+    page = tmp_path / "report.html"
+    assert run(data_dir, "--action", "report", "--html", str(page)).returncode == 0
+    html = page.read_text(encoding="utf-8")
+    assert html.count("<svg") == 2 and 'class="chart-empty' not in html and "5 samples recorded." in html
+    size = ET.fromstring(re.search(r'<svg[^>]*id="size".*?</svg>', html).group(0))
+    axis = [t.text for t in size.iter(f"{SVG}text") if t.get("text-anchor") == "end"][:3]
+    assert axis == ["0 KiB", "0.5 KiB", "1 KiB"]  # a scale with a unit, never a lone "0"
+    rate = ET.fromstring(re.search(r'<svg[^>]*id="hit-rate".*?</svg>', html).group(0))
+    assert [t.text for t in rate.iter(f"{SVG}text")][:3] == ["0%", "50%", "100%"]
+    assert texts_outside_their_chart(page) == []
+
+
+#: Runs in its own process: the browser tests' Playwright loop may already be running in this one.
+_BROWSER_SCRIPT = """
+import json, sys
+from playwright.sync_api import sync_playwright
+from tests.support.browser import PI_SCREEN, launch_chromium
+with sync_playwright() as playwright:
+    browser = launch_chromium(playwright)
+    view = browser.new_page(viewport=PI_SCREEN)
+    view.goto(sys.argv[1])
+    print(json.dumps(view.evaluate(sys.argv[2])))
+    browser.close()
+"""
+
+
+def texts_outside_their_chart(page: Path) -> list[str]:
+    """The chart labels whose box, as Debian's chromium lays the report out at 800x480, leaves their <svg>."""
+    result = subprocess.run([sys.executable, "-c", _BROWSER_SCRIPT, page.as_uri(), TEXT_OUTSIDE_ITS_SVG],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+#: JS: the texts of every chart label whose rendered box leaves its <svg>'s box.
+TEXT_OUTSIDE_ITS_SVG = """() => [...document.querySelectorAll('svg text')].filter(text => {
+    const box = text.getBoundingClientRect(), frame = text.ownerSVGElement.getBoundingClientRect();
+    return box.left < frame.left - 0.5 || box.right > frame.right + 0.5
+        || box.top < frame.top - 0.5 || box.bottom > frame.bottom + 0.5;
+}).map(text => text.textContent)"""
+
+
+def test_status_and_health_write_sizes_in_one_format(live_cache, data_dir):
+    status = run(data_dir, "--action", "status").stdout
+    health = run(data_dir, "--action", "health").stdout
+    free = re.search(r"disk free\s+(.+)", status).group(1)
+    assert re.search(r"disk\s+(.+) free \(minimum 500.0 MiB\)", health).group(1)[:-4] == free[:-4]
+    assert free.endswith(" GiB") or free.endswith(" MiB") or free.endswith(" TiB")
+    size = re.search(r"size\s+(\d+ Bytes|[\d.]+ KiB) of 2.0 GiB", status)
+    assert size is not None, status
 
 
 def test_monitor_redraws_and_exits_cleanly_on_ctrl_c(live_cache, data_dir):

@@ -244,8 +244,8 @@ def test_demo_loads_idempotently_and_is_removable(conn, tmp_path):
     with Image.open(covers[0]) as img:
         assert img.size == (600, 600) and img.format == "JPEG"
         assert len(img.convert("RGB").resize((32, 32)).getcolors(1024) or ()) > 50  # a design, not a flat fill
-    assert demo.remove_demo(conn, tmp_path) == 48
-    assert collection.counts(conn)["albums"] == 0 and not list((tmp_path / "demo" / "covers").glob("*.jpg"))
+    assert demo.remove_demo(conn, tmp_path) == demo.RemovedDemo(albums=48, cached_images=0)
+    assert collection.counts(conn)["albums"] == 0 and not (tmp_path / "demo").exists()
     assert conn.execute("SELECT count(*) FROM release_details").fetchone()[0] == 0
 
 
