@@ -202,14 +202,24 @@ class CheckedRequest(Request):
         """The path and every query parameter follow the text rules.
 
         A refused query string is replaced by an empty one, so an error page
-        that reads ``request.args`` never sees the refused text.
+        that reads ``request.args`` or ``request.full_path`` never meets the
+        refused text.
         """
         try:
             check_text(self.path, "", ADDRESS, label="its path")
-            check_fields(self.args.items(multi=True), ADDRESS)
+            check_fields(self._query_pairs(), ADDRESS)
         except RefusedInput:
+            self.query_string = b""
             self.__dict__["args"] = ImmutableMultiDict()
+            self.__dict__.pop("full_path", None)
             raise
+
+    def _query_pairs(self) -> Iterable[tuple[str, str]]:
+        # Werkzeug decodes a raw (not percent-encoded) query strictly as UTF-8.
+        try:
+            return self.args.items(multi=True)
+        except UnicodeDecodeError:
+            raise RefusedInput("invalid_text", f"{ADDRESS} has bytes in its query that are not UTF-8 text.") from None
 
 
 def _check_address() -> None:

@@ -89,6 +89,21 @@ def test_nul_in_an_api_query_is_a_json_400(client: FlaskClient, caplog: pytest.L
     assert "'q'" in line and "U+0000" in line and "\x00" not in line
 
 
+@pytest.mark.parametrize("path", ["/", "/search", "/api/collection"])
+def test_raw_bytes_that_are_not_utf8_in_the_query_are_a_400(client: FlaskClient, path: str) -> None:
+    """A client may send the query's bytes unencoded; Werkzeug cannot decode these."""
+    response = client.get(path, environ_overrides={"QUERY_STRING": b"q=caf\xe9".decode("latin-1")})
+    assert response.status_code == 400
+    assert "not UTF-8" in response.get_data(as_text=True)
+
+
+def test_raw_utf8_in_the_query_is_searched(client: FlaskClient) -> None:
+    response = client.get("/api/collection", environ_overrides={"QUERY_STRING": "q=chelsea".encode().decode("latin-1")})
+    assert [album["id"] for album in response.get_json()["albums"]] == [ALBUM]
+    response = client.get("/api/collection", environ_overrides={"QUERY_STRING": "q=n\u00efco".encode().decode("latin-1")})
+    assert response.status_code == 200
+
+
 def test_nul_in_a_parameter_name_is_refused_without_echoing_it(client: FlaskClient) -> None:
     response = client.get("/api/collection?a%00b=1")
     assert_api_refusal(response, "invalid_text", "a field name ('a\\x00b')")
