@@ -22,14 +22,14 @@ The rules:
 - Each value has a maximum length: :data:`DEFAULT_MAX_CHARS`, or its field's
   entry in :data:`FIELD_MAX_CHARS`. The field's own rule (a photo title's 200
   characters, say) stays the precise one; this is the guard rail behind it.
-- A JSON body nests at most :data:`MAX_JSON_DEPTH` levels, has no ``NaN`` or
-  infinite numbers, and is bounded in bytes by ``MAX_JSON_BYTES``
-  (``api_cache.read_json_body``).
+- A JSON body nests at most :data:`MAX_JSON_DEPTH` levels and has no ``NaN``
+  or infinite numbers. Every body but a photo upload is at most
+  ``MAX_JSON_BYTES``; an upload at most ``MAX_CONTENT_LENGTH``.
 
 Undecodable UTF-8 in a URL or form never reaches here as such: Werkzeug turns
 it into U+FFFD, an ordinary character.
 
-:func:`init_app` hooks it in: :meth:`CheckedRequest.check_address` before every request,
+:func:`init_app` hooks it in: :meth:`CheckedRequest.check_edge` before every request,
 :class:`CheckedRequest` for form fields (when a view first reads them) and
 for ``request.get_json()``, and :func:`parse_json` for bodies read by hand.
 """
@@ -41,7 +41,7 @@ import math
 import re
 from typing import Any, Iterable, NoReturn
 
-from flask import Flask, Request, request
+from flask import Flask, Request, current_app, request
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import BadRequest
 
@@ -58,6 +58,10 @@ FIELD_MAX_CHARS = {
 MULTILINE_FIELDS = frozenset({"description"})
 #: Deepest nesting of arrays and objects accepted in a JSON body.
 MAX_JSON_DEPTH = 32
+#: The routes that take photo uploads: the only bodies allowed past ``MAX_JSON_BYTES``
+#: (up to ``MAX_CONTENT_LENGTH``). Anywhere else a guest could make the server
+#: buffer a large form in memory, or spool a large "upload" to the SD card.
+UPLOAD_ENDPOINTS = frozenset({"api_photos.upload", "api_photos.upload_form"})
 
 _ONE_LINE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
 _MULTILINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -198,13 +202,19 @@ class CheckedRequest(Request):
             self.__dict__["form"] = self.__dict__["files"] = ImmutableMultiDict()
             raise
 
-    def check_address(self) -> None:
-        """The path and every query parameter follow the text rules.
+    def check_edge(self) -> None:
+        """Before any view: cap the body, and check the path and every query parameter.
 
-        A refused query string is replaced by an empty one, so an error page
-        that reads ``request.args`` or ``request.full_path`` never meets the
-        refused text.
+        A body is capped at ``MAX_JSON_BYTES`` unless the route takes uploads
+        (:data:`UPLOAD_ENDPOINTS`); reading past the cap is a 413. A refused
+        query string is replaced by an empty one, so an error page that reads
+        ``request.args`` or ``request.full_path`` never meets the refused text.
         """
+        if self.endpoint not in UPLOAD_ENDPOINTS:
+            # One byte more than the cap: a body without a Content-Length is cut
+            # at the limit silently, and a reader must tell "over" from "at".
+            self.max_content_length = min(current_app.config["MAX_JSON_BYTES"] + 1,
+                                          current_app.config["MAX_CONTENT_LENGTH"] or math.inf)
         try:
             check_text(self.path, "", ADDRESS, label="its path")
             check_fields(self._query_pairs(), ADDRESS)
@@ -222,11 +232,11 @@ class CheckedRequest(Request):
             raise RefusedInput("invalid_text", f"{ADDRESS} has bytes in its query that are not UTF-8 text.") from None
 
 
-def _check_address() -> None:
-    request.check_address()
+def _check_edge() -> None:
+    request.check_edge()
 
 
 def init_app(app: Flask) -> None:
     """Hook the rules in; call before any blueprint registers its own ``before_request``."""
     app.request_class = CheckedRequest
-    app.before_request(_check_address)
+    app.before_request(_check_edge)

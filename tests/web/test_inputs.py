@@ -11,10 +11,12 @@ from __future__ import annotations
 import html
 import io
 import logging
+import os
 
 import pytest
 from flask import Flask, request
 from flask.testing import FlaskClient
+from PIL import Image
 
 from vinylvault import auth, collection, db, inputs
 from vinylvault.collection import AlbumRecord
@@ -264,3 +266,45 @@ def test_check_json_walks_keys_lists_and_depth_without_recursion() -> None:
     with pytest.raises(inputs.RefusedInput) as refused:
         inputs.check_json(deep)
     assert refused.value.error == "json_too_deep"
+
+
+# --- body size ---------------------------------------------------------------------------
+
+def _login_body(app: Flask, client: FlaskClient, size: int) -> bytes:
+    set_owner_password(app)
+    return f"csrf_token={page_csrf_token(client)}&password=".encode() + b"p" * size
+
+
+def test_a_form_past_the_body_cap_is_413(make_app) -> None:
+    app = make_app(MAX_JSON_BYTES=2048)
+    client = app.test_client()
+    response = client.post("/login", data=_login_body(app, client, 4096),
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 413
+    response = client.post("/login", data={"csrf_token": page_csrf_token(client), "password": "p",
+                                           "photos": [(io.BytesIO(b"x" * 4096), "big.jpg")]},
+                           content_type="multipart/form-data")
+    assert response.status_code == 413
+
+
+def test_a_form_within_the_body_cap_reaches_the_view(make_app) -> None:
+    app = make_app(MAX_JSON_BYTES=2048)
+    client = app.test_client()
+    response = client.post("/login", data=_login_body(app, client, 1000),
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 401
+
+
+def test_photo_uploads_may_be_larger_than_the_body_cap(make_app) -> None:
+    app = make_app(MAX_JSON_BYTES=2048)
+    with app.app_context():
+        collection.save_album(db.get_db(), AlbumRecord(id=ALBUM, source="csv", artist="Nico", title="Chelsea Girl",
+                                                       artists=[(None, "Nico")]))
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (128, 128), os.urandom(128 * 128 * 3)).save(buffer, "JPEG")
+    image = buffer.getvalue()
+    assert len(image) > 4096
+    response = app.test_client().post(f"/api/albums/{ALBUM}/photos", headers=_bearer(app),
+                                      data={"photos": [(io.BytesIO(image), "sleeve.jpg")]},
+                                      content_type="multipart/form-data")
+    assert response.status_code == 201
