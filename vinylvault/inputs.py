@@ -26,12 +26,15 @@ The rules:
   or infinite numbers. Every body but a photo upload is at most
   ``MAX_JSON_BYTES``; an upload at most ``MAX_CONTENT_LENGTH``.
 
-Undecodable UTF-8 in a URL or form never reaches here as such: Werkzeug turns
-it into U+FFFD, an ordinary character.
+Bytes that are not UTF-8 never arrive as lone surrogates: Werkzeug makes them
+U+FFFD in the path and multipart fields and keeps them as ``%XX`` text in a
+percent-encoded query or form. A raw (unencoded) query that is not UTF-8 is
+refused here; a raw form body that is not UTF-8 reads as an empty form.
 
-:func:`init_app` hooks it in: :meth:`CheckedRequest.check_edge` before every request,
-:class:`CheckedRequest` for form fields (when a view first reads them) and
-for ``request.get_json()``, and :func:`parse_json` for bodies read by hand.
+:func:`init_app` hooks it in: :meth:`CheckedRequest.check_edge` before every
+request, :class:`CheckedRequest` for form fields (when a view first reads
+them) and for ``request.get_json()``, and :func:`parse_json` for bodies read
+by hand.
 """
 
 from __future__ import annotations
