@@ -67,15 +67,18 @@ CONTENT_TYPES = ("application/json", "application/json; charset=utf-16", "applic
 
 
 def read_names() -> tuple[str, ...]:
-    """Every name the package reads from a query, form or JSON body, found in its source.
+    """Every name the package's views read from a query, form or JSON body, found in their source.
 
-    String literals passed to ``.get(...)``, ``.getlist(...)`` and the pages'
-    ``_int_arg``/``_int_param`` helpers, and those listed in ``*_PARAMS`` or
-    ``*_FIELDS`` constants: a parameter added later is generated too.
+    In each module defining a blueprint: string literals passed to ``.get(...)``,
+    ``.getlist(...)`` and the ``_int_arg``/``_int_param`` helpers, and those
+    listed in ``*_PARAMS`` or ``*_FIELDS`` constants. A parameter added later
+    is generated too.
     """
     names: set[str] = set()
     for source in Path(vinylvault.__file__).parent.glob("*.py"):
         text = source.read_text(encoding="utf-8")
+        if "Blueprint(" not in text:
+            continue
         names.update(re.findall(r'(?:\.get|\.getlist|_int_arg|_int_param\(\w+,)\(?\s*"([a-z_]{1,30})"', text))
         for constant in re.findall(r"^[A-Z_]*(?:PARAMS|FIELDS)\s*=\s*(.+)$", text, re.MULTILINE):
             names.update(re.findall(r'"([a-z_]{1,30})"', constant))
