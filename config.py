@@ -114,7 +114,8 @@ class Settings:
     FALLBACK_TO_ORIGINAL: bool = _setting(
         False, "Let pages fall back to a remote image's original URL (Discogs URLs need authentication).")
     PRELOAD_MAX_URLS: int = _setting(1000, "Most URLs in one preload request.", minimum=1)
-    MAX_JSON_BYTES: int = _setting(1_048_576, "Largest JSON request body.", minimum=1024)
+    MAX_JSON_BYTES: int = _setting(1_048_576, "Largest request body other than a photo upload (JSON, forms).",
+                                   minimum=1024)
     JOB_LEASE_SECONDS: float = _setting(
         120.0, "A background job left this long without progress is resumed by another worker.", minimum=1.0)
     JOB_POLL_SECONDS: float = _setting(2.0, "How often an idle job runner looks for queued jobs.", minimum=0.05)

@@ -100,10 +100,11 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     Path(settings.DATA_DIR).mkdir(parents=True, exist_ok=True, mode=0o700)
     app.secret_key = _secret_key(settings)
 
-    from . import db, errors, images
+    from . import db, errors, images, inputs
     db.init_app(app)
     images.init_app(app)
     errors.init_app(app)
+    inputs.init_app(app)  # before the blueprints: its check runs ahead of theirs
 
     for name in _BLUEPRINT_MODULES:
         module = importlib.import_module(f"{__name__}.{name}")

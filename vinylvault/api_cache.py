@@ -11,7 +11,6 @@ the cache index: any worker answers for a job another worker accepted.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -26,7 +25,7 @@ from cache_engine.jobs import JobQueue
 
 from .auth import owner_required, rate_limit
 from .errors import APIError
-from . import images
+from . import images, inputs
 from .images import get_cache
 
 log = logging.getLogger("vinylvault.api_cache")
@@ -63,7 +62,7 @@ def read_json_body() -> Any:
     if len(data) > limit:
         raise APIError(413, "body_too_large", f"the JSON body must be at most {limit} bytes")
     try:
-        return json.loads(data)
+        return inputs.parse_json(data)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise APIError(400, "malformed_json", f"the body is not valid JSON: {str(exc)[:120]}") from None
 

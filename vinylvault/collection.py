@@ -443,9 +443,10 @@ def fts_query(q: str) -> str | None:
 
     Quoting each term makes FTS syntax (``AND``, ``NEAR``, ``*``, ``:``,
     ``"``) plain text, so user input can never be a syntax error or reach
-    other columns. Returns ``None`` when nothing searchable remains.
+    other columns. NUL is dropped: FTS5 would end the quoted term there.
+    Returns ``None`` when nothing searchable remains.
     """
-    terms = [term.replace('"', "") for term in q.split()]
+    terms = [term.replace('"', "").replace("\x00", "") for term in q.split()]
     quoted = [f'"{term}"*' for term in terms if term.strip()]
     return " ".join(quoted) or None
 

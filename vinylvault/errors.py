@@ -65,6 +65,10 @@ def _page(status: int, title: str, detail: str):
 
 
 def _error_code(exc: HTTPException) -> str:
+    """The exception's own short code if it has one (``error``), else one made from its name."""
+    code = getattr(exc, "error", None)
+    if isinstance(code, str) and code:
+        return code
     return (exc.name or "error").lower().replace(" ", "_").replace("'", "")
 
 

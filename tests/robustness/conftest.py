@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import pytest
@@ -50,14 +50,13 @@ def jpeg(width: int = 64, height: int = 48, colour: str = "teal") -> bytes:
 
 @dataclass
 class Site:
-    """A populated app and the valid values its URL parameters need."""
+    """A populated app, its owner's session and token, and its photo (replaced if a walk deletes it)."""
 
     app: Flask
     token: str
     photo_id: str
     owner_cookie: str
     csrf: str
-    values: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -97,19 +96,32 @@ def fill_site(app: Flask) -> tuple[str, str]:
         return auth.create_api_token(conn, "robustness"), str(ALBUM)
 
 
+def upload_photo(app: Flask, token: str) -> str:
+    """A private photo on the first album, uploaded with ``token``; its id."""
+    response = app.test_client().post(
+        f"/api/albums/{ALBUM}/photos", headers={"Authorization": f"Bearer {token}"},
+        data={"photos": [(io.BytesIO(jpeg()), "copy.jpg")], "visibility": "private"},
+        content_type="multipart/form-data")
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["photos"][0]["id"]
+
+
+def ensure_photo(site: Site) -> None:
+    """Upload a new photo if a walk deleted the site's one, so photo routes reach their handlers."""
+    original = site.app.test_client().get(f"/api/photos/{site.photo_id}/original",
+                                          headers={"Authorization": f"Bearer {site.token}"})
+    if original.status_code == 404:
+        site.photo_id = upload_photo(site.app, site.token)
+
+
 @pytest.fixture
 def site(make_app: Callable[..., Flask]) -> Site:
     app = make_app(**ROBUST_SETTINGS)
-    token, album = fill_site(app)
+    token, _album = fill_site(app)
     owner = app.test_client()
     assert log_in(owner).status_code == 302
-    response = owner.post(f"/api/albums/{album}/photos", headers={"Authorization": f"Bearer {token}"},
-                          data={"photos": [(io.BytesIO(jpeg()), "copy.jpg")], "visibility": "private"},
-                          content_type="multipart/form-data")
-    assert response.status_code == 201, response.get_json()
-    photo_id = response.get_json()["photos"][0]["id"]
-    return Site(app=app, token=token, photo_id=photo_id, owner_cookie=owner.get_cookie("session").value,
-                csrf=session_csrf(owner))
+    return Site(app=app, token=token, photo_id=upload_photo(app, token),
+                owner_cookie=owner.get_cookie("session").value, csrf=session_csrf(owner))
 
 
 @pytest.fixture

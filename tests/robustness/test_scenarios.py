@@ -23,6 +23,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from tests.robustness.conftest import ALBUM, ROBUST_SETTINGS, fill_site, site  # noqa: F401  (fixture)
+from tests.support.servers import GunicornServer
 from tests.web.conftest import cached_cover
 from vinylvault import collection, db, images
 from vinylvault.collection import AlbumRecord
@@ -222,6 +223,31 @@ def test_a_1_gb_content_length_is_refused_up_front(live_site, path, content_type
         # The answer comes although the body never will: nothing waited to read it.
         reply = sock.recv(4096).decode("latin-1")
     assert reply.startswith("HTTP/1.1 413"), reply[:200]
+
+
+def test_refused_text_is_a_400_through_gunicorn(make_app, tmp_path):
+    """What the app refuses is a 400 naming the reason through the production server too."""
+    app = make_app(**ROBUST_SETTINGS)
+    token, _album = fill_site(app)
+    images.shutdown(app)
+    requests = [
+        (b"GET /search?q=%00 HTTP/1.1", b""),
+        (b"GET /album/%00 HTTP/1.1", b""),
+        (b"POST /api/cache/preload HTTP/1.1", b'{"urls": ["http://example.com/\\ud800.jpg"]}'),
+    ]
+    env = {"VINYL_VAULT_SYNC_INTERVAL_HOURS": "0", "VINYL_VAULT_DEMO_WHEN_EMPTY": "false"}
+    with GunicornServer(app.config["SETTINGS"].DATA_DIR, log_path=tmp_path / "gunicorn.log", workers=1,
+                        env=env) as server:
+        for request_line, body in requests:
+            head = (request_line + f"\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                    "Connection: close\r\n\r\n".encode())
+            with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
+                sock.sendall(head + body)
+                reply = b"".join(iter(lambda: sock.recv(65536), b"")).decode("latin-1")
+            assert reply.startswith("HTTP/1.1 400"), (request_line, reply[:300])
+            assert "cannot be used" in reply, reply[-600:]
+        assert "Traceback" not in server.log_text()
 
 
 # --- several processes writing at once -------------------------------------------------------

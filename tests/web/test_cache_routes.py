@@ -239,6 +239,7 @@ def test_path_traversal_corpus_is_404_and_reads_nothing(app, client, origin, can
     for path in _traversal_corpus(entry.key):
         for method in (client.get, client.head):
             response = method(path)
-            assert response.status_code == 404, path
+            # A NUL is refused at the edge (vinylvault/inputs.py) before any route looks.
+            assert response.status_code == (400 if "%00" in path else 404), path
             assert CANARY not in response.data and b"SQLite format 3" not in response.data, path
     assert all(place.read_bytes() == CANARY for place in canaries)
