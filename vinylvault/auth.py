@@ -105,11 +105,10 @@ def set_password(conn: sqlite3.Connection, password: str) -> None:
     password_hash = generate_password_hash(password)
     with _transaction(conn):
         conn.execute(
-            "INSERT INTO owner (id, password_hash, session_epoch, created_at, updated_at)"
-            " VALUES (1, ?, ?, ?, ?)"
+            "INSERT INTO owner (id, password_hash, created_at, updated_at) VALUES (1, ?, ?, ?)"
             " ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash,"
-            " session_epoch = excluded.session_epoch, updated_at = excluded.updated_at",
-            (password_hash, secrets.token_hex(8), now, now))
+            " updated_at = excluded.updated_at",
+            (password_hash, now, now))
         conn.execute("DELETE FROM owner_sessions")
 
 

@@ -175,3 +175,18 @@ def test_cli_lists_and_revokes_tokens(tmp_path, make_app):
     assert missing.returncode == 1 and "no API token number 1" in missing.stderr
     with app.app_context():
         assert [t["name"] for t in auth.list_api_tokens(db.get_db())] == ["phone"]
+
+
+def test_an_upgraded_database_keeps_the_password(tmp_path):
+    """Migration 5 replaces the old session epoch: the owner's password survives it."""
+    from werkzeug.security import generate_password_hash
+
+    conn = db.connect(tmp_path / "old.db")
+    for number, path in db.migrations()[:4]:
+        conn.executescript(f"BEGIN;\n{path.read_text()}\nPRAGMA user_version = {number};\nCOMMIT;")
+    conn.execute("INSERT INTO owner (id, password_hash, session_epoch, created_at, updated_at)"
+                 " VALUES (1, ?, 'old-epoch', 0, 0)", (generate_password_hash(PASSWORD),))
+    assert db.migrate(conn) == len(db.migrations())
+    assert auth.check_password(conn, PASSWORD)
+    assert "session_epoch" not in {row["name"] for row in conn.execute("PRAGMA table_info(owner)")}
+    conn.close()

@@ -8,3 +8,7 @@ CREATE TABLE owner_sessions (
     id_hash    TEXT PRIMARY KEY,
     created_at REAL NOT NULL
 ) WITHOUT ROWID;
+
+-- The old way to log every cookie out (a value rotated with the password) is
+-- replaced by deleting the rows above.
+ALTER TABLE owner DROP COLUMN session_epoch;
