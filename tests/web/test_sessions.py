@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ from tests.support.servers import GunicornServer
 from vinylvault import auth, db
 
 from .conftest import PASSWORD, log_in, session_csrf, set_owner_password
+from .test_auth import _flask_cli
 
 #: Requests made with one cookie: with two workers taking turns at the socket, both see it.
 REPLAYS = 20
@@ -149,13 +148,6 @@ def test_a_guest_cannot_revoke_tokens(app, client):
     assert client.post("/admin/api-tokens/1/revoke").status_code == 302
     with app.app_context():
         assert len(auth.list_api_tokens(db.get_db())) == 1
-
-
-def _flask_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {"VINYL_VAULT_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin"}
-    return subprocess.run([sys.executable, "-m", "flask", "--app", "vinylvault", *args],
-                          capture_output=True, text=True, env=env, timeout=120,
-                          cwd=Path(__file__).resolve().parents[2])
 
 
 def test_cli_lists_and_revokes_tokens(tmp_path, make_app):
