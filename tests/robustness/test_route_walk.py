@@ -106,7 +106,8 @@ class Probe:
 def valid_values(site: Site) -> dict[str, str]:
     """A value for every path parameter name that reaches the handler."""
     return {"album_id": str(ALBUM), "photo_id": site.photo_id, "size_type": "thumbnails", "key": "0" * 64,
-            "job_id": "0" * 32, "scope": "grid", "name": "dark", "filename": "app.js"}
+            "job_id": "0" * 32, "scope": "grid", "name": "dark", "filename": "app.js",
+            "token_id": "999999"}  # revoking the walk's own token would change the bearer's walk
 
 
 _PARAM = re.compile(r"<(?:[^:<>]+:)?([a-z_]+)>")
