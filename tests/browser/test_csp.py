@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, screenshot
 from vinylvault.security_headers import CONTENT_SECURITY_POLICY
 
 pytestmark = pytest.mark.browser
@@ -72,6 +72,8 @@ def test_bars_icons_and_backdrop_draw_without_inline_styles(site, new_page):
     assert page.evaluate("() => document.querySelector('svg > symbol').ownerSVGElement"
                          ".getBoundingClientRect().height") == 0
     assert page.locator(".brand svg").bounding_box()["width"] == 28
+    page.locator("#api-tokens-h").scroll_into_view_if_needed()
+    screenshot(page, "admin-access-800x480")
 
     page.goto(site.url(_album_pages(site)[1]))
     backdrop = page.locator(".now-playing__backdrop image")
@@ -79,6 +81,7 @@ def test_bars_icons_and_backdrop_draw_without_inline_styles(site, new_page):
                            ".some(entry => entry.name.includes('/cache/detail/'))")
     assert "/cache/detail/" in backdrop.get_attribute("href")
     assert page.locator(".now-playing__backdrop svg").bounding_box()["width"] > 800
+    screenshot(page, "now-playing-800x480")
     assert page.evaluate("() => window.__cspViolations") + console == []
 
 
