@@ -169,7 +169,11 @@ def preload():
 
 @bp.get("/preload/<job_id>")
 def preload_status(job_id: str):
-    """``{state, total, done, failed, errors, started_at, eta_seconds}`` of a job."""
+    """``{state, total, done, failed, errors, started_at, eta_seconds}`` of a job.
+
+    ``state`` is queued, running, done, failed or cancelled, or resuming while
+    a job whose worker died waits for another to take it over.
+    """
     return jsonify(job_status_body(job_id))
 
 
