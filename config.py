@@ -128,7 +128,7 @@ class Settings:
     SECRET_KEY: str = _setting("", "Session signing key (default: generated once into DATA_DIR/secret_key).")
     TRUSTED_PROXIES: tuple[str, ...] = _setting(
         (), "Proxy addresses whose X-Forwarded-For is believed (comma-separated).")
-    RATE_LIMIT_PER_MINUTE: int = _setting(60, "Mutating API requests per client per minute.", minimum=1)
+    RATE_LIMIT_PER_MINUTE: int = _setting(60, "Mutating requests (API calls, plays) per client per minute.", minimum=1)
     LOGIN_ATTEMPTS_PER_MINUTE: int = _setting(10, "Login attempts per client per minute.", minimum=1)
 
     # --- Collection and Discogs ------------------------------------------

@@ -90,6 +90,11 @@ class ImageCache:
         names: thumbnails, detail, square).
     :param local_root: folder that ``local:`` URLs are resolved in; ``None``
         refuses them.
+    :param local_folders: the folders (relative to ``local_root``) that
+        ``local:`` sources may be read from; default the whole root. The data
+        folder also holds databases, keys and private photos.
+    :param file_mode: permissions of the cached files: readable by all for
+        covers (nginx sends them), ``0o600`` for private photos' derivatives.
     :param rebuild_corrupt_index: move a corrupt index aside and start empty
         (the files it described are removed and made again on demand) instead
         of raising ``sqlite3.DatabaseError``.
@@ -99,8 +104,8 @@ class ImageCache:
 
     def __init__(self, cache_dir: Path | str, database_path: Path | str,
                  settings: config.Settings | None = None, *, size_types: Iterable[str] = SIZE_TYPES,
-                 local_root: Path | str | None = None, fetcher: Any = None,
-                 rebuild_corrupt_index: bool = False) -> None:
+                 local_root: Path | str | None = None, local_folders: Iterable[Path | str] = (".",),
+                 file_mode: int = 0o644, fetcher: Any = None, rebuild_corrupt_index: bool = False) -> None:
         self.settings = settings or config.load()
         self.size_types = tuple(size_types)
         self.options = ConvertOptions.from_settings(self.settings, self.size_types)
@@ -109,6 +114,9 @@ class ImageCache:
         self._first_size_type = min(self._box, key=self._box.__getitem__)
         self.cache_dir = Path(cache_dir)
         self.local_root = None if local_root is None else Path(local_root).resolve()
+        self.local_folders = () if self.local_root is None else \
+            tuple((self.local_root / folder).resolve() for folder in local_folders)
+        self.file_mode = file_mode
         self.temp_dir = self.cache_dir / ".tmp"
         self.placeholder_dir = self.cache_dir / "placeholders"
         for folder in (self.temp_dir, *(self.cache_dir / name for name in self.size_types)):
@@ -338,8 +346,8 @@ class ImageCache:
                 or any(part in ("..", ".") for part in parts)):
             raise UnsafeURL("local source path is not a plain relative path", reason="path_traversal")
         path = (self.local_root / relative).resolve()
-        if not path.is_relative_to(self.local_root):
-            raise UnsafeURL("local source resolves outside the data directory", reason="path_traversal")
+        if not any(path.is_relative_to(folder) for folder in self.local_folders):
+            raise UnsafeURL("local source resolves outside the folders covers come from", reason="path_traversal")
         limit = self.settings.max_download_bytes
         try:
             with open(path, "rb") as handle:
@@ -373,7 +381,7 @@ class ImageCache:
 
     def _store(self, entry: Entry, data: bytes) -> None:
         """Write to ``.tmp``, fsync, and rename into place inside the index transaction."""
-        temp = write_synced_temp(self.temp_dir, data, prefix=f"{entry.key}.{entry.size_type}.")
+        temp = write_synced_temp(self.temp_dir, data, mode=self.file_mode, prefix=f"{entry.key}.{entry.size_type}.")
         try:
             def place() -> None:
                 entry.path.parent.mkdir(exist_ok=True)

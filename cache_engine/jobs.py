@@ -11,9 +11,11 @@ ran it:
   redoes an item already recorded as done or failed.
 
 Each process runs one :class:`JobQueue` runner thread. A runner claims the
-oldest queued job, or a running job whose lease has expired (its runner died
-or was restarted), and renews the lease each time it records a batch of
-results. Downloads go through the :class:`~image_cache.ImageCache`, whose
+oldest queued job, or a running job whose runner is gone: its lease has
+expired, or the runner was a process on this host that no longer runs (a
+killed gunicorn worker is noticed at the next poll, not after the whole
+lease). It renews the lease each time it records a batch of results. Until a
+runner takes such a job over, its status says ``resuming``. Downloads go through the :class:`~image_cache.ImageCache`, whose
 cross-process slots already bound concurrent downloads, so several runners in
 several processes never exceed ``MAX_CONCURRENT_DOWNLOADS``.
 
@@ -32,6 +34,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any, Iterable, Protocol
 
 from .index import CacheIndex
@@ -42,6 +45,8 @@ log = logging.getLogger("vinylvault.jobs")
 #: Job kinds: a list of URLs posted by a client, and every image the collection references.
 KINDS = ("preload", "sync_images")
 STATES = ("queued", "running", "done", "failed", "cancelled")
+#: What status() reports for a running job whose runner is gone, until another takes it over.
+RESUMING = "resuming"
 #: Errors kept per job; the counters stay exact beyond it.
 MAX_ERRORS = 50
 #: Ended jobs are answered for this long, then removed when a new job is submitted.
@@ -121,7 +126,8 @@ class JobQueue:
         self.lease_seconds = float(lease_seconds)
         self.poll_seconds = float(poll_seconds)
         self.batch_size = max(1, int(batch_size))
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        pid = os.getpid()
+        self.owner = f"{socket.gethostname()}:{pid}:{_process_start(pid) or '-'}:{uuid.uuid4().hex[:8]}"
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -157,12 +163,16 @@ class JobQueue:
 
         ``done`` counts items fetched successfully and ``failed`` the others;
         ``eta_seconds`` extrapolates the rate observed since the job started
-        (``None`` until there is a rate, ``0`` once finished).
+        (``None`` until there is a rate, ``0`` once finished). ``state`` is
+        :data:`RESUMING` for a running job whose runner is gone.
         """
-        row = self.index.conn.execute(f"SELECT {_STATUS_COLUMNS} FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        row = self.index.conn.execute(f"SELECT {_STATUS_COLUMNS}, lease_owner, lease_until FROM jobs WHERE id = ?",
+                                      (job_id,)).fetchone()
         if row is None:
             return None
         status = dict(zip(_STATUS_NAMES, row))
+        if status["state"] == "running" and _runner_gone(row[-2], row[-1], time.time()):
+            status["state"] = RESUMING
         status["errors"] = json.loads(status["errors"])
         status["eta_seconds"] = _eta(status, time.time())
         return status
@@ -229,18 +239,22 @@ class JobQueue:
                 self._wake.clear()
 
     def _claim(self) -> str | None:
+        """Take the oldest job that is queued or whose runner is gone; its id, or None."""
         now = time.time()
         with self.index.write() as conn:
-            row = conn.execute(
-                "SELECT id FROM jobs WHERE state = 'queued' OR (state = 'running' AND lease_until < ?) "
-                "ORDER BY created_at LIMIT 1", (now,)).fetchone()
-            if row is None:
+            # Few jobs are ever unfinished at once: checking each in Python is cheap.
+            candidates = conn.execute(
+                "SELECT id, state, lease_owner, lease_until FROM jobs WHERE state IN ('queued', 'running') "
+                "ORDER BY created_at").fetchall()
+            job_id = next((row[0] for row in candidates
+                           if row[1] == "queued" or _runner_gone(row[2], row[3], now)), None)
+            if job_id is None:
                 return None
             conn.execute("UPDATE jobs SET state = 'running', lease_owner = ?, lease_until = ?, "
                          "started_at = COALESCE(started_at, ?) WHERE id = ?",
-                         (self.owner, now + self.lease_seconds, now, row[0]))
-        log.info("job %s claimed by %s", row[0], self.owner)
-        return row[0]
+                         (self.owner, now + self.lease_seconds, now, job_id))
+        log.info("job %s claimed by %s", job_id, self.owner)
+        return job_id
 
     def _work(self, job_id: str) -> None:
         while not self._stop.is_set():
@@ -317,6 +331,49 @@ class JobQueue:
         with self.index.write() as conn:
             conn.execute("UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL "
                          "WHERE id = ? AND state = 'running' AND lease_owner = ?", (job_id, self.owner))
+
+
+def _process_start(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, from Linux's /proc); None if it is not running.
+
+    Part of a runner's name, so that a new process given a dead runner's pid
+    is not taken for it. A zombie (killed, not yet reaped) counts as gone.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()  # the command name, in parentheses, may hold spaces
+    if len(fields) < 20 or fields[0] in ("Z", "X"):
+        return None
+    return fields[19]
+
+
+def _runner_dead_here(owner: str) -> bool:
+    """Whether ``owner`` names a runner process on this host that no longer runs."""
+    try:
+        host, pid, started, _ = owner.rsplit(":", 3)
+        pid_number = int(pid)
+    except ValueError:
+        return False
+    if host != socket.gethostname():
+        return False  # another machine sharing the folder: only its lease tells
+    if started == "-":  # no /proc where it ran: only "no such process" is sure
+        try:
+            os.kill(pid_number, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+    return _process_start(pid_number) != started
+
+
+def _runner_gone(owner: str | None, lease_until: float | None, now: float) -> bool:
+    """Whether a running job's runner has stopped working on it: lease expired, or its process is dead."""
+    if owner is None or lease_until is None or lease_until < now:
+        return True
+    return _runner_dead_here(owner)
 
 
 def _eta(row: dict[str, Any], now: float) -> float | None:

@@ -25,6 +25,7 @@ log = logging.getLogger("vinylvault")
 # Each module owns one area of the site and exposes ``bp``.
 _BLUEPRINT_MODULES = (
     "auth",            # owner login, sessions, CSRF, API tokens, rate limits
+    "security_headers",  # CSP, nosniff, frame and referrer policies on every response
     "cache_routes",    # /cache/...: serving cached images
     "api_cache",       # /api/cache/...: stats, health, clear, preload jobs
     "api_images",      # /api/images/...: image management (seed 003)

@@ -32,8 +32,8 @@ log = logging.getLogger("vinylvault.api_cache")
 
 bp = Blueprint("api_cache", __name__, url_prefix="/api/cache")
 
-_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
-_SCOPE = re.compile(r"^[a-z0-9_-]{1,64}$")
+_JOB_ID = re.compile(r"[0-9a-f]{32}")
+_SCOPE = re.compile(r"[a-z0-9_-]{1,64}")
 #: How long one health report answers every request (per process).
 HEALTH_REUSE_SECONDS = 5.0
 _HEALTH_MEMO = "vv_cache_health"
@@ -109,7 +109,7 @@ def job_response(job_id: str, endpoint: str, **extra: Any):
 
 def job_status_body(job_id: str) -> dict[str, Any]:
     """A job's status, or 400/404 for a malformed or unknown id."""
-    if not _JOB_ID.match(job_id):
+    if not _JOB_ID.fullmatch(job_id):
         raise APIError(400, "invalid_job_id", "a job id is 32 lowercase hex digits")
     status = get_jobs().status(job_id)
     if status is None:
@@ -168,7 +168,11 @@ def preload():
 
 @bp.get("/preload/<job_id>")
 def preload_status(job_id: str):
-    """``{state, total, done, failed, errors, started_at, eta_seconds}`` of a job."""
+    """``{state, total, done, failed, errors, started_at, eta_seconds}`` of a job.
+
+    ``state`` is queued, running, done, failed or cancelled, or resuming while
+    a job whose worker died waits for another to take it over.
+    """
     return jsonify(job_status_body(job_id))
 
 
@@ -181,7 +185,7 @@ def clear_scope(scope: str):
     The memory tier is per process (each gunicorn worker has its own), so this
     frees memory in one worker; files on disk are untouched.
     """
-    if not _SCOPE.match(scope):
+    if not _SCOPE.fullmatch(scope):
         raise APIError(400, "invalid_scope", "a scope is 1-64 characters of a-z, 0-9, '_' and '-'")
     memory = get_cache().memory
     if memory is None:

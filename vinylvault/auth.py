@@ -1,13 +1,19 @@
 """The owner's account: password, sessions, CSRF, API tokens, rate limits.
 
 VinylVault has one user, the owner. A browser authenticates with a signed
-session cookie (set by :func:`login_owner`); a script authenticates with
-``Authorization: Bearer vv_...`` (a token from :func:`create_api_token`, stored
-as its sha256 only). Views that change things use :func:`owner_required`; every
-mutating request authenticated by the session cookie must carry the session's
-CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``), which a
-before-request hook enforces app-wide. Bearer requests are exempt: a browser
-never attaches that header on its own, so there is nothing to forge.
+session cookie (set by :func:`login_owner`) naming a server-side session: the
+cookie is accepted only while its row exists in ``owner_sessions``, so logging
+out, "log out everywhere" and a password change take effect at once in every
+worker (each owner request reads its row; nothing is cached per process, so
+there is nothing to go stale, and nothing is written per request). A script
+authenticates with ``Authorization: Bearer vv_...`` (a token from
+:func:`create_api_token`, stored as its sha256 only). Views that change things
+use :func:`owner_required`; every mutating request authenticated by the
+session cookie must carry the session's CSRF token (form field ``csrf_token``
+or header ``X-CSRF-Token``), which a before-request hook enforces app-wide.
+Only requests with a *valid* bearer token are exempt (a browser never
+attaches that header on its own, so there is nothing to forge); any other
+``Authorization`` header is no credential at all.
 
 Rate limits (:func:`rate_limit`) are counted in the collection database, so a
 limit holds across every gunicorn worker instead of being multiplied by their
@@ -16,6 +22,8 @@ number; the counter is a sliding-window estimate over two one-minute windows.
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import enum
 import functools
 import hashlib
@@ -25,12 +33,12 @@ import math
 import secrets
 import sqlite3
 import time
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 from urllib.parse import urlsplit
 
 import click
-from flask import (Blueprint, Flask, current_app, g, make_response, redirect, render_template,
-                   request, session, url_for)
+from flask import (Blueprint, Flask, abort, current_app, flash, g, make_response, redirect,
+                   render_template, request, session, url_for)
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import Forbidden, TooManyRequests, Unauthorized
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -51,6 +59,8 @@ MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 RATE_WINDOW_SECONDS = 60
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+#: The session cookie's key naming the server-side session.
+SESSION_ID_FIELD = "sid"
 
 # Checked against when no owner exists, so a login attempt costs the same time
 # whether or not an account is configured.
@@ -86,22 +96,20 @@ def is_configured(conn: sqlite3.Connection) -> bool:
 
 
 def set_password(conn: sqlite3.Connection, password: str) -> None:
-    """Create the owner or change their password.
-
-    Changing it rotates the session epoch: every session signed before is
-    logged out (a signed cookie cannot be revoked any other way).
-    """
+    """Create the owner or change their password; either logs out every session."""
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
         raise WeakPassword(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise WeakPassword(f"the password must not exceed {MAX_PASSWORD_LENGTH} characters")
     now = time.time()
-    conn.execute(
-        "INSERT INTO owner (id, password_hash, session_epoch, created_at, updated_at)"
-        " VALUES (1, ?, ?, ?, ?)"
-        " ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash,"
-        " session_epoch = excluded.session_epoch, updated_at = excluded.updated_at",
-        (generate_password_hash(password), secrets.token_hex(8), now, now))
+    password_hash = generate_password_hash(password)
+    with _transaction(conn):
+        conn.execute(
+            "INSERT INTO owner (id, password_hash, created_at, updated_at) VALUES (1, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash,"
+            " updated_at = excluded.updated_at",
+            (password_hash, now, now))
+        conn.execute("DELETE FROM owner_sessions")
 
 
 def check_password(conn: sqlite3.Connection, password: str) -> bool:
@@ -116,9 +124,59 @@ def check_password(conn: sqlite3.Connection, password: str) -> bool:
     return check_password_hash(row["password_hash"], password)
 
 
-def _session_epoch(conn: sqlite3.Connection) -> str | None:
-    row = conn.execute("SELECT session_epoch FROM owner WHERE id = 1").fetchone()
-    return row["session_epoch"] if row else None
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+# --- Server-side sessions ---------------------------------------------------
+
+def _session_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _session_lifetime() -> float:
+    return current_app.permanent_session_lifetime.total_seconds()
+
+
+def start_session(conn: sqlite3.Connection, lifetime: float) -> str:
+    """Record a new owner session; return its id (for the cookie only).
+
+    Sessions older than ``lifetime`` (their cookies have expired) are removed
+    on the way, so the table holds at most the sessions of the last month.
+    """
+    session_id = secrets.token_urlsafe(32)
+    now = time.time()
+    with _transaction(conn):
+        conn.execute("DELETE FROM owner_sessions WHERE created_at < ?", (now - lifetime,))
+        conn.execute("INSERT INTO owner_sessions (id_hash, created_at) VALUES (?, ?)",
+                     (_session_hash(session_id), now))
+    return session_id
+
+
+def session_is_live(conn: sqlite3.Connection, session_id: str, lifetime: float) -> bool:
+    """Whether ``session_id`` names a session not logged out and younger than ``lifetime``."""
+    row = conn.execute("SELECT created_at FROM owner_sessions WHERE id_hash = ?",
+                       (_session_hash(session_id),)).fetchone()
+    return row is not None and row["created_at"] >= time.time() - lifetime
+
+
+def end_session(conn: sqlite3.Connection, session_id: str) -> bool:
+    """Log one session out; False when it was not live."""
+    return conn.execute("DELETE FROM owner_sessions WHERE id_hash = ?",
+                        (_session_hash(session_id),)).rowcount > 0
+
+
+def end_all_sessions(conn: sqlite3.Connection) -> int:
+    """Log every session out ("log out everywhere"); return how many there were."""
+    return conn.execute("DELETE FROM owner_sessions").rowcount
 
 
 def login_owner() -> None:
@@ -127,18 +185,24 @@ def login_owner() -> None:
     The old session is cleared first so nothing chosen before login (a
     planted CSRF token, say) survives into the authenticated session.
     """
-    epoch = _session_epoch(db.get_db())
-    if epoch is None:
+    conn = db.get_db()
+    if not is_configured(conn):
         raise RuntimeError("login_owner() called before the owner's password was set")
     session.clear()
     session.permanent = True
-    session["owner"] = epoch
+    session[SESSION_ID_FIELD] = start_session(conn, _session_lifetime())
     session[CSRF_FIELD] = secrets.token_urlsafe(32)
     g.pop("vv_auth", None)
 
 
 def logout_owner() -> None:
-    """End the session (a new anonymous one, with a new CSRF token, starts on demand)."""
+    """End this session for good (its cookie, even replayed, no longer opens anything).
+
+    A new anonymous session, with a new CSRF token, starts on demand.
+    """
+    session_id = session.get(SESSION_ID_FIELD)
+    if isinstance(session_id, str):
+        end_session(db.get_db(), session_id)
     session.clear()
     g.pop("vv_auth", None)
 
@@ -169,6 +233,13 @@ def list_api_tokens(conn: sqlite3.Connection) -> list[dict[str, Any]]:
 def revoke_api_token(conn: sqlite3.Connection, token_id: int) -> bool:
     """Delete a token; False when no token has that id."""
     return conn.execute("DELETE FROM api_tokens WHERE id = ?", (token_id,)).rowcount > 0
+
+
+def format_time(timestamp: float | None) -> str:
+    """A stored timestamp as local ``YYYY-MM-DD HH:MM``; "never" for None (a Jinja filter too)."""
+    if timestamp is None:
+        return "never"
+    return datetime.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
 
 
 def verify_api_token(conn: sqlite3.Connection, token: str) -> bool:
@@ -211,8 +282,8 @@ def _authenticate() -> Auth:
     token = _bearer_token()
     if token is not None:
         return Auth.TOKEN if token and verify_api_token(db.get_db(), token) else Auth.INVALID
-    epoch = session.get("owner")
-    if epoch and hmac.compare_digest(str(epoch), _session_epoch(db.get_db()) or ""):
+    session_id = session.get(SESSION_ID_FIELD)
+    if isinstance(session_id, str) and session_is_live(db.get_db(), session_id, _session_lifetime()):
         return Auth.SESSION
     return Auth.NONE
 
@@ -275,10 +346,14 @@ def check_csrf() -> None:
 
 
 def csrf_protect(view: F) -> F:
-    """Require the CSRF token on a mutating request even without a session (login, set-up forms)."""
+    """Require the CSRF token on a mutating request even without a session (login, set-up forms).
+
+    Only a valid API token exempts a request: an ``Authorization`` header
+    anyone can invent (``Bearer nothing``) is no reason to skip the check.
+    """
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if request.method in MUTATING_METHODS and _bearer_token() is None:
+        if request.method in MUTATING_METHODS and authentication() is not Auth.TOKEN:
             check_csrf()
         return view(*args, **kwargs)
     return wrapper  # type: ignore[return-value]
@@ -286,10 +361,10 @@ def csrf_protect(view: F) -> F:
 
 @bp.before_app_request
 def _enforce_csrf() -> None:
-    # Only session-authenticated requests can be forged cross-site; anonymous
+    # Only session-authenticated requests can be forged cross-site (a request
+    # with an Authorization header never counts as the session); anonymous
     # ones are refused by owner_required (401) or protected by csrf_protect.
-    if request.method in MUTATING_METHODS and _bearer_token() is None \
-            and authentication() is Auth.SESSION:
+    if request.method in MUTATING_METHODS and authentication() is Auth.SESSION:
         check_csrf()
 
 
@@ -427,6 +502,7 @@ def _init_app(state: Any) -> None:
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.globals["session_csrf_token"] = session_csrf_token
     app.jinja_env.globals["current_user_is_owner"] = current_user_is_owner
+    app.jinja_env.filters["format_time"] = format_time
 
 
 # --- Views ------------------------------------------------------------------
@@ -473,6 +549,28 @@ def logout():
     return redirect("/")
 
 
+@bp.post("/logout/everywhere")
+@owner_required
+def logout_everywhere():
+    """End every owner session, this one included: a lost phone's cookie stops working now."""
+    ended = end_all_sessions(db.get_db())
+    current_app.logger.info("owner logged out everywhere (%d sessions) from %s", ended, client_ip())
+    session.clear()
+    g.pop("vv_auth", None)
+    flash("You are logged out on every device.", "ok")
+    return redirect(url_for("auth.login"), 303)
+
+
+@bp.post("/admin/api-tokens/<int:token_id>/revoke")
+@owner_required
+def revoke_api_token_form(token_id: int):
+    """Revoke one API token from the admin page; the scripts using it get 403 from now on."""
+    if not revoke_api_token(db.get_db(), token_id):
+        abort(404, "There is no API token with this number.")
+    flash("API token revoked.", "ok")
+    return redirect(url_for("pages.admin") + "#api-tokens-h", 303)
+
+
 # --- CLI --------------------------------------------------------------------
 
 @bp.cli.command("set-password")
@@ -491,3 +589,23 @@ def set_password_command() -> None:
 def create_api_token_command(name: str) -> None:
     """Create an API token and print it (shown this once only)."""
     click.echo(create_api_token(db.get_db(), name))
+
+
+@bp.cli.command("list-api-tokens")
+def list_api_tokens_command() -> None:
+    """List the API tokens: number, name, first characters, created, last used."""
+    tokens = list_api_tokens(db.get_db())
+    if not tokens:
+        click.echo("No API tokens.")
+    for token in tokens:
+        click.echo(f"{token['id']}\t{token['name']}\t{token['hint']}...\tcreated {format_time(token['created_at'])}"
+                   f"\tlast used {format_time(token['last_used_at'])}")
+
+
+@bp.cli.command("revoke-api-token")
+@click.argument("token_id", type=int)
+def revoke_api_token_command(token_id: int) -> None:
+    """Revoke the API token numbered TOKEN_ID (see list-api-tokens)."""
+    if not revoke_api_token(db.get_db(), token_id):
+        raise click.ClickException(f"there is no API token number {token_id} (see list-api-tokens)")
+    click.echo(f"API token {token_id} revoked.")

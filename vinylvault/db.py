@@ -19,7 +19,7 @@ from pathlib import Path
 from flask import Flask, current_app, g
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_MIGRATION_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
 
 
 class MigrationError(RuntimeError):
@@ -60,7 +60,7 @@ def migrations() -> list[tuple[int, Path]]:
     """The migration files, ordered by number; gaps or duplicates are an error."""
     found = []
     for path in MIGRATIONS_DIR.iterdir():
-        match = _MIGRATION_NAME.match(path.name)
+        match = _MIGRATION_NAME.fullmatch(path.name)
         if match:
             found.append((int(match.group(1)), path))
     found.sort()

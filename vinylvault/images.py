@@ -22,6 +22,7 @@ import image_cache
 from image_cache import ImageCache
 
 from . import helpers, photos
+from .demo import DEMO_COVERS
 
 COVERS = "image_cache"
 #: The preload/sync job runner (vinylvault.api_cache) works on the cache: it stops first.
@@ -43,7 +44,7 @@ def init_app(app: Flask) -> None:
     settings = app.config["SETTINGS"]
     try:
         cache = ImageCache(settings.COVERS_DIR, settings.CACHE_DATABASE_PATH, settings,
-                           local_root=settings.DATA_DIR, rebuild_corrupt_index=True)
+                           local_root=settings.DATA_DIR, local_folders=(DEMO_COVERS,), rebuild_corrupt_index=True)
     except (OSError, ValueError) as exc:
         raise CacheUnavailable(f"the cover cache in {settings.COVERS_DIR} could not be opened: {exc}") from exc
     # The app owns and closes its cache; it is also the process-wide instance,

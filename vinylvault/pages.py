@@ -232,8 +232,9 @@ def now_playing(album_id: int):
 
 @bp.post("/now-playing/<album_id:album_id>")
 @auth.csrf_protect
+@auth.rate_limit(scope="plays")
 def record_play(album_id: int):
-    """Count a play (anyone at the turntable may; CSRF-checked), then show the record."""
+    """Count a play (anyone at the turntable may; CSRF-checked, rate limited), then show the record."""
     if not collection.record_play(db.get_db(), album_id):
         abort(404, "There is no album with this number in the collection.")
     return redirect(url_for("pages.now_playing", album_id=album_id), 303)
@@ -463,7 +464,8 @@ def admin():
     conn = db.get_db()
     return render_template("admin.html", cache=_cache_stats(), counts=collection.counts(conn),
                            discogs_user=collection.get_setting(conn, sync.USERNAME_KEY, ""),
-                           has_token=bool(collection.get_setting(conn, sync.TOKEN_KEY)))
+                           has_token=bool(collection.get_setting(conn, sync.TOKEN_KEY)),
+                           api_tokens=auth.list_api_tokens(conn))
 
 
 @bp.post("/admin/clear-cache")

@@ -71,6 +71,8 @@ TITLE_MAX = 200
 DESCRIPTION_MAX = 2000
 #: token_urlsafe(24) is 32 characters; anything much longer is not one of ours.
 SHARE_TOKEN_MAX = 128
+#: The originals' folder under PHOTOS_DIR: the only one the photo cache reads sources from.
+ORIGINALS = "originals"
 _PHOTO_ID = re.compile(r"[0-9a-f]{32}")
 #: An original this young may belong to an upload whose row is not committed yet.
 ORPHAN_GRACE_SECONDS = 600.0
@@ -180,7 +182,7 @@ class Photo:
     @property
     def relative_path(self) -> str:
         """The original's path under ``PHOTOS_DIR`` (built from checked parts only)."""
-        return f"originals/{self.album_id}/{self.id}.{self.ext}"
+        return f"{ORIGINALS}/{self.album_id}/{self.id}.{self.ext}"
 
     @property
     def source_url(self) -> str:
@@ -244,7 +246,8 @@ def open_photo_cache(settings: config.Settings, memory: MemoryTier | None = None
         settings, MEMORY_CACHE_ENABLED=False,
         MAX_DOWNLOAD_MB=max(settings.MAX_DOWNLOAD_MB, settings.MAX_IMAGE_UPLOAD_SIZE_MB))
     cache = ImageCache(derived, derived / "photo_index.db", cache_settings, size_types=PHOTO_SIZE_TYPES,
-                       local_root=photos_dir, rebuild_corrupt_index=True)
+                       local_root=photos_dir, local_folders=(ORIGINALS,), file_mode=0o600,
+                       rebuild_corrupt_index=True)
     cache.memory = memory
     return cache
 
@@ -305,7 +308,7 @@ class PhotoStore:
     def __init__(self, photos_dir: Path | str, database_path: Path | str, cache: ImageCache,
                  settings: config.Settings) -> None:
         self.photos_dir = Path(photos_dir)
-        self.originals_dir = self.photos_dir / "originals"
+        self.originals_dir = self.photos_dir / ORIGINALS
         self.temp_dir = self.photos_dir / ".tmp"
         for folder in (self.photos_dir, self.originals_dir, self.temp_dir):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -263,6 +263,7 @@ def test_job_where_every_item_fails_is_failed(client, token, origin):
     ("F" * 32, 400),
     ("0" * 33, 400),
     ("..%2f..%2fetc", 404),  # decoded to slashes: no route matches
+    ("0" * 32 + "%0A", 400),  # a trailing newline is not part of an id
 ])
 def test_job_status_validates_the_id(client, job_id, code):
     response = client.get(f"/api/cache/preload/{job_id}")
@@ -290,6 +291,6 @@ def test_clear_scope_frees_that_scope_only(make_app, origin):
     assert set(cache.memory.stats()["scopes"]) == {"album"}
 
 
-@pytest.mark.parametrize("scope, code", [("Grid!", 400), ("a" * 65, 400), ("grid", 409)])
+@pytest.mark.parametrize("scope, code", [("Grid!", 400), ("a" * 65, 400), ("grid%0A", 400), ("grid", 409)])
 def test_clear_scope_bad_input_and_disabled_tier(client, token, scope, code):
     assert client.post(f"/api/cache/scopes/{scope}/clear", headers=bearer(token)).status_code == code

@@ -128,7 +128,8 @@ def test_job_resumes_after_its_worker_is_killed(make_queue, data_dir, origin: Or
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)
         released.set()
-    assert queue.status(job_id)["state"] == "running"  # the dead worker's lease still stands
+    # Its lease still stands, but its process is gone: the status says so.
+    assert queue.status(job_id)["state"] == "resuming"
 
     # Forget the finished items' images: if the resumed job redid them, the origin would see them again.
     for url in fast:
@@ -139,6 +140,46 @@ def test_job_resumes_after_its_worker_is_killed(make_queue, data_dir, origin: Or
     assert [origin.hits(urlsplit(url).path) for url in fast] == [1, 1, 1]
     assert origin.hits("/slow.jpg") == 2
     assert queue.cache.lookup(slow, "detail") is not None
+
+
+def test_a_killed_runners_job_is_resumed_long_before_its_lease_ends(make_queue, data_dir, origin: Origin):
+    """Within one poll, not the lease: the runner's process on this host is checked."""
+    gate = threading.Event()
+    body = jpeg_bytes(200, 200, seed=7)
+
+    def hang_first_time(handler, attempt: int) -> None:
+        if attempt == 1:
+            gate.wait(30)
+        handler.send_body(200, body, "image/jpeg")
+
+    url = origin.add_route("/hang.jpg", hang_first_time)
+    queue = make_queue(lease_seconds=3600.0)
+    job_id = queue.submit("preload", [url])
+    worker = _worker(data_dir, action="run", lease_seconds=3600.0)
+    try:
+        assert worker.stdout.readline().strip() == "running"
+        _wait(queue, job_id, lambda s: s["state"] == "running" and origin.hits("/hang.jpg") == 1)
+        assert queue.run_once() is None  # a live runner's job is left alone
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+        gate.set()
+    assert queue.status(job_id)["state"] == "resuming"
+    queue.start()
+    final = _wait(queue, job_id, _ended)  # at most 60 s here, against a lease of an hour
+    assert (final["state"], final["done"], final["total"]) == ("done", 1, 1)
+    assert origin.hits("/hang.jpg") == 2
+
+
+def test_a_runner_name_reused_by_a_new_process_is_not_taken_for_alive(make_queue):
+    from cache_engine import jobs
+
+    queue = make_queue()
+    host, pid, started, tag = queue.owner.rsplit(":", 3)
+    assert started != "-" and not jobs._runner_dead_here(queue.owner)
+    assert jobs._runner_dead_here(f"{host}:{pid}:{int(started) - 1}:{tag}")  # same pid, another process
+    assert jobs._runner_dead_here(f"{host}:999999999:{started}:{tag}")
+    assert not jobs._runner_dead_here(f"elsewhere.example:{pid}:0:{tag}")  # only its lease can tell
 
 
 def test_stopping_a_runner_hands_its_job_back(make_queue, origin: Origin):

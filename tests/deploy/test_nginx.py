@@ -119,3 +119,54 @@ def test_covers_are_not_recompressed(stack, cached_key):
     assert headers["Content-Type"] == "image/webp"
     assert "Content-Encoding" not in headers
 
+
+
+# --- security headers on what nginx sends itself ------------------------------------
+
+def _header_values(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, list[str]]]:
+    """(status, every value of each security header): a header sent twice shows twice."""
+    import urllib.error
+    import urllib.request
+
+    from vinylvault.security_headers import security_headers
+
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        response = urllib.request.urlopen(request, timeout=10)
+    except urllib.error.HTTPError as error:
+        response = error
+    with response:
+        return response.status, {name: response.headers.get_all(name) or []
+                                 for name in security_headers(False)}
+
+
+def _expected_headers() -> dict[str, list[str]]:
+    from vinylvault.security_headers import security_headers
+
+    return {name: [value] for name, value in security_headers(False).items()}
+
+
+def test_nginx_sends_the_apps_security_headers_once(stack, cached_key):
+    cover = stack.web.url(f"/cache/thumbnails/{cached_key}.webp")
+    _, headers, _ = http_get(cover)
+    for url, extra, status in [
+        (cover, {}, 200),                                    # sent by nginx from disk
+        (cover, {"If-None-Match": headers["ETag"]}, 304),
+        (stack.web.url("/static/style.css"), {}, 200),
+        (stack.web.url("/static/missing.css"), {}, 404),
+        (stack.web.url("/login"), {}, 200),                  # proxied: the app's, not doubled
+        (stack.web.url(f"/cache/thumbnails/{OTHER_KEY}.webp"), {}, 404),
+    ]:
+        assert _header_values(url, extra) == (status, _expected_headers()), url
+
+
+def test_files_sent_by_x_accel_redirect_carry_the_headers(tmp_path):
+    from tests.deploy.conftest import running_stack
+
+    placeholder = "/cache/placeholders/placeholder_thumbnails.webp"  # always sent by the app's route
+    with running_stack(tmp_path, VINYL_VAULT_FILE_DELIVERY="x-accel-redirect") as accel:
+        _, app_headers, _ = http_get(accel.app.url(placeholder))
+        assert app_headers["X-Accel-Redirect"] == "/_cache_files/placeholders/placeholder_thumbnails.webp"
+        status, headers, body = http_get(accel.web.url(placeholder))
+        assert (status, body[:4]) == (200, b"RIFF") and "X-Accel-Redirect" not in headers
+        assert _header_values(accel.web.url(placeholder)) == (200, _expected_headers())

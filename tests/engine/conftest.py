@@ -36,10 +36,11 @@ def make_cache(tmp_path: Path) -> Iterator[Callable[..., ImageCache]]:
     """``make_cache(**settings)``: an ImageCache on tmp_path/cache (same folder each call), closed afterwards."""
     caches: list[ImageCache] = []
 
-    def factory(local_root: Path | None = None, **overrides: object) -> ImageCache:
+    def factory(local_root: Path | None = None, local_folders: tuple[str, ...] = (".",),
+                **overrides: object) -> ImageCache:
         settings = config.load(environ={}, DATA_DIR=tmp_path, **{**TEST_SETTINGS, **overrides})
         cache = ImageCache(settings.COVERS_DIR, settings.CACHE_DATABASE_PATH, settings,
-                           local_root=local_root)
+                           local_root=local_root, local_folders=local_folders)
         caches.append(cache)
         return cache
 

@@ -222,6 +222,21 @@ def test_local_sources_and_traversal_refusals(tmp_path, make_cache):
     assert no_root.get_image("local:demo/covers/one.jpg", "thumbnails") in (None, path)
 
 
+def test_local_sources_are_read_from_the_allowed_folders_only(tmp_path, make_cache):
+    root = tmp_path / "data"
+    covers, originals = root / "demo" / "covers", root / "photos" / "originals" / "1"
+    for folder in (covers, originals):
+        folder.mkdir(parents=True)
+    (covers / "one.jpg").write_bytes(jpeg_bytes(300, 300))
+    (originals / "private.jpg").write_bytes(jpeg_bytes(300, 300))
+    (covers / "link.jpg").symlink_to(originals / "private.jpg")  # inside by name, outside in fact
+    cache = make_cache(local_root=root, local_folders=("demo/covers",))
+    assert cache.get_image("local:demo/covers/one.jpg", "thumbnails") is not None
+    for url in ("local:photos/originals/1/private.jpg", "local:demo/covers/link.jpg"):
+        assert cache.get_image(url, "thumbnails") is None, url
+        assert cache.index.failure_state(cache.key_for(url)).last_error == "path_traversal"
+
+
 def test_local_source_byte_cap(tmp_path, make_cache):
     root = tmp_path / "r"
     root.mkdir()

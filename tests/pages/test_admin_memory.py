@@ -12,10 +12,10 @@ from tests.pages.conftest import log_in, set_owner_password
 
 
 def _cached_local_cover(cache, data_dir: Path, name: str, colour: str):
-    source = Path(data_dir) / "sources" / f"{name}.jpg"
+    source = Path(data_dir) / "demo" / "covers" / f"{name}.jpg"  # where the app reads local covers
     source.parent.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", (300, 300), colour).save(source, "JPEG")
-    url = f"local:sources/{name}.jpg"
+    url = f"local:demo/covers/{name}.jpg"
     assert cache.get_image(url, "thumbnails", wait=30)
     return cache.lookup(url, "thumbnails")
 

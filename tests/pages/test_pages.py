@@ -185,7 +185,7 @@ def test_previous_and_next_follow_the_grid_sort(guest: FlaskClient):
 def test_random_redirects_to_an_album(guest: FlaskClient):
     response = guest.get("/random")
     assert response.status_code == 302
-    assert re.match(r"/album/-?\d+\?via=random$", response.location)
+    assert re.fullmatch(r"/album/-?\d+\?via=random", response.location)
     assert "Spin again" in text(guest.get(response.location))
 
 

@@ -42,6 +42,28 @@ def test_originals_are_owner_only_files(client, albums, owner_headers):
     assert path.stat().st_mode & 0o777 == 0o600
 
 
+def test_derivatives_are_owner_only_files_too(client, albums, owner_headers):
+    upload_one(client, owner_headers, visibility="public")
+    derived = albums.config["PHOTOS_DIR"] / "derived"
+    files = [path for size in ("thumbnails", "detail", "square") for path in (derived / size).rglob("*.webp")]
+    assert len(files) == 3
+    assert {path.stat().st_mode & 0o777 for path in files} == {0o600}
+
+
+def test_the_photo_cache_reads_sources_from_the_originals_only(albums):
+    from vinylvault import images
+
+    photos_dir = albums.config["PHOTOS_DIR"]
+    for folder in ("originals/1", ".tmp", "derived"):
+        (photos_dir / folder).mkdir(parents=True, exist_ok=True)
+        (photos_dir / folder / "planted.jpg").write_bytes(image_bytes())
+    cache = albums.extensions[images.PHOTOS]
+    assert cache.get_image("local:originals/1/planted.jpg", "square") is not None
+    for url in ("local:.tmp/planted.jpg", "local:derived/planted.jpg"):
+        assert cache.get_image(url, "square") is None, url
+        assert cache.index.failure_state(cache.key_for(url)).last_error == "path_traversal"
+
+
 def test_seed_visibility_name_subscribers_means_shared(client, albums, owner_headers):
     assert upload_one(client, owner_headers, visibility="SUBSCRIBERS")["visibility"] == "shared"
 

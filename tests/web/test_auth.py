@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from vinylvault import auth, db
+from vinylvault import auth, collection, db
+from vinylvault.collection import AlbumRecord
 
 from .conftest import PASSWORD, log_in, page_csrf_token, session_csrf, set_owner_password
 
@@ -298,3 +299,49 @@ def test_cli_set_password_and_create_token(tmp_path, make_app):
         assert auth.list_api_tokens(db.get_db())[0]["name"] == "cron"
     response = app.test_client().post("/api/probe", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
+
+
+# --- CSRF is skipped for a valid token only; plays are rate limited -------------
+
+ALBUM_ID = 7
+
+
+def _add_album(app: Flask) -> None:
+    with app.app_context():
+        conn = db.get_db()
+        with collection.write_transaction(conn):
+            collection.save_album(conn, AlbumRecord(id=ALBUM_ID, source="csv", artist="Can", title="Tago Mago"))
+
+
+def _plays(app: Flask) -> int:
+    with app.app_context():
+        return db.get_db().execute("SELECT play_count FROM albums WHERE id = ?", (ALBUM_ID,)).fetchone()[0]
+
+
+def test_an_invented_authorization_header_does_not_skip_csrf(app, client):
+    _add_album(app)
+    for _ in range(5):
+        response = client.post(f"/now-playing/{ALBUM_ID}", headers={"Authorization": "Bearer nothing"})
+        assert response.status_code == 403
+    assert client.post("/login", data={"password": PASSWORD},
+                       headers={"Authorization": "Basic dXNlcjpwYXNz"}).status_code == 403
+    assert client.get("/owner-page").status_code == 302
+    assert _plays(app) == 0
+
+
+def test_a_valid_token_counts_a_play_without_csrf(app, client):
+    _add_album(app)
+    response = client.post(f"/now-playing/{ALBUM_ID}", headers={"Authorization": f"Bearer {_new_token(app)}"})
+    assert response.status_code == 303
+    assert _plays(app) == 1
+
+
+def test_plays_are_rate_limited_per_client(make_app):
+    app = make_app(RATE_LIMIT_PER_MINUTE=3)
+    set_owner_password(app)
+    _add_album(app)
+    client = app.test_client()
+    token = page_csrf_token(client)
+    codes = [client.post(f"/now-playing/{ALBUM_ID}", data={"csrf_token": token}).status_code for _ in range(5)]
+    assert codes == [303, 303, 303, 429, 429]
+    assert _plays(app) == 3

@@ -243,3 +243,20 @@ def test_path_traversal_corpus_is_404_and_reads_nothing(app, client, origin, can
             assert response.status_code == (400 if "%00" in path else 404), path
             assert CANARY not in response.data and b"SQLite format 3" not in response.data, path
     assert all(place.read_bytes() == CANARY for place in canaries)
+
+
+def test_local_covers_come_from_the_demo_folder_only(app, client):
+    """A ``local:`` cover URL (from a sync, say) cannot publish the owner's private files."""
+    data_dir = Path(app.config["DATA_DIR"])
+    planted = {"demo/covers/1.jpg": "ok", "photos/originals/1/private.jpg": "refused",
+               "secret.jpg": "refused", "cache/covers/x.jpg": "refused"}
+    for relative in planted:
+        (data_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+        (data_dir / relative).write_bytes(jpeg())
+    cache = app.extensions["image_cache"]
+    outcome = {relative: "ok" if cache.get_image(f"local:{relative}", "thumbnails", wait=30) else "refused"
+               for relative in planted}
+    assert outcome == planted
+    private = cache.key_for("local:photos/originals/1/private.jpg")
+    assert cache.index.failure_state(private).last_error == "path_traversal"
+    assert client.get(f"/cache/thumbnails/{private}.webp").headers.get("X-VinylVault-Placeholder") == "1"
