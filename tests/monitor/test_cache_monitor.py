@@ -95,7 +95,7 @@ def test_cleanup_removes_only_old_entries_and_says_what(live_cache, data_dir):
     assert not any(Path(e.path).exists() for e in old_entries)
     assert live_cache.lookup(recent, "detail") is not None
     again = json.loads(run(data_dir, "--action", "cleanup", "--json").stdout)
-    assert again == {"removed_entries": 0, "freed_bytes": 0, "older_than_days": 30.0,
+    assert again == {"removed_entries": 0, "removed_for_free_space": 0, "freed_bytes": 0, "older_than_days": 30.0,
                      "repaired": {"files_removed": 0, "rows_removed": 0, "temp_files_removed": 0}}
 
 
