@@ -249,12 +249,30 @@ class CacheIndex:
 
     # -- connections and transactions ----------------------------------------
     def _connect(self) -> sqlite3.Connection:
+        conn = self._open()
+        try:
+            self._use_wal(conn)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_IOERR_SHMSIZE:
+                raise
+            # No process has the index open and the disk is full: SQLite cannot
+            # create the -shm file. In exclusive locking mode it keeps that index
+            # in memory instead, so an admin tool can still read the index and
+            # free space (other processes wait until this one closes).
+            conn.close()
+            log.warning("the disk is full: opening the cache index %s for this process alone",
+                        self.database_path.name)
+            conn = self._open()
+            conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+            self._use_wal(conn)
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(f"PRAGMA journal_size_limit = {int(self.journal_size_limit)}")
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.database_path, isolation_level=None, check_same_thread=False,
                                timeout=self.busy_timeout_ms / 1000)
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-        self._use_wal(conn)
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute(f"PRAGMA journal_size_limit = {int(self.journal_size_limit)}")
         return conn
 
     def _use_wal(self, conn: sqlite3.Connection) -> None:

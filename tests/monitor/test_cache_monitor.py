@@ -184,3 +184,13 @@ def test_corrupt_index_is_one_line(live_cache, data_dir, tmp_path):
     result = run(data_dir, "--action", "health", "--database", str(bad))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and result.stderr.strip().count("\n") == 0
+
+
+def test_health_says_in_plain_words_when_the_free_space_reserve_is_reached(live_cache, data_dir):
+    result = run(data_dir, "--action", "health", "--json",
+                 env={"VINYL_VAULT_MIN_FREE_DISK_MB": "1e12", "VINYL_VAULT_HEALTH_MIN_FREE_MB": "0"})
+    assert result.returncode == 1, result.stdout
+    disk = {c["name"]: c for c in json.loads(result.stdout)["checks"]}["disk"]
+    assert disk["status"] == "degraded"
+    assert "The disk is nearly full" in disk["detail"] and "new covers and photos are not saved" in disk["detail"]
+    assert "nearly full" not in run(data_dir, "--action", "health").stdout

@@ -10,13 +10,15 @@ once space is back, everything works again.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import logging
 import os
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Iterator
 
@@ -24,6 +26,8 @@ import pytest
 from flask import Flask
 
 from tests.robustness.conftest import ALBUM, fill_site, jpeg
+from tests.support.disk import fill, free_bytes, mounted_tmpfs
+from tests.support.servers import GunicornServer
 from tests.web.conftest import log_in, make_app, origin, session_csrf  # noqa: F401  (fixtures)
 from vinylvault import collection, db, images
 from vinylvault.collection import AlbumRecord
@@ -34,34 +38,8 @@ DISK_MB = 8
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """An 8 MB tmpfs mounted for this test, or a skip where mounting is not permitted."""
-    mount = tmp_path / "card"
-    mount.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_MB}m", "tmpfs", str(mount)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs to fill up ({result.stderr.strip()[:100]})")
-    try:
+    with mounted_tmpfs(tmp_path / "card", f"{DISK_MB}m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def free_bytes(path: Path) -> int:
-    stats = os.statvfs(path)
-    return stats.f_bavail * stats.f_frsize
-
-
-def fill_to_the_last_byte(disk: Path) -> Path:
-    """Write a filler file until the filesystem refuses another byte."""
-    filler = disk / "filler"
-    with open(filler, "ab", buffering=0) as handle:
-        for chunk in (1 << 20, 1 << 12, 1):
-            with contextlib.suppress(OSError):
-                while handle.write(b"\0" * chunk):
-                    pass
-    assert free_bytes(disk) == 0
-    return filler
 
 
 def noisy_jpeg(side: int = 600) -> bytes:
@@ -70,6 +48,56 @@ def noisy_jpeg(side: int = 600) -> bytes:
     buffer = io.BytesIO()
     Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(buffer, "JPEG", quality=90)
     return buffer.getvalue()
+
+
+# --- the caches filling the card on their own ----------------------------------------------------
+
+def _index_files_bytes(database: Path) -> int:
+    return sum(Path(f"{database}{suffix}").stat().st_size for suffix in ("", "-wal", "-shm")
+               if Path(f"{database}{suffix}").exists())
+
+
+def _wait_until_idle(cache) -> None:
+    deadline = time.monotonic() + 120
+    while cache.pending() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cache.pending() == 0, "the background conversions did not finish"
+
+
+def test_background_conversions_stop_at_the_reserve_whatever_the_budget(small_disk, make_app, origin, caplog):
+    reserve_mb = 3
+    app = make_app(DATA_DIR=small_disk / "data", MAX_CACHE_SIZE_GB=1, MIN_FREE_DISK_MB=reserve_mb)
+    fill_site(app)
+    urls = [origin.add_file(f"/cover-{n}.jpg", noisy_jpeg()) for n in range(30)]  # ~8 MB of WebP
+    with app.app_context():
+        cache = images.get_cache()
+    assert cache.queue(urls) == len(urls)
+    _wait_until_idle(cache)
+    stats = cache.get_cache_stats()
+    # The covers stay out of the reserve; the index's own journal is what the reserve is for.
+    assert free_bytes(small_disk) + _index_files_bytes(cache.index.database_path) >= reserve_mb * 1024 ** 2
+    assert stats["evictions"] > 0 and stats["total_entries"] > 0
+    assert not [r for r in caplog.records if "disk is full" in r.getMessage()]
+    assert _tracebacks(caplog) == []
+    # The most recent covers are the ones kept.
+    assert cache.lookup(urls[-1], "detail") is not None and cache.lookup(urls[0], "detail") is None
+    assert app.test_client().get("/").status_code == 200
+
+
+def test_a_photo_upload_that_would_cross_the_reserve_answers_507(small_disk, make_app, caplog):
+    app, token = _site_on(make_app, small_disk)  # a 1 MB reserve
+    photo = noisy_jpeg(400)
+    reserve = 1024 ** 2
+    fill(small_disk, leave=reserve + len(photo) // 2)
+    response = app.test_client().post(
+        f"/api/albums/{ALBUM}/photos", headers={"Authorization": f"Bearer {token}"},
+        data={"photos": [(io.BytesIO(photo), "copy.jpg")]}, content_type="multipart/form-data")
+    assert response.status_code == 507, response.get_json()
+    assert response.get_json()["error"] == "storage_full"
+    assert free_bytes(small_disk) >= reserve
+    originals = small_disk / "data" / "photos" / "originals"
+    assert [p for p in originals.rglob("*") if p.is_file()] == []
+    assert _tracebacks(caplog) == []
 
 
 # --- a card filled by something else ------------------------------------------------------------
@@ -117,7 +145,7 @@ def full_site(small_disk, make_app, origin):
         cache = images.get_cache()
         cache.register_sources([miss])  # known, not converted: what a page shows before its cover is in
         cache.flush()
-    filler = fill_to_the_last_byte(small_disk)
+    filler = fill(small_disk)
     return {"app": app, "token": token, "owner": owner, "hit": hit, "miss": miss, "disk": small_disk,
             "filler": filler, "origin": origin}
 
@@ -190,6 +218,13 @@ def _cleanup_from_the_command_line(site) -> None:
     assert json.loads(done.stdout)["freed_bytes"] > 0
 
 
+def test_cleanup_frees_a_full_card_while_the_server_is_stopped(full_site, caplog):
+    images.shutdown(full_site["app"])  # no process has the databases open any more
+    fill(full_site["disk"])
+    _cleanup_from_the_command_line(full_site)
+    assert free_bytes(full_site["disk"]) > 0
+
+
 @pytest.mark.parametrize("free_space", [_clear_through_the_api, _clear_on_the_admin_page,
                                         _cleanup_from_the_command_line], ids=["api-clear", "admin-clear", "cleanup-cli"])
 def test_on_a_full_card_clearing_frees_space_and_then_everything_works(full_site, free_space, caplog):
@@ -213,3 +248,49 @@ def test_on_a_full_card_clearing_frees_space_and_then_everything_works(full_site
                         data={"photos": [(io.BytesIO(jpeg()), "copy.jpg")]}, content_type="multipart/form-data")
     assert upload.status_code == 201, upload.get_json()
     assert guest.get(f"/album/{ALBUM}").status_code == 200
+
+
+def _http(url: str, method: str = "GET", body: dict | None = None, token: str | None = None):
+    """(status, headers, body bytes) of one request; error statuses are answers, not exceptions."""
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def test_under_gunicorn_a_full_card_keeps_the_site_up_and_clear_frees_it(small_disk, make_app, origin, tmp_path):
+    data_dir = small_disk / "data"
+    app, token = _site_on(make_app, small_disk)
+    hit, miss = origin.add_file("/hit.jpg", noisy_jpeg()), origin.add_file("/miss.jpg", noisy_jpeg())
+    _set_covers(app, {ALBUM: hit, ALBUM + 1: miss})
+    assert _cached(app, hit)
+    hit_path, miss_path = _cache_path(app, hit), _cache_path(app, miss)
+    with app.app_context():
+        images.get_cache().register_sources([miss])
+    images.shutdown(app)
+    env = {"VINYL_VAULT_MIN_FREE_DISK_MB": "1", "VINYL_VAULT_DEMO_WHEN_EMPTY": "false",
+           "VINYL_VAULT_SYNC_INTERVAL_HOURS": "0", "VINYL_VAULT_ALLOW_PRIVATE_SOURCES": "true",
+           "VINYL_VAULT_HOST_MIN_INTERVAL_SECONDS": "0", "VINYL_VAULT_ON_DEMAND_WAIT_SECONDS": "10"}
+    with GunicornServer(data_dir, log_path=tmp_path / "gunicorn.log", workers=2, env=env) as server:
+        fill(small_disk)
+        for _ in range(4):  # enough requests for both workers to answer some
+            for path in ("/", f"/album/{ALBUM}", f"/album/{ALBUM + 1}", "/cache/placeholders/placeholder_detail.webp",
+                         hit_path):
+                assert _http(server.url(path))[0] == 200, path
+            status, headers, _body = _http(server.url(miss_path))
+            assert (status, headers["Cache-Control"]) == (200, "no-store")
+            status, _headers, body = _http(server.url("/api/cache/preload"), "POST", {"urls": [origin.url("/n.jpg")]},
+                                           token)
+            assert (status, json.loads(body)["error"]) == (507, "storage_full")
+        status, _headers, body = _http(server.url("/api/cache/clear"), "POST", {}, token)
+        assert status == 200, body
+        assert free_bytes(small_disk) > 0
+        assert _http(server.url(hit_path))[0] == 200  # the placeholder while it is converted again
+        log = server.log_text()
+    assert "Traceback" not in log, log[-3000:]
