@@ -94,6 +94,7 @@ def test_a_photo_upload_that_would_cross_the_reserve_answers_507(small_disk, mak
         data={"photos": [(io.BytesIO(photo), "copy.jpg")]}, content_type="multipart/form-data")
     assert response.status_code == 507, response.get_json()
     assert response.get_json()["error"] == "storage_full"
+    assert "could not be stored: the disk is nearly full" in response.get_json()["detail"]  # refused before writing
     assert free_bytes(small_disk) >= reserve
     originals = small_disk / "data" / "photos" / "originals"
     assert [p for p in originals.rglob("*") if p.is_file()] == []
