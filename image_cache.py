@@ -658,7 +658,8 @@ class DiskFullNotice:
         with self._lock:
             first, self._full = not self._full, True
         if first:
-            log.warning("the disk is full (%s): %s until space is freed", exc, self.consequence)
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            log.warning("out of disk space (%s): %s until space is freed", reason, self.consequence)
 
     def recovered(self) -> None:
         with self._lock:

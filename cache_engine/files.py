@@ -26,9 +26,9 @@ BLOCK_BYTES = 4096
 class DiskReserveReached(OSError):
     """Writing would leave less free space than the reserve; an ``ENOSPC``, raised before writing."""
 
-    def __init__(self, needed: int, free: int, reserve: int) -> None:
-        super().__init__(errno.ENOSPC, f"the disk is nearly full: {free // 1024 ** 2} MiB free, "
-                                       f"{reserve // 1024 ** 2} MiB are kept free, {needed} more bytes refused")
+    def __init__(self, free: int, reserve: int) -> None:
+        super().__init__(errno.ENOSPC, f"the disk is nearly full ({free / 1024 ** 2:.1f} MB free, "
+                                       f"{reserve / 1024 ** 2:g} MB are always kept free)")
 
 
 def free_bytes(path: Path | str) -> int:
@@ -58,7 +58,7 @@ def check_reserve(folder: Path | str, size: int, reserve_bytes: int) -> None:
         return
     free = free_bytes(folder)
     if free - disk_bytes(size) < reserve_bytes:
-        raise DiskReserveReached(size, free, reserve_bytes)
+        raise DiskReserveReached(free, reserve_bytes)
 
 
 def write_synced_temp(temp_dir: Path, data: bytes, *, mode: int = 0o644, prefix: str = "",

@@ -517,8 +517,7 @@ class CacheIndex:
             shortfall -= disk_bytes(row[4])
         rows.close()
         if shortfall > 0 and not partial:
-            free = free_bytes(self.root)
-            raise DiskReserveReached(self.reserve_bytes - free, free, self.reserve_bytes)
+            raise DiskReserveReached(free_bytes(self.root), self.reserve_bytes)
         return victims
 
     def _evict(self, conn: sqlite3.Connection, victims: list[Entry]) -> None:
