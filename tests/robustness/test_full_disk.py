@@ -160,6 +160,7 @@ def test_on_a_full_card_reading_pages_answer_and_writes_answer_507(full_site, ca
                      "/stats", "/api/cache/stats"):
             assert client.get(path).status_code == 200, path
     assert owner.get("/admin").status_code == 200
+    assert guest.get("/random").status_code == 302  # a pick the full disk cannot remember is still a pick
     for size_type in ("thumbnails", "detail"):
         response = guest.get(f"/cache/placeholders/placeholder_{size_type}.webp")
         assert response.status_code == 200 and response.mimetype == "image/webp"
@@ -175,6 +176,18 @@ def test_on_a_full_card_reading_pages_answer_and_writes_answer_507(full_site, ca
                         data={"photos": [(io.BytesIO(jpeg()), "copy.jpg")]}, content_type="multipart/form-data")
     assert upload.status_code == 507, upload.get_json()
     assert upload.get_json()["error"] == "storage_full"
+    assert _tracebacks(caplog) == []
+
+
+def test_on_a_full_card_a_page_that_writes_answers_a_friendly_507(full_site, caplog):
+    owner = full_site["owner"]
+    caplog.set_level(logging.INFO)
+    response = owner.post(f"/now-playing/{ALBUM}", data={"csrf_token": session_csrf(owner)})
+    assert response.status_code == 507
+    page = response.get_data(as_text=True)
+    assert "The disk is full" in page and "Clearing the cover cache" in page and "needle skipped" not in page
+    assert [r.getMessage() for r in caplog.records if "-> 507" in r.getMessage()] == [
+        f"POST /now-playing/{ALBUM} -> 507: the disk is full (database or disk is full)"]
     assert _tracebacks(caplog) == []
 
 
