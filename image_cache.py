@@ -37,7 +37,7 @@ from cache_engine.convert import ConvertOptions, convert, make_preview
 from cache_engine.coordination import HostPacer, KeyedLocks, Slots
 from cache_engine.errors import (CacheTimeout, EntryTooLarge, ImageCacheError, SourceRefused, TooLarge,
                                  UnsafeURL)
-from cache_engine.files import DiskReserveReached, is_storage_full, write_synced_temp
+from cache_engine.files import is_storage_full, write_synced_temp
 from cache_engine.index import CacheIndex, Entry
 from cache_engine.memory_tier import MemoryTier
 from cache_engine.placeholder import ensure_placeholder, render_placeholder
@@ -317,7 +317,7 @@ class ImageCache:
 
     def _disk_failed(self, key: str, exc: Exception) -> None:
         """One log line for a full disk however many writes fail; one per failure otherwise."""
-        if isinstance(exc, DiskReserveReached) or is_storage_full(exc):
+        if is_storage_full(exc):  # DiskReserveReached is an ENOSPC too
             self.storage.failed(exc)
         elif isinstance(exc, OSError):
             log.warning("could not store %s: %s", key[:12], exc)

@@ -625,10 +625,14 @@ class CacheIndex:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(entry.path)
             conn.execute("DELETE FROM entries")
-            conn.execute("UPDATE sources SET attempts = 0, retry_at = NULL, last_error = NULL, "
-                         "last_failed = NULL")
-            conn.execute("UPDATE counters SET value = 0")
-            conn.execute("DELETE FROM samples")
+            # Only rows that change (and a WHERE clause turns off SQLite's truncate
+            # shortcut, which rewrites even an empty table): on a full disk, an
+            # empty cache clears without writing.
+            conn.execute("UPDATE sources SET attempts = 0, retry_at = NULL, last_error = NULL, last_failed = NULL "
+                         "WHERE attempts != 0 OR retry_at IS NOT NULL OR last_error IS NOT NULL "
+                         "OR last_failed IS NOT NULL")
+            conn.execute("UPDATE counters SET value = 0 WHERE value != 0")
+            conn.execute("DELETE FROM samples WHERE true")
         return removed
 
     # -- access recording --------------------------------------------------------
