@@ -659,7 +659,7 @@ class DiskFullNotice:
             first, self._full = not self._full, True
         if first:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            log.warning("out of disk space (%s): %s until space is freed", reason, self.consequence)
+            log.warning("out of disk space: %s; %s until space is freed", reason, self.consequence)
 
     def recovered(self) -> None:
         with self._lock:

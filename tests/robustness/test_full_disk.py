@@ -177,6 +177,9 @@ def test_on_a_full_card_reading_pages_answer_and_writes_answer_507(full_site, ca
     assert upload.status_code == 507, upload.get_json()
     assert upload.get_json()["error"] == "storage_full"
     assert _tracebacks(caplog) == []
+    # However many conversions the pages asked for, the cover cache said it once.
+    out_of_space = [r for r in caplog.records if r.getMessage().startswith("out of disk space")]
+    assert len(out_of_space) == 1 and "new images are not saved" in out_of_space[0].getMessage()
 
 
 def test_on_a_full_card_a_page_that_writes_answers_a_friendly_507(full_site, caplog):
