@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from .errors import EntryTooLarge
-from .files import DiskReserveReached, disk_bytes, free_bytes, is_storage_full
+from .files import BLOCK_BYTES, DiskReserveReached, disk_bytes, free_bytes, is_storage_full
 
 log = logging.getLogger("vinylvault.image_cache.index")
 
@@ -505,6 +505,9 @@ class CacheIndex:
         """
         if over_budget <= 0 and shortfall <= 0:
             return []
+        if not partial and shortfall > self._most_evictable_bytes(conn):
+            # Something else filled the disk: refuse without walking every entry.
+            raise DiskReserveReached(free_bytes(self.root), self.reserve_bytes)
         victims: list[Entry] = []
         rows = conn.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries ORDER BY last_access, created")
         for row in rows:
@@ -519,6 +522,11 @@ class CacheIndex:
         if shortfall > 0 and not partial:
             raise DiskReserveReached(free_bytes(self.root), self.reserve_bytes)
         return victims
+
+    def _most_evictable_bytes(self, conn: sqlite3.Connection) -> int:
+        """An upper bound of the disk space evicting every entry frees (each file may round up a block)."""
+        entries = conn.execute("SELECT coalesce(sum(entries), 0) FROM entry_totals").fetchone()[0]
+        return self.total_bytes() + entries * BLOCK_BYTES
 
     def _evict(self, conn: sqlite3.Connection, victims: list[Entry]) -> None:
         self._delete_rows_and_files(conn, victims)
