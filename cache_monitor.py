@@ -5,7 +5,8 @@
 
     python cache_monitor.py --action status   [--json]
     python cache_monitor.py --action health   [--json]     # exit 0 healthy, 1 degraded, 2 unhealthy
-    python cache_monitor.py --action cleanup  --cleanup-days 30 [--json]   (also repairs drift)
+    python cache_monitor.py --action cleanup  --cleanup-days 30 [--json]   (also repairs drift and
+                                                          restores the free-space reserve)
     python cache_monitor.py --action report   [--html report.html] [--json]
     python cache_monitor.py --action monitor  --monitor-interval 5    # Ctrl-C to leave
 
@@ -151,14 +152,19 @@ def action_health(cache: ImageCache, settings: config.Settings, args: argparse.N
 
 
 def action_cleanup(cache: ImageCache, settings: config.Settings, args: argparse.Namespace) -> int:
-    # The index call (what ImageCache.cleanup_cache wraps) names the entries, so the freed bytes are exact.
+    # The index calls (what ImageCache.cleanup_cache wraps) name the entries, so the freed bytes are exact.
+    # A disk below the free-space reserve comes first: removing files needs no space, and what
+    # they free is what the index's journal needs for the steps after.
+    for_space = cache.index.restore_reserve(partial=True)
     removed = cache.index.cleanup_older_than(args.cleanup_days * 86400)
-    freed = sum(entry.bytes for entry in removed)
+    freed = sum(entry.bytes for entry in (*for_space, *removed))
     # Then the drift a killed process can leave (files without rows, rows without files, old temp files).
     repaired = cache.reconcile()
-    result = {"removed_entries": len(removed), "freed_bytes": freed, "older_than_days": args.cleanup_days,
-              "repaired": repaired}
-    _emit(args, result, f"Removed {len(removed)} entries not used for {args.cleanup_days:g} days "
+    result = {"removed_entries": len(removed) + len(for_space), "removed_for_free_space": len(for_space),
+              "freed_bytes": freed, "older_than_days": args.cleanup_days, "repaired": repaired}
+    space = (f" and {len(for_space)} least recently used to keep {settings.MIN_FREE_DISK_MB:g} MB free on the disk"
+             if for_space else "")
+    _emit(args, result, f"Removed {len(removed)} entries not used for {args.cleanup_days:g} days{space} "
                         f"({human_bytes(freed)} freed). Repaired drift: {repaired['files_removed']} stray "
                         f"files, {repaired['rows_removed']} rows without files, "
                         f"{repaired['temp_files_removed']} leftover temp files removed.")

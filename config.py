@@ -63,6 +63,9 @@ class Settings:
 
     # --- Image cache: sizes and encoding -----------------------------------
     MAX_CACHE_SIZE_GB: float = _setting(2.0, "Byte budget of the cover cache, in GiB.", minimum=0.0001)
+    MIN_FREE_DISK_MB: float = _setting(
+        100.0, "Free disk space always left, in MiB: the image caches remove old images, or stop saving new "
+        "ones and photo uploads, before going below it, whatever their budget.", minimum=0.0)
     CACHE_LOW_WATER_FRACTION: float = _setting(
         0.9, "Eviction frees space down to this fraction of the budget.", minimum=0.1, maximum=1.0)
     THUMBNAIL_SIZE: int = _setting(150, "Grid thumbnail box, in px.", minimum=16, maximum=1024)
@@ -172,6 +175,10 @@ class Settings:
     @property
     def max_cache_bytes(self) -> int:
         return int(self.MAX_CACHE_SIZE_GB * 1024 ** 3)
+
+    @property
+    def min_free_disk_bytes(self) -> int:
+        return int(self.MIN_FREE_DISK_MB * 1024 ** 2)
 
     @property
     def max_download_bytes(self) -> int:

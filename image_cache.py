@@ -4,8 +4,11 @@
 downloaded (or read from the data directory) once, converted once into every
 size type of the cache, and stored as ``<size_type>/<key[:2]>/<key>.webp``
 under ``cache_dir``, indexed in SQLite. Several processes share one cache_dir
-safely: single-flight and the download bound use ``flock``, the byte budget is
-enforced inside the index's write transaction, and hits are batched in memory.
+safely: single-flight and the download bound use ``flock``, the byte budget and
+the free-space reserve (``MIN_FREE_DISK_MB``) are enforced inside the index's
+write transaction, and hits are batched in memory. On a full disk the cache
+keeps serving what it has: a failed write is logged once (and once more when
+space is back), placeholders come from memory, and clearing frees space first.
 
 The module-level functions keep the names of the original project (seed 004):
 :func:`initialize_image_cache`, :func:`get_image_cache`,
@@ -34,10 +37,10 @@ from cache_engine.convert import ConvertOptions, convert, make_preview
 from cache_engine.coordination import HostPacer, KeyedLocks, Slots
 from cache_engine.errors import (CacheTimeout, EntryTooLarge, ImageCacheError, SourceRefused, TooLarge,
                                  UnsafeURL)
-from cache_engine.files import write_synced_temp
+from cache_engine.files import is_storage_full, write_synced_temp
 from cache_engine.index import CacheIndex, Entry
 from cache_engine.memory_tier import MemoryTier
-from cache_engine.placeholder import ensure_placeholder
+from cache_engine.placeholder import ensure_placeholder, render_placeholder
 
 __all__ = ["ImageCache", "Entry", "SIZE_TYPES", "LOCAL_PREFIX", "normalize_url", "initialize_image_cache",
            "install_image_cache", "get_image_cache", "shutdown_image_cache"]
@@ -122,7 +125,10 @@ class ImageCache:
         for folder in (self.temp_dir, *(self.cache_dir / name for name in self.size_types)):
             folder.mkdir(parents=True, exist_ok=True)
         lock_dir = self.cache_dir / ".locks"
-        self.index = CacheIndex(database_path, self.cache_dir, rebuild_corrupt=rebuild_corrupt_index)
+        self.index = CacheIndex(database_path, self.cache_dir, rebuild_corrupt=rebuild_corrupt_index,
+                                reserve_bytes=self.settings.min_free_disk_bytes)
+        self.storage = DiskFullNotice("new images are not saved", "saving new images again")
+        self._flush_storage = DiskFullNotice("cache hits are kept in memory", "cache hits are written again")
         self.locks = KeyedLocks(lock_dir)
         self.download_slots = Slots(lock_dir, "downloads", self.settings.MAX_CONCURRENT_DOWNLOADS)
         self.pacer = HostPacer(lock_dir)
@@ -137,6 +143,7 @@ class ImageCache:
         self._queued: set[str] = set()
         self._queued_lock = threading.Lock()
         self._workers: list[threading.Thread] = []
+        self._last_sample: float | None = None
         self._closed = False
         self._background = threading.Thread(target=self._background_loop, name="image-cache-flush", daemon=True)
         self._background.start()
@@ -290,6 +297,12 @@ class ImageCache:
 
     def _fetch_convert_store(self, url: str, key: str, source: bytes | None) -> dict[str, Entry]:
         try:
+            # Before any download: room for the result, by evicting old entries if need be.
+            self.index.restore_reserve()
+        except (OSError, sqlite3.OperationalError) as exc:
+            self._disk_failed(key, exc)
+            return {}
+        try:
             data = source if source is not None else self._read_source(url)
         except SourceRefused as exc:
             self._negative(url, key, exc)
@@ -300,14 +313,24 @@ class ImageCache:
             _log_refusal(url, exc)
             self._negative(url, key, exc)
             return {}
-        except OSError as exc:
+        except (OSError, sqlite3.OperationalError) as exc:
             # Our disk, not the source, failed (full, read-only): no negative
             # entry, the source is fine. _store removed its temp file.
-            log.warning("could not store %s: %s", key[:12], exc)
+            self._disk_failed(key, exc)
             return {}
+        self.storage.recovered()
         if self.index.failure_state(key) is not None:
             self.index.clear_failure(key)
         return entries
+
+    def _disk_failed(self, key: str, exc: Exception) -> None:
+        """One log line for a full disk however many writes fail; one per failure otherwise."""
+        if is_storage_full(exc):  # DiskReserveReached is an ENOSPC too
+            self.storage.failed(exc)
+        elif isinstance(exc, OSError):
+            log.warning("could not store %s: %s", key[:12], exc)
+        else:
+            raise exc
 
     def _negative(self, url: str, key: str, exc: ImageCacheError) -> None:
         state = self.index.record_failure(key, normalize_url(url), exc.reason,
@@ -408,9 +431,17 @@ class ImageCache:
         return data
 
     def get_placeholder_path(self, size_type: str) -> str:
-        """Path of the vinyl-record placeholder for ``size_type`` (generated once)."""
+        """Path of the vinyl-record placeholder for ``size_type`` (written once; needs disk space)."""
         self._check_size_type(size_type)
         return str(ensure_placeholder(self.placeholder_dir, size_type, self._box[size_type]))
+
+    def placeholder_bytes(self, size_type: str) -> bytes:
+        """The vinyl-record placeholder for ``size_type`` as WebP, drawn once per process, kept in memory.
+
+        What the app serves: no file, so it answers on a full or read-only disk.
+        """
+        self._check_size_type(size_type)
+        return render_placeholder(self._box[size_type])
 
     # -- background work -------------------------------------------------------------------
     def queue(self, urls: Iterable[str]) -> int:
@@ -496,15 +527,28 @@ class ImageCache:
         return results
 
     def _background_loop(self) -> None:
-        last_sample: float | None = None
         while not self._stop.wait(self.settings.ACCESS_FLUSH_INTERVAL_SECONDS):
-            try:
-                self.index.flush()
-                if last_sample is None or time.monotonic() - last_sample >= SAMPLE_INTERVAL_SECONDS:
-                    self.index.take_sample()
-                    last_sample = time.monotonic()
-            except Exception:  # a busy or unwritable database must not end the loop
+            self.flush_quietly()
+
+    def flush_quietly(self) -> None:
+        """The background flush: pending hits, then a sample every :data:`SAMPLE_INTERVAL_SECONDS`.
+
+        Never raises. On a full disk the hits stay in memory (bounded by the
+        number of entries) for the next try, and that is logged once until a
+        flush succeeds; any other failure is logged each time.
+        """
+        try:
+            self.index.flush()
+            if self._last_sample is None or time.monotonic() - self._last_sample >= SAMPLE_INTERVAL_SECONDS:
+                self.index.take_sample()
+                self._last_sample = time.monotonic()
+        except Exception as exc:  # a busy or unwritable database must not end the loop
+            if is_storage_full(exc):
+                self._flush_storage.failed(exc)
+            else:
                 log.exception("cache index flush failed; retrying next interval")
+        else:
+            self._flush_storage.recovered()
 
     def flush(self) -> int:
         """Write pending hits and counters now."""
@@ -520,27 +564,30 @@ class ImageCache:
             detail_count=by_type.get("detail", 0),
             cache_limit_bytes=self.limit_bytes,
             available_space_bytes=shutil.disk_usage(self.cache_dir).free,
+            disk_reserve_bytes=self.index.reserve_bytes,
             memory_tier=self.memory.stats() if self.memory else {"enabled": False},
             queued=self.pending(),
         )
         return stats
 
     def cleanup_cache(self, max_age_days: float = 30) -> int:
-        """Remove entries not accessed for ``max_age_days``; return how many."""
-        return len(self.index.cleanup_older_than(max_age_days * 86400))
+        """Remove entries not accessed for ``max_age_days``, then, if the disk is below the
+        free-space reserve, the least recently used ones that bring it back; return how many."""
+        return len(self.index.cleanup_older_than(max_age_days * 86400)) + len(self.index.restore_reserve(partial=True))
 
     def clear_cache(self) -> bool:
-        """Remove every entry, the negative cache and the counters; safe while others serve."""
+        """Remove every entry (files first), the negative cache and the counters; safe while others serve.
+
+        Works on a full disk: the files' space is what the index's journal needs.
+        """
         try:
-            removed = self.index.clear_all()
+            self.index.clear_all()
         except sqlite3.Error as exc:
             log.error("clearing the cache index failed: %s", exc)
             return False
-        for entry in removed:
-            with contextlib.suppress(FileNotFoundError):
-                entry.path.unlink()
         if self.memory is not None:
             self.memory.clear()
+        self.storage.recovered()
         return True
 
     def remove_source(self, url: str) -> int:
@@ -586,7 +633,9 @@ class ImageCache:
         for thread in (*self._workers, self._background):
             thread.join()
         try:
-            self.index.flush()
+            if not self.index.flush_if_possible():
+                log.warning("the disk is full: %d cache hits could not be written at shutdown",
+                            self.index.recorder.pending())
         finally:
             self.index.close()
             if self._fetcher is not None:
@@ -602,6 +651,34 @@ class ImageCache:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class DiskFullNotice:
+    """Logs that the disk is full once, and once when space is back, however many writes fail between."""
+
+    def __init__(self, consequence: str, resumed: str) -> None:
+        self.consequence = consequence
+        self.resumed = resumed
+        self._lock = threading.Lock()
+        self._full = False
+
+    @property
+    def full(self) -> bool:
+        """True since a write failed for lack of space, until one succeeds."""
+        return self._full
+
+    def failed(self, exc: BaseException) -> None:
+        with self._lock:
+            first, self._full = not self._full, True
+        if first:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            log.warning("out of disk space: %s; %s until space is freed", reason, self.consequence)
+
+    def recovered(self) -> None:
+        with self._lock:
+            was_full, self._full = self._full, False
+        if was_full:
+            log.info("disk space is available again: %s", self.resumed)
 
 
 def _log_refusal(url: str, exc: ImageCacheError) -> None:

@@ -1,25 +1,77 @@
-"""Writing files so that no reader ever sees a partial one.
+"""Writing files so that no reader ever sees a partial one, and never into the free-space reserve.
 
 A file is written under a temporary name in a folder on the same filesystem,
 flushed to disk, and only then renamed to its final name: ``rename`` is atomic,
 so a reader (or a process killed mid-write) sees either no file or a whole one.
+
+The disk's last ``MIN_FREE_DISK_MB`` belong to everything else on the machine
+(the databases' journals, the system): :func:`free_bytes` reads the free space
+with one ``statvfs`` call, and :class:`DiskReserveReached` is the ``ENOSPC``
+raised when a write would go below the reserve.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import sqlite3
 import uuid
 from pathlib import Path
 
+#: Files take whole blocks (4 KiB on ext4 and tmpfs): what removing a file frees, at least.
+BLOCK_BYTES = 4096
 
-def write_synced_temp(temp_dir: Path, data: bytes, *, mode: int = 0o644, prefix: str = "") -> Path:
+
+class DiskReserveReached(OSError):
+    """Writing would leave less free space than the reserve; an ``ENOSPC``, raised before writing."""
+
+    def __init__(self, free: int, reserve: int) -> None:
+        super().__init__(errno.ENOSPC, f"the disk is nearly full ({free / 1024 ** 2:.1f} MB free, "
+                                       f"{reserve / 1024 ** 2:g} MB are always kept free)")
+
+
+def free_bytes(path: Path | str) -> int:
+    """Bytes an unprivileged process may still write on the filesystem holding ``path``."""
+    stats = os.statvfs(path)
+    return stats.f_bavail * stats.f_frsize
+
+
+def disk_bytes(size: int) -> int:
+    """The space a file of ``size`` bytes occupies: rounded up to whole blocks."""
+    return -(-size // BLOCK_BYTES) * BLOCK_BYTES
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    """True when ``exc`` says the disk is full: ``ENOSPC``/``EDQUOT``, or SQLite's ``SQLITE_FULL``."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        return code is not None and code & 0xFF == sqlite3.SQLITE_FULL
+    return False
+
+
+def check_reserve(folder: Path | str, size: int, reserve_bytes: int) -> None:
+    """:raises DiskReserveReached: writing ``size`` bytes in ``folder`` would go below ``reserve_bytes``."""
+    if reserve_bytes <= 0:
+        return
+    free = free_bytes(folder)
+    if free - disk_bytes(size) < reserve_bytes:
+        raise DiskReserveReached(free, reserve_bytes)
+
+
+def write_synced_temp(temp_dir: Path, data: bytes, *, mode: int = 0o644, prefix: str = "",
+                      reserve_bytes: int = 0) -> Path:
     """A new file in ``temp_dir`` holding ``data``, fsynced: ready to be renamed into place.
 
     The caller renames it (or removes it if it gives up); a leftover from a
     killed process is swept by its owner's clean-up (``ImageCache.reconcile``,
     ``PhotoStore.remove_orphans``).
+
+    :raises DiskReserveReached: the file would leave less than ``reserve_bytes`` free (nothing written).
     """
+    check_reserve(temp_dir, len(data), reserve_bytes)
     temp = Path(temp_dir) / f"{prefix}{uuid.uuid4().hex}.tmp"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
@@ -33,9 +85,13 @@ def write_synced_temp(temp_dir: Path, data: bytes, *, mode: int = 0o644, prefix:
     return temp
 
 
-def write_atomically(path: Path, data: bytes, temp_dir: Path, *, mode: int = 0o644, prefix: str = "") -> None:
-    """Write ``data`` to ``path`` through a synced temporary file in ``temp_dir``."""
-    temp = write_synced_temp(temp_dir, data, mode=mode, prefix=prefix)
+def write_atomically(path: Path, data: bytes, temp_dir: Path, *, mode: int = 0o644, prefix: str = "",
+                     reserve_bytes: int = 0) -> None:
+    """Write ``data`` to ``path`` through a synced temporary file in ``temp_dir``.
+
+    :raises DiskReserveReached: the file would leave less than ``reserve_bytes`` free (nothing written).
+    """
+    temp = write_synced_temp(temp_dir, data, mode=mode, prefix=prefix, reserve_bytes=reserve_bytes)
     try:
         os.replace(temp, path)
     finally:

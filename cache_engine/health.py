@@ -8,7 +8,9 @@ overall status, so the web API and the CLI can never disagree:
   killed process can leave drift; ``ImageCache.reconcile()`` repairs it, so it
   is degraded, not unhealthy.
 - ``disk``: free space above ``HEALTH_MIN_FREE_MB`` (degraded below it,
-  unhealthy below a tenth of it).
+  unhealthy below a tenth of it) and above the reserve the caches keep,
+  ``MIN_FREE_DISK_MB`` (degraded below it: old covers are being removed to
+  make room, and new ones are not saved once nothing is left to remove).
 - ``errors``: the share of failed fetches among recent fetches stays under
   ``HEALTH_MAX_ERROR_RATE`` (checked only after enough fetches to mean something).
 - ``writable``: the cache folders and the index folder can be written
@@ -95,16 +97,19 @@ def check_drift(covers_dir: Path, read_stats: Callable[[], Mapping[str, Any]]) -
                  f"({on_disk[1]} bytes); run cache_monitor.py --action cleanup")
 
 
-def check_disk(path: Path, min_free_mb: float) -> Check:
-    """Free space where the cache lives."""
+def check_disk(path: Path, min_free_mb: float, reserve_mb: float = 0.0) -> Check:
+    """Free space where the cache lives, against the warning level and the caches' reserve."""
     free = shutil.disk_usage(path).free
     free_mb = free / 1024 ** 2
     detail = f"{human_bytes(free)} free (minimum {human_bytes(min_free_mb * 1024 ** 2)})"
-    if free_mb < min_free_mb / 10:
-        return Check("disk", UNHEALTHY, detail)
-    if free_mb < min_free_mb:
-        return Check("disk", DEGRADED, detail)
-    return Check("disk", HEALTHY, detail)
+    if free_mb < reserve_mb:
+        detail = (f"The disk is nearly full: {human_bytes(free)} free, less than the "
+                  f"{human_bytes(reserve_mb * 1024 ** 2)} always kept free. Old covers are removed to make room, "
+                  "and new covers and photos are not saved once nothing is left to remove. "
+                  "Free some space on the disk or clear the cover cache.")
+    status = (UNHEALTHY if free_mb < min_free_mb / 10 else
+              DEGRADED if free_mb < max(min_free_mb, reserve_mb) else HEALTHY)
+    return Check("disk", status, detail)
 
 
 def check_error_rate(stats: Mapping[str, Any], max_rate: float) -> Check:
@@ -149,7 +154,7 @@ def check_health(covers_dir: str | os.PathLike[str], database_path: str | os.Pat
         checks.append(check_drift(covers_dir, read_stats))
         checks.append(check_error_rate(stats, settings.HEALTH_MAX_ERROR_RATE))
     if covers_dir.is_dir():
-        checks.append(check_disk(covers_dir, settings.HEALTH_MIN_FREE_MB))
+        checks.append(check_disk(covers_dir, settings.HEALTH_MIN_FREE_MB, settings.MIN_FREE_DISK_MB))
     return {"status": overall(checks), "checks": [asdict(c) for c in checks], "checked_at": time.time()}
 
 

@@ -12,6 +12,11 @@ Rules that keep several writers safe (see PERFORMANCE_NOTES.md): every write
 is one ``BEGIN IMMEDIATE`` transaction with ``busy_timeout``; nothing reads then
 writes in a deferred transaction; a cache hit writes nothing, it is recorded in
 memory by :class:`AccessRecorder` and flushed in small batches.
+
+Rules that keep a full disk harmless: opening an index that is up to date
+writes nothing; whatever removes entries unlinks their files before deleting
+their rows, so the transaction's journal has room to grow even on a disk that
+was full when it began.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from .errors import EntryTooLarge
+from .files import BLOCK_BYTES, DiskReserveReached, disk_bytes, free_bytes, is_storage_full
 
 log = logging.getLogger("vinylvault.image_cache.index")
 
@@ -214,14 +220,16 @@ class CacheIndex:
     """The SQLite index of one cache; safe to share between threads and processes.
 
     ``root`` is the folder entry paths are relative to. Each thread gets its
-    own connection.
+    own connection. ``reserve_bytes`` is the free space left on ``root``'s
+    disk whatever the byte budget allows (``MIN_FREE_DISK_MB``).
     """
 
     def __init__(self, database_path: Path | str, root: Path | str, *,
                  busy_timeout_ms: int = 5000, journal_size_limit: int = 4 * 1024 * 1024,
-                 rebuild_corrupt: bool = False) -> None:
+                 rebuild_corrupt: bool = False, reserve_bytes: int = 0) -> None:
         self.database_path = Path(database_path)
         self.root = Path(root)
+        self.reserve_bytes = reserve_bytes
         self.busy_timeout_ms = busy_timeout_ms
         self.journal_size_limit = journal_size_limit
         self.recorder = AccessRecorder()
@@ -241,12 +249,30 @@ class CacheIndex:
 
     # -- connections and transactions ----------------------------------------
     def _connect(self) -> sqlite3.Connection:
+        conn = self._open()
+        try:
+            self._use_wal(conn)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_IOERR_SHMSIZE:
+                raise
+            # No process has the index open and the disk is full: SQLite cannot
+            # create the -shm file. In exclusive locking mode it keeps that index
+            # in memory instead, so an admin tool can still read the index and
+            # free space (other processes wait until this one closes).
+            conn.close()
+            log.warning("the disk is full: opening the cache index %s for this process alone",
+                        self.database_path.name)
+            conn = self._open()
+            conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+            self._use_wal(conn)
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(f"PRAGMA journal_size_limit = {int(self.journal_size_limit)}")
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.database_path, isolation_level=None, check_same_thread=False,
                                timeout=self.busy_timeout_ms / 1000)
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-        self._use_wal(conn)
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute(f"PRAGMA journal_size_limit = {int(self.journal_size_limit)}")
         return conn
 
     def _use_wal(self, conn: sqlite3.Connection) -> None:
@@ -278,15 +304,21 @@ class CacheIndex:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on error."""
+        """One ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on error.
+
+        SQLite rolls back by itself after some errors (``SQLITE_FULL``: a full
+        disk), so the rollback happens only if the transaction is still open,
+        and a failed ``COMMIT`` never leaves one open for the next caller.
+        """
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     def _open_or_rebuild(self) -> None:
         """Migrate the index; a corrupt file is moved aside and rebuilt empty.
@@ -331,7 +363,10 @@ class CacheIndex:
 
     def _migrate(self) -> None:
         # Idempotent: safe when several processes start at once, and it leaves
-        # PRAGMA user_version to whoever else shares this file.
+        # PRAGMA user_version to whoever else shares this file. An index already
+        # at this version is only read, so it opens on a full disk.
+        if self._current_schema() == SCHEMA_VERSION:
+            return
         with self.write() as conn:
             for statement in _statements(_SCHEMA):
                 conn.execute(statement)
@@ -347,6 +382,15 @@ class CacheIndex:
                          (SCHEMA_VERSION,))
             conn.executemany("INSERT OR IGNORE INTO counters (name, value) VALUES (?, 0)",
                              [(name,) for name in COUNTER_NAMES])
+
+    def _current_schema(self) -> int | None:
+        try:
+            row = self.conn.execute("SELECT value FROM meta WHERE name = 'index_schema'").fetchone()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return None
+            raise
+        return None if row is None else row[0]
 
     def close(self) -> None:
         """Close every thread's connection. Idempotent."""
@@ -404,6 +448,11 @@ class CacheIndex:
         (the rename into ``entry.path``); insert the row. Because eviction and
         insertion share the write lock, bytes on disk never pass the limit even
         with several processes. Returns the evicted entries.
+
+        The entry's file is expected on the disk already (a temporary file): if
+        the disk then has less than ``reserve_bytes`` free, more entries are
+        evicted until it has; when evicting every other entry would not be
+        enough, :class:`DiskReserveReached` is raised and nothing is evicted.
         """
         if entry.bytes > limit_bytes:
             raise EntryTooLarge(f"{entry.bytes} bytes exceed the whole cache budget of {limit_bytes}")
@@ -436,21 +485,67 @@ class CacheIndex:
         replaced = conn.execute("SELECT bytes FROM entries WHERE key = ? AND size_type = ?",
                                 (entry.key, entry.size_type)).fetchone()
         total = self.total_bytes() - (replaced[0] if replaced else 0)
-        if total + entry.bytes <= limit_bytes:
+        over_budget = 0
+        if total + entry.bytes > limit_bytes:
+            over_budget = total - (min(low_water_bytes, limit_bytes) - entry.bytes)
+        victims = self._pick_victims(conn, over_budget, self.disk_shortfall(), skip=(entry.key, entry.size_type),
+                                     partial=False)
+        self._evict(conn, victims)
+        return victims
+
+    def disk_shortfall(self) -> int:
+        """Bytes missing for ``reserve_bytes`` to be free on the disk (0 when it is; one ``statvfs``)."""
+        return max(0, self.reserve_bytes - free_bytes(self.root)) if self.reserve_bytes > 0 else 0
+
+    def _pick_victims(self, conn: sqlite3.Connection, over_budget: int, shortfall: int, *,
+                      skip: tuple[str, str] | None = None, partial: bool) -> list[Entry]:
+        """Least recently used entries freeing ``over_budget`` index bytes and ``shortfall`` disk bytes.
+
+        :raises DiskReserveReached: all of them would not free ``shortfall`` and ``partial`` is False.
+        """
+        if over_budget <= 0 and shortfall <= 0:
             return []
-        target = min(low_water_bytes, limit_bytes) - entry.bytes
+        if not partial and shortfall > self._most_evictable_bytes(conn):
+            # Something else filled the disk: refuse without walking every entry.
+            raise DiskReserveReached(free_bytes(self.root), self.reserve_bytes)
         victims: list[Entry] = []
         rows = conn.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries ORDER BY last_access, created")
         for row in rows:
-            if total <= target:
+            if over_budget <= 0 and shortfall <= 0:
                 break
-            if (row[0], row[1]) == (entry.key, entry.size_type):
+            if (row[0], row[1]) == skip:
                 continue
             victims.append(self._entry(row))
-            total -= row[4]
+            over_budget -= row[4]
+            shortfall -= disk_bytes(row[4])
         rows.close()
+        if shortfall > 0 and not partial:
+            raise DiskReserveReached(free_bytes(self.root), self.reserve_bytes)
+        return victims
+
+    def _most_evictable_bytes(self, conn: sqlite3.Connection) -> int:
+        """An upper bound of the disk space evicting every entry frees (each file may round up a block)."""
+        entries = conn.execute("SELECT coalesce(sum(entries), 0) FROM entry_totals").fetchone()[0]
+        return self.total_bytes() + entries * BLOCK_BYTES
+
+    def _evict(self, conn: sqlite3.Connection, victims: list[Entry]) -> None:
         self._delete_rows_and_files(conn, victims)
-        conn.execute("UPDATE counters SET value = value + ? WHERE name = 'evictions'", (len(victims),))
+        if victims:
+            conn.execute("UPDATE counters SET value = value + ? WHERE name = 'evictions'", (len(victims),))
+
+    def restore_reserve(self, *, partial: bool = False) -> list[Entry]:
+        """Evict least recently used entries until ``reserve_bytes`` are free on the disk; return them.
+
+        Costs one ``statvfs`` when the reserve is free (no transaction). With
+        ``partial`` False, nothing is evicted when all entries would not be
+        enough (:class:`DiskReserveReached`); with ``partial`` True, as many as
+        help are (the owner asked for space).
+        """
+        if self.disk_shortfall() <= 0:
+            return []
+        with self.write() as conn:
+            victims = self._pick_victims(conn, 0, self.disk_shortfall(), partial=partial)
+            self._evict(conn, victims)
         return victims
 
     def _insert(self, conn: sqlite3.Connection, entry: Entry) -> None:
@@ -469,11 +564,14 @@ class CacheIndex:
 
     @staticmethod
     def _delete_rows_and_files(conn: sqlite3.Connection, entries: list[Entry]) -> None:
-        conn.executemany("DELETE FROM entries WHERE key = ? AND size_type = ?",
-                         [(e.key, e.size_type) for e in entries])
+        # Files first: on a full disk, the space they free is what lets the
+        # journal hold the row deletions. A reader finding a row whose file is
+        # gone treats it as a miss.
         for entry in entries:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(entry.path)
+        conn.executemany("DELETE FROM entries WHERE key = ? AND size_type = ?",
+                         [(e.key, e.size_type) for e in entries])
 
     def remove_entries(self, entries: Iterable[Entry]) -> None:
         """Delete these rows and their files together."""
@@ -521,8 +619,8 @@ class CacheIndex:
         return orphans, missing
 
     def cleanup_older_than(self, age_seconds: float) -> list[Entry]:
-        """Remove entries not accessed for ``age_seconds`` (pending hits count)."""
-        self.flush()
+        """Remove entries not accessed for ``age_seconds`` (pending hits count when they can be written)."""
+        self.flush_if_possible()
         cutoff = time.time() - age_seconds
         with self.write() as conn:
             victims = [self._entry(row) for row in conn.execute(
@@ -533,20 +631,26 @@ class CacheIndex:
         return victims
 
     def clear_all(self) -> list[Entry]:
-        """Delete every row, reset the negative cache and counters; return what the rows pointed at.
+        """Delete every file and row, reset the negative cache and counters; return what was removed.
 
-        The caller deletes the files afterwards: readers in other processes stop
-        finding rows first, so nobody is handed a path whose file just vanished
-        while its row still exists.
+        The files go first, inside the write transaction (see
+        :meth:`_delete_rows_and_files`), so clearing works on a full disk.
         """
         self.recorder.take()
         with self.write() as conn:
             removed = [self._entry(row) for row in conn.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries")]
+            for entry in removed:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
             conn.execute("DELETE FROM entries")
-            conn.execute("UPDATE sources SET attempts = 0, retry_at = NULL, last_error = NULL, "
-                         "last_failed = NULL")
-            conn.execute("UPDATE counters SET value = 0")
-            conn.execute("DELETE FROM samples")
+            # Only rows that change (and a WHERE clause turns off SQLite's truncate
+            # shortcut, which rewrites even an empty table): on a full disk, an
+            # empty cache clears without writing.
+            conn.execute("UPDATE sources SET attempts = 0, retry_at = NULL, last_error = NULL, last_failed = NULL "
+                         "WHERE attempts != 0 OR retry_at IS NOT NULL OR last_error IS NOT NULL "
+                         "OR last_failed IS NOT NULL")
+            conn.execute("UPDATE counters SET value = 0 WHERE value != 0")
+            conn.execute("DELETE FROM samples WHERE true")
         return removed
 
     # -- access recording --------------------------------------------------------
@@ -581,6 +685,16 @@ class CacheIndex:
             if items or counters:
                 self.recorder.restore(dict(items), counters)
         return written
+
+    def flush_if_possible(self) -> bool:
+        """:meth:`flush`, keeping the pending hits when the disk is full; False then."""
+        try:
+            self.flush()
+        except sqlite3.OperationalError as exc:
+            if not is_storage_full(exc):
+                raise
+            return False
+        return True
 
     @staticmethod
     def _apply_accesses(conn: sqlite3.Connection, batch: list) -> None:

@@ -2,11 +2,14 @@
 
 Drawn once per size with ``PIL.ImageDraw`` at twice the size and downsampled
 (ImageDraw has no anti-aliasing), on a transparent background so it sits on
-the dark UI, then written atomically next to the cached covers.
+the dark UI, and kept in memory: the app serves it from there, so it answers
+even on a full disk. :func:`ensure_placeholder` also writes it atomically
+next to the cached covers for callers that want a file.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from pathlib import Path
@@ -65,8 +68,10 @@ def _draw_record(side: int) -> Image.Image:
     return image
 
 
+@functools.lru_cache(maxsize=8)
 def render_placeholder(size: int) -> bytes:
-    """A ``size`` x ``size`` vinyl-record graphic as WebP bytes (with alpha).
+    """A ``size`` x ``size`` vinyl-record graphic as WebP bytes (with alpha), drawn once per size
+    and process and then kept in memory (a few KB each), so serving one never touches the disk.
 
     :raises ValueError: ``size`` is below 1.
     """

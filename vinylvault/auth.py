@@ -29,6 +29,7 @@ import functools
 import hashlib
 import hmac
 import ipaddress
+import logging
 import math
 import secrets
 import sqlite3
@@ -43,7 +44,11 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import Forbidden, TooManyRequests, Unauthorized
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from cache_engine.files import is_storage_full
+
 from . import db, errors
+
+log = logging.getLogger("vinylvault.auth")
 
 bp = Blueprint("auth", __name__, cli_group=None)
 
@@ -252,7 +257,12 @@ def verify_api_token(conn: sqlite3.Connection, token: str) -> bool:
         return False
     now = time.time()
     if row["last_used_at"] is None or now - row["last_used_at"] >= TOKEN_LAST_USED_RESOLUTION_SECONDS:
-        conn.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (now, row["id"]))
+        try:
+            conn.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", (now, row["id"]))
+        except sqlite3.OperationalError as exc:  # a full disk must not turn a valid token away
+            if not is_storage_full(exc):
+                raise
+            log.warning("API token %s: its last use could not be recorded: %s", row["id"], exc)
     return True
 
 
@@ -430,8 +440,13 @@ def hit_rate_limit(conn: sqlite3.Connection, bucket: str, per_minute: int,
                            (bucket, window - RATE_WINDOW_SECONDS)).fetchone()
         conn.execute("DELETE FROM rate_limits WHERE window_start < ?", (window - RATE_WINDOW_SECONDS,))
         conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
+    except BaseException as exc:
+        if conn.in_transaction:  # SQLite already rolled back after SQLITE_FULL
+            conn.execute("ROLLBACK")
+        if is_storage_full(exc):
+            # Failing open: a full disk must not lock the owner out of the clear that frees it.
+            log.warning("request not counted against the %s rate limit: %s", bucket.partition(":")[0], exc)
+            return 0
         raise
     previous = row[0] if row else 0
     elapsed = (now - window) / RATE_WINDOW_SECONDS

@@ -11,6 +11,8 @@ to send is the path recorded in the cache index for that key.
   waiting at most ``ON_DEMAND_WAIT_SECONDS``; failing that, the placeholder is
   sent with ``no-store`` so no cache keeps it under the real image's URL.
 - An unknown key is a 404.
+- Placeholders are sent from memory (drawn once per process), never from a
+  file, so they answer on a full disk too.
 
 ``FILE_DELIVERY`` chooses who sends the bytes: this process (``direct``, with
 the server's sendfile through ``wsgi.file_wrapper``), nginx
@@ -142,13 +144,10 @@ def _convert_on_demand(cache: ImageCache, url: str, key: str, size_type: str) ->
 
 
 def _placeholder(size_type: str, cache_control: str) -> Response:
-    path = Path(get_cache().get_placeholder_path(size_type))
-    response = _deliver(path, {"Cache-Control": cache_control, PLACEHOLDER_HEADER: "1"})
-    if response is None:
-        # The engine writes placeholders at start; a missing one is a broken install.
-        log.error("placeholder file missing: %s", path)
-        abort(503, "The placeholder image is missing.")
-    return response
+    # From memory whatever FILE_DELIVERY says: a few KB, and no file that a
+    # full or read-only disk could keep from being written.
+    return Response(get_cache().placeholder_bytes(size_type), mimetype=MIMETYPE,
+                    headers={"Cache-Control": cache_control, PLACEHOLDER_HEADER: "1"})
 
 
 @bp.route("/cache/<any(thumbnails, detail):size_type>/<cachekey:key>.webp", methods=["GET", "HEAD"])

@@ -28,6 +28,7 @@ import base64
 import binascii
 import hashlib
 import json
+import logging
 import random
 import re
 import sqlite3
@@ -36,6 +37,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence, TypeVar
+
+from cache_engine.files import is_storage_full
+
+log = logging.getLogger("vinylvault.collection")
 
 #: Sort name -> its columns after the first one, which carry the ties (ascending).
 SORTS: dict[str, tuple[str, ...]] = {
@@ -831,7 +836,10 @@ class write_transaction:
         return self.conn
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: Any) -> None:
-        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        elif self.conn.in_transaction:  # SQLite has already rolled back after SQLITE_FULL
+            self.conn.execute("ROLLBACK")
 
 
 def _weighted_pick(conn: sqlite3.Connection, excluded: list[int], rng: random.Random) -> int | None:
@@ -862,20 +870,35 @@ def random_album(conn: sqlite3.Connection, rng: random.Random | None = None) -> 
     small, every album but one). The pick is recorded.
     """
     rng = rng or random.SystemRandom()
-    with write_transaction(conn):
-        total = conn.execute("SELECT count(*) FROM albums").fetchone()[0]
-        if total == 0:
+    try:
+        with write_transaction(conn):
+            picked = _pick_outside_history(conn, rng)
+            if picked is None:
+                return None
+            conn.execute("INSERT INTO random_picks (album_id, picked_at) VALUES (?, ?)", (picked, now_iso()))
+            conn.execute("DELETE FROM random_picks WHERE id <= (SELECT max(id) FROM random_picks) - ?",
+                         (RANDOM_HISTORY,))
+    except sqlite3.OperationalError as exc:
+        if not is_storage_full(exc):
+            raise
+        log.warning("the disk is full: this random pick is not remembered (%s)", exc)
+        picked = _pick_outside_history(conn, rng)
+        if picked is None:
             return None
-        history = min(RANDOM_HISTORY, total - 1)
-        excluded = [row[0] for row in conn.execute(
-            "SELECT album_id FROM random_picks ORDER BY id DESC LIMIT ?", (history,))] if history else []
-        picked = _weighted_pick(conn, excluded, rng)
-        if picked is None:  # every remaining album was deleted from under the history
-            picked = _weighted_pick(conn, [], rng)
-        conn.execute("INSERT INTO random_picks (album_id, picked_at) VALUES (?, ?)", (picked, now_iso()))
-        conn.execute("DELETE FROM random_picks WHERE id <= (SELECT max(id) FROM random_picks) - ?",
-                     (RANDOM_HISTORY,))
     return get_album(conn, picked)
+
+
+def _pick_outside_history(conn: sqlite3.Connection, rng: random.Random) -> int | None:
+    total = conn.execute("SELECT count(*) FROM albums").fetchone()[0]
+    if total == 0:
+        return None
+    history = min(RANDOM_HISTORY, total - 1)
+    excluded = [row[0] for row in conn.execute(
+        "SELECT album_id FROM random_picks ORDER BY id DESC LIMIT ?", (history,))] if history else []
+    picked = _weighted_pick(conn, excluded, rng)
+    if picked is None:  # every remaining album was deleted from under the history
+        picked = _weighted_pick(conn, [], rng)
+    return picked
 
 
 def recent_random_picks(conn: sqlite3.Connection) -> list[int]:

@@ -130,6 +130,22 @@ def close_db(_exc: BaseException | None = None) -> None:
         conn.close()
 
 
+#: ``app.extensions`` key of the connection each app holds open for its whole life.
+ANCHOR = "vv_db_anchor"
+
+
 def init_app(app: Flask) -> None:
     initialize(Path(app.config["DATABASE_PATH"]))
+    # SQLite removes -wal and -shm when the last connection closes; the next
+    # request's connection would have to create them again, a write that fails
+    # on a full disk and would take every page down. One connection held open
+    # keeps them, so reading pages never needs free space.
+    app.extensions[ANCHOR] = connect(app.config["DATABASE_PATH"])
     app.teardown_appcontext(close_db)
+
+
+def close_anchor(app: Flask) -> None:
+    """Close the connection :func:`init_app` holds open (last, at the app's shutdown)."""
+    conn = app.extensions.pop(ANCHOR, None)
+    if conn is not None:
+        conn.close()

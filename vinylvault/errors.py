@@ -2,7 +2,8 @@
 
 API errors have the shape ``{"error": <short code>, "detail": <sentence>}``.
 Every 4xx is logged as one line with its reason; a 500 logs the traceback
-server-side only and shows a plain page.
+server-side only and shows a plain page. A write that failed because the disk
+is full answers 507 ``storage_full`` with one log line, no traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import re
 from flask import Flask, jsonify, render_template, request
 from jinja2 import TemplateNotFound
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from cache_engine.files import is_storage_full
 
 log = logging.getLogger("vinylvault.errors")
 
@@ -94,7 +97,31 @@ def handle_http_exception(exc: HTTPException):
     return response
 
 
+#: What the owner reads when a change could not be saved for lack of disk space.
+STORAGE_FULL_DETAIL = ("The disk is full, so this change could not be saved. Clearing the cover cache "
+                       "(on the admin page) frees space; then try again.")
+
+
+def handle_storage_full(exc: Exception):
+    log.error("%s -> 507: the disk is full (%s)", _request_line(), loggable(exc))
+    if wants_json():
+        return json_error(507, "storage_full", STORAGE_FULL_DETAIL)
+    return _page(507, "The disk is full", STORAGE_FULL_DETAIL)
+
+
+def _storage_full_cause(exc: BaseException | None) -> BaseException | None:
+    """The full-disk error behind ``exc``, if any (a failed ROLLBACK can hide the SQLITE_FULL that caused it)."""
+    while exc is not None:
+        if is_storage_full(exc):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def handle_unexpected(exc: Exception):
+    cause = _storage_full_cause(exc)
+    if cause is not None:
+        return handle_storage_full(cause)
     log.exception("unhandled error on %s", _request_line())
     return handle_http_exception(InternalServerError())
 

@@ -21,7 +21,7 @@ from flask import Flask, current_app
 import image_cache
 from image_cache import ImageCache
 
-from . import helpers, photos
+from . import db, helpers, photos
 from .demo import DEMO_COVERS
 
 COVERS = "image_cache"
@@ -65,7 +65,7 @@ def get_cache() -> ImageCache:
 
 
 def shutdown(app: Flask) -> None:
-    """Flush and close ``app``'s caches; safe to call more than once."""
+    """Flush and close ``app``'s caches, then its collection database; safe to call more than once."""
     hook = app.extensions.pop(EXIT_HOOK, None)
     if hook is not None:
         atexit.unregister(hook)
@@ -79,8 +79,8 @@ def shutdown(app: Flask) -> None:
     if photo_cache is not None:
         photo_cache.close()
     cache = app.extensions.pop(COVERS, None)
-    if cache is None:
-        return
-    if image_cache.get_image_cache() is cache:
-        image_cache.install_image_cache(None)
-    cache.close()
+    if cache is not None:
+        if image_cache.get_image_cache() is cache:
+            image_cache.install_image_cache(None)
+        cache.close()
+    db.close_anchor(app)

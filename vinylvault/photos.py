@@ -474,7 +474,8 @@ class PhotoStore:
         name = display_name(filename)
         try:
             self.original_path(photo).parent.mkdir(mode=0o700, exist_ok=True)
-            write_atomically(self.original_path(photo), data, self.temp_dir, mode=0o600)
+            write_atomically(self.original_path(photo), data, self.temp_dir, mode=0o600,
+                             reserve_bytes=self.cache.settings.min_free_disk_bytes)
         except OSError as exc:
             log.error("could not store the original of %s: %s", name, exc.strerror or exc)
             raise StorageFull("storage_full", f"{name} could not be stored: {exc.strerror or 'write failed'}") \

@@ -99,7 +99,7 @@ def test_cleanup_removes_only_old_entries_and_says_what(live_cache, data_dir):
     assert not any(Path(e.path).exists() for e in old_entries)
     assert live_cache.lookup(recent, "detail") is not None
     again = json.loads(run(data_dir, "--action", "cleanup", "--json").stdout)
-    assert again == {"removed_entries": 0, "freed_bytes": 0, "older_than_days": 30.0,
+    assert again == {"removed_entries": 0, "removed_for_free_space": 0, "freed_bytes": 0, "older_than_days": 30.0,
                      "repaired": {"files_removed": 0, "rows_removed": 0, "temp_files_removed": 0}}
 
 
@@ -257,3 +257,13 @@ def test_corrupt_index_is_one_line(live_cache, data_dir, tmp_path):
     result = run(data_dir, "--action", "health", "--database", str(bad))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and result.stderr.strip().count("\n") == 0
+
+
+def test_health_says_in_plain_words_when_the_free_space_reserve_is_reached(live_cache, data_dir):
+    result = run(data_dir, "--action", "health", "--json",
+                 env={"VINYL_VAULT_MIN_FREE_DISK_MB": "1e12", "VINYL_VAULT_HEALTH_MIN_FREE_MB": "0"})
+    assert result.returncode == 1, result.stdout
+    disk = {c["name"]: c for c in json.loads(result.stdout)["checks"]}["disk"]
+    assert disk["status"] == "degraded"
+    assert "The disk is nearly full" in disk["detail"] and "new covers and photos are not saved" in disk["detail"]
+    assert "nearly full" not in run(data_dir, "--action", "health").stdout

@@ -24,6 +24,7 @@ from werkzeug.serving import make_server
 
 from tests.robustness.conftest import ALBUM, ROBUST_SETTINGS, fill_site, site  # noqa: F401  (fixture)
 from tests.support.servers import GunicornServer
+from tests.support.disk import fill, mounted_tmpfs
 from tests.web.conftest import cached_cover
 from vinylvault import collection, db, images
 from vinylvault.collection import AlbumRecord
@@ -118,22 +119,8 @@ def test_a_dripping_origin_does_not_hold_up_page_renders(make_app, origin):
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A 2 MB tmpfs, or a skip where mounting is not permitted."""
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs to fill up ({result.stderr.strip()[:100]})")
-    try:
+    with mounted_tmpfs(tmp_path / "tiny", "2m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def _fill(disk: Path, leave: int) -> None:
-    free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
-    with open(disk / "filler", "wb") as handle:
-        handle.write(b"\0" * max(free - leave, 0))
 
 
 def test_full_disk_fails_the_conversion_cleanly_and_the_app_keeps_serving(make_app, origin, tiny_disk, caplog):
@@ -141,7 +128,7 @@ def test_full_disk_fails_the_conversion_cleanly_and_the_app_keeps_serving(make_a
     fill_site(app)
     client = app.test_client()
     assert client.get("/cache/placeholders/placeholder_thumbnails.webp").status_code == 200
-    _fill(tiny_disk, leave=2048)
+    fill(tiny_disk, leave=2048)
     url = origin.add_file("/big.jpg", _noisy_jpeg())
     _set_cover(app, url)
     caplog.clear()
@@ -163,7 +150,7 @@ def test_a_photo_upload_on_a_full_disk_answers_507_and_keeps_nothing(make_app, t
     app = make_app(PHOTOS_DIR=tiny_disk / "photos")
     token, album = fill_site(app)
     client = app.test_client()
-    _fill(tiny_disk, leave=room)
+    fill(tiny_disk, leave=room)
     noisy = _noisy_jpeg()
     response = client.post(f"/api/albums/{album}/photos", headers={"Authorization": f"Bearer {token}"},
                            data={"photos": [(io.BytesIO(noisy), "copy.jpg")]},
