@@ -21,14 +21,23 @@ _check_settings()
 
 bind = os.environ.get("VINYL_VAULT_BIND", "0.0.0.0:8080")
 
-# One worker per core. Sync rather than gthread: measured on the same setup,
-# gthread 2x4 raised the median throughput a little but tripled p99 (36.8 vs
-# 15.7 ms) and in 3 of 24 runs one worker held every keep-alive connection
-# while the other idled. Sync workers take one request at a time, so the two
-# cores share the load evenly. Slow clients are not a problem on a LAN, and
-# nginx (deploy/) buffers them when it is in front.
+# One worker per core, each serving one request at a time: measured on the
+# same setup, gthread 2x4 raised the median throughput a little but tripled
+# p99 (36.8 vs 15.7 ms) and in 3 of 24 runs one worker held every keep-alive
+# connection while the other idled; one-at-a-time workers share the two cores
+# evenly.
 workers = int(os.environ.get("VINYL_VAULT_WORKERS", "2"))
-worker_class = "sync"
+# gunicorn's plain "sync" worker blocks reading a request's head, so a few
+# clients sending one header line every few seconds hold both workers and the
+# site stops answering. This sync worker first waits (epoll, no thread, no
+# monkey-patching: the cache's flock()s and SQLite stay plain blocking calls)
+# until a request's whole head has arrived, then serves it exactly as sync
+# does. Heads not complete within REQUEST_HEAD_TIMEOUT_SECONDS get a 408.
+# Measured in BENCHMARKS.md ("Slow clients", "Serving").
+worker_class = "gunicorn_worker.HeadBufferingWorker"
+# Connections still sending their head, per worker (each costs a descriptor
+# and a few KiB of kernel buffer); further ones wait in the listen backlog.
+worker_connections = 256
 
 # Each worker imports the app itself, after the fork: SQLite connections and
 # the cache's background threads must never be shared across a fork.

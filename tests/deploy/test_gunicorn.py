@@ -1,8 +1,9 @@
-"""gunicorn.conf.py running the real app: two workers, graceful stop, batched state flushed."""
+"""gunicorn.conf.py running the real app: two workers, graceful stop, recycling, batched state flushed."""
 
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 
 import config
@@ -11,6 +12,7 @@ from tests.support.demo_site import cache_local_cover
 from tests.support.servers import GunicornServer, http_get
 
 HITS = 12
+RECYCLE_AFTER = 3
 
 
 def index_entry(data_dir: Path, key: str):
@@ -47,3 +49,30 @@ def test_two_workers_serve_and_flush_hits_on_sigterm(tmp_path: Path):
     assert log.count("Worker exiting") == 2
     assert "Shutting down" in log
     assert "Exception during worker exit" not in log
+
+
+def test_max_requests_recycles_the_worker_and_flushes_its_hits(tmp_path: Path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    key = cache_local_cover(data_dir, "blue", (30, 60, 160))
+    before = index_entry(data_dir, key)
+    env = {"VINYL_VAULT_ACCESS_FLUSH_INTERVAL_SECONDS": "3600", "VINYL_VAULT_DEMO_WHEN_EMPTY": "false",
+           # gunicorn reads this over the config file: recycle after a few requests.
+           "GUNICORN_CMD_ARGS": f"--max-requests {RECYCLE_AFTER} --max-requests-jitter 0"}
+    server = GunicornServer(data_dir, log_path=tmp_path / "gunicorn.log", workers=1, env=env)
+    with server:
+        first_worker = server.worker_pids()
+        for _ in range(RECYCLE_AFTER):
+            assert http_get(server.url(f"/cache/thumbnails/{key}.webp"))[0] == 200
+        deadline = time.monotonic() + 30
+        while server.worker_pids() in ([], first_worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+        assert server.worker_pids() not in ([], first_worker)
+        assert "Autorestarting worker after current request." in server.log_text()
+        # The old worker's hits reached the index when it exited, not on a timer.
+        assert index_entry(data_dir, key).hits > before.hits
+
+        assert server.stop(signal.SIGTERM) == 0
+    assert index_entry(data_dir, key).hits == before.hits + RECYCLE_AFTER
+    assert "Exception during worker exit" not in server.log_text()
