@@ -74,6 +74,9 @@ class Settings:
     MAX_SOURCE_PIXELS: int = _setting(
         50_000_000, "Largest source image accepted, in pixels, read from the header before decoding.",
         minimum=1)
+    CONVERT_MEMORY_MB: float = _setting(
+        64.0, "Most memory one image conversion may take, estimated from the header; larger images are "
+              "refused before decoding (JPEGs decode at reduced scale and are rarely affected).", minimum=16.0)
     MAX_DOWNLOAD_MB: float = _setting(20.0, "Largest source download, in MiB.", minimum=0.001)
 
     # --- Image cache: fetching ---------------------------------------------
