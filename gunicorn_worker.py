@@ -13,20 +13,24 @@ own request handling, which then parses a head that is already there::
     # gunicorn.conf.py
     worker_class = "gunicorn_worker.HeadBufferingWorker"
 
-A connection whose head is not complete within ``REQUEST_HEAD_TIMEOUT_SECONDS``
-is answered 408; a head larger than :data:`MAX_HEAD_BYTES` is answered 431.
-At most ``worker_connections`` connections wait per worker; beyond that the
-worker stops accepting until some finish, and the rest queue in the kernel's
-listen backlog (where the other worker may take them).
+A small request body (up to :data:`MAX_BUFFERED_BODY_BYTES`: a login form, a
+small JSON request) is waited for the same way. A connection whose request
+has not arrived within ``REQUEST_HEAD_TIMEOUT_SECONDS`` is answered 408; a
+head larger than :data:`MAX_HEAD_BYTES` is answered 431. At most
+``worker_connections`` connections wait per worker; beyond that the worker
+stops accepting until some finish, and the rest queue in the kernel's listen
+backlog (where the other worker may take them).
 
-Linux only (epoll), like the Pi it is written for. Request bodies are read by
-the sync worker as before: uploads come from the owner, not from strangers.
+Linux only (epoll), like the Pi it is written for. Larger bodies (photo
+uploads) are read by the sync worker as they come, as before; nginx, when in
+front, buffers those too.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import re
 import select
 import socket
 import time
@@ -41,7 +45,16 @@ from config import load_or_exit
 #: under 2 KiB; nginx's default header buffers hold 32 KiB.
 MAX_HEAD_BYTES = 32 * 1024
 
+#: A body announced up to this size (a form, a small JSON request) is waited
+#: for like the head, so a slow one cannot hold a worker either. Larger bodies
+#: (photo uploads, the owner's) are read by the sync worker as they come: head
+#: and body must fit the receive window a new connection starts with (64 KiB).
+MAX_BUFFERED_BODY_BYTES = 16 * 1024
+
 _HEAD_END = b"\r\n\r\n"
+_CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d{1,18})[ \t]*(?=\r\n)", re.IGNORECASE)
+#: A client that sends this waits for "100 Continue" before its body.
+_EXPECT_CONTINUE = re.compile(rb"\r\nexpect:[ \t]*100-continue", re.IGNORECASE)
 #: Events of a connection still sending its head: each new segment (EPOLLET)
 #: and the peer hanging up.
 _WAITING_EVENTS = select.EPOLLIN | select.EPOLLET | select.EPOLLRDHUP
@@ -153,21 +166,22 @@ class HeadBufferingWorker(SyncWorker):
     # --- One connection -------------------------------------------------------
 
     def _check_head(self, waiting: _Waiting, hung_up: bool = False) -> None:
-        """Serve ``waiting`` if its head is complete, refuse it if too large, else keep waiting."""
+        """Serve ``waiting`` if its request has arrived, refuse it if too large, else keep waiting."""
         try:
-            received = waiting.sock.recv(MAX_HEAD_BYTES, socket.MSG_PEEK)
+            received = waiting.sock.recv(MAX_HEAD_BYTES + MAX_BUFFERED_BODY_BYTES, socket.MSG_PEEK)
         except BlockingIOError:
             received = None  # nothing sent yet
         except OSError:
             self._drop(waiting)  # reset by the client
             return
-        if received is not None and _HEAD_END in received:
+        if received is not None and _has_arrived(received):
             self._forget(waiting)
             waiting.sock.setblocking(True)
             self.handle(waiting.listener, waiting.sock, waiting.addr)  # closes the socket
         elif received == b"" or hung_up:
             self._drop(waiting)  # the client went away before finishing its request
-        elif received is not None and len(received) >= MAX_HEAD_BYTES:
+        elif received is not None and _HEAD_END not in received[:MAX_HEAD_BYTES] \
+                and len(received) >= MAX_HEAD_BYTES:
             self._refuse(waiting, _TOO_LARGE, f"request head larger than {MAX_HEAD_BYTES} bytes")
         elif waiting.sock.fileno() not in self.waiting:
             # Registering reports data that is already there, so nothing is missed
@@ -176,13 +190,13 @@ class HeadBufferingWorker(SyncWorker):
             self.poller.register(waiting.sock.fileno(), _WAITING_EVENTS)
 
     def _expire(self, now: float) -> None:
-        """Answer 408 to every connection whose head did not arrive in time (oldest first)."""
+        """Answer 408 to every connection whose request did not arrive in time (oldest first)."""
         while self.waiting:
             oldest = next(iter(self.waiting.values()))
             if oldest.deadline > now:
                 return
             self._refuse(oldest, _TIMED_OUT,
-                         f"request head not complete after {self.head_timeout:g} s")
+                         f"request not complete after {self.head_timeout:g} s")
 
     def _refuse(self, waiting: _Waiting, answer: bytes, reason: str) -> None:
         """Send a one-line refusal and close, never blocking on the client.
@@ -210,6 +224,24 @@ class HeadBufferingWorker(SyncWorker):
     def _drop(self, waiting: _Waiting) -> None:
         self._forget(waiting)
         util.close(waiting.sock)
+
+
+def _has_arrived(received: bytes) -> bool:
+    """Whether ``received`` holds a whole head and the small body it announces.
+
+    A body is waited for when its Content-Length is at most
+    :data:`MAX_BUFFERED_BODY_BYTES` and the client is not waiting for
+    "100 Continue"; larger and chunked bodies are the sync worker's to read.
+    """
+    head_end = received.find(_HEAD_END, 0, MAX_HEAD_BYTES)
+    if head_end < 0:
+        return False
+    head = received[:head_end + 2]
+    match = _CONTENT_LENGTH.search(head)
+    body = int(match.group(1)) if match and not _EXPECT_CONTINUE.search(head) else 0
+    if body > MAX_BUFFERED_BODY_BYTES:
+        body = 0
+    return len(received) >= head_end + len(_HEAD_END) + body
 
 
 def _host(addr: object) -> str:

@@ -18,10 +18,12 @@ from typing import Callable, Iterator
 
 import pytest
 
+import config
 from gunicorn_worker import MAX_HEAD_BYTES
 from tests.support.demo_site import prepare_demo_site
 from tests.support.servers import GunicornServer, http_get
 from tests.support.slow_clients import SlowClients
+from vinylvault import auth, db
 
 SLOW_CLIENTS = 50
 DRIP_SECONDS = 2.0
@@ -30,15 +32,20 @@ PATIENT = {"VINYL_VAULT_REQUEST_HEAD_TIMEOUT_SECONDS": "120"}
 
 
 @pytest.fixture(scope="module")
-def demo_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
-    """A data directory with the demo collection and every cover cached; the album titles."""
+def demo_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], str]:
+    """A data directory with the demo collection and every cover cached; the album titles, an API token."""
     data_dir = tmp_path_factory.mktemp("slow") / "data"
     albums = prepare_demo_site(data_dir, "slow-clients-password")
-    return data_dir, [album.title for album in albums]
+    conn = db.connect(config.load(DATA_DIR=data_dir).DATABASE_PATH)
+    try:
+        token = auth.create_api_token(conn, "slow-clients")
+    finally:
+        conn.close()
+    return data_dir, [album.title for album in albums], token
 
 
 @pytest.fixture
-def start_server(demo_data: tuple[Path, list[str]], tmp_path: Path
+def start_server(demo_data: tuple[Path, list[str], str], tmp_path: Path
                  ) -> Iterator[Callable[[dict[str, str]], GunicornServer]]:
     """Start gunicorn with the project's config (two workers) over the demo data, plus ``env``."""
     with contextlib.ExitStack() as stack:
@@ -78,6 +85,37 @@ def test_health_and_grid_answer_while_50_slow_clients_are_connected(start_server
         assert slow.still_waiting() == SLOW_CLIENTS
 
 
+def test_health_answers_while_50_clients_send_a_form_body_slowly(start_server):
+    server = start_server(PATIENT)
+    with SlowClients(server.port, count=SLOW_CLIENTS, interval=DRIP_SECONDS, path="/login", body=True) as slow:
+        while slow.lines_sent < 1:
+            time.sleep(0.1)
+
+        status, _, body = http_get(server.url("/health"), timeout=10)
+        assert status == 200
+        assert json.loads(body)["status"] == "ok"
+        assert slow.still_waiting() == SLOW_CLIENTS
+
+
+def test_a_small_body_sent_slowly_reaches_the_app_whole(start_server, demo_data):
+    server = start_server(PATIENT)
+    url = "ftp://covers.example/sleeve.jpg"  # refused by scheme: the answer names it
+    body = json.dumps({"urls": [url]}).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"POST /api/cache/preload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n" % (demo_data[2].encode(), len(body)))
+        for start in range(0, len(body), 8):
+            time.sleep(0.2)
+            sock.sendall(body[start:start + 8])
+        answer = sock.makefile("rb").read()
+
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert json.loads(payload)["error"] == "no_acceptable_urls"
+    assert [item["url"] for item in json.loads(payload)["refused"]] == [url]
+
+
 def test_a_slow_head_is_served_once_it_is_complete(start_server):
     server = start_server(PATIENT)
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
@@ -96,7 +134,7 @@ def test_a_head_not_complete_in_time_is_answered_408(start_server):
     answer = raw_exchange(server.port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
 
     assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
-    assert "Refused a request from 127.0.0.1: request head not complete after 1 s" in server.log_text()
+    assert "Refused a request from 127.0.0.1: request not complete after 1 s" in server.log_text()
     assert http_get(server.url("/health"))[0] == 200
 
 

@@ -1,7 +1,9 @@
-"""Slow clients ("slow loris"): connections that send a request head one line at a time.
+"""Slow clients ("slow loris"): connections that send a request a little at a time.
 
 Each client sends a request line, then one more header line every
-``interval`` seconds, and never the blank line that would end its head::
+``interval`` seconds, and never the blank line that would end its head; with
+``body=True`` it sends a whole head announcing a small form body instead, then
+one byte of the body every ``interval`` seconds::
 
     with SlowClients(port, count=50, interval=2.0) as slow:
         ...                      # the server has 50 unfinished requests
@@ -18,21 +20,25 @@ from typing import Self
 class SlowClients:
     """``count`` connections to 127.0.0.1:``port`` that never finish their request head."""
 
+    #: The announced body of ``body=True`` clients: far more than they ever send.
+    BODY_LENGTH = 1000
+
     def __init__(self, port: int, *, count: int = 50, interval: float = 2.0,
-                 path: str = "/health") -> None:
+                 path: str = "/health", body: bool = False) -> None:
         self.port = port
         self.count = count
         self.interval = interval
         self.path = path
+        self.body = body
         self.sockets: list[socket.socket] = []
-        self.lines_sent = 0  # header lines sent to every client so far
+        self.lines_sent = 0  # header lines (or body bytes) sent to every client so far
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._drip, name="slow-clients", daemon=True)
 
     def __enter__(self) -> Self:
         for _ in range(self.count):
             sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
-            sock.sendall(f"GET {self.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode("ascii"))
+            sock.sendall(self._opening().encode("ascii"))
             self.sockets.append(sock)
         self._thread.start()
         return self
@@ -43,11 +49,18 @@ class SlowClients:
         for sock in self.sockets:
             sock.close()
 
+    def _opening(self) -> str:
+        if not self.body:
+            return f"GET {self.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        return (f"POST {self.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {self.BODY_LENGTH}\r\n\r\n")
+
     def _drip(self) -> None:
         while not self._stop.wait(self.interval):
             for number, sock in enumerate(self.sockets):
+                piece = "a" if self.body else f"X-Slow-{number}: {self.lines_sent}\r\n"
                 try:
-                    sock.sendall(f"X-Slow-{number}: {self.lines_sent}\r\n".encode("ascii"))
+                    sock.sendall(piece.encode("ascii"))
                 except OSError:
                     pass  # the server closed it: still_waiting() tells
             self.lines_sent += 1
