@@ -6,7 +6,8 @@ Used by ``run.sh``, ``deploy/vinylvault.service`` and ``deploy/Dockerfile``::
 
 Two environment variables adjust it without editing: ``VINYL_VAULT_BIND``
 (default ``0.0.0.0:8080``; ``127.0.0.1:8080`` behind nginx) and
-``VINYL_VAULT_WORKERS`` (default 2). The measurements behind these choices
+``VINYL_VAULT_WORKERS`` (default 2); ``VINYL_VAULT_REQUEST_HEAD_TIMEOUT_SECONDS``
+is read by the worker class (``gunicorn_worker.py``). The measurements behind these choices
 are summarised in ``deploy/README.md``.
 """
 
