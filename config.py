@@ -112,7 +112,7 @@ class Settings:
     FILE_DELIVERY: str = _setting("direct", "How cache files are sent: direct, x-accel-redirect or x-sendfile.",
                                   choices=("direct", "x-accel-redirect", "x-sendfile"))
     REQUEST_HEAD_TIMEOUT_SECONDS: float = _setting(
-        10.0, "A connection whose request line and headers take longer than this is answered 408.",
+        10.0, "A connection whose request line and headers (and a small body) take longer is answered 408.",
         minimum=0.1)
     X_ACCEL_PREFIX: str = _setting("/_cache_files/", "nginx internal location mapped to COVERS_DIR.")
     FALLBACK_TO_ORIGINAL: bool = _setting(

@@ -4,11 +4,11 @@ Used by ``run.sh``, ``deploy/vinylvault.service`` and ``deploy/Dockerfile``::
 
     gunicorn --config gunicorn.conf.py "vinylvault:create_app()"
 
-Two environment variables adjust it without editing: ``VINYL_VAULT_BIND``
-(default ``0.0.0.0:8080``; ``127.0.0.1:8080`` behind nginx) and
-``VINYL_VAULT_WORKERS`` (default 2); ``VINYL_VAULT_REQUEST_HEAD_TIMEOUT_SECONDS``
-is read by the worker class (``gunicorn_worker.py``). The measurements behind these choices
-are summarised in ``deploy/README.md``.
+Environment variables adjust it without editing: ``VINYL_VAULT_BIND``
+(default ``0.0.0.0:8080``; ``127.0.0.1:8080`` behind nginx),
+``VINYL_VAULT_WORKERS`` (default 2) and, read by the worker class in
+``gunicorn_worker.py``, ``VINYL_VAULT_REQUEST_HEAD_TIMEOUT_SECONDS`` (10).
+The measurements behind these choices are summarised in ``deploy/README.md``.
 """
 
 import os
@@ -30,11 +30,12 @@ bind = os.environ.get("VINYL_VAULT_BIND", "0.0.0.0:8080")
 workers = int(os.environ.get("VINYL_VAULT_WORKERS", "2"))
 # gunicorn's plain "sync" worker blocks reading a request's head, so a few
 # clients sending one header line every few seconds hold both workers and the
-# site stops answering. This sync worker first waits (epoll, no thread, no
-# monkey-patching: the cache's flock()s and SQLite stay plain blocking calls)
-# until a request's whole head has arrived, then serves it exactly as sync
-# does. Heads not complete within REQUEST_HEAD_TIMEOUT_SECONDS get a 408.
-# Measured in BENCHMARKS.md ("Slow clients", "Serving").
+# site stops answering (gthread too: it only waits for the first byte). This
+# sync worker first waits (epoll, no thread, no monkey-patching: the cache's
+# flock()s and SQLite stay plain blocking calls) until a request's whole head,
+# and a small body, has arrived, then serves it exactly as sync does. Requests
+# not complete within REQUEST_HEAD_TIMEOUT_SECONDS get a 408. Measured in
+# BENCHMARKS.md ("Slow clients").
 worker_class = "gunicorn_worker.HeadBufferingWorker"
 # Connections still sending their head, per worker (each costs a descriptor
 # and a few KiB of kernel buffer); further ones wait in the listen backlog.
