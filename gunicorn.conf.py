@@ -30,12 +30,13 @@ bind = os.environ.get("VINYL_VAULT_BIND", "0.0.0.0:8080")
 workers = int(os.environ.get("VINYL_VAULT_WORKERS", "2"))
 # gunicorn's plain "sync" worker blocks reading a request's head, so a few
 # clients sending one header line every few seconds hold both workers and the
-# site stops answering (gthread too: it only waits for the first byte). This
-# sync worker first waits (epoll, no thread, no monkey-patching: the cache's
-# flock()s and SQLite stay plain blocking calls) until a request's whole head,
-# and a small body, has arrived, then serves it exactly as sync does. Requests
-# not complete within REQUEST_HEAD_TIMEOUT_SECONDS get a 408. Measured in
-# BENCHMARKS.md ("Slow clients").
+# site stops answering (gthread half the time: it waits for the first byte
+# only, then a thread blocks on the rest of the head). This sync worker first
+# waits (epoll, no thread, no monkey-patching: the cache's flock()s and SQLite
+# stay plain blocking calls) until a request's whole head, and a small body,
+# has arrived, then serves it exactly as sync does. Requests not complete
+# within REQUEST_HEAD_TIMEOUT_SECONDS get a 408. Measured in BENCHMARKS.md
+# ("Slow clients").
 worker_class = "gunicorn_worker.HeadBufferingWorker"
 # Connections still sending their head, per worker (each costs a descriptor
 # and a few KiB of kernel buffer); further ones wait in the listen backlog.
