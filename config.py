@@ -77,6 +77,9 @@ class Settings:
     MAX_SOURCE_PIXELS: int = _setting(
         50_000_000, "Largest source image accepted, in pixels, read from the header before decoding.",
         minimum=1)
+    CONVERT_MEMORY_MB: float = _setting(
+        64.0, "Most memory one image conversion may take, estimated from the header; larger images are "
+              "refused before decoding (JPEGs decode at reduced scale and are rarely affected).", minimum=16.0)
     MAX_DOWNLOAD_MB: float = _setting(20.0, "Largest source download, in MiB.", minimum=0.001)
 
     # --- Image cache: fetching ---------------------------------------------
@@ -113,6 +116,9 @@ class Settings:
                                          "or unix:/path/to.sock.")
     FILE_DELIVERY: str = _setting("direct", "How cache files are sent: direct, x-accel-redirect or x-sendfile.",
                                   choices=("direct", "x-accel-redirect", "x-sendfile"))
+    REQUEST_HEAD_TIMEOUT_SECONDS: float = _setting(
+        10.0, "A connection whose request line and headers (and a small body) take longer is answered 408.",
+        minimum=0.1)
     X_ACCEL_PREFIX: str = _setting("/_cache_files/", "nginx internal location mapped to COVERS_DIR.")
     FALLBACK_TO_ORIGINAL: bool = _setting(
         False, "Let pages fall back to a remote image's original URL (Discogs URLs need authentication).")

@@ -5,9 +5,10 @@ Used by ``run.sh``, ``deploy/vinylvault.service`` and ``deploy/Dockerfile``::
     gunicorn --config gunicorn.conf.py "vinylvault:create_app()"
 
 The address comes from the ``BIND`` setting (``VINYL_VAULT_BIND``, default
-``0.0.0.0:8080``; ``127.0.0.1:8080`` behind nginx) and ``VINYL_VAULT_WORKERS``
-(default 2) sets the worker count. The measurements behind these choices
-are summarised in ``deploy/README.md``.
+``0.0.0.0:8080``; ``127.0.0.1:8080`` behind nginx), ``VINYL_VAULT_WORKERS``
+(default 2) sets the worker count, and the worker class in
+``gunicorn_worker.py`` reads ``REQUEST_HEAD_TIMEOUT_SECONDS`` (10). The
+measurements behind these choices are summarised in ``deploy/README.md``.
 
 Start-up speaks to the person at the terminal: a busy port is one line
 naming the setting, and once the workers are up the last lines say which
@@ -30,14 +31,25 @@ _settings = _check_settings()
 
 bind = _settings.BIND
 
-# One worker per core. Sync rather than gthread: measured on the same setup,
-# gthread 2x4 raised the median throughput a little but tripled p99 (36.8 vs
-# 15.7 ms) and in 3 of 24 runs one worker held every keep-alive connection
-# while the other idled. Sync workers take one request at a time, so the two
-# cores share the load evenly. Slow clients are not a problem on a LAN, and
-# nginx (deploy/) buffers them when it is in front.
+# One worker per core, each serving one request at a time: measured on the
+# same setup, gthread 2x4 raised the median throughput a little but tripled
+# p99 (36.8 vs 15.7 ms) and in 3 of 24 runs one worker held every keep-alive
+# connection while the other idled; one-at-a-time workers share the two cores
+# evenly.
 workers = int(os.environ.get("VINYL_VAULT_WORKERS", "2"))
-worker_class = "sync"
+# gunicorn's plain "sync" worker blocks reading a request's head, so a few
+# clients sending one header line every few seconds hold both workers and the
+# site stops answering (gthread half the time: it waits for the first byte
+# only, then a thread blocks on the rest of the head). This sync worker first
+# waits (epoll, no thread, no monkey-patching: the cache's flock()s and SQLite
+# stay plain blocking calls) until a request's whole head, and a small body,
+# has arrived, then serves it exactly as sync does. Requests not complete
+# within REQUEST_HEAD_TIMEOUT_SECONDS get a 408. Measured in BENCHMARKS.md
+# ("Slow clients").
+worker_class = "gunicorn_worker.HeadBufferingWorker"
+# Connections still sending their head, per worker (each costs a descriptor
+# and a few KiB of kernel buffer); further ones wait in the listen backlog.
+worker_connections = 256
 
 # Each worker imports the app itself, after the fork: SQLite connections and
 # the cache's background threads must never be shared across a fork.

@@ -16,6 +16,12 @@ Each is converted, in the same run, by:
 
 Times are medians of several interleaved runs, in CPU time of one core; memory is the peak RSS growth
 of one conversion in a fresh subprocess (``VmHWM`` before and after).
+
+Memory by format: for each format and pixel mode of tests/support/big_images.py,
+a flat square at the largest side ``CONVERT_MEMORY_MB`` accepts, converted by
+ours and by pyvips (the bounded-memory library weighed against the budget),
+plus the 49 megapixel PNG and WebP that ours refuses (pyvips and the naive
+pipeline show what decoding them costs).
 """
 
 from __future__ import annotations
@@ -41,7 +47,9 @@ from PIL import Image, ImageChops, ImageStat  # noqa: E402
 from report import ROOT, table, write_section  # noqa: E402
 
 import config  # noqa: E402
-from cache_engine.convert import ConvertOptions, convert  # noqa: E402
+from cache_engine.convert import ConvertOptions, convert, identify  # noqa: E402
+from cache_engine.errors import SourceRefused  # noqa: E402
+from tests.support.big_images import CASES, largest_accepted_side, square_image  # noqa: E402
 
 WORK = ROOT / "bench" / ".work" / "convert"
 PHOTO = ROOT.parent / "shared" / "corpus" / "images" / "xmp_test.jpg"
@@ -61,6 +69,8 @@ TARGET_VIPS_RATIO = 1.1
 TARGET_NAIVE_SPEEDUP = {"1400 px": 2.0, "3000 px": 4.0}
 TARGET_THUMBNAIL_MS = 10.0
 TARGET_RSS_MIB = {"9 MP": 20.0, "36 MP": 40.0}
+#: Sources under MAX_SOURCE_PIXELS that the memory budget refuses.
+REFUSED_SOURCES = (("PNG", "RGB", 7000), ("WEBP", "RGB", 7000))
 
 
 # --- Sources ---------------------------------------------------------------
@@ -177,6 +187,37 @@ def rss_growth_mib(pipeline: str, path: Path) -> float:
     return float(done.stdout.strip())
 
 
+# --- Memory by format ----------------------------------------------------------
+
+def memory_by_format() -> list[list[object]]:
+    """Rows: each format/mode at its largest accepted side, then the refused big sources."""
+    rows = []
+    for image_format, mode in CASES:
+        side = largest_accepted_side(image_format, mode, OPTIONS)
+        path = _source_file(image_format, mode, side)
+        rows.append([f"{image_format} {mode}", f"{side}x{side}", f"{side * side / 1e6:.1f}",
+                     f"{rss_growth_mib('ours', path):.1f}", f"{rss_growth_mib('pyvips', path):.1f}", "accepted"])
+    for image_format, mode, side in REFUSED_SOURCES:
+        path = _source_file(image_format, mode, side)
+        try:
+            identify(path.read_bytes(), OPTIONS)
+            verdict = "**accepted**"
+        except SourceRefused as exc:
+            verdict = f"refused: `{exc.reason}`"
+        rows.append([f"{image_format} {mode}", f"{side}x{side}", f"{side * side / 1e6:.1f}",
+                     f"refused (naive {rss_growth_mib('naive', path):.0f})", f"{rss_growth_mib('pyvips', path):.1f}",
+                     verdict])
+    return rows
+
+
+def _source_file(image_format: str, mode: str, side: int) -> Path:
+    path = WORK / f"flat_{image_format}_{mode.replace(';', '')}_{side}.{image_format.lower()}"
+    if not path.exists():
+        WORK.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(square_image(image_format, mode, side))
+    return path
+
+
 # --- WebP method study -------------------------------------------------------
 
 def psnr(a: Image.Image, b: Image.Image) -> float:
@@ -222,11 +263,13 @@ def main() -> None:
     source_600 = paths["600 px"].read_bytes()
     thumbnail_ms = median_ms({"thumbnail": lambda: next(convert(source_600, OPTIONS))}, 25)["thumbnail"]
     methods = method_study(paths["1400 px"])
-    write_section("Conversion", render(results, thumbnail_ms, methods))
+    memory = memory_by_format()
+    write_section("Conversion", render(results, thumbnail_ms, methods, memory))
     print(f"thumbnail {thumbnail_ms:.1f} ms; wrote the Conversion section of BENCHMARKS.md")
 
 
-def render(results: dict[str, dict[str, float]], thumbnail_ms: float, methods: list[list[object]]) -> str:
+def render(results: dict[str, dict[str, float]], thumbnail_ms: float, methods: list[list[object]],
+           memory: list[list[object]]) -> str:
     rows = []
     for name, r in results.items():
         rows.append([
@@ -265,7 +308,24 @@ def render(results: dict[str, dict[str, float]], thumbnail_ms: float, methods: l
         f"Bytes relative to method 4: "
         + ", ".join(f"m{row[0]} {row[2] / base_bytes:.0%}" for row in methods) + ".",
         _method_reasoning(methods),
+        "### Memory by format, at the largest size accepted",
+        f"`CONVERT_MEMORY_MB` = {OPTIONS.max_memory_bytes / 2**20:g}: a source whose estimated conversion memory "
+        "(from its header) is above it is refused before decoding. Flat squares at the largest accepted side "
+        "of each format and pixel mode, peak RSS growth of one conversion in a fresh process (MiB); the last "
+        "rows are under MAX_SOURCE_PIXELS but over the budget.",
+        table(["source", "side", "Mpx", "ours MiB", "pyvips MiB", "verdict"], memory),
+        _memory_verdict(memory),
     ])
+
+
+def _memory_verdict(memory: list[list[object]]) -> str:
+    accepted = [float(row[3]) for row in memory if row[5] == "accepted"]
+    limit = OPTIONS.max_memory_bytes / 2**20
+    return (f"- Target: every accepted source within {limit:g} MiB: largest growth **{max(accepted):.1f} MiB, "
+            f"{'met' if max(accepted) <= limit else 'MISSED'}**.\n"
+            "- pyvips streams PNG without alpha and TIFF and shrinks WebP while decoding, so it would accept "
+            "the refused rows within the budget; it decodes GIF and PNG with alpha whole, and BMP through "
+            "ImageMagick, so it would need a budget too (README, \"Dependencies and why\").")
 
 
 def _method_reasoning(methods: list[list[object]]) -> str:

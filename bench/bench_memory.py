@@ -1,7 +1,7 @@
 """Resident memory per gunicorn worker after warm-up, against a bare Flask app's worker.
 
 Run alone with ``.venv/bin/python bench/bench_memory.py`` (or via run_all.py).
-Both apps run under gunicorn with gunicorn.conf.py (2 sync workers). VinylVault
+Both apps run under gunicorn with gunicorn.conf.py (2 workers). VinylVault
 serves the demo collection with a warm cover cache and is warmed up with every
 kind of request a visitor makes (grid pages, albums, search, stats, covers);
 the bare app gets the same number of requests. Memory is read from
@@ -78,7 +78,7 @@ def main() -> None:
     rss, pss, bare_rss, bare_pss = mean(ours, 0), mean(ours, 1), mean(bare, 0), mean(bare, 1)
     verdict = "met" if rss <= TARGET_MIB else "MISSED"
     write_section("Memory per worker", "\n\n".join([
-        f"gunicorn with gunicorn.conf.py (2 sync workers), each worker measured after {requests} requests "
+        f"gunicorn with gunicorn.conf.py (2 workers), each worker measured after {requests} requests "
         f"(grid pages, {len(albums)} album pages, search, stats, random, every cover) for VinylVault with "
         "the demo collection and a warm cache, and as many requests for a bare Flask app (baseline). "
         "Mean of the two workers, from /proc/<pid>/smaps_rollup.",

@@ -8,7 +8,7 @@ runs, medians):
 
 - baseline: nginx sending the same bytes as a plain file under /static/;
 - a cache hit through the deploy site (nginx finds the file, no app);
-- the same hit sent by the app alone (gunicorn, 2 sync workers), which is
+- the same hit sent by the app alone (gunicorn, 2 workers), which is
   what nginx buys.
 
 Writes "## Serving through nginx" in BENCHMARKS.md.
@@ -62,7 +62,7 @@ def main() -> None:
     write_section("Serving through nginx", "\n\n".join([
         "A 150 px cover already in the cache, wrk with 32 connections on 127.0.0.1, 3 interleaved runs of "
         "4 s, medians. nginx: deploy/vinylvault.conf with 2 worker processes; gunicorn: gunicorn.conf.py "
-        "(2 sync workers).",
+        "(2 workers).",
         table(("path", "requests/s", "vs baseline", "p50 ms", "p99 ms", "errors"), rows),
         f"- Target: a hit through the site at least {TARGET_RATIO}x the static file's requests/s: "
         f"**{ratio:.2f}x, {verdict}**.\n"

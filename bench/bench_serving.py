@@ -2,7 +2,7 @@
 
 Run alone with ``.venv/bin/python bench/bench_serving.py`` (or via run_all.py).
 Caches one real cover through the engine, starts VinylVault and
-bench/bare_app.py side by side under gunicorn (gunicorn.conf.py, 2 sync
+bench/bare_app.py side by side under gunicorn (gunicorn.conf.py, 2
 workers each) on 127.0.0.1, then measures with wrk (8 connections, 5 s per
 run, 3 interleaved runs, medians):
 
@@ -31,7 +31,7 @@ from tests.support.servers import GunicornServer, http_get  # noqa: E402
 from wrk import compare  # noqa: E402
 
 WORK = ROOT / "bench" / ".work" / "serving"
-#: A sync worker serves one request at a time: a few connections keep both busy.
+#: A worker serves one request at a time: a few connections keep both busy.
 CONNECTIONS = 8
 SECONDS = 5
 RUNS = 5
@@ -81,7 +81,7 @@ def main() -> None:
     ratio = results[HIT].requests_per_second / baseline
     speedup = results[REVALIDATED].requests_per_second / results[HIT].requests_per_second
     write_section("Serving", "\n\n".join([
-        f"A 150 px cover already in the cache, served by gunicorn (gunicorn.conf.py, 2 sync workers) "
+        f"A 150 px cover already in the cache, served by gunicorn (gunicorn.conf.py, 2 workers) "
         f"with FILE_DELIVERY=direct, next to bench/bare_app.py under the same gunicorn settings; wrk with "
         f"{CONNECTIONS} connections on 127.0.0.1, {RUNS} interleaved runs of {SECONDS} s, medians.",
         table(("path", "requests/s", "vs baseline", "p50 ms", "p99 ms", "errors"), rows),
@@ -90,7 +90,7 @@ def main() -> None:
         f"- Target: the 304 path faster than the 200 path: **{speedup:.2f}x the 200's requests/s, "
         f"{'met' if speedup > 1 else 'MISSED'}**; median latency {results[REVALIDATED].p50_ms:.2f} ms "
         f"vs {results[HIT].p50_ms:.2f} ms.\n"
-        "- Sync workers close every connection, so each request also pays a TCP connect; on a machine "
+        "- The workers close every connection, so each request also pays a TCP connect; on a machine "
         "shared with other jobs the spread between runs is wide: compare the ratios of one run.\n"
         "- The hit does one indexed SQLite read (the entry: path, size, content hash) and records the "
         "access in memory; the 304 answers from that row without opening the file.",

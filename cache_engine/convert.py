@@ -6,8 +6,8 @@ Pure functions over bytes (no file or network I/O), built on Pillow::
     for variant in convert(data, options):     # the thumbnail comes first
         store(variant.size_type, variant.data)
 
-The pipeline reads the header first (format allowlist, pixel cap) and only
-then decodes, once: JPEGs at a reduced scale with ``draft()``, everything
+The pipeline reads the header first (format allowlist, pixel cap, memory
+estimate) and only then decodes, once: JPEGs at a reduced scale with ``draft()``, everything
 else with ``reduce()`` inside ``resize()``. Per-pixel work (orientation,
 colour management, alpha checks) happens on the already small image.
 Variants are derived from the resized working image, never from the full
@@ -25,11 +25,11 @@ from typing import Any, Iterator
 
 from PIL import ExifTags, Image, ImageCms, ImageMath, ImageOps, TiffImagePlugin, features
 
-from .errors import CorruptImage, NotAnImage, TooManyPixels, UnsupportedFormat
+from .errors import CorruptImage, NotAnImage, TooManyPixels, TooMuchMemory, UnsupportedFormat
 
 __all__ = [
     "DEFAULT_FORMATS", "VariantSpec", "ConvertOptions", "SourceInfo", "Variant",
-    "identify", "convert", "make_preview",
+    "identify", "conversion_memory", "convert", "make_preview",
 ]
 
 # Pillow warns from 89.5 Mpx and refuses from 179 Mpx. Our own cap
@@ -89,6 +89,7 @@ class ConvertOptions:
     quality: int = 85
     method: int = 2  # see BENCHMARKS.md, "Conversion"
     max_source_pixels: int = 50_000_000
+    max_memory_bytes: int = 64 * 1024 * 1024
     allowed_formats: frozenset[str] = DEFAULT_FORMATS
 
     @classmethod
@@ -109,6 +110,7 @@ class ConvertOptions:
             quality=int(settings.IMAGE_QUALITY),
             method=int(settings.WEBP_METHOD),
             max_source_pixels=int(settings.MAX_SOURCE_PIXELS),
+            max_memory_bytes=int(settings.CONVERT_MEMORY_MB * 1024 * 1024),
         )
 
 
@@ -152,6 +154,11 @@ def _open(data: bytes, options: ConvertOptions) -> Image.Image:
         raise TooManyPixels(
             f"image is {width}x{height} ({width * height} pixels), "
             f"more than MAX_SOURCE_PIXELS={options.max_source_pixels}")
+    needed = conversion_memory(image, options.specs)
+    if needed > options.max_memory_bytes:
+        raise TooMuchMemory(
+            f"a {width}x{height} {image.format} image is too big to convert on this device: it needs about "
+            f"{needed / 2**20:.0f} MiB of memory, CONVERT_MEMORY_MB allows {options.max_memory_bytes / 2**20:g}")
     return image
 
 
@@ -203,12 +210,79 @@ def _oriented_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
     return (size[1], size[0]) if orientation >= 5 else size
 
 
+# --- Memory ------------------------------------------------------------------
+
+#: What one conversion takes besides the pixels: codec state, the encoder's
+#: buffers, the outputs.
+_FIXED_MEMORY = 8 * 1024 * 1024
+#: Bytes per pixel of a decoded image in Pillow, by mode (every other mode: 4).
+_STORED_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+#: Copies of the pixels a format's decoder holds besides Pillow's image, in
+#: bytes per pixel: libwebp decodes into its own 4-byte canvas, hands Pillow
+#: the frame as a bytes object and Pillow reads it through a raw decoder's
+#: buffer (three copies, measured). AVIF goes the same way and measures less.
+_DECODER_COPIES = {"WEBP": 12, "AVIF": 12}
+#: Where draft() stops: the JPEG decoder scales by 1/8 at most.
+_SMALLEST_DRAFT = 1 / 64
+
+
+def _full_size_copy(mode: str, transparency: Any) -> tuple[int, int, bool]:
+    """What :func:`_resizable` makes of a ``mode`` image before it is resized.
+
+    Returns the bytes per pixel of the full-size copies it makes (0: none),
+    those of the image then resized, and whether that image has alpha (the
+    resize then premultiplies a full-size copy). Follows :func:`_resizable`.
+    """
+    if mode.startswith("I;16") or mode == "I":
+        return 9, 1, False  # to I (4), scaled (4), to L (1)
+    if mode == "F":
+        return 1, 1, False
+    if mode in ("P", "PA"):
+        alpha = transparency is not None or mode == "PA"
+        return 4, 4, alpha
+    if mode == "1":
+        return 1, 1, False
+    if (mode in ("L", "RGB") and transparency is not None) or mode in ("La", "RGBa"):
+        return 4, 4, True
+    return 0, _STORED_BYTES.get(mode, 4), mode in ("LA", "RGBA")
+
+
+def _decoded_pixels(image: Image.Image, specs: tuple[VariantSpec, ...]) -> int:
+    """How many pixels decoding ``image`` produces: JPEGs decode at a reduced scale.
+
+    ``draft()`` picks the smallest scale whose result still covers the working
+    size, so a JPEG decodes to under 4 times the working size, or to 1/64 of
+    its pixels when even 1/8 would be larger than that.
+    """
+    width, height = image.size
+    if image.format not in ("JPEG", "MPO") or not specs:
+        return width * height
+    working = _working_size(specs, image.size)
+    return min(width * height, max(4 * working[0] * working[1], round(width * height * _SMALLEST_DRAFT)))
+
+
+def conversion_memory(image: Image.Image, specs: tuple[VariantSpec, ...]) -> int:
+    """Peak bytes :func:`convert` needs for the opened (not decoded) ``image``, from its header.
+
+    The decoded pixels, the decoder's own copies, the full-size copy made for
+    resizing (palette or 16-bit to 8-bit RGB/L, transparency keys to alpha),
+    the premultiplied copy of an image with alpha, and the resize's
+    intermediate (half the resized image's bytes at most). Measured against
+    real conversions of every format in bench/bench_convert.py.
+    """
+    copy_bytes, resized_bytes, alpha = _full_size_copy(image.mode, image.info.get("transparency"))
+    per_pixel = (_STORED_BYTES.get(image.mode, 4) + _DECODER_COPIES.get(image.format, 0) + copy_bytes
+                 + (4 if alpha else 0) + resized_bytes / 2)
+    return _FIXED_MEMORY + round(_decoded_pixels(image, specs) * per_pixel)
+
+
 def identify(data: bytes, options: ConvertOptions) -> SourceInfo:
     """Format and displayed size of ``data``, from the header only (no decoding).
 
     :raises NotAnImage: the bytes are no recognised image.
     :raises UnsupportedFormat: an image outside ``options.allowed_formats``.
     :raises TooManyPixels: more pixels than ``options.max_source_pixels``.
+    :raises TooMuchMemory: converting it would take more than ``options.max_memory_bytes``.
     :raises CorruptImage: the header cannot be parsed.
     """
     with _open(data, options) as image:
@@ -387,7 +461,7 @@ def convert(data: bytes, options: ConvertOptions) -> Iterator[Variant]:
     Images are fitted in each box keeping their aspect ratio and are never
     upscaled; every variant is cut from one resized working image.
 
-    :raises NotAnImage, UnsupportedFormat, TooManyPixels, CorruptImage: see
+    :raises NotAnImage, UnsupportedFormat, TooManyPixels, TooMuchMemory, CorruptImage: see
         :func:`identify`; ``CorruptImage`` also for data that fails to decode.
     """
     if not options.specs:

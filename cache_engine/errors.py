@@ -17,6 +17,7 @@ cache and API answers use; the message is one human-readable line.
     │   ├── NotAnImage
     │   ├── UnsupportedFormat
     │   ├── TooManyPixels
+    │   ├── TooMuchMemory
     │   └── CorruptImage
     ├── EntryTooLarge            encoded entry bigger than the whole budget
     └── CacheTimeout             waiting for another worker's conversion
@@ -27,7 +28,7 @@ from __future__ import annotations
 __all__ = [
     "ImageCacheError", "SourceRefused", "UnsafeURL", "FetchFailed", "RemoteStatusError",
     "TooManyRedirects", "DownloadTimeout", "TooLarge", "NotAnImage", "UnsupportedFormat",
-    "TooManyPixels", "CorruptImage", "EntryTooLarge", "CacheTimeout",
+    "TooManyPixels", "TooMuchMemory", "CorruptImage", "EntryTooLarge", "CacheTimeout",
 ]
 
 
@@ -116,6 +117,16 @@ class TooManyPixels(SourceRefused):
     """The header declares more pixels than ``MAX_SOURCE_PIXELS``; never decoded."""
 
     reason = "too_many_pixels"
+
+
+class TooMuchMemory(SourceRefused):
+    """Converting the image would need more memory than ``CONVERT_MEMORY_MB`` allows.
+
+    Estimated from the header (size, pixel mode, format), so the image is
+    never decoded; JPEGs decode at a reduced scale and are rarely refused.
+    """
+
+    reason = "too_much_memory"
 
 
 class CorruptImage(SourceRefused):

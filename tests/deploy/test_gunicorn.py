@@ -1,4 +1,4 @@
-"""gunicorn.conf.py running the real app: two workers, graceful stop, batched state flushed."""
+"""gunicorn.conf.py running the real app: two workers, graceful stop, recycling, batched state flushed."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from tests.support.servers import ROOT, GunicornServer, app_environment, free_po
 from vinylvault import auth, db
 
 HITS = 12
+RECYCLE_AFTER = 3
 
 
 def index_entry(data_dir: Path, key: str):
@@ -139,3 +140,28 @@ def test_an_address_of_another_machine_is_one_line(tmp_path: Path):
     status, output = start_gunicorn_on(tmp_path / "data", f"{elsewhere}:8080")
     assert status == 2
     assert the_one_problem(output).startswith(f"vinylvault: {elsewhere}:8080 is not an address of this machine")
+def test_max_requests_recycles_the_worker_and_flushes_its_hits(tmp_path: Path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    key = cache_local_cover(data_dir, "blue", (30, 60, 160))
+    before = index_entry(data_dir, key)
+    env = {"VINYL_VAULT_ACCESS_FLUSH_INTERVAL_SECONDS": "3600", "VINYL_VAULT_DEMO_WHEN_EMPTY": "false",
+           # gunicorn reads this over the config file: recycle after a few requests.
+           "GUNICORN_CMD_ARGS": f"--max-requests {RECYCLE_AFTER} --max-requests-jitter 0"}
+    server = GunicornServer(data_dir, log_path=tmp_path / "gunicorn.log", workers=1, env=env)
+    with server:
+        first_worker = server.worker_pids()
+        for _ in range(RECYCLE_AFTER):
+            assert http_get(server.url(f"/cache/thumbnails/{key}.webp"))[0] == 200
+        deadline = time.monotonic() + 30
+        while server.worker_pids() in ([], first_worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+        assert server.worker_pids() not in ([], first_worker)
+        assert "Autorestarting worker after current request." in server.log_text()
+        # The old worker's hits reached the index when it exited, not on a timer.
+        assert index_entry(data_dir, key).hits > before.hits
+
+        assert server.stop(signal.SIGTERM) == 0
+    assert index_entry(data_dir, key).hits == before.hits + RECYCLE_AFTER
+    assert "Exception during worker exit" not in server.log_text()

@@ -91,6 +91,7 @@ BAD_FILES = [
     ("GIF decompression bomb, renamed", "cover.gif", (CORPUS / "decompression_bomb.gif").read_bytes(), 400,
      "too_many_pixels"),
     ("PNG pixel bomb", "huge.png", _png_declaring(100_000, 100_000), 400, "too_many_pixels"),
+    ("PNG too big to decode in memory", "big.png", _png_declaring(7000, 7000), 400, "too_much_memory"),
     ("PNG zlib text bomb", "dos.png", (CORPUS / "png_decompression_dos.png").read_bytes(), 400, None),
     ("PNG cut off mid-data", "cut.png", (CORPUS / "truncated_image.png").read_bytes(), 400, "corrupt_image"),
 ]
