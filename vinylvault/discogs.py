@@ -209,3 +209,26 @@ class DiscogsClient:
     def release(self, release_id: int) -> dict[str, Any]:
         """A release with tracklist and images."""
         return self.get(f"/releases/{int(release_id)}")
+
+    def wants_page(self, username: str, page: int = 1, per_page: int = 100) -> dict[str, Any]:
+        """One page of the wantlist: ``{"pagination": {...}, "wants": [...]}``.
+
+        ``GET /users/{username}/wants`` is paginated like the collection (up to
+        100 a page; Discogs API documentation, "Wantlist"). Each want carries
+        ``id`` (the release id), ``rating``, ``date_added``,
+        ``basic_information`` and, for the owner only, ``notes``. A private
+        wantlist answers 401/403 without the owner's token. No sort parameter
+        is documented for it, so the order of Discogs' answer is kept.
+        """
+        return self.get(f"/users/{quote(username, safe='')}/wants",
+                        {"page": int(page), "per_page": int(per_page)})
+
+    def collection_value(self, username: str) -> dict[str, Any]:
+        """``GET /users/{username}/collection/value``: ``{"minimum", "median", "maximum"}``, owner only.
+
+        The values are strings formatted in the owner's profile currency
+        ("$1,234.56", "€12,34"), for the whole collection, today only
+        (Discogs API documentation, "Collection Value"); some auth methods
+        get 403 "You are not allowed to view this resource".
+        """
+        return self.get(f"/users/{quote(username, safe='')}/collection/value")
