@@ -115,12 +115,17 @@ def column_chart(data: Series, *, chart_id: str, title: str, unit: str = "albums
 
 
 def line_chart(data: Series, *, chart_id: str, title: str, unit: str = "albums",
-               width: int = 360, height: int = 160) -> Markup:
+               width: int = 360, height: int = 160, value_labels: Sequence[str] | None = None) -> Markup:
     """A line through the points in order (additions per month), first and last labelled.
 
     Every point also gets a small dot, so a single point is still visible.
+    ``value_labels`` (one per point) are shown instead of the numbers, for
+    values whose written form matters (money as Discogs formats it).
     """
     rows = _check(data)
+    if value_labels is not None and len(value_labels) != len(rows):
+        raise ChartError("value_labels needs one label per point")
+    shown = list(value_labels) if value_labels is not None else [_number(v) for _, v in rows]
     pad_x, label_h, value_h = 8, 22, 18
     plot_h = height - label_h - value_h
     top = max((v for _, v in rows), default=0) or 1
@@ -136,9 +141,11 @@ def line_chart(data: Series, *, chart_id: str, title: str, unit: str = "albums",
     if peak is not None:
         x, y = points[peak]
         body.append(f'<text class="chart-text chart-value" x="{x}" y="{y - 6}" '
-                    f'text-anchor="middle">{_number(rows[peak][1])}</text>')
+                    f'text-anchor="middle">{escape(shown[peak])}</text>')
     for index, anchor in ((0, "start"), (len(rows) - 1, "end")):
         if rows and (index == 0 or len(rows) > 1):
             body.append(f'<text class="chart-text" x="{points[index][0]}" y="{height - 5}" '
                         f'text-anchor="{anchor}">{escape(_short(rows[index][0], 10))}</text>')
-    return _svg(chart_id, width, height, title, _describe(rows, unit), body)
+    desc = _describe(rows, unit) if value_labels is None else \
+        "; ".join(f"{label}: {text}" for (label, _), text in zip(rows, shown)) or "No data."
+    return _svg(chart_id, width, height, title, desc, body)
