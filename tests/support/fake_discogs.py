@@ -29,6 +29,7 @@ import copy
 import json
 import re
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -92,6 +93,7 @@ class FakeDiscogs:
         self.folders = [{"id": 0, "name": "All"}, {"id": 1, "name": "Uncategorized"},
                         {"id": 2, "name": "Jazz shelf"}]
         self.wants: list[dict[str, Any]] = []
+        self.arrivals: list[float] = []   # wall-clock arrival of every request, for pacing checks
         self.value: dict[str, str] = {"minimum": "€1,234.56", "median": "€2,000.00", "maximum": "€3,210.99"}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -299,6 +301,7 @@ class FakeDiscogs:
                 query = parse_qs(parts.query)
                 with fake.lock:
                     fake.log.append((parts.path, query, dict(self.headers)))
+                    fake.arrivals.append(time.time())
                 if not self.headers.get("User-Agent"):
                     return self._send(403, None, {})
                 headers = fake._ratelimit_headers()
