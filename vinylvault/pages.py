@@ -133,7 +133,8 @@ def index():
         "index.html", **context, options=collection.filter_options(conn), sorts=SORT_LABELS,
         counts=collection.counts(conn), filtered=any(params.get(name) for name in (*FILTER_PARAMS, "q")),
         active_filters=[(name, params[name]) for name in FILTER_PARAMS if name in params],
-        shelf_field=collection.get_setting(conn, collection.SHELF_FIELD_KEY, ""))
+        shelf_field=collection.get_setting(conn, collection.SHELF_FIELD_KEY, ""),
+        wants=collection.want_count(conn) if _wants_visible(conn) else 0)
 
 
 def _limit_param(limit: int) -> dict[str, int]:

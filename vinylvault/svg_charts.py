@@ -140,8 +140,10 @@ def line_chart(data: Series, *, chart_id: str, title: str, unit: str = "albums",
     peak = max(range(len(rows)), key=lambda i: rows[i][1], default=None)
     if peak is not None:
         x, y = points[peak]
+        # At either end a centred label would be cut off by the edge of the chart.
+        anchor = "start" if peak == 0 and len(rows) > 1 else "end" if peak == len(rows) - 1 and peak else "middle"
         body.append(f'<text class="chart-text chart-value" x="{x}" y="{y - 6}" '
-                    f'text-anchor="middle">{escape(shown[peak])}</text>')
+                    f'text-anchor="{anchor}">{escape(shown[peak])}</text>')
     for index, anchor in ((0, "start"), (len(rows) - 1, "end")):
         if rows and (index == 0 or len(rows) > 1):
             body.append(f'<text class="chart-text" x="{points[index][0]}" y="{height - 5}" '

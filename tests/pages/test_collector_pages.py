@@ -119,3 +119,14 @@ def test_stats_chart_the_value_for_the_owner_only_and_say_why_a_point_is_left_ou
     assert 'id="chart-value"' in page and "€2,000.00" in page
     assert "£1,500" in page and "Not charted:" in page and "thousands or decimals" in page
     assert "Value over time" not in html(app.test_client().get("/stats"))
+
+
+def test_line_chart_shows_money_as_written_and_keeps_end_labels_inside():
+    from vinylvault.svg_charts import ChartError, line_chart
+
+    chart = str(line_chart([("2026-01-01", 1180.0), ("2026-02-01", 1234.56)], chart_id="v", title="Value",
+                           value_labels=["€1.180,00", "€1.234,56"]))
+    assert "2026-01-01: €1.180,00; 2026-02-01: €1.234,56" in chart
+    assert 'text-anchor="end">€1.234,56</text>' in chart  # the peak is the last point
+    with pytest.raises(ChartError):
+        line_chart([("a", 1.0)], chart_id="v", title="Value", value_labels=[])
