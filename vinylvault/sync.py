@@ -397,6 +397,13 @@ def _sync_wants(conn: sqlite3.Connection, client: DiscogsClient, owner: str, run
         except DiscogsAuthError as exc:
             log.info("wantlist not synced: %s", exc)
             return
+        except DiscogsNotFound:
+            # The wantlist shrank below this page since the run began: keep what is stored, and let
+            # removals wait for a run that sees the whole list.
+            log.info("wantlist page %d no longer exists; removals wait for the next run", page)
+            with write_transaction(conn):
+                _update_state(conn, owner, wants_changed=1)
+            break
         covers, pages = _store_wants_page(conn, owner, run_id, page, data)
         if queue_covers and covers:
             queue_covers(covers)

@@ -123,3 +123,15 @@ def test_an_ambiguous_snapshot_is_kept_raw_and_says_why(conn):
     [snapshot] = collection.value_history(conn)
     assert snapshot.median == "£1,500" and snapshot.amounts is None
     assert "thousands or decimals" in snapshot.problem
+
+
+def test_a_wantlist_that_shrank_under_a_resumed_run_keeps_its_wants_until_a_full_pass(conn, fake, client):
+    fill(fake, 3, 250)
+    sync.run_sync(conn, client, fake.username)
+    # As if the run had stopped after the first wantlist page, and 200 wants went meanwhile.
+    conn.execute("UPDATE sync_state SET state = 'interrupted', wants_page = 1")
+    fake.wants = fake.wants[:50]
+    status = sync.run_sync(conn, client, fake.username)
+    assert status["state"] == "done" and rows(conn, "wants") == 250  # page 2 is gone: nothing removed
+    sync.run_sync(conn, client, fake.username)
+    assert rows(conn, "wants") == 50
