@@ -213,12 +213,15 @@ class DiscogsClient:
     def wants_page(self, username: str, page: int = 1, per_page: int = 100) -> dict[str, Any]:
         """One page of the wantlist: ``{"pagination": {...}, "wants": [...]}``.
 
-        ``GET /users/{username}/wants`` is paginated like the collection (up to
-        100 a page; Discogs API documentation, "Wantlist"). Each want carries
-        ``id`` (the release id), ``rating``, ``date_added``,
-        ``basic_information`` and, for the owner only, ``notes``. A private
-        wantlist answers 401/403 without the owner's token. No sort parameter
-        is documented for it, so the order of Discogs' answer is kept.
+        ``GET /users/{username}/wants`` "accepts pagination parameters" (up to
+        100 a page, like the collection) and gives "basic information about
+        each release"; "if the wantlist has been made private by its owner,
+        you must be authenticated as the owner", and "the notes field will be
+        visible if you are authenticated as the wantlist owner" (Discogs API
+        documentation, User Wantlist). Each want carries ``id`` (the release
+        id), ``rating``, ``date_added``, ``basic_information`` and ``notes``.
+        The documentation names no sort for it (some clients pass one), so
+        none is sent: pages are followed to the end and the grid sorts.
         """
         return self.get(f"/users/{quote(username, safe='')}/wants",
                         {"page": int(page), "per_page": int(per_page)})

@@ -40,8 +40,9 @@ THEME_COOKIE = "vv_theme"
 GRID_PARAMS = ("sort", "order", "genre", "style", "decade", "format", "folder", "q",
                "media", "sleeve", "shelf", "duplicates", "group")
 FILTER_PARAMS = ("genre", "style", "decade", "format", "folder", "media", "sleeve", "shelf", "duplicates")
-#: The wantlist's sort and filters (it has no folders, conditions or shelves).
-WANT_PARAMS = ("sort", "order", "genre", "style", "decade", "format", "q")
+#: The wantlist's filters and parameters (it has no folders, conditions or shelves).
+WANT_FILTERS = ("genre", "style", "decade", "format")
+WANT_PARAMS = ("sort", "order", *WANT_FILTERS, "q")
 SORT_LABELS = {"artist": "Artist", "title": "Title", "year": "Year", "added": "Date added", "rating": "Rating"}
 #: Covers loaded eagerly on a first page: one row at the widest grid (6 columns).
 EAGER_COVERS = 6
@@ -267,7 +268,7 @@ def wants():
                "eager": 0 if after else EAGER_COVERS, "show_notes": _is_owner()}
     if request.args.get("fragment"):
         return render_template("_wants_page.html", **context)
-    filters = [name for name in WANT_PARAMS[2:-1] if name in params]
+    filters = [name for name in WANT_FILTERS if name in params]
     return render_template("wants.html", **context, options=collection.want_filter_options(conn),
                            sorts=SORT_LABELS, filtered=bool(filters or params.get("q")),
                            active_filters=[(name, params[name]) for name in filters])
