@@ -229,9 +229,11 @@ class DiscogsClient:
     def collection_value(self, username: str) -> dict[str, Any]:
         """``GET /users/{username}/collection/value``: ``{"minimum", "median", "maximum"}``, owner only.
 
-        The values are strings formatted in the owner's profile currency
-        ("$1,234.56", "€12,34"), for the whole collection, today only
-        (Discogs API documentation, "Collection Value"); some auth methods
-        get 403 "You are not allowed to view this resource".
+        "Returns the minimum, median, and maximum value of a user's
+        collection. Authentication as the collection owner is required."
+        (Discogs API documentation, Collection Value). The values are strings
+        in the owner's profile currency ("$1,234.56", "€12,34"), for the
+        whole collection, today only; some auth methods get 403 "You are not
+        allowed to view this resource" (../reference/DISCOGS_API.md §7).
         """
         return self.get(f"/users/{quote(username, safe='')}/collection/value")
