@@ -130,3 +130,14 @@ def test_line_chart_shows_money_as_written_and_keeps_end_labels_inside():
     assert 'text-anchor="end">€1.234,56</text>' in chart  # the peak is the last point
     with pytest.raises(ChartError):
         line_chart([("a", 1.0)], chart_id="v", title="Value", value_labels=[])
+
+
+@pytest.mark.parametrize("query", ["after=not-a-cursor", "decade=1975", "sort=price", "q=" + "x" * 201])
+def test_bad_wantlist_parameters_answer_400(owner_client: FlaskClient, query: str):
+    response = owner_client.get(f"/wants?{query}")
+    assert response.status_code == 400 and "Traceback" not in html(response)
+
+
+@pytest.mark.parametrize("query", ["duplicates=yes", "group=label", "media=" + "x" * 201])
+def test_bad_grid_filters_answer_400(app: Flask, query: str):
+    assert app.test_client().get(f"/?{query}").status_code == 400
