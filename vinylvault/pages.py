@@ -40,6 +40,8 @@ THEME_COOKIE = "vv_theme"
 GRID_PARAMS = ("sort", "order", "genre", "style", "decade", "format", "folder", "q",
                "media", "sleeve", "shelf", "duplicates", "group")
 FILTER_PARAMS = ("genre", "style", "decade", "format", "folder", "media", "sleeve", "shelf", "duplicates")
+#: How the active-filter chips name the filters that are not one word.
+FILTER_LABELS = {"media": "Record condition", "sleeve": "Sleeve condition", "shelf": "Where is it"}
 #: The wantlist's filters and parameters (it has no folders, conditions or shelves).
 WANT_FILTERS = ("genre", "style", "decade", "format")
 WANT_PARAMS = ("sort", "order", *WANT_FILTERS, "q")
@@ -135,7 +137,7 @@ def index():
         counts=collection.counts(conn), filtered=any(params.get(name) for name in (*FILTER_PARAMS, "q")),
         active_filters=[(name, params[name]) for name in FILTER_PARAMS if name in params],
         shelf_field=collection.get_setting(conn, collection.SHELF_FIELD_KEY, ""),
-        wants=collection.want_count(conn) if _wants_visible(conn) else 0)
+        wants=collection.want_count(conn) if _wants_visible(conn) else 0, filter_labels=FILTER_LABELS)
 
 
 def _limit_param(limit: int) -> dict[str, int]:

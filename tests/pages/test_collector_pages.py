@@ -103,6 +103,8 @@ def test_grid_filters_duplicates_conditions_shelf_and_grouping(app, owner_client
     guest = app.test_client()
     assert "A3-12" not in html(guest.get("/"))
     duplicates = html(guest.get("/?duplicates=1"))
+    assert ">Owned more than once</a>" in duplicates
+    assert ">Record condition: Mint (M)</a>" in html(guest.get("/?media=Mint+(M)"))
     assert 'href="/album/32' in duplicates and 'href="/album/33' in duplicates and 'href="/album/31' not in duplicates
     assert 'href="/album/31' in html(guest.get("/?media=Mint+(M)"))
     assert guest.get("/?shelf=A3").status_code == 400  # no shelf field chosen yet
