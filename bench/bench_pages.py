@@ -12,10 +12,11 @@ what any Flask request costs), and p50/p95 are reported with their ratio to
 the baseline's p50.
 
 Sync: the fake Discogs API (tests/support/fake_discogs.py, real HTTP on
-127.0.0.1) with 2,500 items; a full sync, then a few album pages' release
-details, counting the requests that reached the server against the budget
-``ceil(items / 100)`` collection pages + releases opened + the two constant
-lists (folders, custom fields; see vinylvault/sync.py).
+127.0.0.1) with 2,500 items and 430 wants; a full sync, then a few album
+pages' release details, counting the requests that reached the server
+against the budget ``ceil(items / 100)`` collection pages + ``ceil(wants /
+100)`` wantlist pages + 1 value + releases opened + the two constant lists
+(folders, custom fields; see vinylvault/sync.py).
 
 Writes "## Pages" in BENCHMARKS.md.
 """
@@ -44,6 +45,7 @@ ALBUMS = 10_000
 WARMUP = 20
 ROUNDS = 200
 SYNC_ITEMS = 2_500
+SYNC_WANTS = 430
 RELEASES_OPENED = 20
 #: A title word of about 1 in 10 synthetic albums (titles draw from demo._WORDS).
 SEARCH_WORD = "harvest"
@@ -150,6 +152,7 @@ def measure_sync() -> dict[str, int]:
     db.initialize(conn_dir / "vinylvault.db")
     conn = db.connect(conn_dir / "vinylvault.db")
     with FakeDiscogs(DISCOGS_CORPUS, items=SYNC_ITEMS) as fake:
+        fake.wants = [fake.make_want(n) for n in range(SYNC_WANTS)]
         # Requests are counted here, not timed: a full window keeps the client from slowing down
         # (the pacing itself is tested in tests/site_data/test_sync.py).
         fake.remaining = fake.ratelimit
@@ -168,16 +171,21 @@ def measure_sync() -> dict[str, int]:
             client.close()
             conn.close()
         return {"items": synced, "sync": after_sync, "pages": fake.count("/collection/folders/0/releases"),
+                "wants": fake.count("/wants"), "value": fake.count("/collection/value"),
                 "releases": after_opened - after_sync, "total": after_opened, "coverless": coverless,
                 "cover_pass": fake.count() - after_opened, "cover_pass_stored": cover_pass.from_stored}
 
 
 def sync_section(counts: dict[str, int]) -> str:
     budget_pages = math.ceil(counts["items"] / 100)
-    budget = budget_pages + RELEASES_OPENED + 2
+    budget_wants = max(1, math.ceil(SYNC_WANTS / 100))
+    budget = budget_pages + budget_wants + 1 + RELEASES_OPENED + 2
     rows = [
         ("collection pages", counts["pages"], f"ceil({counts['items']:,} / 100) = {budget_pages}"),
-        ("folder and custom-field lists", counts["sync"] - counts["pages"], "2 (constant)"),
+        ("wantlist pages", counts["wants"], f"ceil({SYNC_WANTS} / 100) = {budget_wants}"),
+        ("collection value", counts["value"], "1"),
+        ("folder and custom-field lists", counts["sync"] - counts["pages"] - counts["wants"] - counts["value"],
+         "2 (constant)"),
         ("releases opened", counts["releases"], RELEASES_OPENED),
         ("total", counts["total"], budget),
     ]
@@ -209,7 +217,8 @@ def main() -> None:
         "(keyset page over a sort index, count from the tag index); filter options, counts and statistics "
         "(10 to 13 ms each uncached) come from the per-process cache under `collection_version`; most of "
         "the rest renders the 48 covers (`cover_img`: an index look-up and URL building per cover).",
-        f"Discogs API requests of a full sync of {SYNC_ITEMS:,} items against the fake Discogs server "
+        f"Discogs API requests of a full sync of {SYNC_ITEMS:,} items and {SYNC_WANTS} wants against the fake "
+        "Discogs server "
         f"(tests/support/fake_discogs.py), then {RELEASES_OPENED} albums' release details:",
         sync_section(counts),
     ]))

@@ -1,7 +1,7 @@
 """Image management API (seed 003's "Unified Image Service", mapped onto VinylVault).
 
 Seed 003 managed streamer and category images; here the kinds are album
-covers (``albums.cover_url``, else ``thumb_url``) and artist images
+covers (``albums.cover_url``, else ``thumb_url``; wanted releases' too) and artist images
 (``artists.image_url``). Every image lives in the one cover cache, so these
 endpoints are views over it joined with the collection:
 

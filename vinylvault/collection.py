@@ -36,6 +36,7 @@ import threading
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from cache_engine.files import is_storage_full
@@ -112,6 +113,7 @@ class Album:
     is_demo: bool
     source: str
     updated_at: str
+    master_id: int = 0
 
     @property
     def image_url(self) -> str:
@@ -178,19 +180,16 @@ class FilterOptions:
     decades: list[FilterOption]   # value "1970", label "1970s"; unknown years are left out
     formats: list[FilterOption]
     folders: list[FilterOption]
+    media: list[FilterOption] = field(default_factory=list)    # media conditions given, most common first
+    sleeve: list[FilterOption] = field(default_factory=list)   # sleeve conditions given
 
 
-@dataclass
-class AlbumRecord:
-    """What an importer knows about one copy; :func:`save_album` stores it.
+@dataclass(kw_only=True)
+class ReleaseRecord:
+    """What a collection copy and a want share: the release as Discogs' ``basic_information`` gives it."""
 
-    ``artists`` holds ``(artist_id, name)`` pairs (Discogs ids, or ``None`` to
-    derive a stable negative id from the name).
-    """
-
-    id: int
-    source: str
     release_id: int = 0
+    master_id: int = 0
     artist: str = ""
     title: str = ""
     year: int = 0
@@ -199,18 +198,66 @@ class AlbumRecord:
     format_names: list[str] = field(default_factory=list)
     genres: list[str] = field(default_factory=list)
     styles: list[str] = field(default_factory=list)
-    folder: str = ""
-    folder_id: int | None = None
     rating: int = 0
     date_added: str = ""
     cover_url: str = ""
     thumb_url: str = ""
+    notes: str = ""
+    sync_run: str | None = None
+
+
+@dataclass
+class AlbumRecord(ReleaseRecord):
+    """What an importer knows about one copy; :func:`save_album` stores it.
+
+    ``artists`` holds ``(artist_id, name)`` pairs (Discogs ids, or ``None`` to
+    derive a stable negative id from the name).
+    """
+
+    id: int
+    source: str
+    folder: str = ""
+    folder_id: int | None = None
     media_condition: str = ""
     sleeve_condition: str = ""
-    notes: str = ""
     custom_fields: dict[str, str] = field(default_factory=dict)
     artists: list[tuple[int | None, str]] = field(default_factory=list)
-    sync_run: str | None = None
+
+
+@dataclass
+class WantRecord(ReleaseRecord):
+    """What the sync knows about one release on the wantlist (``id`` is the release id); see :func:`save_want`."""
+
+    id: int
+
+
+@dataclass(frozen=True)
+class Want:
+    """One release on the wantlist. ``year`` is ``None`` when unknown; ``notes`` is the owner's."""
+
+    id: int
+    release_id: int
+    master_id: int
+    artist: str
+    title: str
+    year: int | None
+    labels: list[Label]
+    formats: list[str]
+    genres: list[str]
+    styles: list[str]
+    rating: int
+    date_added: str
+    cover_url: str
+    thumb_url: str
+    notes: str
+
+    @property
+    def image_url(self) -> str:
+        return self.cover_url or self.thumb_url
+
+    @property
+    def discogs_url(self) -> str:
+        return f"https://www.discogs.com/release/{self.release_id}"
 
 
 # --------------------------------------------------------------------------
@@ -256,7 +303,7 @@ _ALBUM_COLUMNS = (
     "release_id", "artist", "artist_sort", "title", "title_sort", "year", "labels", "formats",
     "genres", "styles", "folder", "folder_id", "rating", "date_added", "cover_url", "thumb_url",
     "media_condition", "sleeve_condition", "notes", "custom_fields", "is_demo", "source",
-    "sync_run", "updated_at",
+    "sync_run", "updated_at", "master_id",
 )
 _UPSERT_SQL = (
     f"INSERT INTO albums (id, {', '.join(_ALBUM_COLUMNS)}) "
@@ -275,7 +322,7 @@ def _record_values(record: AlbumRecord, updated_at: str) -> tuple[Any, ...]:
         min(5, max(0, record.rating)), record.date_added, record.cover_url, record.thumb_url,
         record.media_condition, record.sleeve_condition, record.notes,
         json.dumps(record.custom_fields, ensure_ascii=False), int(record.source == "demo"),
-        record.source, record.sync_run, updated_at,
+        record.source, record.sync_run, updated_at, max(0, record.master_id),
     )
 
 
@@ -287,14 +334,44 @@ def save_album(conn: sqlite3.Connection, record: AlbumRecord) -> bool:
     """
     existed = conn.execute("SELECT 1 FROM albums WHERE id = ?", (record.id,)).fetchone() is not None
     conn.execute(_UPSERT_SQL, _record_values(record, now_iso()))
-    conn.execute("DELETE FROM album_tags WHERE album_id = ?", (record.id,))
+    _save_tags(conn, "album_tags", "album_id", record)
+    _save_artists(conn, record)
+    return not existed
+
+
+_WANT_COLUMNS = (
+    "release_id", "master_id", "artist", "artist_sort", "title", "title_sort", "year", "labels", "formats",
+    "genres", "styles", "rating", "date_added", "cover_url", "thumb_url", "notes", "sync_run", "updated_at",
+)
+_UPSERT_WANT_SQL = (
+    f"INSERT INTO wants (id, {', '.join(_WANT_COLUMNS)}) "
+    f"VALUES (?, {', '.join('?' for _ in _WANT_COLUMNS)}) "
+    f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _WANT_COLUMNS)}"
+)
+
+
+def save_want(conn: sqlite3.Connection, record: WantRecord) -> bool:
+    """Insert or update one want with its tags; return True if it was new. Call inside a write transaction."""
+    existed = conn.execute("SELECT 1 FROM wants WHERE id = ?", (record.id,)).fetchone() is not None
+    conn.execute(_UPSERT_WANT_SQL, (
+        record.id, record.release_id, max(0, record.master_id), record.artist, artist_sort_key(record.artist),
+        record.title, title_sort_key(record.title), max(0, record.year),
+        json.dumps([{"name": l.name, "catno": l.catno} for l in record.labels], ensure_ascii=False),
+        json.dumps(record.formats, ensure_ascii=False), json.dumps(record.genres, ensure_ascii=False),
+        json.dumps(record.styles, ensure_ascii=False), min(5, max(0, record.rating)), record.date_added,
+        record.cover_url, record.thumb_url, record.notes, record.sync_run, now_iso()))
+    _save_tags(conn, "want_tags", "want_id", record)
+    return not existed
+
+
+def _save_tags(conn: sqlite3.Connection, table: str, row_id: str, record: AlbumRecord | WantRecord) -> None:
+    """Replace a copy's or a want's genre/style/format rows in its tag table (keys folded for matching)."""
+    conn.execute(f"DELETE FROM {table} WHERE {row_id} = ?", (record.id,))
     tags = [("genre", g) for g in record.genres] + [("style", s) for s in record.styles] \
         + [("format", f) for f in record.format_names]
     conn.executemany(
-        "INSERT OR IGNORE INTO album_tags (kind, key, album_id, value) VALUES (?, ?, ?, ?)",
+        f"INSERT OR IGNORE INTO {table} (kind, key, {row_id}, value) VALUES (?, ?, ?, ?)",
         [(kind, fold(value), record.id, value.strip()) for kind, value in tags if value.strip()])
-    _save_artists(conn, record)
-    return not existed
 
 
 def _save_artists(conn: sqlite3.Connection, record: AlbumRecord) -> None:
@@ -337,7 +414,12 @@ def save_release_details(conn: sqlite3.Connection, details: ReleaseDetails) -> N
 _SELECT_ALBUM = (
     "SELECT a.id, a.release_id, a.artist, a.title, a.year, a.labels, a.formats, a.genres, a.styles, "
     "a.folder, a.rating, a.date_added, a.cover_url, a.thumb_url, a.media_condition, a.sleeve_condition, "
-    "a.notes, a.custom_fields, a.play_count, a.last_played, a.is_demo, a.source, a.updated_at FROM albums AS a"
+    "a.notes, a.custom_fields, a.play_count, a.last_played, a.is_demo, a.source, a.updated_at, a.master_id "
+    "FROM albums AS a"
+)
+_SELECT_WANT = (
+    "SELECT a.id, a.release_id, a.master_id, a.artist, a.title, a.year, a.labels, a.formats, a.genres, a.styles, "
+    "a.rating, a.date_added, a.cover_url, a.thumb_url, a.notes FROM wants AS a"
 )
 
 
@@ -352,8 +434,18 @@ def _album(row: sqlite3.Row) -> Album:
         sleeve_condition=row["sleeve_condition"], notes=row["notes"],
         custom_fields=json.loads(row["custom_fields"]), play_count=row["play_count"],
         last_played=row["last_played"], is_demo=bool(row["is_demo"]), source=row["source"],
-        updated_at=row["updated_at"],
+        updated_at=row["updated_at"], master_id=row["master_id"],
     )
+
+
+def _want(row: sqlite3.Row) -> Want:
+    return Want(
+        id=row["id"], release_id=row["release_id"], master_id=row["master_id"], artist=row["artist"],
+        title=row["title"], year=row["year"] or None,
+        labels=[Label(l.get("name") or "", l.get("catno") or "") for l in json.loads(row["labels"])],
+        formats=json.loads(row["formats"]), genres=json.loads(row["genres"]), styles=json.loads(row["styles"]),
+        rating=row["rating"], date_added=row["date_added"], cover_url=row["cover_url"],
+        thumb_url=row["thumb_url"], notes=row["notes"])
 
 
 def get_album(conn: sqlite3.Connection, album_id: int) -> Album | None:
@@ -396,6 +488,35 @@ def album_artist_ids(conn: sqlite3.Connection, album_id: int) -> list[tuple[int,
 # --------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class _Source:
+    """A table the grid's query building serves: the collection (``albums``) or the wantlist (``wants``).
+
+    Both name their columns alike and have a tag table and a search index
+    shaped alike, so sorting, filters, keyset paging and counting are written once.
+    """
+
+    table: str
+    tag_table: str
+    tag_id: str          # the tag table's column naming the row
+    fts: str
+    select: str
+    make: Callable[[sqlite3.Row], Any]
+
+
+_ALBUMS = _Source("albums", "album_tags", "album_id", "albums_fts", _SELECT_ALBUM, _album)
+_WANTS = _Source("wants", "want_tags", "want_id", "wants_fts", _SELECT_WANT, _want)
+
+#: ``group`` values of the grid: one card per copy (default) or one per master (album).
+GROUPS = ("master",)
+#: Settings key: the name of the custom collection field holding the shelf position.
+SHELF_FIELD_KEY = "shelf_field"
+#: Settings key: "1" when the owner lets guests see the wantlist.
+WANTS_PUBLIC_KEY = "wants_public"
+#: Columns the condition filters match exactly (values as Discogs' grading dropdowns give them).
+CONDITION_COLUMNS = {"media": "media_condition", "sleeve": "sleeve_condition"}
+
+
+@dataclass(frozen=True)
 class _Filters:
     genre: str | None = None
     style: str | None = None
@@ -403,6 +524,17 @@ class _Filters:
     format: str | None = None
     folder: str | None = None
     q: str | None = None
+    media: str | None = None
+    sleeve: str | None = None
+    shelf: str | None = None
+    shelf_field: str | None = None
+    duplicates: bool = False
+    group: str | None = None
+
+    def only_tags(self) -> bool:
+        """True when nothing but genre/style/format filters is set (the tag index can count alone)."""
+        return (self.decade is None and not self.folder and not self.q and not self.media and not self.sleeve
+                and not self.shelf and not self.duplicates and not self.group)
 
 
 def _check_sort(sort: str, order: str | None) -> tuple[str, str]:
@@ -435,12 +567,45 @@ def _check_text(name: str, value: str | None, limit: int = MAX_QUERY_CHARS) -> s
     return value or None
 
 
-def _filters(genre: str | None, style: str | None, decade: int | str | None, format: str | None,
-             folder: str | None, q: str | None) -> _Filters:
+def _check_flag(name: str, value: bool | str | None) -> bool:
+    if value in (None, "", False, "0"):
+        return False
+    if value in (True, "1"):
+        return True
+    raise InvalidQuery(name, "must be 1 or left out")
+
+
+def _check_group(group: str | None) -> str | None:
+    if not group:
+        return None
+    if group not in GROUPS:
+        raise InvalidQuery("group", f"must be one of {', '.join(GROUPS)} or left out")
+    return group
+
+
+def _shelf_filter(conn: sqlite3.Connection, shelf: str | None) -> tuple[str | None, str | None]:
+    """``(value, field name)`` of the "where is it?" filter; it needs a shelf field chosen by the owner."""
+    value = _check_text("shelf", shelf)
+    if value is None:
+        return None, None
+    field_name = get_setting(conn, SHELF_FIELD_KEY, "") or ""
+    if not field_name:
+        raise InvalidQuery("shelf", "no shelf field is chosen yet (the owner picks it on the sync page)")
+    return value, field_name
+
+
+def _filters(conn: sqlite3.Connection, genre: str | None, style: str | None, decade: int | str | None,
+             format: str | None, folder: str | None, q: str | None, media: str | None = None,
+             sleeve: str | None = None, shelf: str | None = None, duplicates: bool | str | None = None,
+             group: str | None = None) -> _Filters:
     """Checked filters; :class:`InvalidQuery` names the first unusable one."""
+    shelf_value, shelf_field = _shelf_filter(conn, shelf)
     return _Filters(genre=_check_text("genre", genre), style=_check_text("style", style),
                     decade=_check_decade(decade), format=_check_text("format", format),
-                    folder=_check_text("folder", folder), q=_check_text("q", q))
+                    folder=_check_text("folder", folder), q=_check_text("q", q),
+                    media=_check_text("media", media), sleeve=_check_text("sleeve", sleeve),
+                    shelf=shelf_value, shelf_field=shelf_field, duplicates=_check_flag("duplicates", duplicates),
+                    group=_check_group(group))
 
 
 def fts_query(q: str) -> str | None:
@@ -463,9 +628,9 @@ class _Tag:
     albums: int  # how many albums carry it (from the cached filter options)
 
 
-def _tags(conn: sqlite3.Connection, filters: _Filters) -> list[_Tag]:
+def _tags(conn: sqlite3.Connection, filters: _Filters, source: _Source = _ALBUMS) -> list[_Tag]:
     """The genre/style/format filters, rarest first."""
-    options = filter_options(conn)
+    options = filter_options(conn) if source is _ALBUMS else want_filter_options(conn)
     choices = {"genre": options.genres, "style": options.styles, "format": options.formats}
     tags = []
     for kind, value in (("genre", filters.genre), ("style", filters.style), ("format", filters.format)):
@@ -476,23 +641,54 @@ def _tags(conn: sqlite3.Connection, filters: _Filters) -> list[_Tag]:
     return sorted(tags, key=lambda tag: tag.albums)
 
 
-def _tag_match(tags: list[_Tag]) -> tuple[str, list[Any]]:
-    """A SELECT of the ids of albums carrying every tag.
+def _tag_match(tags: list[_Tag], source: _Source = _ALBUMS) -> tuple[str, list[Any]]:
+    """A SELECT of the ids of rows (albums or wants) carrying every tag.
 
     It reads the rarest tag's rows and probes the others by primary key, so
     "Dub + Vinyl" costs the Dub albums, not the thousands on vinyl.
     """
     first, *others = tags
-    sql = "SELECT t0.album_id FROM album_tags AS t0 WHERE t0.kind = ? AND t0.key = ?"
+    table, row_id = source.tag_table, source.tag_id
+    sql = f"SELECT t0.{row_id} FROM {table} AS t0 WHERE t0.kind = ? AND t0.key = ?"
     params: list[Any] = [first.kind, first.key]
     for n, tag in enumerate(others, 1):
-        sql += (f" AND EXISTS (SELECT 1 FROM album_tags AS t{n} WHERE t{n}.kind = ? AND t{n}.key = ?"
-                f" AND t{n}.album_id = t0.album_id)")
+        sql += (f" AND EXISTS (SELECT 1 FROM {table} AS t{n} WHERE t{n}.kind = ? AND t{n}.key = ?"
+                f" AND t{n}.{row_id} = t0.{row_id})")
         params += [tag.kind, tag.key]
     return sql, params
 
 
-def _where(filters: _Filters, tags: list[_Tag], walk: bool = True) -> tuple[str, list[Any]]:
+def _like_prefix(value: str) -> str:
+    """``value`` as a LIKE pattern matching text that starts with it (``%`` and ``_`` taken literally)."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _copy_filters(filters: _Filters) -> tuple[list[str], list[Any]]:
+    """Clauses only copies have: conditions, shelf position, duplicates, one card per master."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for name, column in CONDITION_COLUMNS.items():
+        value = getattr(filters, name)
+        if value:
+            clauses.append(f"a.{column} = ? COLLATE NOCASE")
+            params.append(value)
+    if filters.shelf:
+        # The position lives in the owner's custom field of that name (custom_fields JSON).
+        clauses.append("EXISTS (SELECT 1 FROM json_each(a.custom_fields) AS f "
+                       "WHERE f.key = ? AND f.value LIKE ? ESCAPE '\\')")
+        params += [filters.shelf_field, _like_prefix(filters.shelf)]
+    if filters.duplicates:
+        clauses.append("a.release_id IN (SELECT release_id FROM albums WHERE release_id > 0 "
+                       "GROUP BY release_id HAVING count(*) > 1)")
+    if filters.group == "master":
+        # The card of a master is its copy with the lowest id; copies without a master stand alone.
+        clauses.append("NOT (a.master_id > 0 AND EXISTS (SELECT 1 FROM albums AS g "
+                       "WHERE g.master_id = a.master_id AND g.id < a.id))")
+    return clauses, params
+
+
+def _where(filters: _Filters, tags: list[_Tag], walk: bool = True,
+           source: _Source = _ALBUMS) -> tuple[str, list[Any]]:
     """The WHERE clause of the filters; ``walk`` picks the query shape for the tags.
 
     Walking ("+a.id", no index on the membership test): the matching ids are
@@ -501,10 +697,9 @@ def _where(filters: _Filters, tags: list[_Tag], walk: bool = True) -> tuple[str,
     matching albums by id and sorts them: cheaper when few match (see
     :func:`_walk_costs_more`).
     """
-    clauses: list[str] = []
-    params: list[Any] = []
+    clauses, params = _copy_filters(filters)
     if tags:
-        match_sql, match_params = _tag_match(tags)
+        match_sql, match_params = _tag_match(tags, source)
         clauses.append(f"{'+' if walk else ''}a.id IN ({match_sql})")
         params += match_params
     if filters.decade is not None:
@@ -518,12 +713,13 @@ def _where(filters: _Filters, tags: list[_Tag], walk: bool = True) -> tuple[str,
         if match is None:
             clauses.append("0")
         else:
-            clauses.append("a.id IN (SELECT rowid FROM albums_fts WHERE albums_fts MATCH ?)")
+            clauses.append(f"a.id IN (SELECT rowid FROM {source.fts} WHERE {source.fts} MATCH ?)")
             params.append(match)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def _walk_costs_more(conn: sqlite3.Connection, tags: list[_Tag], total: int, rows_needed: int) -> bool:
+def _walk_costs_more(conn: sqlite3.Connection, tags: list[_Tag], total: int, rows_needed: int,
+                     source: _Source = _ALBUMS) -> bool:
     """Whether fetching the rarest tag's albums and sorting them beats walking the sort index.
 
     A walk reads about ``albums * rows_needed / total`` index entries before
@@ -532,20 +728,21 @@ def _walk_costs_more(conn: sqlite3.Connection, tags: list[_Tag], total: int, row
     """
     if not tags:
         return False
-    albums = counts(conn)["albums"]
+    albums = counts(conn)["albums"] if source is _ALBUMS else want_count(conn)
     walked = albums * min(1.0, rows_needed / max(total, 1))
     return 2 * tags[0].albums <= walked
 
 
-def _count(conn: sqlite3.Connection, filters: _Filters, tags: list[_Tag], where: str, params: list[Any]) -> int:
+def _count(conn: sqlite3.Connection, filters: _Filters, tags: list[_Tag], where: str, params: list[Any],
+           source: _Source = _ALBUMS) -> int:
     """How many albums match; tag-only filters are counted in the tag index alone.
 
     Counting through ``albums`` costs a lookup per candidate row (about 10 ms
     for a common genre at 10,000 albums); the tag index answers in a fraction.
     """
-    if not tags or filters.decade is not None or filters.folder or filters.q:
-        return conn.execute(f"SELECT count(*) FROM albums AS a{where}", params).fetchone()[0]
-    match_sql, match_params = _tag_match(tags)
+    if not tags or not filters.only_tags():
+        return conn.execute(f"SELECT count(*) FROM {source.table} AS a{where}", params).fetchone()[0]
+    match_sql, match_params = _tag_match(tags, source)
     return conn.execute(f"SELECT count(*) FROM ({match_sql})", match_params).fetchone()[0]
 
 
@@ -598,6 +795,8 @@ def _sort_key_sql(sort: str) -> str:
 def list_albums(conn: sqlite3.Connection, *, sort: str = "artist", order: str | None = None,
                 genre: str | None = None, style: str | None = None, decade: int | str | None = None,
                 format: str | None = None, folder: str | None = None, q: str | None = None,
+                media: str | None = None, sleeve: str | None = None, shelf: str | None = None,
+                duplicates: bool | str | None = None, group: str | None = None,
                 limit: int = 48, after: str | None = None, offset: int | None = None) -> AlbumPage:
     """One page of the grid.
 
@@ -605,11 +804,35 @@ def list_albums(conn: sqlite3.Connection, *, sort: str = "artist", order: str | 
     Filters combine with AND: ``genre``/``style``/``format`` match a tag
     ignoring case and accents, ``decade`` is a year ending in 0 (``1970``
     means 1970-1979), ``folder`` is a folder name, ``q`` is free text matched
-    by prefix against artist, title, labels, catalog numbers and track titles.
+    by prefix against artist, title, labels, catalog numbers and track titles,
+    ``media``/``sleeve`` a condition (ignoring case), ``shelf`` the start of
+    the shelf position (the custom field named by :data:`SHELF_FIELD_KEY`),
+    ``duplicates`` (``"1"``) only releases owned more than once, and
+    ``group="master"`` one card per master: its first copy (lowest id) among
+    all copies, shown when it matches the other filters.
     Page with ``after`` (a cursor) or ``offset``, not both.
 
     Raises :class:`InvalidQuery` for any unusable parameter.
     """
+    filters = _filters(conn, genre, style, decade, format, folder, q, media, sleeve, shelf, duplicates, group)
+    return _list_page(conn, _ALBUMS, filters, sort, order, limit, after, offset)
+
+
+def list_wants(conn: sqlite3.Connection, *, sort: str = "artist", order: str | None = None,
+               genre: str | None = None, style: str | None = None, decade: int | str | None = None,
+               format: str | None = None, q: str | None = None,
+               limit: int = 48, after: str | None = None, offset: int | None = None) -> AlbumPage:
+    """One page of the wantlist, sorted, filtered and paged exactly like :func:`list_albums`.
+
+    ``q`` matches artist, title, labels and catalog numbers. The page's
+    ``albums`` are :class:`Want` objects.
+    """
+    filters = _filters(conn, genre, style, decade, format, None, q)
+    return _list_page(conn, _WANTS, filters, sort, order, limit, after, offset)
+
+
+def _list_page(conn: sqlite3.Connection, source: _Source, filters: _Filters, sort: str, order: str | None,
+               limit: int, after: str | None, offset: int | None) -> AlbumPage:
     sort, order = _check_sort(sort, order)
     if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise InvalidQuery("limit", f"must be between 1 and {MAX_LIMIT}")
@@ -617,12 +840,11 @@ def list_albums(conn: sqlite3.Connection, *, sort: str = "artist", order: str | 
         raise InvalidQuery("after", "cannot be combined with offset")
     if offset is not None and (not isinstance(offset, int) or offset < 0):
         raise InvalidQuery("offset", "must be 0 or more")
-    filters = _filters(genre, style, decade, format, folder, q)
-    tags = _tags(conn, filters)
-    where, params = _where(filters, tags)
-    total = _count(conn, filters, tags, where, params)
-    if _walk_costs_more(conn, tags, total, (offset or 0) + limit + 1):
-        where, params = _where(filters, tags, walk=False)
+    tags = _tags(conn, filters, source)
+    where, params = _where(filters, tags, source=source)
+    total = _count(conn, filters, tags, where, params, source)
+    if _walk_costs_more(conn, tags, total, (offset or 0) + limit + 1, source):
+        where, params = _where(filters, tags, walk=False, source=source)
 
     page_where, page_params = where, list(params)
     if after:
@@ -630,27 +852,29 @@ def list_albums(conn: sqlite3.Connection, *, sort: str = "artist", order: str | 
         page_where = f"{where} AND {after_sql}" if where else f" WHERE {after_sql}"
         page_params += after_params
     # The sort key columns come last in each row: the cursor is read from them.
-    sql = _SELECT_ALBUM.replace("FROM albums AS a", f", {_sort_key_sql(sort)} FROM albums AS a")
+    table_sql = f"FROM {source.table} AS a"
+    sql = source.select.replace(table_sql, f", {_sort_key_sql(sort)} {table_sql}")
     sql += f"{page_where} ORDER BY {_order_by(sort, order)} LIMIT ? OFFSET ?"
     rows = conn.execute(sql, [*page_params, limit + 1, offset or 0]).fetchall()
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(tuple(rows[-1])[-len(SORTS[sort]):]) if more and rows else None
     next_offset = (offset or 0) + limit if more and not after else None
-    return AlbumPage([_album(row) for row in rows], total, next_cursor, next_offset)
+    return AlbumPage([source.make(row) for row in rows], total, next_cursor, next_offset)
 
 
 def neighbours(conn: sqlite3.Connection, album_id: int, *, sort: str = "artist", order: str | None = None,
                genre: str | None = None, style: str | None = None, decade: int | str | None = None,
-               format: str | None = None, folder: str | None = None,
-               q: str | None = None) -> tuple[int | None, int | None]:
+               format: str | None = None, folder: str | None = None, q: str | None = None,
+               media: str | None = None, sleeve: str | None = None, shelf: str | None = None,
+               duplicates: bool | str | None = None, group: str | None = None) -> tuple[int | None, int | None]:
     """``(previous_id, next_id)`` of an album in a grid's sort and filters (``None`` at the ends).
 
     Takes the same parameters as :func:`list_albums`; an unknown album gives
     ``(None, None)``.
     """
     sort, order = _check_sort(sort, order)
-    filters = _filters(genre, style, decade, format, folder, q)
+    filters = _filters(conn, genre, style, decade, format, folder, q, media, sleeve, shelf, duplicates, group)
     key = conn.execute(f"SELECT {_sort_key_sql(sort)} FROM albums AS a WHERE a.id = ?", (album_id,)).fetchone()
     if key is None:
         return None, None
@@ -735,16 +959,17 @@ def cached(conn: sqlite3.Connection, key: tuple[Any, ...], compute: Callable[[],
     return value
 
 
-def _tag_options(conn: sqlite3.Connection, kind: str) -> list[FilterOption]:
+def _tag_options(conn: sqlite3.Connection, kind: str, source: _Source = _ALBUMS) -> list[FilterOption]:
     # min(value) picks one display spelling when copies differ only in case.
     return [FilterOption(row[0], row[0], row[1]) for row in conn.execute(
-        "SELECT min(value), count(*) AS n FROM album_tags WHERE kind = ? GROUP BY key ORDER BY n DESC, key",
-        (kind,))]
+        f"SELECT min(value), count(*) AS n FROM {source.tag_table} WHERE kind = ? GROUP BY key "
+        "ORDER BY n DESC, key", (kind,))]
 
 
-def _decade_options(conn: sqlite3.Connection) -> list[FilterOption]:
+def _decade_options(conn: sqlite3.Connection, source: _Source = _ALBUMS) -> list[FilterOption]:
     return [FilterOption(str(row[0]), f"{row[0]}s", row[1]) for row in conn.execute(
-        "SELECT (year / 10) * 10 AS decade, count(*) FROM albums WHERE year > 0 GROUP BY decade ORDER BY decade")]
+        f"SELECT (year / 10) * 10 AS decade, count(*) FROM {source.table} WHERE year > 0 "
+        "GROUP BY decade ORDER BY decade")]
 
 
 def filter_options(conn: sqlite3.Connection) -> FilterOptions:
@@ -759,7 +984,29 @@ def _filter_options(conn: sqlite3.Connection) -> FilterOptions:
     folders = [FilterOption(row[0], row[0], row[1]) for row in conn.execute(
         "SELECT folder, count(*) AS n FROM albums WHERE folder != '' GROUP BY folder ORDER BY folder")]
     return FilterOptions(genres=_tag_options(conn, "genre"), styles=_tag_options(conn, "style"),
-                         decades=_decade_options(conn), formats=_tag_options(conn, "format"), folders=folders)
+                         decades=_decade_options(conn), formats=_tag_options(conn, "format"), folders=folders,
+                         media=_condition_options(conn, "media_condition"),
+                         sleeve=_condition_options(conn, "sleeve_condition"))
+
+
+def _condition_options(conn: sqlite3.Connection, column: str) -> list[FilterOption]:
+    return [FilterOption(row[0], row[0], row[1]) for row in conn.execute(
+        f"SELECT min({column}), count(*) AS n FROM albums WHERE {column} != '' "
+        f"GROUP BY {column} COLLATE NOCASE ORDER BY n DESC, 1")]
+
+
+def want_filter_options(conn: sqlite3.Connection) -> FilterOptions:
+    """The wantlist's genres, styles, decades and formats with their counts (no folders or conditions).
+
+    Cached per process like :func:`filter_options`.
+    """
+    return cached(conn, ("want_filter_options",), lambda: _want_filter_options(conn))
+
+
+def _want_filter_options(conn: sqlite3.Connection) -> FilterOptions:
+    return FilterOptions(genres=_tag_options(conn, "genre", _WANTS), styles=_tag_options(conn, "style", _WANTS),
+                         decades=_decade_options(conn, _WANTS), formats=_tag_options(conn, "format", _WANTS),
+                         folders=[])
 
 
 @dataclass(frozen=True)
@@ -810,11 +1057,188 @@ def _counts(conn: sqlite3.Connection) -> dict[str, int]:
     return result
 
 
+def want_count(conn: sqlite3.Connection) -> int:
+    """How many releases are on the stored wantlist; cached per process like :func:`counts`."""
+    return cached(conn, ("want_count",), lambda: conn.execute("SELECT count(*) FROM wants").fetchone()[0])
+
+
 def all_cover_urls(conn: sqlite3.Connection) -> list[str]:
-    """Every distinct cover source URL (cover, else thumbnail), for the image sync and orphan cleanup."""
+    """Every distinct cover source URL (cover, else thumbnail) of copies and wants.
+
+    For the image sync and orphan cleanup: wanted releases' covers live in
+    the same cache.
+    """
     return [row[0] for row in conn.execute(
-        "SELECT DISTINCT CASE WHEN cover_url != '' THEN cover_url ELSE thumb_url END AS url FROM albums "
+        "SELECT CASE WHEN cover_url != '' THEN cover_url ELSE thumb_url END AS url FROM albums WHERE url != '' "
+        "UNION SELECT CASE WHEN cover_url != '' THEN cover_url ELSE thumb_url END AS url FROM wants "
         "WHERE url != '' ORDER BY url")]
+
+
+# --------------------------------------------------------------------------
+# Pressings, duplicates, the wantlist beside a copy
+# --------------------------------------------------------------------------
+
+def other_pressings(conn: sqlite3.Connection, album: Album) -> list[Album]:
+    """The other copies of the same master (other pressings, and further copies of this release), oldest first."""
+    if album.master_id <= 0:
+        return []
+    ids = [row[0] for row in conn.execute(
+        "SELECT id FROM albums WHERE master_id = ? AND id != ? ORDER BY year, id", (album.master_id, album.id))]
+    return get_albums(conn, ids)
+
+
+def wanted_pressings(conn: sqlite3.Connection, album: Album) -> list[Want]:
+    """Wantlist releases of this copy's master (or of its release, when it has no master)."""
+    return [_want(row) for row in conn.execute(
+        f"{_SELECT_WANT} WHERE (a.master_id = ? AND a.master_id > 0) OR a.release_id = ? ORDER BY a.year, a.id",
+        (album.master_id, album.release_id))]
+
+
+@dataclass(frozen=True)
+class Pressings:
+    """How many distinct releases (pressings) and copies a master has in the collection."""
+
+    releases: int
+    copies: int
+
+
+def pressings_by_master(conn: sqlite3.Connection, albums: Sequence[Album]) -> dict[int, Pressings]:
+    """For a grid page grouped by master: ``{master_id: Pressings}`` of the page's masters, one query."""
+    masters = sorted({a.master_id for a in albums if a.master_id > 0})
+    if not masters:
+        return {}
+    marks = ", ".join("?" for _ in masters)
+    return {row[0]: Pressings(row[1], row[2]) for row in conn.execute(
+        f"SELECT master_id, count(DISTINCT release_id), count(*) FROM albums WHERE master_id IN ({marks}) "
+        "GROUP BY master_id", masters)}
+
+
+# --------------------------------------------------------------------------
+# Collection value over time
+# --------------------------------------------------------------------------
+
+VALUE_KEYS = ("minimum", "median", "maximum")
+#: Characters that only ever group thousands in a price ("1 234,56", "1'234.56"), never mark decimals.
+_GROUPING_ONLY = " \u00a0\u202f'"
+_MONEY = re.compile(r"^(?P<before>[^\d\s.,\-]*)\s*(?P<number>\d[\d.,'\u00a0\u202f ]*)\s*(?P<after>[^\d\s.,\-]*)$")
+
+
+class MoneyFormatError(ValueError):
+    """A value string cannot be read as an amount without guessing; the message says why, for the owner."""
+
+
+@dataclass(frozen=True)
+class Money:
+    """An amount and its currency exactly as written (``"€"``, ``"CA$"``, ``"SEK"``), before or after it."""
+
+    currency: str
+    amount: Decimal
+
+
+def _decimal_mark(number: str) -> str | None:
+    """Which of ``.`` and ``,`` marks decimals in ``number`` (``None``: none); :class:`MoneyFormatError` if unclear.
+
+    Unambiguous: both marks ("1,234.56": the last one is decimal), one mark
+    repeated ("1,234,567": thousands), or one mark followed by one or two
+    digits ("12,34"). One mark followed by exactly three digits ("1,234",
+    "1.234") is a thousands group or three decimals depending on the
+    currency's locale, which Discogs does not say: refused.
+    """
+    marks = [ch for ch in number if ch in ".,"]
+    if not marks:
+        return None
+    last = marks[-1]
+    if len(set(marks)) == 2:
+        if marks.count(last) != 1:
+            raise MoneyFormatError(f"{number!r} uses both separators more than once")
+        return last
+    tail = number.rsplit(last, 1)[1]
+    if len(marks) > 1:
+        return None
+    if len(tail) in (1, 2):
+        return last
+    raise MoneyFormatError(f"{number!r} could be thousands or decimals")
+
+
+def _check_groups(digits_before: str, grouping: str) -> None:
+    """Thousands groups must be 1-3 digits, then exactly 3 ("1,234,567"), or the number is not a price."""
+    groups = re.split(f"[{re.escape(grouping)}]", digits_before) if grouping else [digits_before]
+    if len(groups) > 1 and (not 1 <= len(groups[0]) <= 3 or any(len(g) != 3 for g in groups[1:])):
+        raise MoneyFormatError(f"{digits_before!r} is not grouped in thousands")
+
+
+def parse_money(text: str) -> Money:
+    """Read a collection value string ("€1,234.56", "$12.00", "1.234,56 €") without guessing.
+
+    The currency is what surrounds the number, kept as written; the decimal
+    mark is inferred only when the string leaves one reading (see
+    :func:`_decimal_mark`). Raises :class:`MoneyFormatError` otherwise.
+    """
+    match = _MONEY.match(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        raise MoneyFormatError(f"{text!r} is not an amount")
+    before, number, after = match["before"], match["number"].strip(), match["after"]
+    if bool(before) == bool(after):
+        raise MoneyFormatError(f"{text!r} has no single currency sign or code")
+    mark = _decimal_mark(number)
+    whole, _, fraction = number.rpartition(mark) if mark else (number, "", "")
+    grouping = "".join(sorted({ch for ch in whole if not ch.isdigit()}))
+    if len(grouping) > 1:
+        raise MoneyFormatError(f"{text!r} mixes thousands separators")
+    _check_groups(whole, grouping)
+    digits = "".join(ch for ch in whole if ch.isdigit())
+    return Money(before or after, Decimal(f"{digits}.{fraction}" if fraction else digits))
+
+
+@dataclass(frozen=True)
+class ValueSnapshot:
+    """One dated collection value as Discogs gave it, and what could be read of it.
+
+    ``currency`` and ``amounts`` (minimum, median, maximum) are ``None`` when
+    ``problem`` says why the strings were not read as numbers.
+    """
+
+    taken_at: str
+    minimum: str
+    median: str
+    maximum: str
+    currency: str | None
+    amounts: tuple[Decimal, Decimal, Decimal] | None
+    problem: str | None
+
+
+def save_value_snapshot(conn: sqlite3.Connection, value: Any) -> bool:
+    """Keep a ``/collection/value`` answer as a new dated row (never overwritten); False if it is not one.
+
+    The three strings are stored as given. Call inside a write transaction.
+    """
+    if not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in VALUE_KEYS):
+        return False
+    conn.execute("INSERT INTO collection_value (taken_at, minimum, median, maximum) VALUES (?, ?, ?, ?)",
+                 (now_iso(), *(value[k].strip()[:64] for k in VALUE_KEYS)))
+    return True
+
+
+def _read_snapshot(row: sqlite3.Row) -> ValueSnapshot:
+    raw = tuple(row[k] for k in VALUE_KEYS)
+    try:
+        parsed = [parse_money(text) for text in raw]
+    except MoneyFormatError as exc:
+        return ValueSnapshot(row["taken_at"], *raw, None, None, str(exc))
+    if len({m.currency for m in parsed}) != 1:
+        return ValueSnapshot(row["taken_at"], *raw, None, None, "the three figures are in different currencies")
+    return ValueSnapshot(row["taken_at"], *raw, parsed[0].currency, tuple(m.amount for m in parsed), None)
+
+
+#: Snapshots shown on /stats: about three years of daily syncs.
+MAX_VALUE_SNAPSHOTS = 1000
+
+
+def value_history(conn: sqlite3.Connection, limit: int = MAX_VALUE_SNAPSHOTS) -> list[ValueSnapshot]:
+    """The latest ``limit`` value snapshots, oldest first, each read by :func:`parse_money`."""
+    rows = conn.execute("SELECT * FROM (SELECT * FROM collection_value ORDER BY id DESC LIMIT ?) ORDER BY id",
+                        (limit,)).fetchall()
+    return [_read_snapshot(row) for row in rows]
 
 
 # --------------------------------------------------------------------------

@@ -57,7 +57,11 @@ def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
 
 
 def migrations() -> list[tuple[int, Path]]:
-    """The migration files, ordered by number; gaps or duplicates are an error."""
+    """The migration files, ordered by number; a duplicate number is an error.
+
+    A gap is allowed (branches number their files apart and are renumbered
+    when merged); each file still runs once, in order of its number.
+    """
     found = []
     for path in MIGRATIONS_DIR.iterdir():
         match = _MIGRATION_NAME.fullmatch(path.name)
@@ -65,8 +69,8 @@ def migrations() -> list[tuple[int, Path]]:
             found.append((int(match.group(1)), path))
     found.sort()
     numbers = [n for n, _ in found]
-    if numbers != list(range(1, len(numbers) + 1)):
-        raise MigrationError(f"migrations must be numbered 1..n without gaps, found {numbers}")
+    if len(set(numbers)) != len(numbers) or (numbers and numbers[0] < 1):
+        raise MigrationError(f"migrations must have distinct numbers from 1, found {numbers}")
     return found
 
 
@@ -74,9 +78,10 @@ def migrate(conn: sqlite3.Connection) -> int:
     """Apply every migration newer than the database; return the resulting version."""
     current = conn.execute("PRAGMA user_version").fetchone()[0]
     available = migrations()
-    if current > len(available):
-        raise MigrationError(f"database is at version {current}, newer than this code ({len(available)})")
-    for number, path in available[current:]:
+    newest = available[-1][0] if available else 0
+    if current > newest:
+        raise MigrationError(f"database is at version {current}, newer than this code ({newest})")
+    for number, path in (entry for entry in available if entry[0] > current):
         script = path.read_text(encoding="utf-8")
         # executescript() commits first; the explicit BEGIN keeps each file atomic.
         conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")

@@ -209,3 +209,31 @@ class DiscogsClient:
     def release(self, release_id: int) -> dict[str, Any]:
         """A release with tracklist and images."""
         return self.get(f"/releases/{int(release_id)}")
+
+    def wants_page(self, username: str, page: int = 1, per_page: int = 100) -> dict[str, Any]:
+        """One page of the wantlist: ``{"pagination": {...}, "wants": [...]}``.
+
+        ``GET /users/{username}/wants`` "accepts pagination parameters" (up to
+        100 a page, like the collection) and gives "basic information about
+        each release"; "if the wantlist has been made private by its owner,
+        you must be authenticated as the owner", and "the notes field will be
+        visible if you are authenticated as the wantlist owner" (Discogs API
+        documentation, User Wantlist). Each want carries ``id`` (the release
+        id), ``rating``, ``date_added``, ``basic_information`` and ``notes``.
+        The documentation names no sort for it (some clients pass one), so
+        none is sent: pages are followed to the end and the grid sorts.
+        """
+        return self.get(f"/users/{quote(username, safe='')}/wants",
+                        {"page": int(page), "per_page": int(per_page)})
+
+    def collection_value(self, username: str) -> dict[str, Any]:
+        """``GET /users/{username}/collection/value``: ``{"minimum", "median", "maximum"}``, owner only.
+
+        "Returns the minimum, median, and maximum value of a user's
+        collection. Authentication as the collection owner is required."
+        (Discogs API documentation, Collection Value). The values are strings
+        in the owner's profile currency ("$1,234.56", "€12,34"), for the
+        whole collection, today only; some auth methods get 403 "You are not
+        allowed to view this resource" (../reference/DISCOGS_API.md §7).
+        """
+        return self.get(f"/users/{quote(username, safe='')}/collection/value")

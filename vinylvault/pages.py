@@ -29,7 +29,7 @@ import config
 from cache_engine.units import human_when, plural
 
 from . import auth, collection, csv_import, db, demo, discogs, errors, sync
-from .svg_charts import bar_chart, column_chart
+from .svg_charts import bar_chart, column_chart, line_chart
 
 log = logging.getLogger("vinylvault.pages")
 
@@ -38,8 +38,14 @@ bp = Blueprint("pages", __name__)
 THEMES = ("dark", "light")
 THEME_COOKIE = "vv_theme"
 #: Grid parameters carried from the grid to album pages (previous/next follow them).
-GRID_PARAMS = ("sort", "order", "genre", "style", "decade", "format", "folder", "q")
-FILTER_PARAMS = ("genre", "style", "decade", "format", "folder")
+GRID_PARAMS = ("sort", "order", "genre", "style", "decade", "format", "folder", "q",
+               "media", "sleeve", "shelf", "duplicates", "group")
+FILTER_PARAMS = ("genre", "style", "decade", "format", "folder", "media", "sleeve", "shelf", "duplicates")
+#: How the active-filter chips name the filters that are not one word.
+FILTER_LABELS = {"media": "Record condition", "sleeve": "Sleeve condition", "shelf": "Where is it"}
+#: The wantlist's filters and parameters (it has no folders, conditions or shelves).
+WANT_FILTERS = ("genre", "style", "decade", "format")
+WANT_PARAMS = ("sort", "order", *WANT_FILTERS, "q")
 SORT_LABELS = {"artist": "Artist", "title": "Title", "year": "Year", "added": "Date added", "rating": "Rating"}
 #: Covers loaded eagerly on a first page: one row at the widest grid (6 columns).
 EAGER_COVERS = 6
@@ -129,13 +135,16 @@ def index():
         next_url = url_for("pages.index", **params, **_limit_param(limit), after=page.next_cursor)
     first_page = not after and page_number == 1
     context = {"albums": page.albums, "total": page.total, "next_url": next_url, "params": params,
-               "eager": EAGER_COVERS if first_page else 0}
+               "eager": EAGER_COVERS if first_page else 0,
+               "pressings": collection.pressings_by_master(conn, page.albums) if params.get("group") else None}
     if request.args.get("fragment"):
         return render_template("_grid_page.html", **context)
     return render_template(
         "index.html", **context, options=collection.filter_options(conn), sorts=SORT_LABELS,
         counts=collection.counts(conn), filtered=any(params.get(name) for name in (*FILTER_PARAMS, "q")),
-        active_filters=[(name, params[name]) for name in FILTER_PARAMS if name in params])
+        active_filters=[(name, params[name]) for name in FILTER_PARAMS if name in params],
+        shelf_field=collection.get_setting(conn, collection.SHELF_FIELD_KEY, ""),
+        wants=collection.want_count(conn) if _wants_visible(conn) else 0, filter_labels=FILTER_LABELS)
 
 
 def _limit_param(limit: int) -> dict[str, int]:
@@ -166,9 +175,17 @@ def album(album_id: int):
     previous_id, next_id = collection.neighbours(conn, album_id, **params)
     details, details_pending = _release_details(record)
     return render_template("album.html", album=record, details=details, details_pending=details_pending,
-                           params=params,
+                           params=params, **_pressings_context(conn, record),
                            previous_id=previous_id, next_id=next_id,
                            via_random=request.args.get("via") == "random")
+
+
+def _pressings_context(conn: sqlite3.Connection, record: collection.Album) -> dict[str, Any]:
+    """The album page's other pressings owned, pressings wanted (when the visitor may see the wantlist), shelf."""
+    shelf_field = collection.get_setting(conn, collection.SHELF_FIELD_KEY, "") or ""
+    return {"other_pressings": collection.other_pressings(conn, record),
+            "wanted_pressings": collection.wanted_pressings(conn, record) if _wants_visible(conn) else [],
+            "shelf_field": shelf_field, "shelf": record.custom_fields.get(shelf_field, "") if shelf_field else ""}
 
 
 def _release_details(record: collection.Album) -> tuple[collection.ReleaseDetails | None, bool]:
@@ -240,6 +257,50 @@ def record_play(album_id: int):
     return redirect(url_for("pages.now_playing", album_id=album_id), 303)
 
 
+# --- Wantlist -------------------------------------------------------------------
+
+def _wants_visible(conn: sqlite3.Connection) -> bool:
+    """The owner always sees the wantlist; a guest only once the owner made it public."""
+    return _is_owner() or collection.get_setting(conn, collection.WANTS_PUBLIC_KEY, "") == "1"
+
+
+@bp.get("/wants")
+def wants():
+    """The Discogs wantlist as a grid: the same sort, filters, search and paging as the collection."""
+    conn = db.get_db()
+    if not _wants_visible(conn):
+        # Like private photos: a private wantlist is not there for a guest.
+        abort(404, "The owner keeps the wantlist private.")
+    params = {name: request.args[name] for name in WANT_PARAMS if request.args.get(name)}
+    limit = current_app.config["PAGE_SIZE"]
+    after = request.args.get("after") or None
+    page = collection.list_wants(conn, **params, limit=limit, after=after)
+    next_url = url_for("pages.wants", **params, after=page.next_cursor) if page.next_cursor else None
+    context = {"wants": page.albums, "total": page.total, "next_url": next_url, "params": params,
+               "eager": 0 if after else EAGER_COVERS, "show_notes": _is_owner()}
+    if request.args.get("fragment"):
+        return render_template("_wants_page.html", **context)
+    filters = [name for name in WANT_FILTERS if name in params]
+    return render_template("wants.html", **context, options=collection.want_filter_options(conn),
+                           sorts=SORT_LABELS, filtered=bool(filters or params.get("q")),
+                           active_filters=[(name, params[name]) for name in filters])
+
+
+@bp.post("/sync/collector-settings")
+@auth.owner_required
+def collector_settings():
+    """The owner's choices for the wantlist's visibility and the shelf field (CSRF-checked form)."""
+    conn = db.get_db()
+    shelf_field = request.form.get("shelf_field", "").strip()
+    if len(shelf_field) > 100:
+        log.info("collector settings refused: shelf field name longer than 100 characters")
+        abort(400, "The shelf field's name can be at most 100 characters.")
+    collection.set_setting(conn, collection.SHELF_FIELD_KEY, shelf_field or None)
+    collection.set_setting(conn, collection.WANTS_PUBLIC_KEY, "1" if request.form.get("wants_public") else None)
+    flash("Saved.", "ok")
+    return redirect(url_for("pages.sync_page"), 303)
+
+
 # --- Random, search, stats -------------------------------------------------------
 
 @bp.get("/spin")
@@ -293,7 +354,30 @@ def stats():
                             chart_id="chart-format", title="Albums by format (top 10)",
                             empty=STATS_EMPTY.format(what="formats")),
     }
-    return render_template("stats.html", stats=numbers, charts=charts, cache=_cache_stats())
+    value = _value_context(db.get_db()) if _is_owner() else None
+    return render_template("stats.html", stats=numbers, charts=charts, cache=_cache_stats(), value=value)
+
+
+def _value_context(conn: sqlite3.Connection) -> dict[str, Any]:
+    """The collection value over time for the owner: the chart of medians and every snapshot as given.
+
+    Only snapshots read unambiguously (:func:`collection.parse_money`) and in
+    the latest readable currency are charted; each other one says why not.
+    """
+    history = collection.value_history(conn)
+    readable = [s for s in history if s.amounts is not None]
+    currency = readable[-1].currency if readable else None
+    rows = []
+    for snapshot in history:
+        problem = snapshot.problem
+        if problem is None and snapshot.currency != currency:
+            problem = f"in {snapshot.currency}, not {currency}"
+        rows.append((snapshot, problem))
+    charted = [s for s, problem in rows if problem is None]
+    chart = line_chart([(s.taken_at[:10], float(s.amounts[1])) for s in charted], chart_id="chart-value",
+                       title=f"Median value of the collection ({currency})", unit=currency or "",
+                       value_labels=[s.median for s in charted]) if charted else None
+    return {"rows": rows, "chart": chart, "currency": currency}
 
 
 def _cache_stats() -> dict[str, Any] | None:
@@ -331,7 +415,10 @@ def sync_page():
     username, token = sync.discogs_credentials(conn, settings)
     return render_template("sync.html", status=sync_view(), connected=bool(username and token),
                            covers_note=_covers_note(conn, token, "on the set-up page (the button below)"),
-                           period=sync_period(settings.SYNC_INTERVAL_HOURS))
+                           period=sync_period(settings.SYNC_INTERVAL_HOURS),
+                           shelf_field=collection.get_setting(conn, collection.SHELF_FIELD_KEY, ""),
+                           wants_public=collection.get_setting(conn, collection.WANTS_PUBLIC_KEY, "") == "1",
+                           wants_count=collection.want_count(conn))
 
 
 def sync_period(hours: float) -> str | None:

@@ -159,7 +159,7 @@ def _describe_line(rows: list[tuple[str, float]], unit: str) -> str:
 
 def line_chart(data: Series, *, chart_id: str, title: str, unit: str = "albums",
                width: int = 360, height: int = 160, axis_max: float | None = None,
-               empty: str = NOT_ENOUGH_DATA) -> Markup:
+               empty: str = NOT_ENOUGH_DATA, value_labels: Sequence[str] | None = None) -> Markup:
     """A line through the points in order (samples over time), with a labelled value axis.
 
     The value axis runs from 0 to ``axis_max`` (default: a round number at
@@ -167,13 +167,20 @@ def line_chart(data: Series, *, chart_id: str, title: str, unit: str = "albums",
     a tiny series reads "0.5 KiB", never a lone "0". The first and last
     labels sit under the ends of the line, inside the frame. Fewer than two
     points make no line: the ``empty`` sentence instead.
+
+    ``value_labels`` (one per point) are values whose written form matters
+    (money as Discogs formats it): the axis then carries no numbers, which
+    would have to guess a decimal separator, and the highest point is
+    labelled with its own text.
     """
     rows = _check(data)
+    if value_labels is not None and len(value_labels) != len(rows):
+        raise ChartError("value_labels needs one label per point")
     if len(rows) < 2:
         return not_enough_data(chart_id, empty)
     top = axis_max or nice_ceiling(max(value for _, value in rows))
     ticks = [top * share for share in (0, 0.5, 1)]
-    axis_w = round(max(len(_tick(t, unit)) for t in ticks) * CHAR_PX) + 8
+    axis_w = 8 if value_labels else round(max(len(_tick(t, unit)) for t in ticks) * CHAR_PX) + 8
     pad_top, pad_right, label_h = 10, 8, 22
     plot_w, plot_h = width - axis_w - pad_right, height - pad_top - label_h
     base = pad_top + plot_h
@@ -184,9 +191,10 @@ def line_chart(data: Series, *, chart_id: str, title: str, unit: str = "albums",
     for value in ticks:
         y = round(base - plot_h * value / top, 1)
         body.append(f'<line class="{"chart-axis" if value == 0 else "chart-grid"}" x1="{axis_w}" y1="{y}" '
-                    f'x2="{width - pad_right}" y2="{y}"/>'
-                    f'<text class="chart-text chart-value" x="{axis_w - 6}" y="{y}" text-anchor="end" '
-                    f'dominant-baseline="central">{escape(_tick(value, unit))}</text>')
+                    f'x2="{width - pad_right}" y2="{y}"/>')
+        if not value_labels:
+            body.append(f'<text class="chart-text chart-value" x="{axis_w - 6}" y="{y}" text-anchor="end" '
+                        f'dominant-baseline="central">{escape(_tick(value, unit))}</text>')
     path = " ".join(f"{x},{y}" for x, y in points)
     body.append(f'<polyline class="chart-line" fill="none" points="{path}"/>')
     body.extend(f'<circle class="chart-bar" cx="{x}" cy="{y}" r="3"/>' for x, y in points)
@@ -195,4 +203,14 @@ def line_chart(data: Series, *, chart_id: str, title: str, unit: str = "albums",
                 f'{escape(_short(rows[0][0], room))}</text>'
                 f'<text class="chart-text" x="{width - pad_right}" y="{height - 5}" text-anchor="end">'
                 f'{escape(_short(rows[-1][0], room))}</text>')
-    return _svg(chart_id, width, height, title, _describe_line(rows, unit), body)
+    if value_labels:
+        peak = max(range(len(rows)), key=lambda i: rows[i][1])
+        x, y = points[peak]
+        # At either end a centred label would be cut off by the edge of the chart.
+        anchor = "start" if peak == 0 else "end" if peak == len(rows) - 1 else "middle"
+        body.append(f'<text class="chart-text chart-value" x="{x}" y="{max(y - 6, 12)}" '
+                    f'text-anchor="{anchor}">{escape(value_labels[peak])}</text>')
+        desc = "; ".join(f"{label}: {text}" for (label, _), text in zip(rows, value_labels))
+    else:
+        desc = _describe_line(rows, unit)
+    return _svg(chart_id, width, height, title, desc, body)

@@ -12,8 +12,17 @@ onto pages already read, and their copies would otherwise be removed here
 although they still exist. (An addition and a deletion between two pages keep
 the count; a copy missed that way is removed and returns with the next run.)
 
+After the collection, the same run reads the wantlist (``/users/{u}/wants``)
+the same way: pages stored with their progress (``sync_state.wants_page``),
+wants stamped with the run id, stale ones removed only after a full pass
+whose count held. Then it keeps one dated snapshot of the collection's value
+(``/collection/value``, never overwritten). A wantlist or value Discogs
+refuses (401/403) is skipped, not a failed sync.
+
 Requests per run: 1 folder list + 1 custom-field list + one per collection
-page (``ceil(items / 100)``). A resumed run repeats the two lists.
+page (``ceil(items / 100)``) + one per wantlist page (``ceil(wants / 100)``,
+at least 1 to learn the count) + 1 value. A resumed run repeats the two
+lists only if collection pages remain.
 
 Covers: a copy without any (CSV imports carry none; some Discogs items have
 only spacer.gif) gets its release's primary image, else the first, when the
@@ -47,7 +56,7 @@ from flask import Flask
 import config
 
 from . import collection, db
-from .collection import AlbumRecord, Label, ReleaseDetails, Track, write_transaction
+from .collection import AlbumRecord, Label, ReleaseDetails, Track, WantRecord, write_transaction
 from .discogs import DiscogsAuthError, DiscogsClient, DiscogsError, DiscogsNotFound
 
 log = logging.getLogger("vinylvault.sync")
@@ -139,36 +148,57 @@ def _notes(notes: Any, fields: dict[int, str]) -> tuple[str, str, str, dict[str,
     return media, sleeve, text, values
 
 
-def map_collection_item(item: dict[str, Any], *, fields: dict[int, str] | None = None,
-                        folders: dict[int, str] | None = None, run_id: str | None = None) -> AlbumRecord | None:
-    """One ``releases[]`` item as an :class:`AlbumRecord`; ``None`` if it has no ``instance_id``.
-
-    Every key is optional: missing cover, spacer.gif thumb, year 0, no
-    date_added, no genres/styles/notes/folder_id all map to "unknown".
-    """
-    instance_id = _int(item.get("instance_id"))
-    if instance_id <= 0:
-        return None
-    basic = item.get("basic_information") if isinstance(item.get("basic_information"), dict) else {}
-    fields = fields or DEFAULT_FIELDS
+def _release_fields(item: dict[str, Any], basic: dict[str, Any]) -> dict[str, Any]:
+    """What a collection item and a want share: the release as ``basic_information`` describes it."""
     artist, artist_pairs = _artist_credit(basic.get("artists") or [])
     formats, format_names = _format_strings(basic.get("formats") or [])
-    media, sleeve, notes, custom = _notes(item.get("notes"), fields)
-    folder_id = item.get("folder_id")
-    folder_id = _int(folder_id) if folder_id is not None else None
-    return AlbumRecord(
-        id=instance_id, source="discogs", release_id=_int(item.get("id") or basic.get("id")),
+    return dict(
+        release_id=_int(item.get("id") or basic.get("id")), master_id=max(0, _int(basic.get("master_id"))),
         artist=artist, title=_text(basic.get("title")) or "Untitled", year=max(0, _int(basic.get("year"))),
         labels=[Label(_text(l.get("name")), _text(l.get("catno")))
                 for l in basic.get("labels") or [] if isinstance(l, dict)],
         formats=formats, format_names=format_names,
         genres=[_text(g) for g in basic.get("genres") or [] if _text(g)],
         styles=[_text(s) for s in basic.get("styles") or [] if _text(s)],
-        folder=(folders or {}).get(folder_id, "") if folder_id is not None else "", folder_id=folder_id,
         rating=min(5, max(0, _int(item.get("rating")))), date_added=_text(item.get("date_added")),
         cover_url=_image(basic.get("cover_image")), thumb_url=_image(basic.get("thumb")),
-        media_condition=media, sleeve_condition=sleeve, notes=notes, custom_fields=custom,
-        artists=artist_pairs, sync_run=run_id)
+        artists=artist_pairs)
+
+
+def _basic(item: dict[str, Any]) -> dict[str, Any]:
+    return item.get("basic_information") if isinstance(item.get("basic_information"), dict) else {}
+
+
+def map_collection_item(item: dict[str, Any], *, fields: dict[int, str] | None = None,
+                        folders: dict[int, str] | None = None, run_id: str | None = None) -> AlbumRecord | None:
+    """One ``releases[]`` item as an :class:`AlbumRecord`; ``None`` if it has no ``instance_id``.
+
+    Every key is optional: missing cover, spacer.gif thumb, year 0, no
+    date_added, no genres/styles/notes/folder_id/master_id all map to "unknown".
+    """
+    instance_id = _int(item.get("instance_id"))
+    if instance_id <= 0:
+        return None
+    media, sleeve, notes, custom = _notes(item.get("notes"), fields or DEFAULT_FIELDS)
+    folder_id = item.get("folder_id")
+    folder_id = _int(folder_id) if folder_id is not None else None
+    return AlbumRecord(
+        id=instance_id, source="discogs", **_release_fields(item, _basic(item)),
+        folder=(folders or {}).get(folder_id, "") if folder_id is not None else "", folder_id=folder_id,
+        media_condition=media, sleeve_condition=sleeve, notes=notes, custom_fields=custom, sync_run=run_id)
+
+
+def map_want(item: dict[str, Any], run_id: str | None = None) -> WantRecord | None:
+    """One ``wants[]`` item as a :class:`WantRecord`; ``None`` without a release id.
+
+    A want's ``notes`` is one string (the owner's), not the collection's
+    custom-field list.
+    """
+    fields = _release_fields(item, _basic(item))
+    if fields["release_id"] <= 0:
+        return None
+    fields.pop("artists")
+    return WantRecord(id=fields["release_id"], notes=_text(item.get("notes")), sync_run=run_id, **fields)
 
 
 def map_release(release: dict[str, Any], base_url: str) -> ReleaseDetails:
@@ -261,7 +291,7 @@ def _start_or_resume(conn: sqlite3.Connection, owner: str, username: str, state:
     with write_transaction(conn):
         _update_state(conn, owner, state="running", run_id=run_id, username=username, page=0, pages=0,
                       items_done=0, total=0, added=0, updated=0, removed=0, changed=0, started_at=collection.now_iso(),
-                      finished_at=None, error=None)
+                      finished_at=None, error=None, wants_page=0, wants_total=0, wants_changed=0)
     return run_id, 1
 
 
@@ -310,12 +340,106 @@ def _finish(conn: sqlite3.Connection, owner: str, run_id: str) -> int:
     return removed
 
 
+def _sync_collection(conn: sqlite3.Connection, client: DiscogsClient, owner: str, run_id: str, username: str,
+                     page: int, on_progress: Progress | None,
+                     queue_covers: Callable[[list[str]], None] | None) -> None:
+    """The collection pages from ``page`` to the last; nothing when a resumed run already stored them all."""
+    row = conn.execute("SELECT page, pages FROM sync_state WHERE id = 1").fetchone()
+    if row["pages"] and row["page"] >= row["pages"]:
+        return
+    folders = _lookup_names(lambda: client.folders(username), "folders")
+    fields = _lookup_names(lambda: client.collection_fields(username), "fields") or DEFAULT_FIELDS
+    while True:
+        data = client.collection_page(username, 0, page, PER_PAGE)
+        covers = _store_page(conn, owner, run_id, page, data, fields, folders)
+        if queue_covers and covers:
+            queue_covers(covers)
+        status = sync_status(conn)
+        if on_progress:
+            on_progress(status)
+        if page >= status["pages"]:
+            return
+        page += 1
+
+
+def _store_wants_page(conn: sqlite3.Connection, owner: str, run_id: str, page: int,
+                      data: dict[str, Any]) -> tuple[list[str], int]:
+    """Store one wantlist page and the progress atomically; ``(cover URLs of new wants, pages)``."""
+    pagination = data.get("pagination") if isinstance(data.get("pagination"), dict) else {}
+    new_covers = []
+    with write_transaction(conn):
+        for item in data.get("wants") or []:
+            record = map_want(item, run_id) if isinstance(item, dict) else None
+            if record is None:
+                log.warning("wantlist page %d: want without a release id skipped", page)
+                continue
+            if collection.save_want(conn, record) and (record.cover_url or record.thumb_url):
+                new_covers.append(record.cover_url or record.thumb_url)
+        total = _int(pagination.get("items"))
+        conn.execute("UPDATE sync_state SET wants_changed = wants_changed OR (wants_page > 0 AND wants_total != ?) "
+                     "WHERE id = 1", (total,))
+        _update_state(conn, owner, wants_page=page, wants_total=total)
+    return new_covers, max(_int(pagination.get("pages"), 1), page)
+
+
+def _sync_wants(conn: sqlite3.Connection, client: DiscogsClient, owner: str, run_id: str, username: str,
+                queue_covers: Callable[[list[str]], None] | None) -> None:
+    """The wantlist, page by page, resumable like the collection; stale wants removed after a full pass.
+
+    A wantlist Discogs will not show (private, other auth: 401/403) leaves
+    the stored wants alone and the sync goes on; other failures interrupt
+    the run like a collection page would.
+    """
+    page = conn.execute("SELECT wants_page FROM sync_state WHERE id = 1").fetchone()[0] + 1
+    while True:
+        try:
+            data = client.wants_page(username, page, PER_PAGE)
+        except DiscogsAuthError as exc:
+            log.info("wantlist not synced: %s", exc)
+            return
+        except DiscogsNotFound:
+            # The wantlist shrank below this page since the run began: keep what is stored, and let
+            # removals wait for a run that sees the whole list.
+            log.info("wantlist page %d no longer exists; removals wait for the next run", page)
+            with write_transaction(conn):
+                _update_state(conn, owner, wants_changed=1)
+            break
+        covers, pages = _store_wants_page(conn, owner, run_id, page, data)
+        if queue_covers and covers:
+            queue_covers(covers)
+        if page >= pages:
+            break
+        page += 1
+    with write_transaction(conn):
+        state = conn.execute("SELECT wants_total, wants_changed FROM sync_state WHERE id = 1").fetchone()
+        seen = conn.execute("SELECT count(*) FROM wants WHERE sync_run = ?", (run_id,)).fetchone()[0]
+        if not state["wants_changed"] and seen >= state["wants_total"]:
+            conn.execute("DELETE FROM wants WHERE sync_run IS NULL OR sync_run != ?", (run_id,))
+
+
+def _snapshot_value(conn: sqlite3.Connection, client: DiscogsClient, username: str) -> None:
+    """Keep today's collection value as a new dated snapshot; a refusal or failure only skips it.
+
+    The value is a nicety: Discogs answering 403 (other auth methods) or
+    failing after every retry must not fail the sync of the collection.
+    """
+    try:
+        value = client.collection_value(username)
+    except DiscogsError as exc:
+        log.info("collection value not available: %s", exc)
+        return
+    with write_transaction(conn):
+        if not collection.save_value_snapshot(conn, value):
+            log.info("collection value answer has no minimum/median/maximum strings; not kept")
+
+
 def run_sync(conn: sqlite3.Connection, client: DiscogsClient, username: str, *,
              on_progress: Progress | None = None, queue_covers: Callable[[list[str]], None] | None = None,
              owner: str | None = None) -> dict[str, Any]:
-    """Sync ``username``'s collection into the database; return :func:`sync_status` at the end.
+    """Sync ``username``'s collection, then wantlist and value, into the database; return :func:`sync_status`.
 
-    Resumes an interrupted run of the same user. Raises :class:`SyncBusy` if
+    Resumes an interrupted run of the same user (at the collection or the
+    wantlist page after the last stored). Raises :class:`SyncBusy` if
     another run holds the lease; a Discogs failure is recorded in the state
     (the run stays resumable) and re-raised.
     """
@@ -323,19 +447,9 @@ def run_sync(conn: sqlite3.Connection, client: DiscogsClient, username: str, *,
     state = _acquire_lease(conn, owner)
     try:
         run_id, page = _start_or_resume(conn, owner, username, state)
-        folders = _lookup_names(lambda: client.folders(username), "folders")
-        fields = _lookup_names(lambda: client.collection_fields(username), "fields") or DEFAULT_FIELDS
-        while True:
-            data = client.collection_page(username, 0, page, PER_PAGE)
-            covers = _store_page(conn, owner, run_id, page, data, fields, folders)
-            if queue_covers and covers:
-                queue_covers(covers)
-            status = sync_status(conn)
-            if on_progress:
-                on_progress(status)
-            if page >= status["pages"]:
-                break
-            page += 1
+        _sync_collection(conn, client, owner, run_id, username, page, on_progress, queue_covers)
+        _sync_wants(conn, client, owner, run_id, username, queue_covers)
+        _snapshot_value(conn, client, username)
         _finish(conn, owner, run_id)
     except (DiscogsError, sqlite3.Error, OSError) as exc:
         failed = isinstance(exc, (DiscogsAuthError, DiscogsNotFound))

@@ -114,7 +114,7 @@ def test_common_and_rare_tag_combinations_page_in_the_documented_order(big, sort
         assert first.total == len(expected) > 0
         assert [a.id for a in first.albums] == expected[:20]
         assert walk(big, sort=sort, **params) == expected
-        filters = collection._filters(params.get("genre"), params.get("style"), params.get("decade"), None, None, None)
+        filters = collection._filters(big, params.get("genre"), params.get("style"), params.get("decade"), None, None, None)
         shapes.add(collection._walk_costs_more(big, collection._tags(big, filters), first.total, 21))
     assert shapes == {True, False}
 

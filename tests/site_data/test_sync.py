@@ -27,8 +27,9 @@ def test_full_sync_uses_one_request_per_page(conn, fake, client):
     assert album_count(conn) == 2500
     assert fake.count(PAGES_PATH) == math.ceil(2500 / 100) == 25
     assert fake.pages_requested() == list(range(1, 26))
-    # Plus exactly one folder list and one custom-field list (documented in sync.py).
-    assert fake.count() == 25 + 2
+    # Plus exactly one folder list, one custom-field list, one (empty) wantlist page and
+    # the value (documented in sync.py).
+    assert fake.count() == 25 + 2 + 1 + 1
     assert status["state"] == "done" and status["items_done"] == 2500 and status["total"] == 2500
     assert status["added"] == 2500 and status["removed"] == 0 and status["last_success"]
 

@@ -10,6 +10,8 @@ with unique ``instance_id``s. It implements the endpoints VinylVault uses:
     GET /users/<u>/collection/fields
     GET /users/<u>/collection/folders/0/releases?page=&per_page=
     GET /releases/<id>
+    GET /users/<u>/wants?page=&per_page=
+    GET /users/<u>/collection/value
 
 and the behaviours the client must cope with: a token check (401), a
 required User-Agent (403 without), ``X-Discogs-Ratelimit*`` headers (with a
@@ -27,6 +29,7 @@ import copy
 import json
 import re
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -89,6 +92,9 @@ class FakeDiscogs:
                        {"id": 4, "name": "Originally from", "type": "textarea"}]
         self.folders = [{"id": 0, "name": "All"}, {"id": 1, "name": "Uncategorized"},
                         {"id": 2, "name": "Jazz shelf"}]
+        self.wants: list[dict[str, Any]] = []
+        self.arrivals: list[float] = []   # wall-clock arrival of every request, for pacing checks
+        self.value: dict[str, str] = {"minimum": "€1,234.56", "median": "€2,000.00", "maximum": "€3,210.99"}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -112,6 +118,49 @@ class FakeDiscogs:
                              {"field_id": 2, "value": "Near Mint (NM or M-)"},
                              {"field_id": 4, "value": "Record fair"}]
         return item
+
+    # -- the wantlist and the collection value -------------------------------------------
+
+    def make_want(self, n: int) -> dict[str, Any]:
+        """Want ``n``: recorded item ``n % len(templates)`` as a wantlist entry (release ``6_000_000 + n``).
+
+        Wants share the recorded items' master ids, so some are other
+        pressings of owned copies; every third has the owner's note.
+        """
+        item = copy.deepcopy(self.templates[n % len(self.templates)])
+        for key in ("instance_id", "folder_id"):
+            item.pop(key, None)
+        basic = item.setdefault("basic_information", {})
+        item["id"] = basic["id"] = 6_000_000 + n
+        basic["title"] = f"{basic.get('title', 'Untitled')} (wanted #{n})"
+        item["notes"] = "Only the first pressing" if n % 3 == 0 else ""
+        return item
+
+    def _wants_page(self, query: dict[str, list[str]]) -> tuple[int, Any]:
+        """``/users/<u>/wants``: paginated like the collection, ``wants[]`` instead of ``releases[]``."""
+        try:
+            page = int(query.get("page", ["1"])[0])
+            per_page = min(100, max(1, int(query.get("per_page", ["50"])[0])))
+        except ValueError:
+            return 400, {"message": "Bad page."}
+        with self.lock:
+            pages = max(1, -(-len(self.wants) // per_page))
+            if page < 1 or page > pages:
+                return 404, {"message": "Page not found."}
+            wants = copy.deepcopy(self.wants[(page - 1) * per_page: page * per_page])
+            total = len(self.wants)
+        return 200, {"pagination": {"page": page, "pages": pages, "per_page": per_page, "items": total,
+                                    "urls": {}}, "wants": wants}
+
+    def _collector_route(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any] | None:
+        """The wantlist and collection value endpoints; ``None`` for any other path."""
+        user = re.escape(self.username)
+        if re.fullmatch(rf"/users/{user}/wants", path):
+            return self._wants_page(query)
+        if re.fullmatch(rf"/users/{user}/collection/value", path):
+            with self.lock:
+                return 200, dict(self.value)
+        return None
 
     def delete_items(self, instance_ids: set[int]) -> None:
         with self.lock:
@@ -207,6 +256,9 @@ class FakeDiscogs:
         match = re.fullmatch(r"/releases/(\d+)", path)
         if match:
             return self._release(int(match.group(1)))
+        collector = self._collector_route(path, query)
+        if collector is not None:
+            return collector
         return 404, {"message": "The requested resource was not found."}
 
     def _injected_failure(self, path: str) -> int | None:
@@ -249,6 +301,7 @@ class FakeDiscogs:
                 query = parse_qs(parts.query)
                 with fake.lock:
                     fake.log.append((parts.path, query, dict(self.headers)))
+                    fake.arrivals.append(time.time())
                 if not self.headers.get("User-Agent"):
                     return self._send(403, None, {})
                 headers = fake._ratelimit_headers()
