@@ -256,19 +256,18 @@ def test_job_where_every_item_fails_is_failed(client, token, origin):
     assert (status["state"], status["failed"]) == ("failed", 1)
 
 
-@pytest.mark.parametrize("job_id, code", [
-    ("0" * 32, 404),
-    ("f" * 32, 404),
-    ("xyz", 400),
-    ("F" * 32, 400),
-    ("0" * 33, 400),
-    ("..%2f..%2fetc", 404),  # decoded to slashes: no route matches
-    ("0" * 32 + "%0A", 400),  # a trailing newline is not part of an id
+@pytest.mark.parametrize("job_id, code, error", [
+    ("0" * 32, 404, "unknown_job"),
+    ("f" * 32, 404, "unknown_job"),
+    ("xyz", 400, "invalid_job_id"),
+    ("F" * 32, 400, "invalid_job_id"),
+    ("0" * 33, 400, "invalid_job_id"),
+    ("..%2f..%2fetc", 404, "not_found"),  # decoded to slashes: no route matches
+    ("0" * 32 + "%0A", 400, "invalid_text"),  # a newline is refused at the edge, before any id check
 ])
-def test_job_status_validates_the_id(client, job_id, code):
+def test_job_status_validates_the_id(client, job_id, code, error):
     response = client.get(f"/api/cache/preload/{job_id}")
-    assert response.status_code == code
-    assert response.get_json()["error"] in ("unknown_job", "invalid_job_id", "not_found")
+    assert (response.status_code, response.get_json()["error"]) == (code, error)
 
 
 # --- memory tier scopes -----------------------------------------------------------

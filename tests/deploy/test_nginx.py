@@ -163,10 +163,12 @@ def test_nginx_sends_the_apps_security_headers_once(stack, cached_key):
 def test_files_sent_by_x_accel_redirect_carry_the_headers(tmp_path):
     from tests.deploy.conftest import running_stack
 
-    placeholder = "/cache/placeholders/placeholder_thumbnails.webp"  # always sent by the app's route
     with running_stack(tmp_path, VINYL_VAULT_FILE_DELIVERY="x-accel-redirect") as accel:
-        _, app_headers, _ = http_get(accel.app.url(placeholder))
-        assert app_headers["X-Accel-Redirect"] == "/_cache_files/placeholders/placeholder_thumbnails.webp"
-        status, headers, body = http_get(accel.web.url(placeholder))
-        assert (status, body[:4]) == (200, b"RIFF") and "X-Accel-Redirect" not in headers
-        assert _header_values(accel.web.url(placeholder)) == (200, _expected_headers())
+        key = accel.cache_cover("teal", (20, 140, 140))
+        cover = f"/cache/detail/{key}.webp"
+        _, app_headers, _ = http_get(accel.app.url(cover))  # the app checks, nginx sends the file
+        assert app_headers["X-Accel-Redirect"] == f"/_cache_files/detail/{key[:2]}/{key}.webp"
+        status, headers, body = http_get(accel.web.url(cover))
+        assert (status, body) == (200, accel.cover_path(key, "detail").read_bytes())
+        assert "X-Accel-Redirect" not in headers
+        assert _header_values(accel.web.url(cover)) == (200, _expected_headers())
