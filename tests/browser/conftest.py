@@ -94,10 +94,10 @@ def new_page(browser) -> Iterator[Callable[..., object]]:
         context.close()
 
 
-def log_in(page, site: Site) -> None:
+def log_in(page, site: Site, password: str = PASSWORD) -> None:
     """Log in as the owner through the real form, as a person would."""
     page.goto(site.url("/login"))
-    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=password]", password)
     page.locator("form").filter(has=page.locator("input[name=password]")).locator(
         "button[type=submit], input[type=submit]").first.click()
     page.wait_for_load_state()
