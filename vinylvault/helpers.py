@@ -18,6 +18,7 @@ without JavaScript.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +29,14 @@ from . import images
 
 SIZE_TYPES = ("thumbnails", "detail")
 _PENDING = "vv_cover_misses"
+#: Discogs tells same-named artists apart with a number ("Nadja Orsk (2)"): at
+#: the end of the name, or of one name in a joined credit ("A (2) & B").
+_DISAMBIGUATION = re.compile(r"\s\(\d+\)(?=\s*(?:$|[,&/]))")
+
+
+def artist_name(name: str | None) -> str:
+    """The artist as people write it: Discogs' disambiguation number dropped (stored names keep it)."""
+    return _DISAMBIGUATION.sub("", name or "")
 
 
 def _box_size(size_type: str) -> int:
@@ -122,7 +131,7 @@ def _source_and_alt(album: Any, alt: str | None) -> tuple[str | None, str]:
     if album is None or isinstance(album, str):
         return album or None, alt if alt is not None else "Album cover"
     if alt is None:
-        names = [str(part) for part in (_field(album, "artist"), _field(album, "title")) if part]
+        names = [part for part in (artist_name(_field(album, "artist")), str(_field(album, "title") or "")) if part]
         alt = " — ".join(names) or "Album cover"
     return _field(album, "cover_url") or None, alt
 
@@ -194,4 +203,5 @@ def init_app(app: Flask) -> None:
         get_placeholder_url=get_placeholder_url,
         cover_img=cover_img,
     )
+    app.jinja_env.filters["artist_name"] = artist_name
     app.after_request(_queue_misses)

@@ -104,6 +104,21 @@ def log_in(page, site: Site, password: str = PASSWORD) -> None:
     assert "/login" not in page.url, "login failed"
 
 
+@pytest.fixture(scope="session")
+def owner_state(site: Site, browser) -> dict:
+    """The owner's logged-in browser state, from one real login: ``new_page(storage_state=...)``.
+
+    Logging in once keeps the many owner pages under the per-client login rate limit.
+    """
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        log_in(page, site)
+        return context.storage_state()
+    finally:
+        context.close()
+
+
 def screenshot(page, name: str) -> Path:
     """Save a screenshot for review under test-artifacts/screenshots/."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

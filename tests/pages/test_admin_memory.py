@@ -50,4 +50,4 @@ def test_admin_says_when_the_memory_tier_is_off(make_app):
     set_owner_password(app)
     client = app.test_client()
     log_in(client)
-    assert "The memory tier is off" in client.get("/admin").get_data(as_text=True)
+    assert "Covers are not kept in memory" in client.get("/admin").get_data(as_text=True)

@@ -60,3 +60,30 @@ def test_touch_targets_and_reduced_motion():
     assert "--touch: 44px" in CSS
     assert "@media (prefers-reduced-motion: reduce)" in CSS
     assert ":focus-visible" in CSS
+
+
+#: Words for the people who wrote the cache, not for the people who own the records.
+DEVELOPER_WORDS = re.compile(r"memory tier|negative cache|\bscopes?\b|\bworker\b|\bentries\b|\bhit rate\b|"
+                             r"MEMORY_CACHE_ENABLED\)|\bthumbnails\b", re.I)
+
+
+def visible_text(html: str) -> str:
+    """The page's words as shown: no tags, attributes, scripts or styles."""
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+@pytest.mark.parametrize("settings", [{}, {"MEMORY_CACHE_ENABLED": True}])
+def test_admin_page_speaks_to_the_owner(make_app, settings):
+    from .conftest import log_in, set_owner_password
+
+    app = make_app(**settings)
+    set_owner_password(app)
+    client = app.test_client()
+    log_in(client)
+    response = client.get("/admin")
+    assert response.status_code == 200
+    words = visible_text(response.get_data(as_text=True))
+    assert "Covers kept in memory" in words
+    assert "failed recently, retried later" in words
+    assert DEVELOPER_WORDS.findall(words) == []

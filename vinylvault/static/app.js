@@ -80,21 +80,48 @@
     loadInto(img, candidates);
   }
 
-  function observeCovers() {
-    var images = Array.prototype.slice.call(document.querySelectorAll(SELECTOR));
+  var observer = null;
+
+  /* Reveal each cover of images when it comes near the viewport. */
+  function watchCovers(images) {
     if (!("IntersectionObserver" in window)) {
       images.forEach(reveal);
       return;
     }
-    var observer = new IntersectionObserver(function (entries) {
-      entries.forEach(function (entry) {
-        if (entry.isIntersecting) {
-          observer.unobserve(entry.target);
-          reveal(entry.target);
-        }
-      });
-    }, {rootMargin: NEAR_VIEWPORT});
+    if (!observer) {
+      observer = new IntersectionObserver(function (entries) {
+        entries.forEach(function (entry) {
+          if (entry.isIntersecting) {
+            observer.unobserve(entry.target);
+            reveal(entry.target);
+          }
+        });
+      }, {rootMargin: NEAR_VIEWPORT});
+    }
     images.forEach(function (img) { observer.observe(img); });
+  }
+
+  /* The lazy covers under root, and root itself when it is one. */
+  function lazyCovers(root) {
+    var found = Array.prototype.slice.call(root.querySelectorAll ? root.querySelectorAll(SELECTOR) : []);
+    if (root.matches && root.matches(SELECTOR)) found.unshift(root);
+    return found;
+  }
+
+  function observeCovers() {
+    watchCovers(lazyCovers(document));
+  }
+
+  /*
+   * Content added after load (pages.js: "Load more" and infinite scroll)
+   * announces itself with a "vinylvault:content" event whose detail.added
+   * lists the new nodes: their covers join the same lazy loading.
+   */
+  function observeAddedContent(event) {
+    var added = (event.detail && event.detail.added) || [];
+    var images = [];
+    added.forEach(function (node) { images = images.concat(lazyCovers(node)); });
+    watchCovers(images);
   }
 
   function warm(url) {
@@ -172,6 +199,7 @@
     clearImageCache: clearImageCache
   };
 
+  document.addEventListener("vinylvault:content", observeAddedContent);
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", observeCovers);
   } else {

@@ -111,7 +111,12 @@
           var doc = new DOMParser().parseFromString(html, "text/html");
           var items = doc.querySelectorAll("[data-album-grid] > li");
           var added = [];
-          items.forEach(function (li) { added.push(grid.appendChild(document.adoptNode(li))); });
+          items.forEach(function (li) {
+            // A parsed document runs no script, so each <noscript> twin became a real <img>:
+            // inserted, it would download every cover a second time. app.js loads the covers.
+            li.querySelectorAll("noscript").forEach(function (twin) { twin.remove(); });
+            added.push(grid.appendChild(document.adoptNode(li)));
+          });
           var wrap = link.closest(".load-more-wrap");
           var fresh = doc.querySelector(".load-more-wrap");
           if (fresh) wrap.replaceWith(document.adoptNode(fresh)); else wrap.remove();
