@@ -59,7 +59,7 @@ def test_a_guest_scrolls_to_the_end_and_every_card_shows_its_cover(big_site, new
     assert requests.repeated() == {}, "covers downloaded more than once"
     assert all(card.images == 1 for card in shown), "a card holds a second (hidden) cover image"
     assert len({(card.width, card.height) for card in shown}) == 1, "cards of different sizes"
-    assert page.evaluate("() => window.__layoutShifts") == []
+    assert page.evaluate("() => window.__cardShifts") == [], "cards moved while covers loaded"
     assert page.evaluate(SIDEWAYS_OVERFLOW) == 0
     # Every cover came from the cache: nothing was downloaded from the image host meanwhile.
     assert len(big_site.origin.requests) == origin_before

@@ -13,6 +13,7 @@ from tests.browser.conftest import VIEWPORTS, log_in
 from tests.support.collection_site import cover_jpeg
 from tests.support.demo_site import cover_cache
 from tests.support.grid_journey import SIDEWAYS_OVERFLOW, cards, scroll_by_flicks
+from vinylvault import collection, db
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -25,6 +26,14 @@ COLD_SCREEN_TIMEOUT_MS = 60_000
 def shows_real_image(page, selector: str) -> bool:
     return page.eval_on_selector(selector, """img => img.complete && img.naturalWidth > 0
         && !img.currentSrc.startsWith('data:') && !img.currentSrc.includes('/placeholders/')""")
+
+
+def play_count(site, album_path: str) -> int:
+    conn = db.connect(site.settings().DATABASE_PATH)
+    try:
+        return collection.get_album(conn, int(album_path.rsplit("/", 1)[-1])).play_count
+    finally:
+        conn.close()
 
 
 def open_album_from_a_later_page(page, site) -> str:
@@ -53,17 +62,21 @@ def test_owner_opens_an_album_adds_a_photo_plays_it_and_clears_the_cache(big_sit
 
     page.set_input_files("#photo-files", files=[
         {"name": "sleeve.jpg", "mimeType": "image/jpeg", "buffer": cover_jpeg(10_000 + len(viewport))}])
+    photos = page.locator(".photos__grid img")
+    before = photos.count()
     page.locator("form[data-photo-upload] button[type=submit]").click()
-    photo = page.locator(".photos__grid img")
-    expect(photo).to_have_count(1)
-    photo.scroll_into_view_if_needed()
-    page.wait_for_function("() => { const img = document.querySelector('.photos__grid img');"
-                           " return img && img.complete && img.naturalWidth > 0; }")
+    expect(photos).to_have_count(before + 1)
+    page.wait_for_load_state("load")
+    photos.last.scroll_into_view_if_needed()
+    page.wait_for_function("""() => [...document.querySelectorAll('.photos__grid img')]
+        .every(img => img.complete && img.naturalWidth > 0)""")
     assert page.url.split("?")[0].split("#")[0].endswith(album_path)
 
+    plays = play_count(big_site, album_path)
     page.get_by_role("button", name="Now playing").click()
     page.wait_for_url("**/now-playing/**")
-    expect(page.locator("main")).to_contain_text("Played 1 time")
+    expect(page.locator("main")).to_contain_text(f"Played {plays + 1} time")
+    assert play_count(big_site, album_path) == plays + 1
     page.wait_for_function(f"() => document.querySelector('{DETAIL_COVER}').complete")
     assert shows_real_image(page, DETAIL_COVER)
     assert page.evaluate(SIDEWAYS_OVERFLOW) == 0

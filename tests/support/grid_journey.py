@@ -19,13 +19,20 @@ PAUSE_MS = 120
 #: Flicks at the bottom with nothing new arriving before scrolling gives up.
 PATIENCE = 25
 
-#: JS: record every layout shift not caused by input, from the page's start.
+#: JS: record every layout shift not caused by input, from the page's start:
+#: ``window.__layoutShifts`` all of them, ``window.__cardShifts`` those that
+#: moved a grid card (a cover loading, a card resizing). Content appended below
+#: moves the footer when it is on screen; that is not a card shifting.
 LAYOUT_SHIFTS = """
 window.__layoutShifts = [];
+window.__cardShifts = [];
 new PerformanceObserver(list => {
   for (const entry of list.getEntries()) {
-    if (!entry.hadRecentInput) window.__layoutShifts.push({value: entry.value,
-        sources: (entry.sources || []).map(s => s.node ? s.node.outerHTML.slice(0, 120) : '')});
+    if (entry.hadRecentInput) continue;
+    const nodes = (entry.sources || []).map(s => s.node).filter(Boolean);
+    const record = {value: entry.value, sources: nodes.map(n => (n.outerHTML || n.nodeName).slice(0, 120))};
+    window.__layoutShifts.push(record);
+    if (nodes.some(n => n.closest && n.closest('[data-album-grid]'))) window.__cardShifts.push(record);
   }
 }).observe({type: 'layout-shift', buffered: true});
 """
@@ -101,9 +108,10 @@ def cards(page) -> list[Card]:
     return [Card(**record) for record in page.evaluate(CARDS)]
 
 
-def scroll_by_flicks(page, until_cards: int = 0) -> int:
-    """Flick through the grid to its end (or until ``until_cards`` cards); the cards in the page."""
-    return page.evaluate(SCROLL_BY_FLICKS, {"flick": FLICK, "pause": PAUSE_MS, "patience": PATIENCE,
+def scroll_by_flicks(page, until_cards: int = 0, pause_ms: int = PAUSE_MS) -> int:
+    """Flick through the grid to its end (or until ``until_cards`` cards), ``pause_ms`` between
+    flicks; the cards in the page."""
+    return page.evaluate(SCROLL_BY_FLICKS, {"flick": FLICK, "pause": pause_ms, "patience": PATIENCE,
                                             "untilCards": until_cards})
 
 
