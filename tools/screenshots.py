@@ -46,6 +46,10 @@ PAINT_TIMEOUT_MS = 15_000
 #: JS: every <img> on the page that is not waiting for the lazy loader has finished.
 IMAGES_SETTLED = """() => [...document.images].every(img => img.complete
     || img.classList.contains('lazy-load') || img.loading === 'lazy')"""
+#: JS: resolves once every finite animation has finished (the blur-up fading into the cover).
+ANIMATIONS_DONE = """() => Promise.all(document.getAnimations()
+    .filter(a => a.effect && a.effect.getComputedTiming().iterations !== Infinity)
+    .map(a => a.finished.catch(() => null))).then(() => true)"""
 
 
 @dataclass(frozen=True)
@@ -90,11 +94,13 @@ def settle(page) -> None:
             page.wait_for_function(FIRST_SCREEN_PAINTED, timeout=PAINT_TIMEOUT_MS)
     with contextlib.suppress(PlaywrightError):
         page.wait_for_function(IMAGES_SETTLED, timeout=PAINT_TIMEOUT_MS)
+    page.evaluate(ANIMATIONS_DONE)
 
 
 def shoot(browser, target: Target, role: str, viewport: str, out: Path, full_page: bool,
-          only: dict[str, str] | None = None) -> list[Path]:
-    """Every page of ``target`` seen by ``role`` ('guest' or 'owner') at ``viewport``; the files."""
+          only: dict[str, str] | None = None, names: set[str] | None = None) -> list[Path]:
+    """The pages of ``target`` (``only``, else every page, kept to ``names`` if given) seen by
+    ``role`` ('guest' or 'owner') at ``viewport``; the files."""
     context = browser.new_context(viewport=VIEWPORTS[viewport])
     try:
         page = context.new_page()
@@ -104,6 +110,8 @@ def shoot(browser, target: Target, role: str, viewport: str, out: Path, full_pag
         size = f"{VIEWPORTS[viewport]['width']}x{VIEWPORTS[viewport]['height']}"
         files = []
         for name, path in paths.items():
+            if names and name not in names:
+                continue
             page.goto(target.url(path))
             page.wait_for_load_state("load")
             settle(page)
@@ -115,11 +123,11 @@ def shoot(browser, target: Target, role: str, viewport: str, out: Path, full_pag
         context.close()
 
 
-def shoot_site(browser, target: Target, out: Path, full_page: bool) -> list[Path]:
+def shoot_site(browser, target: Target, out: Path, full_page: bool, names: set[str] | None) -> list[Path]:
     files = []
     for viewport in VIEWPORTS:
         for role in ("guest", "owner"):
-            files += shoot(browser, target, role, viewport, out, full_page)
+            files += shoot(browser, target, role, viewport, out, full_page, names=names)
     return files
 
 
@@ -155,22 +163,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sites", default="demo,big", help="sites to start: demo, big (comma-separated)")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--full-page", action="store_true", help="the whole page, not one screen")
+    parser.add_argument("--pages", help="only these pages (comma-separated names, e.g. grid,album)")
     args = parser.parse_args(argv)
+    names = set(args.pages.split(",")) if args.pages else None
     args.out.mkdir(parents=True, exist_ok=True)
     files: list[Path] = []
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         if args.url:
-            files += shoot_site(browser, Target("site", args.url, args.password), args.out, args.full_page)
+            files += shoot_site(browser, Target("site", args.url, args.password), args.out, args.full_page,
+                                names)
         else:
             shutil.rmtree(WORK, ignore_errors=True)
             for name in args.sites.split(","):
                 with SITES[name.strip()](WORK / name.strip()) as target:
-                    files += shoot_site(browser, target, args.out, args.full_page)
-            with first_run_target(WORK / "first-run") as target:
-                for viewport in VIEWPORTS:
-                    files += shoot(browser, target, "guest", viewport, args.out, args.full_page,
-                                   only={"setup": "/setup"})
+                    files += shoot_site(browser, target, args.out, args.full_page, names)
+            if not names or "setup" in names:
+                with first_run_target(WORK / "first-run") as target:
+                    for viewport in VIEWPORTS:
+                        files += shoot(browser, target, "guest", viewport, args.out, args.full_page,
+                                       only={"setup": "/setup"})
         browser.close()
     for file in files:
         print(file.relative_to(ROOT) if file.is_relative_to(ROOT) else file)
