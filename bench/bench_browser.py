@@ -164,7 +164,7 @@ def measure_scale() -> None:
         ]),
         f"- Target: a card scrolled into view shows its cover within {SCROLL_TARGET_MS:.0f} ms (median): "
         f"**{wait_p50:.0f} ms, {scroll_verdict}**; {ready:.0%} of covers were ready on arrival, "
-        f"{never} never showed.",
+        f"{never} never showed.\n"
         f"- Target: first screen under {TARGET_MS:.0f} ms at {SCALE_ALBUMS} albums: "
         f"**{painted:.0f} ms, {first_verdict}**.",
     ]))
