@@ -12,13 +12,12 @@ Every test module here sets ``pytestmark = [pytest.mark.browser, pytest.mark.slo
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from tests.browser.conftest import new_page  # noqa: F401 (fixture)
-from tests.support.browser import CHROMIUM, launch_chromium
+from tests.support.browser import launch_chromium
 from tests.support.collection_site import CollectionSite, collection_site
 from vinylvault import collection, db
 
@@ -33,16 +32,11 @@ def big_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectionSit
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(playwright_driver):
     """Debian's chromium with its back/forward cache, as on the Pi's kiosk (``new_page`` uses it)."""
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: ./run_tests.sh installs Debian's chromium")
-    with sync_playwright() as playwright:
-        launched = launch_chromium(playwright, bfcache=True)
-        yield launched
-        launched.close()
+    launched = launch_chromium(playwright_driver, bfcache=True)
+    yield launched
+    launched.close()
 
 
 @pytest.fixture
