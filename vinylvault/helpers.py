@@ -2,7 +2,8 @@
 
 ``get_thumbnail_url(url)``, ``get_detail_image_url(url)`` and
 ``get_placeholder_url(size_type)`` keep the seed's names; ``cover_img(album)``
-renders a whole ``<img>``. None of them downloads anything: they look the
+renders a whole ``<img>``; the ``artist_name`` filter shows an artist
+without Discogs' disambiguation number. None of them downloads anything: they look the
 source up in the cache index, and a miss is registered (so any worker can map
 the key in the URL back to its source) and queued for the background fetcher
 once the response is ready, in one batch per request.

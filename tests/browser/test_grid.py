@@ -22,10 +22,13 @@ new PerformanceObserver(list => {
 UNREVEALED = """() => [...document.querySelectorAll('img[data-src]')].map(img => ({
     url: new URL(img.dataset.src, location.href).pathname,
     top: img.getBoundingClientRect().top - innerHeight}))"""
-#: Scroll a screen at a time to the end, as a finger would, letting each screen render.
+#: Scroll a screen at a time to the end, as a finger would, letting each screen render:
+#: a busy machine may run two timers in one frame, and lazy loading sees only rendered frames.
 SCROLL_TO_END = """async () => {
+    const rendered = () => new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(resolve)));
     while (scrollY + innerHeight < document.documentElement.scrollHeight - 1) {
         scrollBy(0, innerHeight * 0.8);
+        await rendered();
         await new Promise(resolve => setTimeout(resolve, 100));
     }
 }"""

@@ -9,6 +9,7 @@ are styled like the rest of the site.
 from __future__ import annotations
 
 import pytest
+from PIL import Image
 
 from tests.browser.conftest import VIEWPORTS, screenshot
 from tests.support.browser import PI_SCREEN
@@ -48,8 +49,8 @@ SMALL_TARGETS = """minimum => {
         let {top, bottom, left, right} = box;
         const halo = getComputedStyle(el, '::before');
         if (halo.content !== 'none' && halo.position === 'absolute') {
-            top -= -parseFloat(halo.top) || 0; bottom += -parseFloat(halo.bottom) || 0;
-            left -= -parseFloat(halo.left) || 0; right += -parseFloat(halo.right) || 0;
+            const outset = side => -(parseFloat(halo[side]) || 0);  // inset: -9px grows the target by 9
+            top -= outset('top'); bottom += outset('bottom'); left -= outset('left'); right += outset('right');
         }
         if (bottom - top < minimum - 0.5 || right - left < minimum - 0.5) {
             small.push(`${el.outerHTML.slice(0, 90)} ${Math.round(right - left)}x${Math.round(bottom - top)}`);
@@ -209,3 +210,32 @@ def test_album_page_controls_fit_and_match(site, page_for, viewport):
     if viewport == "phone":
         page.set_viewport_size({"width": PI_SCREEN["width"], "height": 1600})
         screenshot(page, "album-owner-800-full")
+
+
+def test_photo_editor_controls_are_touch_targets(site, page_for, tmp_path):
+    """A photo of the owner's copy: its Edit control and the open editor are 44 px targets, in owner words."""
+    photo = tmp_path / "sleeve.jpg"
+    Image.new("RGB", (640, 480), (150, 80, 40)).save(photo, "JPEG")
+    page = page_for("owner", "phone")
+    page.on("dialog", lambda dialog: dialog.accept())
+    album = site.url(album_path(site, "/album/{album}"))
+    page.goto(album)
+    page.set_input_files("#photo-files", str(photo))
+    page.locator(".photos__upload button[type=submit]").click()
+    page.wait_for_function("() => document.querySelectorAll('.photos__item').length === 1 || "
+                           "/Uploaded/.test(document.querySelector('.photos__status').textContent)")
+    page.goto(album)
+    try:
+        item = page.locator(".photos__item")
+        assert item.count() == 1
+        assert item.locator(".photos__badge").inner_text() == "Only me"
+        item.locator("summary").click()
+        assert page.evaluate(SMALL_TARGETS, MIN_TARGET) == []
+        editor = item.locator("form").bounding_box()
+        assert editor["width"] >= 0.8 * page.locator(".photos").bounding_box()["width"], "the editor is squeezed"
+    finally:
+        page.goto(album)
+        page.locator(".photos__item summary").click()
+        page.locator(".photos__item button[value=delete]").click()
+        page.wait_for_load_state()
+    assert page.locator(".photos__item").count() == 0

@@ -103,4 +103,5 @@ def test_every_loaded_page_shows_its_real_covers(long_site, new_page, viewport):
     assert set(counts) == {cover["src"].lstrip("/") for cover in covers}
     assert [path for path, n in counts.items() if n > 1] == []
     assert page.evaluate("() => window.__layoutShift") < 0.01
+    assert page.locator(".site-footer").is_visible(), "the footer shows once every page is in"
     screenshot(page, f"grid-last-page-{viewport}")

@@ -9,7 +9,9 @@
  *        data-src data-srcset data-sizes data-original-src data-placeholder ...>
  * The class goes lazy-load -> loaded (real image shown) or errored (placeholder
  * shown). Transitions belong to the stylesheet, which honours
- * prefers-reduced-motion; this script sets classes only.
+ * prefers-reduced-motion; this script sets classes only. Markup added later
+ * (pages.js's "Load more") is announced with a "vinylvault:content" event and
+ * lazy-loaded the same way.
  */
 (function () {
   "use strict";

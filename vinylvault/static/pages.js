@@ -98,6 +98,10 @@
 
     function currentLink() { return document.querySelector("a.load-more[data-fragment]"); }
 
+    // While pages remain, the footer waits: shown under a growing grid it would be
+    // pushed down under the reader's eyes by every page that arrives.
+    function holdFooter(hold) { document.documentElement.classList.toggle("more-pages-coming", hold); }
+
     function loadMore(link) {
       if (loading) return;
       loading = true;
@@ -129,6 +133,7 @@
           link.removeAttribute("aria-busy");
           link.removeAttribute("data-fragment");
           loading = false;
+          holdFooter(false);
         });
     }
 
@@ -138,6 +143,7 @@
 
     function watch() {
       var link = currentLink();
+      holdFooter(Boolean(link && observer));
       if (!link) return;
       link.addEventListener("click", function (event) { event.preventDefault(); loadMore(link); });
       if (observer) { observer.disconnect(); observer.observe(link); }
