@@ -1,15 +1,19 @@
-"""Page server time at 10,000 albums, and the API requests of a full Discogs sync.
+"""Page server time at 500, 10,000 and 100,000 albums, and the API requests of a full Discogs sync.
 
 Run alone with ``.venv/bin/python bench/bench_pages.py`` (or via run_all.py).
 
-Pages: a 10,000-album synthetic collection
-(:func:`vinylvault.demo.make_synthetic_collection`) in a temporary DATA_DIR,
+Pages: a synthetic collection (:func:`vinylvault.demo.make_synthetic_collection`)
+of each size in ``SIZES``, each in its own temporary DATA_DIR,
 the real app from ``create_app``, requests through Flask's test client in
 this process (no network, no gunicorn: the server's own time). After a
 warm-up, each page is requested ``ROUNDS`` times, interleaved with the others
 and with the baseline (bench/bare_app.py's ``/`` through its own test client:
 what any Flask request costs), and p50/p95 are reported with their ratio to
-the baseline's p50.
+the baseline's p50. The 10,000-album figures are held to the issue's targets;
+the scaling table compares grid, search and album at every size, and holds
+grid and search at 100,000 albums to within ``SCALING_LIMIT`` of their 10,000
+figures (each p50 first divided by its own run's baseline, so a noisy moment
+on the shared machine does not read as a slow query).
 
 Sync: the fake Discogs API (tests/support/fake_discogs.py, real HTTP on
 127.0.0.1) with 2,500 items and 430 wants; a full sync, then a few album
@@ -18,7 +22,7 @@ against the budget ``ceil(items / 100)`` collection pages + ``ceil(wants /
 100)`` wantlist pages + 1 value + releases opened + the two constant lists
 (folders, custom fields; see vinylvault/sync.py).
 
-Writes "## Pages" in BENCHMARKS.md.
+Writes "## Pages" and "## Pages by collection size" in BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -42,6 +46,9 @@ from vinylvault.discogs import DiscogsClient  # noqa: E402
 WORK = ROOT / "bench" / ".work" / "pages"
 DISCOGS_CORPUS = ROOT.parent / "shared" / "corpus" / "discogs"
 ALBUMS = 10_000
+SIZES = (500, ALBUMS, 100_000)
+#: Grid and search at the largest size may take at most this multiple of their ALBUMS figure.
+SCALING_LIMIT = 2.0
 WARMUP = 20
 ROUNDS = 200
 SYNC_ITEMS = 2_500
@@ -62,13 +69,13 @@ SETTINGS = {
 BASELINE = "baseline: bare Flask `/` (bench/bare_app.py)"
 
 
-def _build_database(data_dir: Path) -> None:
+def _build_database(data_dir: Path, albums: int) -> None:
     path = data_dir / "vinylvault.db"
     db.initialize(path)
     conn = db.connect(path)
     try:
         auth.set_password(conn, "bench password 1234")
-        demo.make_synthetic_collection(conn, ALBUMS)
+        demo.make_synthetic_collection(conn, albums)
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         conn.close()
@@ -198,13 +205,52 @@ def sync_section(counts: dict[str, int]) -> str:
             f"({counts['cover_pass_stored']} copies took the cover of a release already opened, without a request).")
 
 
+#: The rows of the scaling table: (label, how the request's name in measure_pages starts).
+SCALED = (("grid `/`", "grid `/`"), ("grid, commonest genre", "grid, genre="),
+          ("search", "search"), ("album", "album"))
+
+
+def _p50_over_baseline(samples: dict[str, list[float]], prefix: str) -> tuple[float, float, float]:
+    """(p50, p95, p50 / baseline p50) of the request whose name starts with ``prefix``."""
+    values = next(v for name, v in samples.items() if name.startswith(prefix))
+    p50 = percentile(values, 0.5)
+    return p50, percentile(values, 0.95), p50 / percentile(samples[BASELINE], 0.5)
+
+
+def scaling_section(by_size: dict[int, dict[str, list[float]]]) -> tuple[str, list[str]]:
+    """The scaling table and the requests over ``SCALING_LIMIT`` at the largest size."""
+    largest = max(by_size)
+    rows, over = [], []
+    for label, prefix in SCALED:
+        cells = [label]
+        figures = {size: _p50_over_baseline(samples, prefix) for size, samples in by_size.items()}
+        for size in sorted(by_size):
+            p50, p95, _ratio = figures[size]
+            cells.append(f"{p50:.2f} / {p95:.2f}")
+        growth = figures[largest][2] / figures[ALBUMS][2]
+        limited = not prefix.startswith("album")
+        if limited and growth > SCALING_LIMIT:
+            over.append(label)
+        cells.append(f"{growth:.2f}x" + (f" (≤ {SCALING_LIMIT:.0f}x: {'yes' if growth <= SCALING_LIMIT else 'NO'})"
+                                         if limited else ""))
+        rows.append(cells)
+    headers = ["request", *(f"{size:,} albums p50 / p95 ms" for size in sorted(by_size)),
+               f"{largest:,} vs {ALBUMS:,} (p50 / baseline)"]
+    return table(headers, rows), over
+
+
 def main() -> None:
     shutil.rmtree(WORK, ignore_errors=True)
-    data_dir = WORK / "data"
-    data_dir.mkdir(parents=True)
-    _build_database(data_dir)
-    samples = measure_pages(data_dir)
+    by_size: dict[int, dict[str, list[float]]] = {}
+    for size in SIZES:
+        data_dir = WORK / f"data-{size}"
+        data_dir.mkdir(parents=True)
+        _build_database(data_dir, size)
+        by_size[size] = measure_pages(data_dir)
+        print(f"{size:,} albums measured", flush=True)
+    samples = by_size[ALBUMS]
     pages_table, missed = pages_section(samples)
+    scaling_table, over = scaling_section(by_size)
     counts = measure_sync()
     write_section("Pages", "\n\n".join([
         f"Server time of the site's pages with {ALBUMS:,} synthetic albums, in this process through Flask's "
@@ -221,6 +267,21 @@ def main() -> None:
         "Discogs server "
         f"(tests/support/fake_discogs.py), then {RELEASES_OPENED} albums' release details:",
         sync_section(counts),
+    ]))
+    write_section("Pages by collection size", "\n\n".join([
+        f"The same requests as in Pages, on synthetic collections of {', '.join(f'{n:,}' for n in SIZES)} "
+        f"albums (each its own database, measured the same way: {WARMUP} warm-up and {ROUNDS} interleaved "
+        "rounds with the baseline). The last column divides each size's p50 by its own baseline first.",
+        scaling_table,
+        f"- Target: grid and search at {max(SIZES):,} albums within {SCALING_LIMIT:.0f}x of {ALBUMS:,}: "
+        + ("**met**." if not over else f"**missed: {', '.join(over)}**.")
+        + f"\n- Why search grows (measured when this was written, SQL alone): `?q={SEARCH_WORD}` matches about a "
+        "quarter of the synthetic albums (2,652 at 10,000, 26,456 at 100,000), and ranking by BM25 scores every "
+        "match before the first 48 are known (`EXPLAIN QUERY PLAN`: `SCAN albums_fts VIRTUAL TABLE INDEX 0:M5`, "
+        "`USE TEMP B-TREE FOR ORDER BY`): 1.8 ms at 10,000, 20.8 ms at 100,000, ten times the matches. The "
+        "count of matches (0.13 to 1.2 ms) and the 48 albums' rows (0.7 ms at both sizes) stay small. No index "
+        "removes that: a ranked search costs in proportion to how many albums it matches, so a word as common as "
+        "this one grows with the collection.",
     ]))
     for name, values in samples.items():
         print(f"{name}: p50 {percentile(values, 0.5):.2f} ms, p95 {percentile(values, 0.95):.2f} ms")

@@ -33,3 +33,17 @@ def discogs_corpus_dir() -> Path:
     if not path.is_dir():
         pytest.fail(f"Discogs corpus missing at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def playwright_driver():
+    """The one Playwright driver of the session: every folder's chromium is launched from it
+    (a second sync driver cannot start while one runs)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.browser import CHROMIUM
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} missing: ./run_tests.sh installs Debian's chromium")
+    with sync_playwright() as playwright:
+        yield playwright

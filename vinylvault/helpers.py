@@ -134,7 +134,8 @@ def _source_and_alt(album: Any, alt: str | None) -> tuple[str | None, str]:
     if alt is None:
         names = [part for part in (artist_name(_field(album, "artist")), str(_field(album, "title") or "")) if part]
         alt = " — ".join(names) or "Album cover"
-    return _field(album, "cover_url") or None, alt
+    # Older Discogs answers give some copies only a 150 px thumb: it is still their cover.
+    return _field(album, "cover_url") or _field(album, "thumb_url") or None, alt
 
 
 def _attributes(attrs: Mapping[str, Any]) -> str:

@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 import pytest
 
 import config
-from tests.support.browser import CHROMIUM, PHONE, PI_SCREEN, launch_chromium
+from tests.support.browser import PHONE, PI_SCREEN, launch_chromium
 from tests.support.demo_site import cover_cache, prepare_demo_site
 from tests.support.servers import ROOT, GunicornServer
 
@@ -67,15 +67,10 @@ def rewarm(site: Site) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: ./run_tests.sh installs Debian's chromium")
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
+def browser(playwright_driver):
+    browser = launch_chromium(playwright_driver)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture
@@ -94,10 +89,10 @@ def new_page(browser) -> Iterator[Callable[..., object]]:
         context.close()
 
 
-def log_in(page, site: Site) -> None:
+def log_in(page, site: Site, password: str = PASSWORD) -> None:
     """Log in as the owner through the real form, as a person would."""
     page.goto(site.url("/login"))
-    page.fill("input[name=password]", PASSWORD)
+    page.fill("input[name=password]", password)
     page.locator("form").filter(has=page.locator("input[name=password]")).locator(
         "button[type=submit], input[type=submit]").first.click()
     page.wait_for_load_state()

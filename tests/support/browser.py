@@ -30,6 +30,12 @@ FIRST_SCREEN_PAINTED = f"""() => {{
 }}"""
 
 
-def launch_chromium(playwright):
-    """Headless Debian chromium with the flags a sandboxed test machine needs."""
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+def launch_chromium(playwright, bfcache: bool = False):
+    """Headless Debian chromium with the flags a sandboxed test machine needs.
+
+    ``bfcache`` keeps the back/forward cache every real chromium has, which
+    Playwright turns off by default.
+    """
+    ignored = ["--disable-back-forward-cache"] if bfcache else None
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                      ignore_default_args=ignored)

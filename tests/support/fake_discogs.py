@@ -17,7 +17,10 @@ and the behaviours the client must cope with: a token check (401), a
 required User-Agent (403 without), ``X-Discogs-Ratelimit*`` headers (with a
 settable ``remaining``), injected failures (429 without Retry-After, 500),
 pages shorter than ``per_page`` (``short_pages``), deletions between runs,
-and a log of every request.
+and a log of every request. With ``cover_base`` every recorded image URL of
+item ``n`` (``cover_image``, ``thumb``, spacer.gif included) becomes
+``<cover_base><n>.jpg``, so a real collection's covers come from a test
+image origin (tests/support/origin.py) instead of Discogs' hosts.
 
     with FakeDiscogs(corpus_dir, items=2500) as fake:
         fake.url, fake.token, fake.count("/collection/folders/0/releases")
@@ -39,6 +42,8 @@ from urllib.parse import parse_qs, urlsplit
 
 USERNAME = "example"
 TOKEN = "fake-token-0123456789"
+#: The keys of a collection item's basic_information that hold image URLs.
+IMAGE_KEYS = frozenset({"cover_image", "thumb"})
 
 
 def _http_body(path: Path) -> Any:
@@ -74,7 +79,9 @@ class Failure:
 class FakeDiscogs:
     """The server and its knobs; thread-safe. Use as a context manager."""
 
-    def __init__(self, corpus: Path, items: int = 0, *, username: str = USERNAME, token: str = TOKEN) -> None:
+    def __init__(self, corpus: Path, items: int = 0, *, username: str = USERNAME, token: str = TOKEN,
+                 cover_base: str | None = None) -> None:
+        self.cover_base = cover_base
         self.username = username
         self.token = token
         self.templates = load_item_templates(corpus)
@@ -117,6 +124,9 @@ class FakeDiscogs:
             item["notes"] = [{"field_id": 1, "value": "Very Good Plus (VG+)"},
                              {"field_id": 2, "value": "Near Mint (NM or M-)"},
                              {"field_id": 4, "value": "Record fair"}]
+        if self.cover_base is not None:
+            for key in IMAGE_KEYS & basic.keys():
+                basic[key] = self.cover_url(n)
         return item
 
     # -- the wantlist and the collection value -------------------------------------------
@@ -161,6 +171,9 @@ class FakeDiscogs:
             with self.lock:
                 return 200, dict(self.value)
         return None
+    def cover_url(self, n: int) -> str:
+        """Where item ``n``'s images point when ``cover_base`` is set."""
+        return f"{self.cover_base}{n}.jpg"
 
     def delete_items(self, instance_ids: set[int]) -> None:
         with self.lock:

@@ -84,6 +84,13 @@ def test_cover_img_of_a_cached_album(app, origin):
     assert "data-src" not in twin and "loading" not in twin
 
 
+def test_cover_img_of_an_album_with_only_a_thumbnail(app, origin):
+    entry = cached_cover(app, origin)
+    album = {"cover_url": "", "thumb_url": entry.url, "artist": "Can", "title": "Ege Bamyasi"}
+    img, twin = _imgs(_render(app, "{{ cover_img(album) }}", album=album))
+    assert img["data-src"] == twin["src"] == f"/cache/thumbnails/{entry.key}.webp"
+
+
 def test_cover_img_of_an_object_and_of_a_plain_url(app, origin):
     entry = cached_cover(app, origin)
 

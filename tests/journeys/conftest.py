@@ -1,0 +1,65 @@
+"""Journeys through a real collection: 520 albums synced from the fake Discogs, in chromium.
+
+One site per session (:func:`tests.support.collection_site.collection_site`):
+covers served by a test image origin, the collection synced over HTTP from
+the fake Discogs by ``flask sync``, every cover converted ahead (the cache's
+preload, so what a test sees never depends on conversion speed), then
+gunicorn with gunicorn.conf.py. The collection holds eleven grid pages, so
+everything after the first page goes through the infinite scroll.
+
+Every test module here sets ``pytestmark = [pytest.mark.browser, pytest.mark.slow]``.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+
+from tests.browser.conftest import new_page  # noqa: F401 (fixture)
+from tests.support.browser import launch_chromium
+from tests.support.collection_site import CollectionSite, collection_site
+from vinylvault import collection, db
+
+ALBUMS = 520
+
+
+@pytest.fixture(scope="session")
+def big_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectionSite]:
+    """The 520-album site under gunicorn, its covers all cached."""
+    with collection_site(tmp_path_factory.mktemp("journeys"), albums=ALBUMS) as site:
+        yield site
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver):
+    """Debian's chromium with its back/forward cache, as on the Pi's kiosk (``new_page`` uses it)."""
+    launched = launch_chromium(playwright_driver, bfcache=True)
+    yield launched
+    launched.close()
+
+
+@pytest.fixture
+def rewarm(big_site: CollectionSite) -> Iterator[None]:
+    """Convert every cover again after a test that empties the cache."""
+    yield
+    big_site.warm_covers()
+
+
+def expected_total(site: CollectionSite, **query: str) -> int:
+    """How many albums the collection holds for a grid query (``q`` searches)."""
+    conn = db.connect(site.settings().DATABASE_PATH)
+    try:
+        if "q" in query:
+            return collection.search(conn, query["q"], limit=1).total
+        return collection.list_albums(conn, **query, limit=1).total
+    finally:
+        conn.close()
+
+
+def most_common_genre(site: CollectionSite) -> str:
+    conn = db.connect(site.settings().DATABASE_PATH)
+    try:
+        return collection.filter_options(conn).genres[0].value
+    finally:
+        conn.close()
