@@ -222,8 +222,10 @@ def test_photo_editor_controls_are_touch_targets(site, page_for, tmp_path):
     page.goto(album)
     page.set_input_files("#photo-files", str(photo))
     page.locator(".photos__upload button[type=submit]").click()
-    page.wait_for_function("() => document.querySelectorAll('.photos__item').length === 1 || "
-                           "/Uploaded/.test(document.querySelector('.photos__status').textContent)")
+    # photos.js reloads the page at #photos once the upload is stored; only the reloaded page lists
+    # the photo, so waiting for it also waits out that navigation (a goto during it is interrupted).
+    page.wait_for_function("() => document.querySelectorAll('.photos__item').length === 1")
+    page.wait_for_load_state()
     page.goto(album)
     try:
         item = page.locator(".photos__item")
