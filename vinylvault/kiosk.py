@@ -147,9 +147,10 @@ def guest_url() -> str:
     if not _is_loopback(request.host):
         return f"{request.scheme}://{request.host}"
     bind = config.parse_bind(settings.BIND)
-    port = bind.port or 80
-    address = lan.guest_url(bind.host if bind.port else "0.0.0.0", port)
-    return address.removesuffix(":80")
+    if bind.port and not _is_loopback(lan.host_port(bind.host, bind.port)):
+        return lan.guest_url(bind.host, bind.port)
+    # A loopback address or a Unix socket: nginx is in front (deploy/vinylvault.conf), on port 80.
+    return lan.guest_url(lan.ANY_HOST[0], 80).removesuffix(":80")
 
 
 def qr_svg(url: str, title: str) -> Markup:
