@@ -1,11 +1,10 @@
-/* VinylVault on the Pi's touchscreen (kiosk view only: base.html loads this when the page is in kiosk view).
+/* VinylVault on the Pi's touchscreen (base.html loads this in the kiosk view; attract.html always).
    After data-kiosk-idle-ms without a touch, the attract screen is laid over the page; a touch takes it
    away, so the page's address and scroll position are exactly as they were left. */
 (function () {
   "use strict";
 
   var root = document.documentElement;
-  if (!root.classList.contains("kiosk")) return;
 
   var idleMs = parseInt(root.getAttribute("data-kiosk-idle-ms"), 10) || 180000;
   var dimFrom = parseInt(root.getAttribute("data-kiosk-dim-from"), 10) || 0;
@@ -78,9 +77,11 @@
   }
 
   function init() {
-    keepAwake();
+    // /kiosk/attract loads this file in any view; every other page only in the kiosk view.
     var page = document.querySelector("[data-attract-page]");
     if (page) { initAttractPage(page); return; }
+    if (!root.classList.contains("kiosk")) return;
+    keepAwake();
     ["pointerdown", "keydown", "wheel", "touchstart"].forEach(function (name) {
       // A touch on the attract screen itself is answered by its click handler, not here.
       window.addEventListener(name, function (event) { if (!(overlay && overlay.contains(event.target))) wake(); },
