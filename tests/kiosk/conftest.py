@@ -2,7 +2,7 @@
 
 The view tests reuse the page tests' real apps (temporary DATA_DIRs, the small collection). The browser
 tests run their own demo site under gunicorn, like tests/browser's, but with an attract screen that
-comes after 3 idle seconds (``KIOSK_IDLE_MINUTES=0.05``) instead of minutes.
+comes after 3 idle seconds (``KIOSK_IDLE_MINUTES=0.05``) instead of minutes, dimmed from 3 to 4 a.m.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from tests.pages.conftest import (demo_app, demo_covers, empty_app, guest, make_
 from tests.support.demo_site import prepare_demo_site
 from tests.support.servers import GunicornServer
 
-KIOSK_ENV = {**SITE_ENV, "VINYL_VAULT_KIOSK_IDLE_MINUTES": "0.05"}
+KIOSK_ENV = {**SITE_ENV, "VINYL_VAULT_KIOSK_IDLE_MINUTES": "0.05",
+             # An hour the dim test sets the browser's clock to (and a test run is unlikely to meet).
+             "VINYL_VAULT_KIOSK_DIM_FROM_HOUR": "3", "VINYL_VAULT_KIOSK_DIM_UNTIL_HOUR": "4"}
 
 
 @pytest.fixture(scope="session")

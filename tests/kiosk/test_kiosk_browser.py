@@ -119,6 +119,24 @@ def test_the_attract_page_of_its_own_opens_the_grid_on_a_touch(kiosk_site, new_p
     assert violations(page) == []
 
 
+@pytest.mark.parametrize("hour, dimmed", [(3, True), (12, False)])
+def test_the_idle_screen_dims_itself_in_the_night_hours(kiosk_site, new_page, hour, dimmed):
+    page = kiosk_page(new_page, "pi", timezone_id="UTC")
+    page.clock.install(time=f"2026-12-03T{hour:02d}:30:00Z")
+    page.goto(kiosk_site.url("/?kiosk=1"))
+    assert not page.evaluate("() => document.documentElement.classList.contains('kiosk-dim')")  # in use: bright
+    page.clock.fast_forward(4_000)  # past the 3-second idle time
+    page.locator("[data-attract]").wait_for(state="visible", timeout=ATTRACT_WAIT_MS)
+    assert page.evaluate("() => document.documentElement.classList.contains('kiosk-dim')") is dimmed
+    if dimmed:
+        veil = page.evaluate("() => getComputedStyle(document.documentElement, '::after').backgroundColor")
+        assert veil == "rgba(0, 0, 0, 0.7)"
+        screenshot(page, "kiosk-attract-dimmed-pi")
+    page.mouse.click(400, 160)  # a touch: bright again
+    page.locator("[data-attract]").wait_for(state="detached")
+    assert not page.evaluate("() => document.documentElement.classList.contains('kiosk-dim')")
+
+
 def test_admin_page_qr_code_decodes_to_the_guest_address(kiosk_site, new_page):
     page = kiosk_page(new_page, "pi")
     log_in(page, kiosk_site)
