@@ -63,11 +63,7 @@ def _remember_kiosk(response: Response) -> Response:
 @bp.app_context_processor
 def _kiosk_context() -> dict[str, Any]:
     """``kiosk``: ``None`` outside the kiosk view, else what base.html hands to kiosk.js."""
-    try:
-        on = kiosk_requested()
-    except KeyError:  # an error page of an app built without this blueprint's settings
-        on = False
-    if not on:
+    if not kiosk_requested():
         return {"kiosk": None}
     settings = current_app.config["SETTINGS"]
     return {"kiosk": {

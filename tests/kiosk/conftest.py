@@ -11,11 +11,9 @@ from typing import Iterator
 
 import pytest
 
-from tests.browser.conftest import PASSWORD, SITE_ENV, Site, browser, new_page  # noqa: F401
+from tests.browser.conftest import SITE_ENV, Site, browser, demo_site, new_page  # noqa: F401
 from tests.pages.conftest import (demo_app, demo_covers, empty_app, guest, make_app, owner,  # noqa: F401
                                   small_app)
-from tests.support.demo_site import prepare_demo_site
-from tests.support.servers import GunicornServer
 
 KIOSK_ENV = {**SITE_ENV, "VINYL_VAULT_KIOSK_IDLE_MINUTES": "0.05",
              # An hour the dim test sets the browser's clock to (and a test run is unlikely to meet).
@@ -24,10 +22,6 @@ KIOSK_ENV = {**SITE_ENV, "VINYL_VAULT_KIOSK_IDLE_MINUTES": "0.05",
 
 @pytest.fixture(scope="session")
 def kiosk_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """The demo site under gunicorn with a warm cache and a 3-second idle time."""
-    root = tmp_path_factory.mktemp("kiosk-site")
-    data_dir = root / "data"
-    albums = prepare_demo_site(data_dir, PASSWORD, KIOSK_ENV)
-    with GunicornServer(data_dir, log_path=root / "gunicorn.log", workers=2, env=KIOSK_ENV) as server:
-        yield Site(server, data_dir, [album.id for album in albums],
-                   [album.image_url for album in albums if album.image_url])
+    """The demo site under gunicorn with a warm cache, a 3-second idle time and a night from 3 to 4."""
+    with demo_site(tmp_path_factory.mktemp("kiosk-site"), KIOSK_ENV) as running:
+        yield running
