@@ -31,8 +31,7 @@ from . import collection, db, images, lan
 bp = Blueprint("kiosk", __name__)
 
 KIOSK_COOKIE = "vv_kiosk"
-#: A play this recent is "on the turntable now": one side of an LP lasts about 20 minutes, a double LP
-#: played through about 80.
+#: A play this recent is "on the turntable now": an LP played through, both sides, takes about 40 minutes.
 SPIN_WINDOW = timedelta(minutes=45)
 #: Covers on the attract wall: enough for two screens of the widest wall, few enough to load quickly on a Pi.
 WALL_COVERS = 48

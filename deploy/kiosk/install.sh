@@ -63,6 +63,9 @@ remove() {  # remove PATH
     [ "$DRY_RUN" = 1 ] || rm -f "$1"
 }
 
+# sed's replacement text gives & | and \ a meaning: escape them (a URL may hold an &).
+escape_for_sed() { printf '%s' "$1" | sed 's/[&|\\]/\\&/g'; }
+
 labwc_autostart() { echo "$PREFIX/.config/labwc/autostart"; }
 
 add_labwc_line() {
@@ -98,17 +101,16 @@ user_manager() {
 install_kiosk() {
     put "$HERE/vinylvault-kiosk" "$PREFIX/.local/bin/vinylvault-kiosk" 0755
     put "$HERE/vinylvault-kiosk.service" "$PREFIX/.config/systemd/user/vinylvault-kiosk.service" 0644
-    put "$HERE/vinylvault-kiosk.desktop" "$PREFIX/.config/autostart/vinylvault-kiosk.desktop" 0644
+    local entry="$PREFIX/.config/autostart/vinylvault-kiosk.desktop"
+    put "$HERE/vinylvault-kiosk.desktop" "$entry" 0644
+    [ "$DRY_RUN" = 1 ] || sed -i "s|@KIOSK_BIN@|$(escape_for_sed "$PREFIX/.local/bin/vinylvault-kiosk")|" "$entry"
     local env="$PREFIX/.config/vinylvault-kiosk.env"
     if [ ! -e "$env" ]; then
         put "$HERE/vinylvault-kiosk.env" "$env" 0644
     fi
     if [ -n "$URL" ]; then
         say "set the address to $URL in $env"
-        # sed's replacement gives & | and \ a meaning: escape them (a URL may hold an &).
-        local escaped
-        escaped="$(printf '%s' "$URL" | sed 's/[&|\\]/\\&/g')"
-        [ "$DRY_RUN" = 1 ] || sed -i "s|^VINYLVAULT_KIOSK_URL=.*|VINYLVAULT_KIOSK_URL=$escaped|" "$env"
+        [ "$DRY_RUN" = 1 ] || sed -i "s|^VINYLVAULT_KIOSK_URL=.*|VINYLVAULT_KIOSK_URL=$(escape_for_sed "$URL")|" "$env"
     fi
     add_labwc_line
     user_manager daemon-reload

@@ -64,8 +64,11 @@ def test_install_writes_every_file_and_uninstall_removes_them(tmp_path: Path):
     assert files_under(tmp_path) == set(INSTALLED)
     for name, (source, mode) in INSTALLED.items():
         written = tmp_path / name
-        assert written.read_bytes() == (KIOSK / source).read_bytes()
+        expected = (KIOSK / source).read_text().replace("@KIOSK_BIN@", str(tmp_path / ".local/bin/vinylvault-kiosk"))
+        assert written.read_text() == expected
         assert stat.S_IMODE(written.stat().st_mode) == mode
+    entry = (tmp_path / ".config/autostart/vinylvault-kiosk.desktop").read_text()
+    assert f"\nExec={tmp_path}/.local/bin/vinylvault-kiosk --from-session\n" in entry
     dry = run(INSTALL, "--prefix", tmp_path, "--uninstall", "--dry-run")
     assert dry.returncode == 0 and files_under(tmp_path) == set(INSTALLED)
     removed = run(INSTALL, "--prefix", tmp_path, "--uninstall")
