@@ -69,6 +69,9 @@ def test_install_writes_every_file_and_uninstall_removes_them(tmp_path: Path):
         assert stat.S_IMODE(written.stat().st_mode) == mode
     entry = (tmp_path / ".config/autostart/vinylvault-kiosk.desktop").read_text()
     assert f"\nExec={tmp_path}/.local/bin/vinylvault-kiosk --from-session\n" in entry
+    assert shutil.which("desktop-file-validate"), "desktop-file-validate missing: ./run_tests.sh installs it"
+    checked = run("desktop-file-validate", tmp_path / ".config/autostart/vinylvault-kiosk.desktop")
+    assert checked.returncode == 0 and checked.stdout == "", checked.stdout
     dry = run(INSTALL, "--prefix", tmp_path, "--uninstall", "--dry-run")
     assert dry.returncode == 0 and files_under(tmp_path) == set(INSTALLED)
     removed = run(INSTALL, "--prefix", tmp_path, "--uninstall")
