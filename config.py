@@ -153,6 +153,21 @@ class Settings:
     DEMO_WHEN_EMPTY: bool = _setting(True, "Load the demo collection when nothing is configured.")
     PAGE_SIZE: int = _setting(48, "Albums per grid page.", minimum=6, maximum=500)
 
+    # --- Kiosk (the Pi's touchscreen) --------------------------------------
+    KIOSK_MODE: bool = _setting(
+        False, "Show every browser the touchscreen kiosk view (one browser turns it on by opening /?kiosk=1).")
+    KIOSK_IDLE_MINUTES: float = _setting(
+        3.0, "Minutes without a touch before the kiosk shows what is playing, or a slow wall of covers.",
+        minimum=0.01, maximum=1440.0)
+    KIOSK_DIM_FROM_HOUR: int = _setting(
+        0, "Hour (0-23, the Pi's clock) from which the kiosk screen dims itself; the same hour as "
+           "KIOSK_DIM_UNTIL_HOUR never dims.", minimum=0, maximum=23)
+    KIOSK_DIM_UNTIL_HOUR: int = _setting(0, "Hour (0-23) at which the kiosk screen is bright again.",
+                                         minimum=0, maximum=23)
+    GUEST_URL: str = _setting(
+        "", "Address a guest's phone opens from the QR code (default: this machine's network address and the "
+            "port of BIND, or the address the page was opened at); e.g. http://records.home when behind nginx.")
+
     # --- Owner photos --------------------------------------------------------
     MAX_IMAGE_UPLOAD_SIZE_MB: float = _setting(20.0, "Largest photo upload, in MiB.", minimum=0.01)
     MAX_IMAGES_PER_ALBUM: int = _setting(50, "Most photos per album.", minimum=1)
@@ -274,6 +289,8 @@ def _validate(settings: Settings) -> None:
     parse_bind(settings.BIND)
     if settings.THUMBNAIL_SIZE > settings.DETAIL_SIZE:
         raise ConfigError(f"{ENV_PREFIX}THUMBNAIL_SIZE must not exceed DETAIL_SIZE")
+    if settings.GUEST_URL and not settings.GUEST_URL.startswith(("http://", "https://")):
+        raise ConfigError(f"{ENV_PREFIX}GUEST_URL={settings.GUEST_URL!r}: must start with http:// or https://")
     for entry in settings.TRUSTED_PROXIES:
         try:
             ipaddress.ip_network(entry, strict=False)

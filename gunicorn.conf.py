@@ -16,7 +16,6 @@ address to open and, on a fresh install, that the owner's password comes
 next.
 """
 
-import contextlib
 import errno
 import os
 import socket
@@ -24,6 +23,9 @@ import sys
 
 # Imported under names gunicorn does not take for settings ("config" is one).
 from config import load_or_exit as _check_settings
+# The LAN addresses are shared with the kiosk's QR code.
+from vinylvault.lan import host_port as _host_port
+from vinylvault.lan import site_urls
 
 # A bad VINYL_VAULT_* value stops the master here with one line, before any
 # worker boots (otherwise every worker would die with a traceback).
@@ -106,12 +108,6 @@ def worker_exit(server, worker):
 
 # --- Start-up messages ----------------------------------------------------------
 
-#: A documentation-only address (TEST-NET-1): connecting a UDP socket to it
-#: sends nothing; it only makes the kernel pick the LAN interface's address.
-_ROUTE_PROBE = ("192.0.2.1", 9)
-_ANY_HOST = ("0.0.0.0", "::", "")
-
-
 def on_starting(server):
     """Stop with one line when the address cannot be had, before gunicorn retries it five times.
 
@@ -148,33 +144,6 @@ def _bind_problem(host, port):
         except OSError as exc:
             return _BIND_PROBLEMS.get(exc.errno)
     return None
-
-
-def _host_port(host, port):
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def lan_hosts():
-    """This machine's names for people on the network: ``raspberrypi.local`` and its LAN address.
-
-    Found without sending a packet: the host name (``.local`` is how
-    Raspberry Pi OS announces it) and the source address the kernel picks
-    for a UDP socket "connected" towards the network.
-    """
-    name = socket.gethostname()
-    hosts = [name if "." in name else f"{name}.local"]
-    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.connect(_ROUTE_PROBE)
-        address = probe.getsockname()[0]
-        if not address.startswith("127."):
-            hosts.append(address)
-    return hosts
-
-
-def site_urls(host, port):
-    """The URLs to open for a listening address (every LAN name when bound to all interfaces)."""
-    hosts = lan_hosts() if host in _ANY_HOST else [host]
-    return [f"http://{_host_port(name, port)}" for name in hosts]
 
 
 def ready_message(address, needs_password):

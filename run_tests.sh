@@ -8,6 +8,9 @@ cd "$(dirname "$0")"
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 [ -x /usr/sbin/nginx ] || need_apt+=(nginx)   # tests/deploy runs the shipped nginx site
+command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)        # tests/kiosk checks deploy/kiosk's scripts
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)      # ... and verifies its systemd unit
+command -v desktop-file-validate >/dev/null 2>&1 || need_apt+=(desktop-file-utils)  # ... and its autostart entry
 [ -e /usr/lib/x86_64-linux-gnu/libvips.so.42 ] || [ -e /usr/lib/aarch64-linux-gnu/libvips.so.42 ] || need_apt+=(libvips42)
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

@@ -32,6 +32,7 @@ _BLUEPRINT_MODULES = (
     "api_photos",      # /api/albums/<id>/photos, /photos/...: owner photos (issue 5)
     "api_collection",  # /api/collection, /api/album/<id>, /health
     "pages",           # the HTML site
+    "kiosk",           # the touchscreen kiosk view, attract screen, guests' QR code
 )
 
 

@@ -12,9 +12,10 @@ Every test module here sets ``pytestmark = pytest.mark.browser``.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping
 
 import pytest
 
@@ -46,15 +47,21 @@ class Site:
         return self.server.url(path)
 
 
+@contextlib.contextmanager
+def demo_site(root: Path, env: Mapping[str, str]) -> Iterator[Site]:
+    """The demo site in ``root`` under gunicorn with a warm cache and the settings in ``env``."""
+    data_dir = root / "data"
+    albums = prepare_demo_site(data_dir, PASSWORD, env)
+    with GunicornServer(data_dir, log_path=root / "gunicorn.log", workers=2, env=env) as server:
+        yield Site(server, data_dir, [album.id for album in albums],
+                   [album.image_url for album in albums if album.image_url])
+
+
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """The demo site under gunicorn with a warm cache, shared by every browser test."""
-    root = tmp_path_factory.mktemp("site")
-    data_dir = root / "data"
-    albums = prepare_demo_site(data_dir, PASSWORD, SITE_ENV)
-    with GunicornServer(data_dir, log_path=root / "gunicorn.log", workers=2, env=SITE_ENV) as server:
-        yield Site(server, data_dir, [album.id for album in albums],
-                   [album.image_url for album in albums if album.image_url])
+    with demo_site(tmp_path_factory.mktemp("site"), SITE_ENV) as running:
+        yield running
 
 
 @pytest.fixture
