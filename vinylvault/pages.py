@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Mapping
@@ -28,7 +29,7 @@ from werkzeug.exceptions import BadRequest
 import config
 from cache_engine.units import human_when, plural
 
-from . import auth, collection, csv_import, db, demo, discogs, errors, sync
+from . import auth, collection, csv_import, db, demo, discogs, errors, spins, sync
 from .svg_charts import bar_chart, column_chart, line_chart
 
 log = logging.getLogger("vinylvault.pages")
@@ -176,6 +177,7 @@ def album(album_id: int):
     details, details_pending = _release_details(record)
     return render_template("album.html", album=record, details=details, details_pending=details_pending,
                            params=params, **_pressings_context(conn, record),
+                           sides=spins.album_sides(conn, record, _spin_settings()[0]) if _is_owner() else [],
                            previous_id=previous_id, next_id=next_id,
                            via_random=request.args.get("via") == "random")
 
@@ -255,6 +257,108 @@ def record_play(album_id: int):
     if not collection.record_play(db.get_db(), album_id):
         abort(404, "There is no album with this number in the collection.")
     return redirect(url_for("pages.now_playing", album_id=album_id), 303)
+
+
+# --- Spinning a record ------------------------------------------------------------
+
+def _spin_settings() -> tuple[int, float]:
+    settings = current_app.config["SETTINGS"]
+    return settings.SPIN_UNKNOWN_TRACK_SECONDS, settings.SPIN_FORGOTTEN_MINUTES * 60
+
+
+def spinning_view(conn: sqlite3.Connection, now: float) -> dict[str, Any]:
+    """What the now-spinning screen shows: the spin, its album, the side, the needle and the next side."""
+    unknown, grace = _spin_settings()
+    spins.close_forgotten(conn, now, unknown, grace)
+    spin = spins.current(conn)
+    album = collection.get_album(conn, spin.album_id) if spin else None
+    if spin is None or album is None:
+        return {"spin": None}
+    sides = spins.album_sides(conn, album, unknown)
+    side = sides[min(spin.side_index, len(sides) - 1)]
+    return {"spin": spin, "album": album, "side": side, "needle": spins.needle(side, spin.started_at, now),
+            "starts": spins.track_starts(side, spin.started_at),
+            "next_side": sides[spin.side_index + 1] if spin.side_index + 1 < len(sides) else None}
+
+
+@bp.get("/spinning")
+def spinning():
+    """The record on the turntable: cover, the side's tracks, the one playing, time left, flip."""
+    return render_template("spinning.html", **spinning_view(db.get_db(), time.time()))
+
+
+@bp.get("/spinning/state")
+def spinning_state():
+    """Which side is on the turntable (JSON), polled by spinning.js so every screen follows a flip."""
+    spin = spins.current(db.get_db())
+    return jsonify({"spin": spin.id if spin else None, "album_id": spin.album_id if spin else None,
+                    "side": spin.side if spin else None, "started_at": spin.started_at if spin else None})
+
+
+@bp.post("/spinning/start/<album_id:album_id>")
+@auth.owner_required
+@auth.csrf_protect
+def spin_start(album_id: int):
+    """Put a side of the album on the turntable (form field ``side``: its number, 0 for the first)."""
+    side = request.form.get("side", "0")
+    if not side.isdigit() or len(side) > 3:
+        log.info("spin refused: side %r is not a side number", side[:10])
+        abort(400, "Choose a side of the record.")
+    try:
+        spins.start(db.get_db(), album_id, int(side), time.time(), _spin_settings()[0])
+    except spins.SpinError as exc:
+        log.info("spin refused: %s", exc)
+        abort(404 if collection.get_album(db.get_db(), album_id) is None else 400, str(exc))
+    return redirect(url_for("pages.spinning"), 303)
+
+
+@bp.post("/spinning/flip")
+@auth.owner_required
+@auth.csrf_protect
+def spin_flip():
+    """Turn the record over: the next side starts now; after the last side the record is done."""
+    try:
+        following = spins.flip(db.get_db(), time.time(), _spin_settings()[0])
+    except spins.SpinError as exc:
+        log.info("flip refused: %s", exc)
+        abort(409, str(exc))
+    if following is None:
+        flash("That was the last side: the record is done.", "ok")
+    return redirect(url_for("pages.spinning"), 303)
+
+
+@bp.post("/spinning/stop")
+@auth.owner_required
+@auth.csrf_protect
+def spin_stop():
+    """Lift the needle: the side is kept in the history as played through or stopped early."""
+    if spins.stop(db.get_db(), time.time(), _spin_settings()[0]) is None:
+        flash("Nothing was on the turntable.", "ok")
+    return redirect(url_for("pages.spinning"), 303)
+
+
+@bp.get("/history")
+@auth.owner_required
+def history():
+    """Every side played, newest first, with its cover; filters: album, artist, month."""
+    conn = db.get_db()
+    album_arg = request.args.get("album") or ""
+    album_id = None
+    if album_arg:
+        try:
+            album_id = int(album_arg)
+        except ValueError:
+            raise collection.InvalidQuery("album", "must be an album number") from None
+    artist = (request.args.get("artist") or "").strip()
+    month = (request.args.get("month") or "").strip()
+    page_number = _int_arg("page", 1, 1, MAX_PAGE)
+    limit = spins.MAX_HISTORY_PAGE // 2
+    rows, total = spins.history(conn, album_id=album_id, artist=artist, month=month, limit=limit,
+                                offset=(page_number - 1) * limit)
+    params = {k: v for k, v in (("album", album_arg), ("artist", artist), ("month", month)) if v}
+    next_url = url_for("pages.history", **params, page=page_number + 1) if total > page_number * limit else None
+    return render_template("history.html", rows=rows, total=total, params=params, next_url=next_url,
+                           album_filter=collection.get_album(conn, album_id) if album_id is not None else None)
 
 
 # --- Wantlist -------------------------------------------------------------------
@@ -355,7 +459,18 @@ def stats():
                             empty=STATS_EMPTY.format(what="formats")),
     }
     value = _value_context(db.get_db()) if _is_owner() else None
-    return render_template("stats.html", stats=numbers, charts=charts, cache=_cache_stats(), value=value)
+    return render_template("stats.html", stats=numbers, charts=charts, cache=_cache_stats(), value=value,
+                           spinning=_spinning_stats(db.get_db()) if _is_owner() else None)
+
+
+def _spinning_stats(conn: sqlite3.Connection) -> dict[str, Any]:
+    """The owner's listening on /stats: sides per month (chart), most played, dust collectors, share this year."""
+    numbers = spins.spin_stats(conn, time.time())
+    chart = column_chart([(month[2:].replace("-", "/"), count) for month, count in numbers.per_month],
+                         chart_id="chart-spins", title="Sides played per month", unit="sides",
+                         empty="Nothing played yet.") if any(c for _, c in numbers.per_month) else None
+    share = round(100 * numbers.played_this_year / numbers.owned) if numbers.owned else 0
+    return {"numbers": numbers, "chart": chart, "share": share}
 
 
 def _value_context(conn: sqlite3.Connection) -> dict[str, Any]:
