@@ -15,6 +15,7 @@ Until the owner's password exists every page redirects to ``/setup``.
 from __future__ import annotations
 
 import logging
+import secrets
 import sqlite3
 import threading
 import time
@@ -23,13 +24,13 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template,
-                   request, url_for)
+                   request, session, url_for)
 from werkzeug.exceptions import BadRequest
 
 import config
 from cache_engine.units import human_when, plural
 
-from . import auth, collection, csv_import, db, demo, discogs, errors, spins, sync
+from . import auth, collection, csv_import, db, demo, discogs, errors, scrobble, spins, sync
 from .svg_charts import bar_chart, column_chart, line_chart
 
 log = logging.getLogger("vinylvault.pages")
@@ -594,7 +595,8 @@ def setup():
     token = sync.discogs_credentials(conn, current_app.config["SETTINGS"])[1]
     return render_template("setup.html", first_run=first_run, errors=problems, discogs_username=username,
                            has_token=bool(collection.get_setting(conn, sync.TOKEN_KEY)),
-                           covers_note=_covers_note(conn, token, "below")), \
+                           covers_note=_covers_note(conn, token, "below"),
+                           scrobbling=None if first_run else _scrobbling_accounts(conn)), \
         400 if problems else 200
 
 
@@ -659,6 +661,75 @@ def _check_discogs_token(username: str, token: str) -> tuple[str, list[str]]:
     return owner, []
 
 
+LASTFM_STATE = "lastfm_state"
+
+
+def _scrobbling_accounts(conn: sqlite3.Connection) -> dict[str, Any]:
+    """What the set-up page says of the scrobbling accounts (whether each is stored; never the values)."""
+    stored = scrobble.accounts(conn)
+    return {"listenbrainz": bool(stored.listenbrainz_token), "lastfm_key": bool(stored.lastfm_key),
+            "lastfm_secret": bool(stored.lastfm_secret), "lastfm_session": bool(stored.lastfm_session),
+            "lastfm_user": collection.get_setting(conn, scrobble.LASTFM_USER_KEY, "") or ""}
+
+
+@bp.post("/setup/scrobbling")
+@auth.owner_required
+@auth.csrf_protect
+def save_scrobbling():
+    """Store the ListenBrainz token and the Last.fm API key and secret (empty fields keep what is stored)."""
+    scrobble.save_accounts(db.get_db(), request.form)
+    flash("Scrobbling accounts saved.", "ok")
+    return redirect(url_for("pages.setup"), 303)
+
+
+@bp.post("/setup/lastfm/connect")
+@auth.owner_required
+@auth.csrf_protect
+def lastfm_connect():
+    """Send the owner to Last.fm to allow VinylVault; Last.fm sends them back to the callback below."""
+    stored = scrobble.accounts(db.get_db())
+    if not (stored.lastfm_key and stored.lastfm_secret):
+        flash("Save the Last.fm API key and secret first.", "error")
+        return redirect(url_for("pages.setup"), 303)
+    state = session[LASTFM_STATE] = secrets.token_urlsafe(16)
+    callback = url_for("pages.lastfm_callback", state=state, _external=True)
+    return redirect(scrobble.lastfm_auth_url(current_app.config["SETTINGS"], stored.lastfm_key, callback), 303)
+
+
+@bp.get("/setup/lastfm/callback")
+@auth.owner_required
+def lastfm_callback():
+    """Last.fm's answer: exchange its token for the owner's session (once; kept until forgotten)."""
+    expected = session.pop(LASTFM_STATE, None)
+    token = request.args.get("token", "")
+    if not expected or request.args.get("state") != expected or not token or len(token) > 100:
+        log.info("Last.fm callback refused: unknown state or no token")
+        abort(400, "This Last.fm answer does not belong to a connection started here; start again.")
+    conn = db.get_db()
+    stored = scrobble.accounts(conn)
+    try:
+        username, key = scrobble.lastfm_get_session(current_app.config["SETTINGS"], stored.lastfm_key,
+                                                    stored.lastfm_secret, token)
+    except scrobble.LastFMAuthError as exc:
+        log.info("Last.fm session not made: %s", exc)
+        flash(str(exc), "error")
+        return redirect(url_for("pages.setup"), 303)
+    collection.set_setting(conn, scrobble.LASTFM_SESSION_KEY, key)
+    collection.set_setting(conn, scrobble.LASTFM_USER_KEY, username or None)
+    flash(f"Last.fm connected{f' as {username}' if username else ''}: plays are scrobbled from now on.", "ok")
+    return redirect(url_for("pages.setup"), 303)
+
+
+@bp.post("/admin/scrobbles/retry")
+@auth.owner_required
+@auth.csrf_protect
+def retry_scrobbles():
+    """Queue the failed listens again (after the owner fixed a token or the Last.fm connection)."""
+    count = scrobble.retry_failed(db.get_db(), time.time())
+    flash(f"{plural(count, 'listen')} queued again.", "ok")
+    return redirect(url_for("pages.admin"), 303)
+
+
 @bp.get("/admin")
 @auth.owner_required
 def admin():
@@ -667,7 +738,9 @@ def admin():
     return render_template("admin.html", cache=_cache_stats(), counts=collection.counts(conn),
                            discogs_user=collection.get_setting(conn, sync.USERNAME_KEY, ""),
                            has_token=bool(collection.get_setting(conn, sync.TOKEN_KEY)),
-                           api_tokens=auth.list_api_tokens(conn))
+                           api_tokens=auth.list_api_tokens(conn),
+                           scrobbles={"summary": scrobble.queue_summary(conn), "problems": scrobble.problem_rows(conn),
+                                      "enabled": scrobble.accounts(conn).enabled(), "names": scrobble.SERVICE_NAMES})
 
 
 @bp.post("/admin/clear-cache")

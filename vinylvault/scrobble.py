@@ -41,11 +41,14 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+import click
 import requests
+from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 import config
 
-from . import collection, db, spins
+from . import collection, db, images, spins
 from .collection import write_transaction
 from .helpers import artist_name
 
@@ -374,6 +377,50 @@ def _after_failure(conn: sqlite3.Connection, service: str, row: sqlite3.Row, exc
         _release(conn, [r["id"] for r in untried])
 
 
+# --- The owner's accounts ---------------------------------------------------------
+
+class LastFMAuthError(Exception):
+    """Last.fm did not make a session (token not allowed, wrong key or secret, not reached)."""
+
+
+def lastfm_auth_url(settings: config.Settings, api_key: str, callback: str) -> str:
+    """The Last.fm page where the owner allows VinylVault; Last.fm then sends them to ``callback?token=...``."""
+    from urllib.parse import urlencode
+    return f"{settings.LASTFM_AUTH_URL}?{urlencode({'api_key': api_key, 'cb': callback})}"
+
+
+def lastfm_get_session(settings: config.Settings, api_key: str, secret: str, token: str) -> tuple[str, str]:
+    """``(username, session key)`` for the token Last.fm handed back (``auth.getSession``, signed)."""
+    params = {"method": "auth.getSession", "api_key": api_key, "token": token}
+    params["api_sig"] = lastfm_signature(params, secret)
+    params["format"] = "json"
+    try:
+        response = requests.post(settings.LASTFM_API_URL, data=params, timeout=TIMEOUT,
+                                 headers={"User-Agent": settings.USER_AGENT})
+        body = response.json()
+    except (requests.RequestException, ValueError) as exc:
+        raise LastFMAuthError(f"Last.fm could not be reached ({type(exc).__name__}).") from None
+    session = body.get("session") if isinstance(body, dict) else None
+    if not isinstance(session, dict) or not session.get("key"):
+        message = body.get("message", "no session") if isinstance(body, dict) else "no session"
+        raise LastFMAuthError(f"Last.fm made no session: {str(message)[:200]}.")
+    return str(session.get("name", "")), str(session["key"])
+
+
+def save_accounts(conn: sqlite3.Connection, form: Mapping[str, str]) -> None:
+    """Store what the set-up form gave (an empty field keeps the stored value; "forget" boxes delete)."""
+    for field, key in (("listenbrainz_token", LISTENBRAINZ_TOKEN_KEY), ("lastfm_api_key", LASTFM_KEY_KEY),
+                       ("lastfm_api_secret", LASTFM_SECRET_KEY)):
+        value = form.get(field, "").strip()
+        if value:
+            collection.set_setting(conn, key, value)
+    if form.get("forget_listenbrainz"):
+        collection.set_setting(conn, LISTENBRAINZ_TOKEN_KEY, None)
+    if form.get("forget_lastfm"):
+        for key in (LASTFM_KEY_KEY, LASTFM_SECRET_KEY, LASTFM_SESSION_KEY, LASTFM_USER_KEY):
+            collection.set_setting(conn, key, None)
+
+
 # --- What the admin page and the CLI show ---------------------------------------------
 
 def queue_summary(conn: sqlite3.Connection) -> dict[str, dict[str, int]]:
@@ -464,3 +511,57 @@ class ScrobbleTicker:
             except Exception:  # noqa: BLE001 - a bug must not kill the tick silently
                 log.exception("scrobble tick crashed")
             self._stop.wait(self.settings.SCROBBLE_TICK_SECONDS)
+
+
+# --- Wiring: the tick in serving processes, the CLI ---------------------------------
+
+_start_lock = threading.Lock()
+
+
+def init_app(app: Flask) -> None:
+    """Add ``flask scrobbles``; start the tick on the first request of each serving process.
+
+    Not in ``create_app`` itself: CLI commands and tests build apps too and
+    must not send anything in the background. Every worker runs a tick: the
+    queue's keys and claims make that safe, and whichever worker is alive
+    keeps the listens flowing. :func:`vinylvault.images.shutdown` stops it.
+    """
+    app.cli.add_command(scrobbles_command)
+    settings = app.config["SETTINGS"]
+    if settings.SCROBBLE_TICK_SECONDS <= 0 or app.testing:
+        return
+
+    @app.before_request
+    def _start_ticker() -> None:
+        if images.SCROBBLES in app.extensions:
+            return
+        with _start_lock:
+            if images.SCROBBLES not in app.extensions:
+                ticker = ScrobbleTicker(settings, settings.USER_AGENT)
+                app.extensions[images.SCROBBLES] = ticker
+                ticker.start()
+
+
+@click.command("scrobbles")
+@click.option("--retry-failed", is_flag=True, help="Queue the failed listens again (after fixing the account).")
+@click.option("--send", is_flag=True, help="Queue and send what is due now, in the foreground.")
+@with_appcontext
+def scrobbles_command(retry_failed: bool, send: bool) -> None:
+    """What the scrobble queue holds for ListenBrainz and Last.fm, and what failed."""
+    conn = db.get_db()
+    settings = current_app.config["SETTINGS"]
+    if retry_failed:
+        click.echo(f"Queued again: {retry_failed(conn, time.time())} listens.")
+    if send:
+        ticker = ScrobbleTicker(settings, settings.USER_AGENT)
+        try:
+            click.echo("Sent: {sent}, waiting: {retry}, failed: {failed}, expired: {expired}.".format(**ticker.tick()))
+        finally:
+            ticker.stop()
+    enabled = accounts(conn).enabled()
+    for service, states in queue_summary(conn).items():
+        setup = "set up" if service in enabled else "not set up"
+        click.echo(f"{SERVICE_NAMES[service]} ({setup}): " + ", ".join(f"{n} {state}" for state, n in states.items()))
+    for row in problem_rows(conn):
+        click.echo(f"  {row['state']:7} {SERVICE_NAMES[row['service']]} {row['kind']} {row['artist']} - "
+                   f"{row['track']} ({row['attempts']} tries): {row['last_error']}")
