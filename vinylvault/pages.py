@@ -14,6 +14,7 @@ Until the owner's password exists every page redirects to ``/setup``.
 
 from __future__ import annotations
 
+import calendar
 import logging
 import secrets
 import sqlite3
@@ -467,7 +468,7 @@ def stats():
 def _spinning_stats(conn: sqlite3.Connection) -> dict[str, Any]:
     """The owner's listening on /stats: sides per month (chart), most played, dust collectors, share this year."""
     numbers = spins.spin_stats(conn, time.time())
-    chart = column_chart([(month[2:].replace("-", "/"), count) for month, count in numbers.per_month],
+    chart = column_chart([(calendar.month_abbr[int(month[5:])], count) for month, count in numbers.per_month],
                          chart_id="chart-spins", title="Sides played per month", unit="sides",
                          empty="Nothing played yet.") if any(c for _, c in numbers.per_month) else None
     share = round(100 * numbers.played_this_year / numbers.owned) if numbers.owned else 0

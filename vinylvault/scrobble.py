@@ -141,7 +141,7 @@ def queue_spin(conn: sqlite3.Connection, spin: spins.Spin, now: float, unknown_s
     album = collection.get_album(conn, spin.album_id)
     if album is None or not services:
         return 0
-    details = collection.get_release_details(conn, album.release_id) if album.release_id > 0 else None
+    details = collection.get_release_details(conn, album.release_id) if album.release_id else None
     sides = spins.album_sides(conn, album, unknown_seconds)
     if spin.side_index >= len(sides):
         return 0

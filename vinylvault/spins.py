@@ -140,7 +140,7 @@ def sides_of(tracklist: Sequence[Track], unknown_seconds: int) -> list[Side]:
 
 def album_sides(conn: sqlite3.Connection, album: collection.Album, unknown_seconds: int) -> list[Side]:
     """:func:`sides_of` the album's stored tracklist (one empty side when none is stored)."""
-    details = collection.get_release_details(conn, album.release_id) if album.release_id > 0 else None
+    details = collection.get_release_details(conn, album.release_id) if album.release_id else None
     return sides_of(details.tracklist if details else [], unknown_seconds)
 
 

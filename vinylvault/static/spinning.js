@@ -4,9 +4,9 @@
  * flip or stop made from another screen by polling the server's state. */
 (function () {
   "use strict";
-  var main = document.querySelector("main.spinning");
+  var main = document.querySelector("main.turntable");
   if (!main) { return; }
-  var spinId = main.getAttribute("data-spin") || null;
+  var spinId = main.getAttribute("data-spin-id") || null;
   var stateUrl = main.getAttribute("data-state-url");
   var tracks = Array.prototype.slice.call(main.querySelectorAll("[data-tracks] li"));
   var left = main.querySelector("[data-left]");
