@@ -417,8 +417,12 @@ def spin():
 
 @bp.get("/random")
 def random_pick():
-    """Redirect (302) to a random album, weighted by rating; the spin page when there is none."""
-    record = collection.random_album(db.get_db())
+    """Redirect (302) to a random album, weighted by rating (``?favour=unplayed``: by how long since it was
+    last played); the spin page when there is none."""
+    if request.args.get("favour") == "unplayed":
+        record = spins.unplayed_pick(db.get_db(), time.time())
+    else:
+        record = collection.random_album(db.get_db())
     if record is None:
         return redirect(url_for("pages.spin"))
     return redirect(url_for("pages.album", album_id=record.id, via="random"))

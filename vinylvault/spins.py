@@ -15,6 +15,7 @@ No Flask here: the CLI, the background tick and the pages share it.
 
 from __future__ import annotations
 
+import random
 import re
 import sqlite3
 from dataclasses import dataclass
@@ -371,3 +372,50 @@ def spin_stats(conn: sqlite3.Connection, now: float, *, top: int = 5, dust: int 
         top_artists=[(artist, spins) for artist, spins in top_artists],
         dust=[album for album in (collection.get_album(conn, album_id) for album_id in dust_ids) if album],
         played_this_year=played, owned=owned)
+
+
+# --- "Something you haven't played for a while" --------------------------------------
+
+#: (played no more recently than this many days ago, weight): never played weighs most; within a month, nothing.
+UNPLAYED_WEIGHTS = ((None, 8), (365, 6), (180, 4), (90, 2), (30, 1))
+
+
+def unplayed_pick(conn: sqlite3.Connection, now: float, rng: random.Random | None = None) -> collection.Album | None:
+    """A random album favouring the least recently played; ``None`` if the collection is empty.
+
+    Albums fall in buckets by how long ago they were last played
+    (:data:`UNPLAYED_WEIGHTS`): a bucket is chosen in proportion to (albums
+    in it) x (its weight), then an album in it uniformly, so a never-played
+    record is eight times as likely as one last played two months ago, and
+    one played this month comes up only when every record was. Two indexed
+    counts and one offset read, never a read of every album.
+    """
+    rng = rng or random.SystemRandom()
+    buckets = []
+    for index, (days, weight) in enumerate(UNPLAYED_WEIGHTS):
+        where, args = _bucket_clause(index, now)
+        count = conn.execute(f"SELECT count(*) FROM albums WHERE {where}", args).fetchone()[0]
+        if count:
+            buckets.append((where, args, count, weight))
+    if not buckets:
+        total = conn.execute("SELECT count(*) FROM albums").fetchone()[0]
+        if not total:
+            return None
+        buckets = [("1", [], total, 1)]
+    where, args, count, _weight = rng.choices(buckets, weights=[b[2] * b[3] for b in buckets])[0]
+    row = conn.execute(f"SELECT id FROM albums WHERE {where} ORDER BY id LIMIT 1 OFFSET ?",
+                       [*args, rng.randrange(count)]).fetchone()
+    return collection.get_album(conn, row[0])
+
+
+def _bucket_clause(index: int, now: float) -> tuple[str, list[str]]:
+    """The SQL condition of bucket ``index`` of :data:`UNPLAYED_WEIGHTS` (ISO strings compare as times)."""
+    def iso(days: int) -> str:
+        return datetime.fromtimestamp(now - days * 86400, timezone.utc).replace(microsecond=0).isoformat()
+    days = UNPLAYED_WEIGHTS[index][0]
+    if days is None:
+        return "last_played IS NULL", []
+    newer = UNPLAYED_WEIGHTS[index - 1][0]
+    if newer is None:
+        return "last_played < ?", [iso(days)]
+    return "last_played < ? AND last_played >= ?", [iso(days), iso(newer)]
