@@ -121,3 +121,12 @@ def test_stats_show_listening(spin_app: Flask, owner: FlaskClient):
     dust = page[page.index("Dust collectors"):]
     assert "never played" in dust and "Kind of Blue" not in dust.split("</section>")[0]
     assert "Listening" not in spin_app.test_client().get("/stats").get_data(as_text=True)
+
+
+def test_the_grid_offers_the_owner_one_tap_spins(spin_app: Flask, owner: FlaskClient):
+    grid = owner.get("/").get_data(as_text=True)
+    assert grid.count('class="card__spin"') == 4 and f'action="/spinning/start/{KOB_ID}"' in grid
+    token = re.search(r'class="card__spin"[^>]*><input type="hidden" name="csrf_token" value="([^"]+)"', grid).group(1)
+    response = owner.post(f"/spinning/start/{KOB_ID}", data={"csrf_token": token, "side": "0"})
+    assert response.status_code == 303 and _states(spin_app) == [("A", "playing")]
+    assert "card__spin" not in spin_app.test_client().get("/").get_data(as_text=True)
