@@ -233,3 +233,17 @@ def test_the_ticker_thread_starts_and_stops(app, clock):
 def test_the_signature_is_lastfms(fakes):
     params = {"method": "track.scrobble", "api_key": "k", "sk": "s", "artist": "Björk", "format": "json"}
     assert scrobble.lastfm_signature(params, LASTFM_SECRET) == FakeLastFM.signature(params)
+
+
+def test_a_serving_process_starts_the_tick_and_its_shutdown_stops_it(make_app):
+    from vinylvault import images
+
+    served = make_app(TESTING=False, SCROBBLE_TICK_SECONDS=0.05)
+    served.testing = False
+    assert images.SCROBBLES not in served.extensions  # building the app (CLI, tests) starts nothing
+    assert served.test_client().get("/health").status_code == 200
+    ticker = served.extensions[images.SCROBBLES]
+    thread = ticker._thread
+    assert thread is not None and thread.is_alive()
+    images.shutdown(served)
+    assert not thread.is_alive() and images.SCROBBLES not in served.extensions
