@@ -303,7 +303,7 @@ def spinning_state():
 def spin_start(album_id: int):
     """Put a side of the album on the turntable (form field ``side``: its number, 0 for the first)."""
     side = request.form.get("side", "0")
-    if not side.isdigit() or len(side) > 3:
+    if not (side.isascii() and side.isdigit()) or len(side) > 3:
         log.info("spin refused: side %r is not a side number", side[:10])
         abort(400, "Choose a side of the record.")
     try:
@@ -347,10 +347,7 @@ def history():
     album_arg = request.args.get("album") or ""
     album_id = None
     if album_arg:
-        try:
-            album_id = int(album_arg)
-        except ValueError:
-            raise collection.InvalidQuery("album", "must be an album number") from None
+        album_id = _int_arg("album", 0, -2**62, 2**62)
     artist = (request.args.get("artist") or "").strip()
     month = (request.args.get("month") or "").strip()
     page_number = _int_arg("page", 1, 1, MAX_PAGE)

@@ -130,3 +130,8 @@ def test_the_grid_offers_the_owner_one_tap_spins(spin_app: Flask, owner: FlaskCl
     response = owner.post(f"/spinning/start/{KOB_ID}", data={"csrf_token": token, "side": "0"})
     assert response.status_code == 303 and _states(spin_app) == [("A", "playing")]
     assert "card__spin" not in spin_app.test_client().get("/").get_data(as_text=True)
+
+
+def test_odd_side_and_album_numbers_are_400s(owner: FlaskClient):
+    assert _spin(owner, side="²").status_code == 400  # a digit to str.isdigit, not to int()
+    assert owner.get(f"/history?album={2**70}").status_code == 400
