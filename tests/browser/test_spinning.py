@@ -1,6 +1,6 @@
 """A spin from the Pi screen through both sides in Debian's chromium, with the clock moved in the database.
 
-The site is tests/browser's (the demo collection under gunicorn). The
+The site is this folder's (the demo collection under gunicorn). The
 server's "now" is the real one; the tests move the side's ``started_at``
 back instead, which is the same to every screen. With JavaScript off every
 step is a form; with it on, the live clock moves the highlight (Playwright's
@@ -14,7 +14,7 @@ import sqlite3
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import browser, new_page, owner_state, screenshot, site  # noqa: F401 - fixtures
+from tests.browser.conftest import screenshot
 from tests.support.browser import PHONE, PI_SCREEN
 from tests.browser.test_csp import COLLECT_VIOLATIONS
 
