@@ -126,3 +126,18 @@ def test_history_and_stats_show_the_spins(site, new_page, owner_state):
         assert page.locator("#chart-spins").is_visible()
         page.locator("#spins-h").scroll_into_view_if_needed()
         screenshot(page, f"stats-listening-{viewport['width']}x{viewport['height']}")
+
+
+def test_one_tap_on_a_grid_cover_spins_it(site, new_page, owner_state):
+    _stop_any(site)
+    page = new_page(PI_SCREEN, storage_state=owner_state)
+    page.goto(site.url("/"))
+    button = page.locator(".card__spin button").first
+    box = button.bounding_box()
+    assert box["width"] >= 44 and box["height"] >= 44
+    screenshot(page, "grid-owner-spin-800x480")
+    name = button.get_attribute("aria-label")
+    button.click()
+    page.wait_for_url("**/spinning")
+    expect(page.locator(".spinning__title")).to_be_visible()
+    assert page.locator(".spinning__title").inner_text() in name
