@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.pages.conftest import (BASE_SETTINGS, PASSWORD, SMALL, fill, form_csrf, log_in,  # noqa: F401
+from tests.pages.conftest import (SMALL, fill, form_csrf, log_in,  # noqa: F401 - fixtures and helpers shared
                                   make_app, set_owner_password)
 from vinylvault import collection, db
 from vinylvault.collection import ReleaseDetails, Track
