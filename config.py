@@ -167,6 +167,19 @@ class Settings:
     GUEST_URL: str = _setting(
         "", "Address a guest's phone opens from the QR code (default: this machine's network address and the "
             "port of BIND, or the address the page was opened at); e.g. http://records.home when behind nginx.")
+    # --- Spinning and scrobbling -------------------------------------------
+    SPIN_UNKNOWN_TRACK_SECONDS: int = _setting(
+        240, "Length assumed for a track whose duration Discogs does not know, in seconds.", minimum=10,
+        maximum=3600)
+    SPIN_FORGOTTEN_MINUTES: float = _setting(
+        60.0, "A side still on the turntable this long after its end is taken as played and closed.", minimum=1.0)
+    SCROBBLE_TICK_SECONDS: float = _setting(
+        15.0, "How often the background tick queues and sends scrobbles; 0 turns the tick off.", minimum=0.0)
+    SCROBBLE_MAX_BACKOFF_SECONDS: float = _setting(
+        1800.0, "Longest wait between two tries of a scrobble a service did not take.", minimum=1.0)
+    LISTENBRAINZ_API_URL: str = _setting("https://api.listenbrainz.org", "ListenBrainz API base URL (tests use a fake).")
+    LASTFM_API_URL: str = _setting("https://ws.audioscrobbler.com/2.0/", "Last.fm API URL (tests use a fake).")
+    LASTFM_AUTH_URL: str = _setting("https://www.last.fm/api/auth/", "Last.fm page where the owner allows VinylVault.")
 
     # --- Owner photos --------------------------------------------------------
     MAX_IMAGE_UPLOAD_SIZE_MB: float = _setting(20.0, "Largest photo upload, in MiB.", minimum=0.01)

@@ -111,7 +111,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     for name in _BLUEPRINT_MODULES:
         module = importlib.import_module(f"{__name__}.{name}")
         app.register_blueprint(module.bp)
-    from . import cli, sync
+    from . import cli, scrobble, sync
     cli.init_app(app)
     sync.init_app(app)
+    scrobble.init_app(app)
     return app

@@ -32,6 +32,8 @@ JOBS = "image_jobs"
 PHOTOS = "photo_cache"
 #: The PhotoStore over it (created by vinylvault.api_photos); flushes view counts at shutdown.
 PHOTO_STORE = "photo_store"
+#: The scrobble tick (vinylvault.scrobble): it writes to the collection database, so it stops first.
+SCROBBLES = "scrobble_ticker"
 EXIT_HOOK = "vv_exit_hook"
 
 
@@ -69,6 +71,9 @@ def shutdown(app: Flask) -> None:
     hook = app.extensions.pop(EXIT_HOOK, None)
     if hook is not None:
         atexit.unregister(hook)
+    ticker = app.extensions.pop(SCROBBLES, None)
+    if ticker is not None:
+        ticker.stop()
     jobs = app.extensions.pop(JOBS, None)  # api_cache's job runner uses the cache: stop it first
     if jobs is not None:
         jobs.stop()

@@ -14,21 +14,24 @@ Until the owner's password exists every page redirects to ``/setup``.
 
 from __future__ import annotations
 
+import calendar
 import logging
+import secrets
 import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Mapping
 
 from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template,
-                   request, url_for)
+                   request, session, url_for)
 from werkzeug.exceptions import BadRequest
 
 import config
 from cache_engine.units import human_when, plural
 
-from . import auth, collection, csv_import, db, demo, discogs, errors, sync
+from . import auth, collection, csv_import, db, demo, discogs, errors, scrobble, spins, sync
 from .svg_charts import bar_chart, column_chart, line_chart
 
 log = logging.getLogger("vinylvault.pages")
@@ -176,6 +179,7 @@ def album(album_id: int):
     details, details_pending = _release_details(record)
     return render_template("album.html", album=record, details=details, details_pending=details_pending,
                            params=params, **_pressings_context(conn, record),
+                           sides=spins.album_sides(conn, record, _spin_settings()[0]) if _is_owner() else [],
                            previous_id=previous_id, next_id=next_id,
                            via_random=request.args.get("via") == "random")
 
@@ -257,6 +261,105 @@ def record_play(album_id: int):
     return redirect(url_for("pages.now_playing", album_id=album_id), 303)
 
 
+# --- Spinning a record ------------------------------------------------------------
+
+def _spin_settings() -> tuple[int, float]:
+    settings = current_app.config["SETTINGS"]
+    return settings.SPIN_UNKNOWN_TRACK_SECONDS, settings.SPIN_FORGOTTEN_MINUTES * 60
+
+
+def spinning_view(conn: sqlite3.Connection, now: float) -> dict[str, Any]:
+    """What the now-spinning screen shows: the spin, its album, the side, the needle and the next side."""
+    unknown, grace = _spin_settings()
+    spins.close_forgotten(conn, now, unknown, grace)
+    spin = spins.current(conn)
+    album = collection.get_album(conn, spin.album_id) if spin else None
+    if spin is None or album is None:
+        return {"spin": None}
+    sides = spins.album_sides(conn, album, unknown)
+    side = sides[min(spin.side_index, len(sides) - 1)]
+    return {"spin": spin, "album": album, "side": side, "needle": spins.needle(side, spin.started_at, now),
+            "starts": spins.track_starts(side, spin.started_at),
+            "next_side": sides[spin.side_index + 1] if spin.side_index + 1 < len(sides) else None}
+
+
+@bp.get("/spinning")
+def spinning():
+    """The record on the turntable: cover, the side's tracks, the one playing, time left, flip."""
+    return render_template("spinning.html", **spinning_view(db.get_db(), time.time()))
+
+
+@bp.get("/spinning/state")
+def spinning_state():
+    """Which side is on the turntable (JSON), polled by spinning.js so every screen follows a flip."""
+    spin = spins.current(db.get_db())
+    return jsonify({"spin": spin.id if spin else None, "album_id": spin.album_id if spin else None,
+                    "side": spin.side if spin else None, "started_at": spin.started_at if spin else None})
+
+
+@bp.post("/spinning/start/<album_id:album_id>")
+@auth.owner_required
+@auth.csrf_protect
+def spin_start(album_id: int):
+    """Put a side of the album on the turntable (form field ``side``: its number, 0 for the first)."""
+    side = request.form.get("side", "0")
+    if not (side.isascii() and side.isdigit()) or len(side) > 3:
+        log.info("spin refused: side %r is not a side number", side[:10])
+        abort(400, "Choose a side of the record.")
+    try:
+        spins.start(db.get_db(), album_id, int(side), time.time(), _spin_settings()[0])
+    except spins.SpinError as exc:
+        log.info("spin refused: %s", exc)
+        abort(404 if collection.get_album(db.get_db(), album_id) is None else 400, str(exc))
+    return redirect(url_for("pages.spinning"), 303)
+
+
+@bp.post("/spinning/flip")
+@auth.owner_required
+@auth.csrf_protect
+def spin_flip():
+    """Turn the record over: the next side starts now; after the last side the record is done."""
+    try:
+        following = spins.flip(db.get_db(), time.time(), _spin_settings()[0])
+    except spins.SpinError as exc:
+        log.info("flip refused: %s", exc)
+        abort(409, str(exc))
+    if following is None:
+        flash("That was the last side: the record is done.", "ok")
+    return redirect(url_for("pages.spinning"), 303)
+
+
+@bp.post("/spinning/stop")
+@auth.owner_required
+@auth.csrf_protect
+def spin_stop():
+    """Lift the needle: the side is kept in the history as played through or stopped early."""
+    if spins.stop(db.get_db(), time.time(), _spin_settings()[0]) is None:
+        flash("Nothing was on the turntable.", "ok")
+    return redirect(url_for("pages.spinning"), 303)
+
+
+@bp.get("/history")
+@auth.owner_required
+def history():
+    """Every side played, newest first, with its cover; filters: album, artist, month."""
+    conn = db.get_db()
+    album_arg = request.args.get("album") or ""
+    album_id = None
+    if album_arg:
+        album_id = _int_arg("album", 0, -2**62, 2**62)
+    artist = (request.args.get("artist") or "").strip()
+    month = (request.args.get("month") or "").strip()
+    page_number = _int_arg("page", 1, 1, MAX_PAGE)
+    limit = spins.MAX_HISTORY_PAGE // 2
+    rows, total = spins.history(conn, album_id=album_id, artist=artist, month=month, limit=limit,
+                                offset=(page_number - 1) * limit)
+    params = {k: v for k, v in (("album", album_arg), ("artist", artist), ("month", month)) if v}
+    next_url = url_for("pages.history", **params, page=page_number + 1) if total > page_number * limit else None
+    return render_template("history.html", rows=rows, total=total, params=params, next_url=next_url,
+                           album_filter=collection.get_album(conn, album_id) if album_id is not None else None)
+
+
 # --- Wantlist -------------------------------------------------------------------
 
 def _wants_visible(conn: sqlite3.Connection) -> bool:
@@ -311,8 +414,12 @@ def spin():
 
 @bp.get("/random")
 def random_pick():
-    """Redirect (302) to a random album, weighted by rating; the spin page when there is none."""
-    record = collection.random_album(db.get_db())
+    """Redirect (302) to a random album, weighted by rating (``?favour=unplayed``: by how long since it was
+    last played); the spin page when there is none."""
+    if request.args.get("favour") == "unplayed":
+        record = spins.unplayed_pick(db.get_db(), time.time())
+    else:
+        record = collection.random_album(db.get_db())
     if record is None:
         return redirect(url_for("pages.spin"))
     return redirect(url_for("pages.album", album_id=record.id, via="random"))
@@ -355,7 +462,18 @@ def stats():
                             empty=STATS_EMPTY.format(what="formats")),
     }
     value = _value_context(db.get_db()) if _is_owner() else None
-    return render_template("stats.html", stats=numbers, charts=charts, cache=_cache_stats(), value=value)
+    return render_template("stats.html", stats=numbers, charts=charts, cache=_cache_stats(), value=value,
+                           spinning=_spinning_stats(db.get_db()) if _is_owner() else None)
+
+
+def _spinning_stats(conn: sqlite3.Connection) -> dict[str, Any]:
+    """The owner's listening on /stats: sides per month (chart), most played, dust collectors, share this year."""
+    numbers = spins.spin_stats(conn, time.time())
+    chart = column_chart([(calendar.month_abbr[int(month[5:])], count) for month, count in numbers.per_month],
+                         chart_id="chart-spins", title="Sides played per month", unit="sides",
+                         empty="Nothing played yet.") if any(c for _, c in numbers.per_month) else None
+    share = round(100 * numbers.played_this_year / numbers.owned) if numbers.owned else 0
+    return {"numbers": numbers, "chart": chart, "share": share}
 
 
 def _value_context(conn: sqlite3.Connection) -> dict[str, Any]:
@@ -479,7 +597,8 @@ def setup():
     token = sync.discogs_credentials(conn, current_app.config["SETTINGS"])[1]
     return render_template("setup.html", first_run=first_run, errors=problems, discogs_username=username,
                            has_token=bool(collection.get_setting(conn, sync.TOKEN_KEY)),
-                           covers_note=_covers_note(conn, token, "below")), \
+                           covers_note=_covers_note(conn, token, "below"),
+                           scrobbling=None if first_run else _scrobbling_accounts(conn)), \
         400 if problems else 200
 
 
@@ -544,6 +663,75 @@ def _check_discogs_token(username: str, token: str) -> tuple[str, list[str]]:
     return owner, []
 
 
+LASTFM_STATE = "lastfm_state"
+
+
+def _scrobbling_accounts(conn: sqlite3.Connection) -> dict[str, Any]:
+    """What the set-up page says of the scrobbling accounts (whether each is stored; never the values)."""
+    stored = scrobble.accounts(conn)
+    return {"listenbrainz": bool(stored.listenbrainz_token), "lastfm_key": bool(stored.lastfm_key),
+            "lastfm_secret": bool(stored.lastfm_secret), "lastfm_session": bool(stored.lastfm_session),
+            "lastfm_user": collection.get_setting(conn, scrobble.LASTFM_USER_KEY, "") or ""}
+
+
+@bp.post("/setup/scrobbling")
+@auth.owner_required
+@auth.csrf_protect
+def save_scrobbling():
+    """Store the ListenBrainz token and the Last.fm API key and secret (empty fields keep what is stored)."""
+    scrobble.save_accounts(db.get_db(), request.form)
+    flash("Scrobbling accounts saved.", "ok")
+    return redirect(url_for("pages.setup"), 303)
+
+
+@bp.post("/setup/lastfm/connect")
+@auth.owner_required
+@auth.csrf_protect
+def lastfm_connect():
+    """Send the owner to Last.fm to allow VinylVault; Last.fm sends them back to the callback below."""
+    stored = scrobble.accounts(db.get_db())
+    if not (stored.lastfm_key and stored.lastfm_secret):
+        flash("Save the Last.fm API key and secret first.", "error")
+        return redirect(url_for("pages.setup"), 303)
+    state = session[LASTFM_STATE] = secrets.token_urlsafe(16)
+    callback = url_for("pages.lastfm_callback", state=state, _external=True)
+    return redirect(scrobble.lastfm_auth_url(current_app.config["SETTINGS"], stored.lastfm_key, callback), 303)
+
+
+@bp.get("/setup/lastfm/callback")
+@auth.owner_required
+def lastfm_callback():
+    """Last.fm's answer: exchange its token for the owner's session (once; kept until forgotten)."""
+    expected = session.pop(LASTFM_STATE, None)
+    token = request.args.get("token", "")
+    if not expected or request.args.get("state") != expected or not token or len(token) > 100:
+        log.info("Last.fm callback refused: unknown state or no token")
+        abort(400, "This Last.fm answer does not belong to a connection started here; start again.")
+    conn = db.get_db()
+    stored = scrobble.accounts(conn)
+    try:
+        username, key = scrobble.lastfm_get_session(current_app.config["SETTINGS"], stored.lastfm_key,
+                                                    stored.lastfm_secret, token)
+    except scrobble.LastFMAuthError as exc:
+        log.info("Last.fm session not made: %s", exc)
+        flash(str(exc), "error")
+        return redirect(url_for("pages.setup"), 303)
+    collection.set_setting(conn, scrobble.LASTFM_SESSION_KEY, key)
+    collection.set_setting(conn, scrobble.LASTFM_USER_KEY, username or None)
+    flash(f"Last.fm connected{f' as {username}' if username else ''}: plays are scrobbled from now on.", "ok")
+    return redirect(url_for("pages.setup"), 303)
+
+
+@bp.post("/admin/scrobbles/retry")
+@auth.owner_required
+@auth.csrf_protect
+def retry_scrobbles():
+    """Queue the failed listens again (after the owner fixed a token or the Last.fm connection)."""
+    count = scrobble.retry_failed(db.get_db(), time.time())
+    flash(f"{plural(count, 'listen')} queued again.", "ok")
+    return redirect(url_for("pages.admin"), 303)
+
+
 @bp.get("/admin")
 @auth.owner_required
 def admin():
@@ -552,7 +740,9 @@ def admin():
     return render_template("admin.html", cache=_cache_stats(), counts=collection.counts(conn),
                            discogs_user=collection.get_setting(conn, sync.USERNAME_KEY, ""),
                            has_token=bool(collection.get_setting(conn, sync.TOKEN_KEY)),
-                           api_tokens=auth.list_api_tokens(conn))
+                           api_tokens=auth.list_api_tokens(conn),
+                           scrobbles={"summary": scrobble.queue_summary(conn), "problems": scrobble.problem_rows(conn),
+                                      "enabled": scrobble.accounts(conn).enabled(), "names": scrobble.SERVICE_NAMES})
 
 
 @bp.post("/admin/clear-cache")
