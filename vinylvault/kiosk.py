@@ -26,7 +26,7 @@ from markupsafe import Markup
 
 import config
 
-from . import collection, db, images, lan
+from . import collection, db, images, lan, spins
 
 bp = Blueprint("kiosk", __name__)
 
@@ -75,11 +75,14 @@ def _kiosk_context() -> dict[str, Any]:
 # --- What is playing, the wall of covers ------------------------------------------
 
 def current_spin(conn: sqlite3.Connection, now: datetime | None = None) -> collection.Album | None:
-    """The album on the turntable: the last play counted within :data:`SPIN_WINDOW`, else ``None``.
+    """The album on the turntable: the side spinning now (:func:`spins.current`), else the last
+    play counted on the now-playing page within :data:`SPIN_WINDOW`, else ``None``.
 
-    The one place the attract screen asks; a richer notion of "spinning" only
-    has to replace this function's body.
+    The one place the attract screen asks.
     """
+    spin = spins.current(conn)
+    if spin is not None:
+        return collection.get_album(conn, spin.album_id)
     row = conn.execute("SELECT album_id, played_at FROM plays ORDER BY id DESC LIMIT 1").fetchone()
     if row is None:
         return None

@@ -10,7 +10,7 @@ from flask import Flask
 
 from tests.pages.conftest import BASE_SETTINGS, fill, set_owner_password
 from tests.support.apps import app_factory
-from vinylvault import collection, db, images, kiosk, lan
+from vinylvault import collection, db, images, kiosk, lan, spins
 
 KIOSK_HTML = re.compile(r'<html[^>]*class="kiosk"')
 
@@ -72,6 +72,16 @@ def test_current_spin_is_the_last_play_within_the_window(small_app):
         spin = kiosk.current_spin(db.get_db(), now)
         assert spin is not None and spin.id == 11
         assert kiosk.current_spin(db.get_db(), now + kiosk.SPIN_WINDOW) is None
+
+
+def test_the_side_on_the_turntable_comes_before_any_play(small_app):
+    now = datetime.now(timezone.utc)
+    play(small_app, 11, now - timedelta(minutes=10))
+    with small_app.app_context():
+        conn = db.get_db()
+        spins.start(conn, 12, 0, now.timestamp(), 240, count_play=False)
+        spin = kiosk.current_spin(conn, now)
+        assert spin is not None and spin.id == 12
 
 
 def test_no_plays_no_spin(small_app):
