@@ -32,6 +32,8 @@ _BLUEPRINT_MODULES = (
     "api_photos",      # /api/albums/<id>/photos, /photos/...: owner photos (issue 5)
     "api_collection",  # /api/collection, /api/album/<id>, /health
     "pages",           # the HTML site
+    "guest_links",     # /guest/<token>: read-only guest links, GUESTS_NEED_LINK
+    "pwa",             # /manifest.webmanifest, /sw.js, /offline: the phone app shell
 )
 
 

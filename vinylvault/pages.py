@@ -28,7 +28,7 @@ from werkzeug.exceptions import BadRequest
 import config
 from cache_engine.units import human_when, plural
 
-from . import auth, collection, csv_import, db, demo, discogs, errors, sync
+from . import auth, collection, csv_import, db, demo, discogs, errors, guest_links, sync
 from .svg_charts import bar_chart, column_chart, line_chart
 
 log = logging.getLogger("vinylvault.pages")
@@ -552,7 +552,8 @@ def admin():
     return render_template("admin.html", cache=_cache_stats(), counts=collection.counts(conn),
                            discogs_user=collection.get_setting(conn, sync.USERNAME_KEY, ""),
                            has_token=bool(collection.get_setting(conn, sync.TOKEN_KEY)),
-                           api_tokens=auth.list_api_tokens(conn))
+                           api_tokens=auth.list_api_tokens(conn),
+                           guest_links=guest_links.list_links(conn))
 
 
 @bp.post("/admin/clear-cache")
