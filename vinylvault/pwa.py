@@ -52,15 +52,15 @@ ICONS = (("icon-192.png", 192, False), ("icon-512.png", 512, False),
 MAX_COVERS = 400
 MAX_PAGES = 150
 #: Files the worker stores on install, so the offline page has its look.
-_PRECACHED_STATIC = ("style.css", "pages.js", "pwa.js", "noscript.css")
+_PRECACHED_STATIC = ("style.css", "app.js", "pages.js", "pwa.js", "noscript.css")
 
 _VERSION_KEY = "vv_pwa_version"
 _WORKER_TEMPLATE_KEY = "vv_pwa_worker"
 
 
-def static_version(static_dir: Path, app_version: str = config.VERSION) -> str:
+def static_version(static_dir: Path, app_version: str | None = None) -> str:
     """12 hex digits naming this deployment: the app version and every static file's path and bytes."""
-    digest = hashlib.sha256(app_version.encode("utf-8"))
+    digest = hashlib.sha256((config.VERSION if app_version is None else app_version).encode("utf-8"))
     for path in sorted(p for p in static_dir.rglob("*") if p.is_file()):
         digest.update(path.relative_to(static_dir).as_posix().encode("utf-8") + b"\0")
         digest.update(path.read_bytes())

@@ -110,9 +110,9 @@ def test_the_owner_makes_lists_and_revokes_links_on_the_admin_page(owner_client:
     assert made.status_code == 303 and made.headers["Location"].endswith("/admin#guest-links-h")
     admin = owner_client.get("/admin").get_data(as_text=True)
     link = re.search(r"shown this once\): (http://localhost/guest/vg_[\w-]+)", admin).group(1)
-    row = re.search(r"<tr><td>Sam <span class=\"muted\">vg_.{4}…</span></td><td>([^<]+)</td><td>([^<]+)</td>"
-                    r"<td>never</td>", admin)
-    assert row and row.group(1) != "never" and row.group(2) != "never"
+    row = re.search(r'<tr><td>Sam<br><span class="muted">vg_.{4}…</span></td>\s*<td>made (\d{4}-\d\d-\d\d \d\d:\d\d)'
+                    r'<br>ends (\d{4}-\d\d-\d\d \d\d:\d\d)<br><span class="muted">last used never</span>', admin)
+    assert row and row.group(1) < row.group(2)
 
     guest = owner_client.application.test_client()
     assert guest.get(link.removeprefix("http://localhost")).status_code == 303

@@ -44,10 +44,26 @@ function trim(cacheName, limit) {
   });
 }
 
+/* Once a newer deployment's worker is on its way, what this one stores could re-create a cache its
+   successor deletes on activation: it stores nothing more (and undoes a put that raced the switch). */
+function replaced() {
+  var registration = self.registration;
+  return Boolean(registration.installing || registration.waiting ||
+                 (registration.active && self.serviceWorker && registration.active !== self.serviceWorker));
+}
+
 function store(cacheName, request, response, limit) {
+  if (replaced()) {
+    return Promise.resolve();
+  }
   return caches.open(cacheName).then(function (cache) {
     return cache.put(request, response);
-  }).then(function () { return limit ? trim(cacheName, limit) : null; });
+  }).then(function () {
+    if (replaced() && cacheName !== COVERS) {
+      return caches.delete(cacheName);
+    }
+    return limit ? trim(cacheName, limit) : null;
+  });
 }
 
 function coverFirst(event) {
