@@ -65,11 +65,15 @@ def _guest_link(live_site) -> str:
 
 @pytest.fixture
 def phone(browser, live_site, request):
-    """A fresh browser context at the requested viewport; closed afterwards."""
+    """A fresh browser context at the requested viewport; closed afterwards, with no CSP violation seen."""
     context = browser.new_context(viewport=VIEWPORTS[request.param], service_workers="allow")
     context.set_default_timeout(20_000)
+    violations: list[str] = []
+    context.on("console", lambda message: "Content Security Policy" in message.text
+               and violations.append(message.text))
     yield context
     context.close()
+    assert violations == []
 
 
 def _wait_for_covers_in_the_worker(page) -> dict:
@@ -200,3 +204,23 @@ def test_a_revoked_link_locks_the_phone_out_and_forgets_its_pages(phone, live_si
         assert page.locator("h1").inner_text() == "The record player is out of reach"
     finally:
         phone.set_offline(False)
+
+
+@pytest.mark.parametrize("phone", list(VIEWPORTS), indirect=True)
+def test_the_owners_pages_are_never_kept_on_the_phone(phone, live_site):
+    page = phone.new_page()
+    log_in(page, live_site)
+    _wait_for_control(page)
+    for path in ("/", "/admin", "/sync", "/stats"):
+        assert page.goto(live_site.url(path)).status == 200, path
+    page.goto(live_site.url("/"))
+    _wait_for_covers_in_the_worker(page)  # the worker is at work: covers are kept
+    kept = page.evaluate("""async () => {
+        const urls = [];
+        for (const name of await caches.keys()) {
+            if (name.startsWith('vv-static-')) continue;
+            for (const request of await (await caches.open(name)).keys()) urls.push(new URL(request.url).pathname);
+        }
+        return urls;
+    }""")
+    assert kept and all(path.startswith("/cache/") for path in kept), kept
