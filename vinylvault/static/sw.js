@@ -66,14 +66,26 @@ function store(cacheName, request, response, limit) {
   });
 }
 
+/* Cover downloads under way, by URL: the grid's loader and its <img> ask for the same cover at once,
+   and the second must wait for the first rather than download it again. */
+var coversInFlight = new Map();
+
+function fetchCover(request) {
+  var pending = coversInFlight.get(request.url);
+  if (!pending) {
+    pending = fetch(request).then(function (response) {
+      var stored = storable(response) ?
+        store(COVERS, request.url, response.clone(), SETTINGS.maxCovers) : Promise.resolve();
+      return stored.then(function () { return response; });
+    }).finally(function () { coversInFlight.delete(request.url); });
+    coversInFlight.set(request.url, pending);
+  }
+  return pending.then(function (response) { return response.clone(); });
+}
+
 function coverFirst(event) {
   return caches.match(event.request, {cacheName: COVERS}).then(function (hit) {
-    return hit || fetch(event.request).then(function (response) {
-      if (storable(response)) {
-        event.waitUntil(store(COVERS, event.request, response.clone(), SETTINGS.maxCovers));
-      }
-      return response;
-    });
+    return hit || fetchCover(event.request);
   });
 }
 
