@@ -110,8 +110,11 @@ def test_seen_pages_stay_browsable_offline(phone, live_site, request):
     page.goto(_guest_link(live_site))
     _wait_for_control(page)
     _installable(page)
+    downloads: list[str] = []  # what the worker itself asks the network for
+    phone.on("request", lambda r: r.service_worker and "/cache/" in r.url and downloads.append(r.url))
     page.reload()  # now every cover request goes through the worker
     grid = _wait_for_covers_in_the_worker(page)
+    assert downloads and len(downloads) == len(set(downloads)), downloads
     album_href = page.locator("a.card").first.get_attribute("href")
     page.goto(live_site.url(album_href))
     album = _wait_for_covers_in_the_worker(page)
