@@ -7,11 +7,16 @@ as a visitor would after scanning the code. Each test runs at the Pi's
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import pytest
 
 import config
-from tests.browser.conftest import log_in, screenshot
+from tests.browser.conftest import PASSWORD, SITE_ENV, log_in, screenshot
+from tests.support.apps import app_factory
 from tests.support.browser import COVERS_ON_SCREEN, FIRST_SCREEN_PAINTED, PHONE, PI_SCREEN
+from tests.support.demo_site import prepare_demo_site
+from tests.support.live_site import LiveSite
 from vinylvault import db, guest_links
 
 pytestmark = pytest.mark.browser
@@ -61,6 +66,20 @@ def _wait_for_control(page) -> None:
 def _guest_link(live_site) -> str:
     with live_site.app.app_context():
         return live_site.url("/guest/" + guest_links.create_link(db.get_db(), "day", "Phone test"))
+
+
+@pytest.fixture(scope="module")
+def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
+    """The demo collection with a warm cover cache and GUESTS_NEED_LINK on, served on 127.0.0.1."""
+    data_dir = tmp_path_factory.mktemp("phones") / "data"
+    prepare_demo_site(data_dir, PASSWORD, SITE_ENV)
+    with app_factory(data_dir, {"SYNC_INTERVAL_HOURS": 0, "ON_DEMAND_WAIT_SECONDS": 20}) as factory:
+        site = LiveSite(factory, {"GUESTS_NEED_LINK": True})
+        site.start()
+        try:
+            yield site
+        finally:
+            site.stop()
 
 
 @pytest.fixture
