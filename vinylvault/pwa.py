@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from pathlib import Path
 
 import click
@@ -33,8 +32,6 @@ from PIL import Image, ImageDraw
 import config
 
 from . import auth
-
-log = logging.getLogger("vinylvault.pwa")
 
 bp = Blueprint("pwa", __name__, cli_group=None)
 
