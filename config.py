@@ -139,6 +139,9 @@ class Settings:
         (), "Proxy addresses whose X-Forwarded-For is believed (comma-separated).")
     RATE_LIMIT_PER_MINUTE: int = _setting(60, "Mutating requests (API calls, plays) per client per minute.", minimum=1)
     LOGIN_ATTEMPTS_PER_MINUTE: int = _setting(10, "Login attempts per client per minute.", minimum=1)
+    GUESTS_NEED_LINK: bool = _setting(
+        False, "Only the owner and visitors who opened a live guest link (made on the admin page) see the "
+        "collection; everyone else gets a page asking for a link.")
 
     # --- Collection and Discogs ------------------------------------------
     DISCOGS_API_URL: str = _setting("https://api.discogs.com", "Discogs API base URL (tests use a fake).")

@@ -33,6 +33,8 @@ _BLUEPRINT_MODULES = (
     "api_collection",  # /api/collection, /api/album/<id>, /health
     "pages",           # the HTML site
     "kiosk",           # the touchscreen kiosk view, attract screen, guests' QR code
+    "guest_links",     # /guest/<token>: read-only guest links, GUESTS_NEED_LINK
+    "pwa",             # /manifest.webmanifest, /sw.js, /offline: the phone app shell
 )
 
 

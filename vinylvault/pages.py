@@ -31,7 +31,7 @@ from werkzeug.exceptions import BadRequest
 import config
 from cache_engine.units import human_when, plural
 
-from . import auth, collection, csv_import, db, demo, discogs, errors, scrobble, spins, sync
+from . import auth, collection, csv_import, db, demo, discogs, errors, guest_links, scrobble, spins, sync
 from .svg_charts import bar_chart, column_chart, line_chart
 
 log = logging.getLogger("vinylvault.pages")
@@ -742,7 +742,8 @@ def admin():
                            has_token=bool(collection.get_setting(conn, sync.TOKEN_KEY)),
                            api_tokens=auth.list_api_tokens(conn),
                            scrobbles={"summary": scrobble.queue_summary(conn), "problems": scrobble.problem_rows(conn),
-                                      "enabled": scrobble.accounts(conn).enabled(), "names": scrobble.SERVICE_NAMES})
+                                      "enabled": scrobble.accounts(conn).enabled(), "names": scrobble.SERVICE_NAMES},
+                           guest_links=guest_links.list_links(conn))
 
 
 @bp.post("/admin/clear-cache")

@@ -178,7 +178,7 @@ def test_an_upgraded_database_keeps_the_password(tmp_path):
         conn.executescript(f"BEGIN;\n{path.read_text()}\nPRAGMA user_version = {number};\nCOMMIT;")
     conn.execute("INSERT INTO owner (id, password_hash, session_epoch, created_at, updated_at)"
                  " VALUES (1, ?, 'old-epoch', 0, 0)", (generate_password_hash(PASSWORD),))
-    assert db.migrate(conn) == len(db.migrations())
+    assert db.migrate(conn) == db.migrations()[-1][0]  # numbers may have gaps
     assert auth.check_password(conn, PASSWORD)
     assert "session_epoch" not in {row["name"] for row in conn.execute("PRAGMA table_info(owner)")}
     conn.close()
