@@ -150,14 +150,16 @@ def _preview_uri(entry: Any) -> str | None:
 
 
 def cover_img(album: Any, size_type: str = "thumbnails", alt: str | None = None, css_class: str = "",
-              sizes: str | None = None, eager: bool = False) -> Markup:
+              sizes: str | None = None, eager: bool = False, high_priority: bool = True) -> Markup:
     """One ``<img>`` for an album's cover (a mapping/object with ``cover_url``,
     ``artist``, ``title``) or for a plain source URL.
 
     Width and height come from the cached entry, else the size's box, so the
     grid never shifts. A thumbnail gets a ``srcset`` offering the detail image
-    to high-density screens. ``eager`` is for the covers seen first (top row,
-    album page): their real image goes straight into ``src``.
+    to high-density screens. ``eager`` is for the covers seen first (the
+    grid's first screen, album page): their real image goes straight into
+    ``src``, fetched at high priority unless ``high_priority`` is false (a
+    second row waits for the first).
     """
     if size_type not in SIZE_TYPES:
         raise ValueError(f"unknown size type {size_type!r}")
@@ -178,7 +180,8 @@ def cover_img(album: Any, size_type: str = "thumbnails", alt: str | None = None,
     }
     if eager:
         attrs = {"src": real, "srcset": srcset, "sizes": sizes, **common,
-                 "loading": "eager", "fetchpriority": "high", "class": css_class or None}
+                 "loading": "eager", "fetchpriority": "high" if high_priority else None,
+                 "class": css_class or None}
         return Markup(f"<img {_attributes(attrs)}>")
     original = url if key and _fallback_url(url, size_type) == url else None
     attrs = {
