@@ -19,6 +19,7 @@ without JavaScript.
 from __future__ import annotations
 
 import base64
+import calendar
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -38,6 +39,33 @@ _DISAMBIGUATION = re.compile(r"\s\(\d+\)(?=\s*(?:$|[,&/]))")
 def artist_name(name: str | None) -> str:
     """The artist as people write it: Discogs' disambiguation number dropped (stored names keep it)."""
     return _DISAMBIGUATION.sub("", name or "")
+
+
+#: A Discogs release date: a year, then month and day where known ("00" when not).
+_RELEASED = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+#: What Discogs writes in place of a catalog number a release does not have.
+_NO_CATALOG_NUMBER = "none"
+
+
+def released_date(value: str | None) -> str:
+    """A Discogs release date as people read it: ``1999-03-15`` is "15 March 1999",
+    ``1999-03-00`` "March 1999", ``1999-00-00`` "1999"; anything else is shown as it is."""
+    text = (value or "").strip()
+    found = _RELEASED.fullmatch(text)
+    if not found:
+        return text
+    year, month, day = found.group(1), int(found.group(2) or 0), int(found.group(3) or 0)
+    if not 1 <= month <= 12:
+        return year
+    if not 1 <= day <= calendar.monthrange(int(year), month)[1]:
+        return f"{calendar.month_name[month]} {year}"
+    return f"{day} {calendar.month_name[month]} {year}"
+
+
+def catalog_number(value: str | None) -> str:
+    """A label's catalog number, or "" where Discogs records that there is none."""
+    text = (value or "").strip()
+    return "" if text.lower() == _NO_CATALOG_NUMBER else text
 
 
 def _box_size(size_type: str) -> int:
@@ -150,14 +178,16 @@ def _preview_uri(entry: Any) -> str | None:
 
 
 def cover_img(album: Any, size_type: str = "thumbnails", alt: str | None = None, css_class: str = "",
-              sizes: str | None = None, eager: bool = False) -> Markup:
+              sizes: str | None = None, eager: bool = False, high_priority: bool = True) -> Markup:
     """One ``<img>`` for an album's cover (a mapping/object with ``cover_url``,
     ``artist``, ``title``) or for a plain source URL.
 
     Width and height come from the cached entry, else the size's box, so the
     grid never shifts. A thumbnail gets a ``srcset`` offering the detail image
-    to high-density screens. ``eager`` is for the covers seen first (top row,
-    album page): their real image goes straight into ``src``.
+    to high-density screens. ``eager`` is for the covers seen first (the
+    grid's first screen, album page): their real image goes straight into
+    ``src``, fetched at high priority unless ``high_priority`` is false (a
+    second row waits for the first).
     """
     if size_type not in SIZE_TYPES:
         raise ValueError(f"unknown size type {size_type!r}")
@@ -178,7 +208,8 @@ def cover_img(album: Any, size_type: str = "thumbnails", alt: str | None = None,
     }
     if eager:
         attrs = {"src": real, "srcset": srcset, "sizes": sizes, **common,
-                 "loading": "eager", "fetchpriority": "high", "class": css_class or None}
+                 "loading": "eager", "fetchpriority": "high" if high_priority else None,
+                 "class": css_class or None}
         return Markup(f"<img {_attributes(attrs)}>")
     original = url if key and _fallback_url(url, size_type) == url else None
     attrs = {
@@ -206,4 +237,6 @@ def init_app(app: Flask) -> None:
         cover_img=cover_img,
     )
     app.jinja_env.filters["artist_name"] = artist_name
+    app.jinja_env.filters["released_date"] = released_date
+    app.jinja_env.filters["catalog_number"] = catalog_number
     app.after_request(_queue_misses)

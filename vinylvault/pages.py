@@ -50,8 +50,9 @@ FILTER_LABELS = {"media": "Record condition", "sleeve": "Sleeve condition", "she
 WANT_FILTERS = ("genre", "style", "decade", "format")
 WANT_PARAMS = ("sort", "order", *WANT_FILTERS, "q")
 SORT_LABELS = {"artist": "Artist", "title": "Title", "year": "Year", "added": "Date added", "rating": "Rating"}
-#: Covers loaded eagerly on a first page: one row at the widest grid (6 columns).
-EAGER_COVERS = 6
+#: Covers loaded eagerly on a first page: the Pi's first screen, two rows of the widest grid
+#: (6 columns); the first row at high priority.
+EAGER_COVERS = 12
 MAX_PAGE = 100_000
 #: (connect, read) seconds for the token check at /setup: the owner is waiting.
 SETUP_CHECK_TIMEOUT = (3.0, 8.0)

@@ -87,6 +87,9 @@ def test_blur_up_preview_comes_first_then_the_cover(site, new_page):
     page = new_page()
     page.goto(site.url("/"))
     page.wait_for_function(FIRST_SCREEN_PAINTED)
+    # The first screen's covers come straight from the HTML: the blur-up starts on the next screen.
+    page.evaluate("() => scrollBy(0, innerHeight)")
+    page.wait_for_function(FIRST_SCREEN_PAINTED)
     swapped = page.evaluate(f"""() => ({COVERS_ON_SCREEN})().filter(img => img.classList.contains('loaded'))
         .map(img => img.currentSrc)""")
     assert swapped and all("/cache/thumbnails/" in src or "/cache/detail/" in src for src in swapped)
@@ -108,3 +111,17 @@ def test_every_cover_on_the_first_screen_shows_without_javascript(site, new_page
         assert "/cache/" in cover["src"] and "/placeholders/" not in cover["src"], cover
     if viewport == "pi":
         screenshot(page, "grid-no-javascript-800x480")
+
+
+def test_the_pi_first_screen_of_covers_comes_from_the_html_alone(site, new_page):
+    """Every cover on the 800x480 first screen loads straight from the HTML, none waits for app.js."""
+    page = new_page(VIEWPORTS["pi"])
+    page.route("**/static/app.js*", lambda route: route.abort())
+    page.goto(site.url("/"))
+    page.wait_for_load_state("load")
+    waiting = page.evaluate(f"() => ({COVERS_ON_SCREEN})().filter(img => img.dataset.src).length")
+    assert waiting == 0, f"{waiting} covers on the first screen wait for the script"
+    page.wait_for_function(FIRST_SCREEN_PAINTED)
+    first_row = page.evaluate("""() => [...document.querySelectorAll('[data-album-grid] img[data-size-type]')]
+        .slice(0, 12).map(img => img.getAttribute('fetchpriority'))""")
+    assert first_row == ["high"] * 6 + [None] * 6, "the top row comes first"

@@ -166,6 +166,26 @@ def test_search_finds_track_titles_once_details_are_stored(conn):
     assert {a.id for a in collection.search(conn, "ostermalm").albums} == {1}
 
 
+def test_a_search_too_common_to_rank_pages_through_every_match_once_in_the_grid_order(big):
+    word = "harvest"  # in about a quarter of the synthetic albums
+    total = collection.search(big, word, limit=1).total
+    assert total > collection.RANKED_MATCHES
+    found: list[int] = []
+    for offset in range(0, total + collection.MAX_LIMIT, collection.MAX_LIMIT):
+        found += [a.id for a in collection.search(big, word, limit=collection.MAX_LIMIT, offset=offset).albums]
+    assert len(found) == total
+    assert len(set(found)) == total, "an album came back on two pages"
+    # The same albums, in the same order, as the grid's artist order filtered by the same words.
+    assert found == walk(big, q=word)
+
+
+def test_a_search_with_few_matches_stays_ranked_artist_and_title_first(conn):
+    add(conn, record(1, artist="Someone", title="Other", labels=[Label("Harvest", "SHVL 795")]),
+        record(2, artist="Aaron", title="Harvest Moon"),
+        record(3, artist="Harvest Ministers", title="Little Blue"))
+    assert [a.id for a in collection.search(conn, "harvest").albums] == [3, 2, 1]
+
+
 def test_neighbours_follow_the_grid_order_and_filters(big):
     ids = walk(big, sort="rating", genre="Jazz")
     middle = ids[len(ids) // 2]

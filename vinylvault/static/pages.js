@@ -90,11 +90,45 @@
     });
   }
 
+  /* Where this history entry keeps the grid: the fragment URLs appended to it so far and
+     the scroll position, so a reload (or a return the back/forward cache could not keep)
+     rebuilds the same grid and puts the reader back in the same place. */
+  var GRID_STATE = "vinylvaultGrid";
+  // A reload deep in a huge collection refetches at most this many pages; the rest
+  // arrive through the infinite scroll as usual.
+  var MAX_RESTORED_PAGES = 40;
+  var SAVE_SCROLL_MS = 250;
+
+  function savedGrid() {
+    var state = history.state;
+    var grid = state && state[GRID_STATE];
+    return grid && Array.isArray(grid.pages) && typeof grid.scrollY === "number" ? grid : null;
+  }
+
+  function saveGrid(pages) {
+    var state = {};
+    if (history.state && typeof history.state === "object") Object.assign(state, history.state);
+    state[GRID_STATE] = { pages: pages.slice(0, MAX_RESTORED_PAGES), scrollY: Math.round(window.scrollY) };
+    try { history.replaceState(state, ""); } catch (e) { /* too many calls: the next save catches up */ }
+  }
+
+  /* One grid page's fragment, parsed; rejects on a failed answer. */
+  function fetchPage(url) {
+    return fetch(url, { headers: { "Accept": "text/html" }, credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.text();
+      })
+      .then(function (html) { return new DOMParser().parseFromString(html, "text/html"); });
+  }
+
   /* Grid: the "Load more" link fetches the next page's fragment and appends it. */
   function initInfiniteScroll() {
     var grid = document.querySelector("[data-album-grid]");
     if (!grid || !window.fetch || !window.DOMParser) return;
     var loading = false;
+    var pages = [];
+    var saveTimer = null;
 
     function currentLink() { return document.querySelector("a.load-more[data-fragment]"); }
 
@@ -102,29 +136,30 @@
     // pushed down under the reader's eyes by every page that arrives.
     function holdFooter(hold) { document.documentElement.classList.toggle("more-pages-coming", hold); }
 
+    /* Append a fetched page's cards, and put its "Load more" in place of link's. */
+    function appendPage(doc, link) {
+      var added = [];
+      doc.querySelectorAll("[data-album-grid] > li").forEach(function (li) {
+        // A parsed document runs no script, so each <noscript> twin became a real <img>:
+        // inserted, it would download every cover a second time. app.js loads the covers.
+        li.querySelectorAll("noscript").forEach(function (twin) { twin.remove(); });
+        added.push(grid.appendChild(document.adoptNode(li)));
+      });
+      pages.push(link.getAttribute("data-fragment"));
+      var wrap = link.closest(".load-more-wrap");
+      var fresh = doc.querySelector(".load-more-wrap");
+      if (fresh) wrap.replaceWith(document.adoptNode(fresh)); else wrap.remove();
+      grid.dispatchEvent(new CustomEvent("vinylvault:content", { bubbles: true, detail: { added: added } }));
+    }
+
     function loadMore(link) {
       if (loading) return;
       loading = true;
       link.setAttribute("aria-busy", "true");
-      fetch(link.getAttribute("data-fragment"), { headers: { "Accept": "text/html" }, credentials: "same-origin" })
-        .then(function (response) {
-          if (!response.ok) throw new Error("HTTP " + response.status);
-          return response.text();
-        })
-        .then(function (html) {
-          var doc = new DOMParser().parseFromString(html, "text/html");
-          var items = doc.querySelectorAll("[data-album-grid] > li");
-          var added = [];
-          items.forEach(function (li) {
-            // A parsed document runs no script, so each <noscript> twin became a real <img>:
-            // inserted, it would download every cover a second time. app.js loads the covers.
-            li.querySelectorAll("noscript").forEach(function (twin) { twin.remove(); });
-            added.push(grid.appendChild(document.adoptNode(li)));
-          });
-          var wrap = link.closest(".load-more-wrap");
-          var fresh = doc.querySelector(".load-more-wrap");
-          if (fresh) wrap.replaceWith(document.adoptNode(fresh)); else wrap.remove();
-          grid.dispatchEvent(new CustomEvent("vinylvault:content", { bubbles: true, detail: { added: added } }));
+      fetchPage(link.getAttribute("data-fragment"))
+        .then(function (doc) {
+          appendPage(doc, link);
+          saveGrid(pages);
           loading = false;
           watch();
         })
@@ -135,6 +170,38 @@
           loading = false;
           holdFooter(false);
         });
+    }
+
+    /* Fetch the saved pages together, append them in order while each still follows
+       on from the grid (a sync may have changed the collection since), then scroll. */
+    function restore(saved) {
+      loading = true;
+      holdFooter(true);
+      history.scrollRestoration = "manual";
+      var wanted = saved.pages.slice(0, MAX_RESTORED_PAGES);
+      var fetched = wanted.map(function (url) { return fetchPage(url).catch(function () { return null; }); });
+      function step(i) {
+        var link = currentLink();
+        if (i >= wanted.length || !link || link.getAttribute("data-fragment") !== wanted[i]) return Promise.resolve();
+        return fetched[i].then(function (doc) {
+          if (!doc) return null;
+          appendPage(doc, link);
+          return step(i + 1);
+        });
+      }
+      step(0).then(function () {
+        window.scrollTo(0, saved.scrollY);
+        history.scrollRestoration = "auto";
+        loading = false;
+        saveGrid(pages);
+        watch();
+      });
+    }
+
+    function rememberScroll() {
+      if (loading) return;
+      window.clearTimeout(saveTimer);
+      saveTimer = window.setTimeout(function () { saveGrid(pages); }, SAVE_SCROLL_MS);
     }
 
     var observer = "IntersectionObserver" in window ? new IntersectionObserver(function (entries) {
@@ -148,7 +215,12 @@
       link.addEventListener("click", function (event) { event.preventDefault(); loadMore(link); });
       if (observer) { observer.disconnect(); observer.observe(link); }
     }
-    watch();
+
+    // Saved a moment after scrolling stops, never on pagehide: a history change
+    // while the page is hidden keeps chromium from holding it in the back/forward cache.
+    window.addEventListener("scroll", rememberScroll, { passive: true });
+    var saved = savedGrid();
+    if (saved && saved.pages.length) restore(saved); else watch();
   }
 
   /* Sort and order selects apply at once; the filters keep their Apply button. */
