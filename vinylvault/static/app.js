@@ -93,7 +93,11 @@
     if (!observer) {
       observer = new IntersectionObserver(function (entries) {
         entries.forEach(function (entry) {
-          if (entry.isIntersecting) {
+          // A cover already above the screen when first seen was scrolled past between two
+          // frames (a fast flick, a busy Pi): it will never intersect on the way down, and the
+          // reader meets it again on the way back up, so it loads now too.
+          var passed = entry.rootBounds && entry.boundingClientRect.bottom < entry.rootBounds.top;
+          if (entry.isIntersecting || passed) {
             observer.unobserve(entry.target);
             reveal(entry.target);
           }
