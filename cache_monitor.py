@@ -40,13 +40,17 @@ ACTIONS = ("status", "health", "cleanup", "report", "monitor")
 BAR_WIDTH = 30
 CHART_SIZE = {"width": 640, "height": 180}
 #: The report is one file: the chart classes of vinylvault.svg_charts get their colours here.
-CHART_CSS = (".chart-line{stroke:#2a7ab0;stroke-width:2}.chart-bar{fill:#2a7ab0}"
-             ".chart-axis{stroke:#888}.chart-grid{stroke:#ddd}.chart-text{fill:#222;font-size:12px}"
-             ".chart-value{fill:#555}.chart-empty{color:#555;font-style:italic}")
+CHART_CSS = (
+    ".chart-line{stroke:#2a7ab0;stroke-width:2}.chart-bar{fill:#2a7ab0}"
+    ".chart-axis{stroke:#888}.chart-grid{stroke:#ddd}.chart-text{fill:#222;font-size:12px}"
+    ".chart-value{fill:#555}.chart-empty{color:#555;font-style:italic}"
+)
 _EVERY = f"every {SAMPLE_INTERVAL_SECONDS / 60:g} minutes while the site runs"
 SIZE_NOT_YET = f"Not enough data yet: the cache's size is recorded {_EVERY}; the chart starts at the second sample."
-HIT_RATE_NOT_YET = (f"Not enough data yet: the hit rate is worked out between samples (taken {_EVERY}) in which "
-                    "covers were asked for; the chart starts once there are two such intervals.")
+HIT_RATE_NOT_YET = (
+    f"Not enough data yet: the hit rate is worked out between samples (taken {_EVERY}) in which "
+    "covers were asked for; the chart starts once there are two such intervals."
+)
 
 
 class MonitorError(Exception):
@@ -54,6 +58,7 @@ class MonitorError(Exception):
 
 
 # --- formatting --------------------------------------------------------------
+
 
 def bar(fraction: float, width: int = BAR_WIDTH) -> str:
     """``[#######.......]`` filled to ``fraction`` (clamped to 0..1)."""
@@ -75,8 +80,10 @@ def format_status(stats: dict[str, Any]) -> str:
     lines = [
         "VinylVault image cache",
         f"  entries      {stats['total_entries']} ("
-        + ", ".join(f"{name} {count}" for name, count in sorted(by_type.items())) + ")"
-        if by_type else f"  entries      {stats['total_entries']}",
+        + ", ".join(f"{name} {count}" for name, count in sorted(by_type.items()))
+        + ")"
+        if by_type
+        else f"  entries      {stats['total_entries']}",
         f"  size         {human_bytes(used)} of {human_bytes(limit)} {bar(used / limit if limit else 0)}"
         f" {100 * used / limit if limit else 0:.1f}%",
         f"  hit rate     {stats['hit_rate']:.1f}% ({stats['hits']} hits, {stats['misses']} misses)",
@@ -98,6 +105,7 @@ def format_health(report: dict[str, Any]) -> str:
 
 # --- the report's charts -----------------------------------------------------
 
+
 def hit_rate_series(samples: list[dict[str, float]]) -> list[tuple[float, float]]:
     """Hit rate (percent) between consecutive samples: counters are cumulative."""
     series = []
@@ -113,15 +121,26 @@ def report_html(stats: dict[str, Any], health: dict[str, Any], samples: list[dic
     """A self-contained HTML page: the status, the health checks, size and hit-rate charts."""
     # At least KiB: a nearly empty cache reads "0.5 KiB", not fractions of a byte.
     unit, per_unit = byte_unit(max([1024, *(s["bytes"] for s in samples)]))
-    size_chart = line_chart([(_when(s["ts"]), s["bytes"] / per_unit) for s in samples],
-                            chart_id="size", title="Cache size over time", unit=unit, empty=SIZE_NOT_YET,
-                            **CHART_SIZE)
-    rate_chart = line_chart([(_when(ts), rate) for ts, rate in hit_rate_series(samples)],
-                            chart_id="hit-rate", title="Hit rate over time", unit="%", axis_max=100,
-                            empty=HIT_RATE_NOT_YET, **CHART_SIZE)
+    size_chart = line_chart(
+        [(_when(s["ts"]), s["bytes"] / per_unit) for s in samples],
+        chart_id="size",
+        title="Cache size over time",
+        unit=unit,
+        empty=SIZE_NOT_YET,
+        **CHART_SIZE,
+    )
+    rate_chart = line_chart(
+        [(_when(ts), rate) for ts, rate in hit_rate_series(samples)],
+        chart_id="hit-rate",
+        title="Hit rate over time",
+        unit="%",
+        axis_max=100,
+        empty=HIT_RATE_NOT_YET,
+        **CHART_SIZE,
+    )
     generated = html.escape(_when(time.time()))
     return (
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         "<title>VinylVault cache report</title>"
         "<style>body{font-family:sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem}"
         "pre{background:#f4f4f4;padding:1rem;overflow:auto}" + CHART_CSS + "</style></head><body>"
@@ -134,6 +153,7 @@ def report_html(stats: dict[str, Any], health: dict[str, Any], samples: list[dic
 
 
 # --- actions -----------------------------------------------------------------
+
 
 def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
     print(json.dumps(data, indent=2, default=str) if args.json else text)
@@ -160,14 +180,26 @@ def action_cleanup(cache: ImageCache, settings: config.Settings, args: argparse.
     freed = sum(entry.bytes for entry in (*for_space, *removed))
     # Then the drift a killed process can leave (files without rows, rows without files, old temp files).
     repaired = cache.reconcile()
-    result = {"removed_entries": len(removed) + len(for_space), "removed_for_free_space": len(for_space),
-              "freed_bytes": freed, "older_than_days": args.cleanup_days, "repaired": repaired}
-    space = (f" and {len(for_space)} least recently used to keep {settings.MIN_FREE_DISK_MB:g} MB free on the disk"
-             if for_space else "")
-    _emit(args, result, f"Removed {len(removed)} entries not used for {args.cleanup_days:g} days{space} "
-                        f"({human_bytes(freed)} freed). Repaired drift: {repaired['files_removed']} stray "
-                        f"files, {repaired['rows_removed']} rows without files, "
-                        f"{repaired['temp_files_removed']} leftover temp files removed.")
+    result = {
+        "removed_entries": len(removed) + len(for_space),
+        "removed_for_free_space": len(for_space),
+        "freed_bytes": freed,
+        "older_than_days": args.cleanup_days,
+        "repaired": repaired,
+    }
+    space = (
+        f" and {len(for_space)} least recently used to keep {settings.MIN_FREE_DISK_MB:g} MB free on the disk"
+        if for_space
+        else ""
+    )
+    _emit(
+        args,
+        result,
+        f"Removed {len(removed)} entries not used for {args.cleanup_days:g} days{space} "
+        f"({human_bytes(freed)} freed). Repaired drift: {repaired['files_removed']} stray "
+        f"files, {repaired['rows_removed']} rows without files, "
+        f"{repaired['temp_files_removed']} leftover temp files removed.",
+    )
     return 0
 
 
@@ -182,16 +214,21 @@ def action_report(cache: ImageCache, settings: config.Settings, args: argparse.N
     return 0
 
 
-def action_monitor(cache: ImageCache, settings: config.Settings, args: argparse.Namespace,
-                   sleep: Callable[[float], None] = time.sleep) -> int:
+def action_monitor(
+    cache: ImageCache, settings: config.Settings, args: argparse.Namespace, sleep: Callable[[float], None] = time.sleep
+) -> int:
     """Redraw the status every ``--monitor-interval`` seconds until Ctrl-C."""
     try:
         while True:
             stats = cache.get_cache_stats()
             if not args.json:
                 sys.stdout.write("\x1b[2J\x1b[H")  # clear the screen, cursor home
-            _emit(args, stats, f"{format_status(stats)}\n\n{_when(time.time())} - "
-                               f"refreshing every {args.monitor_interval:g}s, Ctrl-C to quit")
+            _emit(
+                args,
+                stats,
+                f"{format_status(stats)}\n\n{_when(time.time())} - "
+                f"refreshing every {args.monitor_interval:g}s, Ctrl-C to quit",
+            )
             sys.stdout.flush()
             sleep(args.monitor_interval)
     except KeyboardInterrupt:
@@ -199,11 +236,17 @@ def action_monitor(cache: ImageCache, settings: config.Settings, args: argparse.
         return 0
 
 
-_ACTIONS = {"status": action_status, "health": action_health, "cleanup": action_cleanup,
-            "report": action_report, "monitor": action_monitor}
+_ACTIONS = {
+    "status": action_status,
+    "health": action_health,
+    "cleanup": action_cleanup,
+    "report": action_report,
+    "monitor": action_monitor,
+}
 
 
 # --- entry point -------------------------------------------------------------
+
 
 def _positive(text: str) -> float:
     try:
@@ -218,10 +261,15 @@ def _positive(text: str) -> float:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="cache_monitor.py", description="Inspect and maintain the cover cache.")
     parser.add_argument("--action", choices=ACTIONS, default="status")
-    parser.add_argument("--cleanup-days", type=_positive, default=30.0,
-                        help="cleanup: remove entries not used for this many days (default 30)")
-    parser.add_argument("--monitor-interval", type=_positive, default=5.0,
-                        help="monitor: seconds between refreshes (default 5)")
+    parser.add_argument(
+        "--cleanup-days",
+        type=_positive,
+        default=30.0,
+        help="cleanup: remove entries not used for this many days (default 30)",
+    )
+    parser.add_argument(
+        "--monitor-interval", type=_positive, default=5.0, help="monitor: seconds between refreshes (default 5)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.add_argument("--cache-dir", type=Path, help="cover cache folder (default COVERS_DIR)")
     parser.add_argument("--database", type=Path, help="cache index (default CACHE_DATABASE_PATH)")
@@ -251,8 +299,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         settings = config.load()
-        with open_cache(args.cache_dir or settings.COVERS_DIR, args.database or settings.CACHE_DATABASE_PATH,
-                        settings) as cache:
+        with open_cache(
+            args.cache_dir or settings.COVERS_DIR, args.database or settings.CACHE_DATABASE_PATH, settings
+        ) as cache:
             return _ACTIONS[args.action](cache, settings, args)
     except (MonitorError, config.ConfigError, OSError, sqlite3.Error) as exc:
         print(f"cache_monitor: {exc}", file=sys.stderr)

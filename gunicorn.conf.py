@@ -23,6 +23,7 @@ import sys
 
 # Imported under names gunicorn does not take for settings ("config" is one).
 from config import load_or_exit as _check_settings
+
 # The LAN addresses are shared with the kiosk's QR code.
 from vinylvault.lan import host_port as _host_port
 from vinylvault.lan import site_urls
@@ -108,6 +109,7 @@ def worker_exit(server, worker):
 
 # --- Start-up messages ----------------------------------------------------------
 
+
 def on_starting(server):
     """Stop with one line when the address cannot be had, before gunicorn retries it five times.
 
@@ -119,9 +121,11 @@ def on_starting(server):
     for address in server.cfg.address:
         problem = _bind_problem(address[0], address[1]) if isinstance(address, tuple) else None
         if problem:
-            print(f"vinylvault: {_host_port(address[0], address[1])} {problem}; choose another address with "
-                  f"VINYL_VAULT_BIND (e.g. VINYL_VAULT_BIND={_host_port(address[0], address[1] % 65535 + 1)}).",
-                  file=sys.stderr)
+            print(
+                f"vinylvault: {_host_port(address[0], address[1])} {problem}; choose another address with "
+                f"VINYL_VAULT_BIND (e.g. VINYL_VAULT_BIND={_host_port(address[0], address[1] % 65535 + 1)}).",
+                file=sys.stderr,
+            )
             raise SystemExit(2)
 
 

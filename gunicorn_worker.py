@@ -180,8 +180,7 @@ class HeadBufferingWorker(SyncWorker):
             self.handle(waiting.listener, waiting.sock, waiting.addr)  # closes the socket
         elif received == b"" or hung_up:
             self._drop(waiting)  # the client went away before finishing its request
-        elif received is not None and _HEAD_END not in received[:MAX_HEAD_BYTES] \
-                and len(received) >= MAX_HEAD_BYTES:
+        elif received is not None and _HEAD_END not in received[:MAX_HEAD_BYTES] and len(received) >= MAX_HEAD_BYTES:
             self._refuse(waiting, _TOO_LARGE, f"request head larger than {MAX_HEAD_BYTES} bytes")
         elif waiting.sock.fileno() not in self.waiting:
             # Registering reports data that is already there, so nothing is missed
@@ -195,8 +194,7 @@ class HeadBufferingWorker(SyncWorker):
             oldest = next(iter(self.waiting.values()))
             if oldest.deadline > now:
                 return
-            self._refuse(oldest, _TIMED_OUT,
-                         f"request not complete after {self.head_timeout:g} s")
+            self._refuse(oldest, _TIMED_OUT, f"request not complete after {self.head_timeout:g} s")
 
     def _refuse(self, waiting: _Waiting, answer: bytes, reason: str) -> None:
         """Send a one-line refusal and close, never blocking on the client.
@@ -236,7 +234,7 @@ def _has_arrived(received: bytes) -> bool:
     head_end = received.find(_HEAD_END, 0, MAX_HEAD_BYTES)
     if head_end < 0:
         return False
-    head = received[:head_end + 2]
+    head = received[: head_end + 2]
     match = _CONTENT_LENGTH.search(head)
     body = int(match.group(1)) if match and not _EXPECT_CONTINUE.search(head) else 0
     if body > MAX_BUFFERED_BODY_BYTES:

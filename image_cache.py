@@ -35,15 +35,23 @@ from urllib.parse import urlsplit, urlunsplit
 import config
 from cache_engine.convert import ConvertOptions, convert, make_preview
 from cache_engine.coordination import HostPacer, KeyedLocks, Slots
-from cache_engine.errors import (CacheTimeout, EntryTooLarge, ImageCacheError, SourceRefused, TooLarge,
-                                 UnsafeURL)
+from cache_engine.errors import CacheTimeout, EntryTooLarge, ImageCacheError, SourceRefused, TooLarge, UnsafeURL
 from cache_engine.files import is_storage_full, write_synced_temp
 from cache_engine.index import CacheIndex, Entry
 from cache_engine.memory_tier import MemoryTier
 from cache_engine.placeholder import ensure_placeholder, render_placeholder
 
-__all__ = ["ImageCache", "Entry", "SIZE_TYPES", "LOCAL_PREFIX", "normalize_url", "initialize_image_cache",
-           "install_image_cache", "get_image_cache", "shutdown_image_cache"]
+__all__ = [
+    "ImageCache",
+    "Entry",
+    "SIZE_TYPES",
+    "LOCAL_PREFIX",
+    "normalize_url",
+    "initialize_image_cache",
+    "install_image_cache",
+    "get_image_cache",
+    "shutdown_image_cache",
+]
 
 log = logging.getLogger("vinylvault.image_cache")
 
@@ -75,7 +83,7 @@ def normalize_url(url: str) -> str:
     hostport = hostport.lower()
     default_port = _DEFAULT_PORTS.get(scheme)
     if default_port and hostport.endswith(default_port):
-        hostport = hostport[:-len(default_port)]
+        hostport = hostport[: -len(default_port)]
     path = parts.path or ("/" if hostport else "")
     return urlunsplit((scheme, userinfo + at + hostport, path, parts.query, ""))
 
@@ -105,10 +113,19 @@ class ImageCache:
         :class:`cache_engine.fetch.Fetcher` paced across processes.
     """
 
-    def __init__(self, cache_dir: Path | str, database_path: Path | str,
-                 settings: config.Settings | None = None, *, size_types: Iterable[str] = SIZE_TYPES,
-                 local_root: Path | str | None = None, local_folders: Iterable[Path | str] = (".",),
-                 file_mode: int = 0o644, fetcher: Any = None, rebuild_corrupt_index: bool = False) -> None:
+    def __init__(
+        self,
+        cache_dir: Path | str,
+        database_path: Path | str,
+        settings: config.Settings | None = None,
+        *,
+        size_types: Iterable[str] = SIZE_TYPES,
+        local_root: Path | str | None = None,
+        local_folders: Iterable[Path | str] = (".",),
+        file_mode: int = 0o644,
+        fetcher: Any = None,
+        rebuild_corrupt_index: bool = False,
+    ) -> None:
         self.settings = settings or config.load()
         self.size_types = tuple(size_types)
         self.options = ConvertOptions.from_settings(self.settings, self.size_types)
@@ -117,16 +134,21 @@ class ImageCache:
         self._first_size_type = min(self._box, key=self._box.__getitem__)
         self.cache_dir = Path(cache_dir)
         self.local_root = None if local_root is None else Path(local_root).resolve()
-        self.local_folders = () if self.local_root is None else \
-            tuple((self.local_root / folder).resolve() for folder in local_folders)
+        self.local_folders = (
+            () if self.local_root is None else tuple((self.local_root / folder).resolve() for folder in local_folders)
+        )
         self.file_mode = file_mode
         self.temp_dir = self.cache_dir / ".tmp"
         self.placeholder_dir = self.cache_dir / "placeholders"
         for folder in (self.temp_dir, *(self.cache_dir / name for name in self.size_types)):
             folder.mkdir(parents=True, exist_ok=True)
         lock_dir = self.cache_dir / ".locks"
-        self.index = CacheIndex(database_path, self.cache_dir, rebuild_corrupt=rebuild_corrupt_index,
-                                reserve_bytes=self.settings.min_free_disk_bytes)
+        self.index = CacheIndex(
+            database_path,
+            self.cache_dir,
+            rebuild_corrupt=rebuild_corrupt_index,
+            reserve_bytes=self.settings.min_free_disk_bytes,
+        )
         self.storage = DiskFullNotice("new images are not saved", "saving new images again")
         self._flush_storage = DiskFullNotice("cache hits are kept in memory", "cache hits are written again")
         self.locks = KeyedLocks(lock_dir)
@@ -135,9 +157,13 @@ class ImageCache:
         self._fetcher = fetcher
         self._fetcher_lock = threading.Lock()
         self._stripes = [threading.Lock() for _ in range(_THREAD_STRIPES)]
-        self.memory = (MemoryTier(int(self.settings.MEMORY_CACHE_SIZE_MB * 1024 * 1024),
-                                  self.settings.IMAGE_CACHE_TTL_HOURS * 3600)
-                       if self.settings.MEMORY_CACHE_ENABLED else None)
+        self.memory = (
+            MemoryTier(
+                int(self.settings.MEMORY_CACHE_SIZE_MB * 1024 * 1024), self.settings.IMAGE_CACHE_TTL_HOURS * 3600
+            )
+            if self.settings.MEMORY_CACHE_ENABLED
+            else None
+        )
         self._stop = threading.Event()
         self._queue: queue_module.Queue[str | None] = queue_module.Queue(maxsize=QUEUE_LIMIT)
         self._queued: set[str] = set()
@@ -333,9 +359,13 @@ class ImageCache:
             raise exc
 
     def _negative(self, url: str, key: str, exc: ImageCacheError) -> None:
-        state = self.index.record_failure(key, normalize_url(url), exc.reason,
-                                          self.settings.NEGATIVE_CACHE_MIN_SECONDS,
-                                          self.settings.NEGATIVE_CACHE_MAX_SECONDS)
+        state = self.index.record_failure(
+            key,
+            normalize_url(url),
+            exc.reason,
+            self.settings.NEGATIVE_CACHE_MIN_SECONDS,
+            self.settings.NEGATIVE_CACHE_MAX_SECONDS,
+        )
         log.debug("%s blocked for %.0fs after %d failures", key[:12], state.retry_at - time.time(), state.attempts)
 
     def _read_source(self, url: str) -> bytes:
@@ -343,7 +373,7 @@ class ImageCache:
         normalized = normalize_url(url)
         if normalized.startswith(LOCAL_PREFIX):
             try:
-                return self._read_local(normalized[len(LOCAL_PREFIX):])
+                return self._read_local(normalized[len(LOCAL_PREFIX) :])
             except SourceRefused as exc:
                 _log_refusal(url, exc)
                 raise
@@ -357,6 +387,7 @@ class ImageCache:
         with self._fetcher_lock:
             if self._fetcher is None:
                 from cache_engine.fetch import Fetcher, FetchPolicy
+
                 self._fetcher = Fetcher(FetchPolicy.from_settings(self.settings), pacer=self.pacer)
             return self._fetcher
 
@@ -365,8 +396,13 @@ class ImageCache:
         if self.local_root is None:
             raise UnsafeURL("local sources are not enabled for this cache", reason="local_disabled")
         parts = PurePosixPath(relative).parts
-        if (not relative or "\x00" in relative or "\\" in relative or relative.startswith("/")
-                or any(part in ("..", ".") for part in parts)):
+        if (
+            not relative
+            or "\x00" in relative
+            or "\\" in relative
+            or relative.startswith("/")
+            or any(part in ("..", ".") for part in parts)
+        ):
             raise UnsafeURL("local source path is not a plain relative path", reason="path_traversal")
         path = (self.local_root / relative).resolve()
         if not any(path.is_relative_to(folder) for folder in self.local_folders):
@@ -392,11 +428,18 @@ class ImageCache:
         for variant in convert(data, self.options):
             if preview is None:
                 preview = make_preview(variant.data)
-            entry = Entry(key=key, size_type=variant.size_type, url=normalize_url(url),
-                          path=self.path_for(key, variant.size_type), bytes=len(variant.data),
-                          width=variant.width, height=variant.height,
-                          content_hash=hashlib.sha256(variant.data).hexdigest(), preview=preview,
-                          process_ms=(time.perf_counter() - started) * 1000)
+            entry = Entry(
+                key=key,
+                size_type=variant.size_type,
+                url=normalize_url(url),
+                path=self.path_for(key, variant.size_type),
+                bytes=len(variant.data),
+                width=variant.width,
+                height=variant.height,
+                content_hash=hashlib.sha256(variant.data).hexdigest(),
+                preview=preview,
+                process_ms=(time.perf_counter() - started) * 1000,
+            )
             self._store(entry, variant.data)
             entries[variant.size_type] = entry
         self.index.count("conversions")
@@ -406,18 +449,21 @@ class ImageCache:
         """Write to ``.tmp``, fsync, and rename into place inside the index transaction."""
         temp = write_synced_temp(self.temp_dir, data, mode=self.file_mode, prefix=f"{entry.key}.{entry.size_type}.")
         try:
+
             def place() -> None:
                 entry.path.parent.mkdir(exist_ok=True)
                 os.replace(temp, entry.path)
 
-            evicted = self.index.add_entry(entry, place, self.limit_bytes,
-                                           int(self.limit_bytes * self.settings.CACHE_LOW_WATER_FRACTION))
+            evicted = self.index.add_entry(
+                entry, place, self.limit_bytes, int(self.limit_bytes * self.settings.CACHE_LOW_WATER_FRACTION)
+            )
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
         if evicted:
-            log.info("evicted %d entries (%d bytes) for %s", len(evicted), sum(e.bytes for e in evicted),
-                     entry.key[:12])
+            log.info(
+                "evicted %d entries (%d bytes) for %s", len(evicted), sum(e.bytes for e in evicted), entry.key[:12]
+            )
 
     # -- reading bytes -------------------------------------------------------------------
     def read_bytes(self, entry: Entry, scope: str = "default") -> bytes:
@@ -473,8 +519,9 @@ class ImageCache:
 
     def _start_workers(self) -> None:
         while len(self._workers) < self.settings.MAX_CONCURRENT_DOWNLOADS:
-            worker = threading.Thread(target=self._worker_loop, name=f"image-cache-worker-{len(self._workers)}",
-                                      daemon=True)
+            worker = threading.Thread(
+                target=self._worker_loop, name=f"image-cache-worker-{len(self._workers)}", daemon=True
+            )
             worker.start()
             self._workers.append(worker)
 
@@ -503,8 +550,9 @@ class ImageCache:
             return True
         return len(self._produce(url, key, self._background_wait, source=None)) == len(self.size_types)
 
-    def preload_images(self, urls: Iterable[str],
-                       progress_callback: Callable[[int, int, str], None] | None = None) -> dict[str, bool]:
+    def preload_images(
+        self, urls: Iterable[str], progress_callback: Callable[[int, int, str], None] | None = None
+    ) -> dict[str, bool]:
         """Bring every URL into the cache now; ``{url: cached}``.
 
         ``progress_callback(completed, total, url)`` is called after each URL.
@@ -512,8 +560,9 @@ class ImageCache:
         """
         unique = list(dict.fromkeys(urls))
         results: dict[str, bool] = {}
-        with ThreadPoolExecutor(max_workers=self.settings.MAX_CONCURRENT_DOWNLOADS,
-                                thread_name_prefix="image-cache-preload") as pool:
+        with ThreadPoolExecutor(
+            max_workers=self.settings.MAX_CONCURRENT_DOWNLOADS, thread_name_prefix="image-cache-preload"
+        ) as pool:
             futures = {pool.submit(self._ensure, url): url for url in unique}
             for completed, future in enumerate(as_completed(futures), start=1):
                 url = futures[future]
@@ -634,8 +683,9 @@ class ImageCache:
             thread.join()
         try:
             if not self.index.flush_if_possible():
-                log.warning("the disk is full: %d cache hits could not be written at shutdown",
-                            self.index.recorder.pending())
+                log.warning(
+                    "the disk is full: %d cache hits could not be written at shutdown", self.index.recorder.pending()
+                )
         finally:
             self.index.close()
             if self._fetcher is not None:
@@ -702,7 +752,7 @@ def _settings_from(overrides: dict[str, Any]) -> config.Settings:
     max_cache_size = overrides.pop("max_cache_size", None)
     if max_cache_size is not None:
         # The seed's byte count, as the GiB setting.
-        overrides["MAX_CACHE_SIZE_GB"] = int(max_cache_size) / 1024 ** 3
+        overrides["MAX_CACHE_SIZE_GB"] = int(max_cache_size) / 1024**3
     return config.load(**overrides)
 
 

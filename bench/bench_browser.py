@@ -30,14 +30,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from playwright.sync_api import sync_playwright  # noqa: E402
+from playwright.sync_api import sync_playwright
 
-from report import ROOT, percentile, table, write_section  # noqa: E402
-from tests.support.browser import COVERS_ON_SCREEN, FIRST_SCREEN_PAINTED, PI_SCREEN, launch_chromium  # noqa: E402
-from tests.support.collection_site import collection_site  # noqa: E402
-from tests.support.demo_site import prepare_demo_site  # noqa: E402
-from tests.support.grid_journey import scroll_by_flicks  # noqa: E402
-from tests.support.servers import GunicornServer  # noqa: E402
+from report import ROOT, percentile, table, write_section
+from tests.support.browser import COVERS_ON_SCREEN, FIRST_SCREEN_PAINTED, PI_SCREEN, launch_chromium
+from tests.support.collection_site import collection_site
+from tests.support.demo_site import prepare_demo_site
+from tests.support.grid_journey import scroll_by_flicks
+from tests.support.servers import GunicornServer
 
 WORK = ROOT / "bench" / ".work" / "browser"
 RUNS = 9
@@ -148,36 +148,48 @@ def measure_scale() -> None:
     ready = sum(1 for w in waits if w == 0) / len(waits)
     scroll_verdict = "met" if wait_p50 < SCROLL_TARGET_MS and never == 0 else "MISSED"
     first_verdict = "met" if painted < TARGET_MS else "MISSED"
-    write_section("Covers while scrolling in chromium", "\n\n".join([
-        f"{SCALE_ALBUMS} albums synced from the fake Discogs, covers converted ahead (a warm server cache), "
-        f"gunicorn (gunicorn.conf.py), headless Debian chromium at 800x480, a fresh browser context per run. "
-        f"First screen: median of {RUNS} visits after a warm-up visit. Scrolling: {SCROLL_RUNS} runs to the "
-        f"grid's end, flicks of 0.8 screens {SCROLL_PAUSE_MS} ms apart; {len(waits)} covers came into view "
-        f"below the first screen. A cover's wait runs from entering the screen to its real image shown "
-        f"(0 when it was ready on arrival, thanks to app.js's 200 px look-ahead).",
-        table(("measure", "ms", "vs baseline"), [
-            ("`fetch('/health')` round trip from the page (baseline), median", f"{health:.1f}", "1.00x"),
-            ("first screen of covers painted, median", f"{painted:.0f}", f"{painted / health:.1f}x"),
-            ("first contentful paint, median", f"{fcp:.0f}", f"{fcp / health:.1f}x"),
-            ("cover wait once in view, median", f"{wait_p50:.0f}", f"{wait_p50 / health:.1f}x"),
-            ("cover wait once in view, p95", f"{wait_p95:.0f}", f"{wait_p95 / health:.1f}x"),
-        ]),
-        f"- Target: a card scrolled into view shows its cover within {SCROLL_TARGET_MS:.0f} ms (median): "
-        f"**{wait_p50:.0f} ms, {scroll_verdict}**; {ready:.0%} of covers were ready on arrival, "
-        f"{never} never showed.\n"
-        f"- Target: first screen under {TARGET_MS:.0f} ms at {SCALE_ALBUMS} albums: "
-        f"**{painted:.0f} ms, {first_verdict}**.",
-    ]))
-    print(f"scale: first screen {painted:.0f} ms, cover wait p50 {wait_p50:.0f} / p95 {wait_p95:.0f} ms, "
-          f"never shown {never}, health {health:.1f} ms")
+    write_section(
+        "Covers while scrolling in chromium",
+        "\n\n".join(
+            [
+                f"{SCALE_ALBUMS} albums synced from the fake Discogs, covers converted ahead (a warm server cache), "
+                f"gunicorn (gunicorn.conf.py), headless Debian chromium at 800x480, a fresh browser context per run. "
+                f"First screen: median of {RUNS} visits after a warm-up visit. Scrolling: {SCROLL_RUNS} runs to the "
+                f"grid's end, flicks of 0.8 screens {SCROLL_PAUSE_MS} ms apart; {len(waits)} covers came into view "
+                f"below the first screen. A cover's wait runs from entering the screen to its real image shown "
+                f"(0 when it was ready on arrival, thanks to app.js's 200 px look-ahead).",
+                table(
+                    ("measure", "ms", "vs baseline"),
+                    [
+                        ("`fetch('/health')` round trip from the page (baseline), median", f"{health:.1f}", "1.00x"),
+                        ("first screen of covers painted, median", f"{painted:.0f}", f"{painted / health:.1f}x"),
+                        ("first contentful paint, median", f"{fcp:.0f}", f"{fcp / health:.1f}x"),
+                        ("cover wait once in view, median", f"{wait_p50:.0f}", f"{wait_p50 / health:.1f}x"),
+                        ("cover wait once in view, p95", f"{wait_p95:.0f}", f"{wait_p95 / health:.1f}x"),
+                    ],
+                ),
+                f"- Target: a card scrolled into view shows its cover within {SCROLL_TARGET_MS:.0f} ms (median): "
+                f"**{wait_p50:.0f} ms, {scroll_verdict}**; {ready:.0%} of covers were ready on arrival, "
+                f"{never} never showed.\n"
+                f"- Target: first screen under {TARGET_MS:.0f} ms at {SCALE_ALBUMS} albums: "
+                f"**{painted:.0f} ms, {first_verdict}**.",
+            ]
+        ),
+    )
+    print(
+        f"scale: first screen {painted:.0f} ms, cover wait p50 {wait_p50:.0f} / p95 {wait_p95:.0f} ms, "
+        f"never shown {never}, health {health:.1f} ms"
+    )
 
 
 def main() -> None:
     shutil.rmtree(WORK, ignore_errors=True)
     data_dir = WORK / "data"
     prepare_demo_site(data_dir, "bench-password", ENV)
-    with GunicornServer(data_dir, log_path=WORK / "gunicorn.log", workers=2, env=ENV) as server, \
-            sync_playwright() as playwright:
+    with (
+        GunicornServer(data_dir, log_path=WORK / "gunicorn.log", workers=2, env=ENV) as server,
+        sync_playwright() as playwright,
+    ):
         browser = launch_chromium(playwright)
         measure_once(browser, server.url("/"))  # first visit: Python and SQLite warm up in the workers
         runs = [measure_once(browser, server.url("/")) for _ in range(RUNS)]
@@ -187,17 +199,25 @@ def main() -> None:
     fcp = statistics.median(r[1] for r in runs)
     covers = runs[0][2]
     verdict = "met" if painted < TARGET_MS else "MISSED"
-    write_section("First screen of covers in chromium", "\n\n".join([
-        f"The demo grid (`/`) at 800x480 in headless Debian chromium, served by gunicorn "
-        f"(gunicorn.conf.py) with a warm cover cache, a fresh browser context per visit; "
-        f"median of {RUNS} visits after one warm-up visit. {covers} covers are on the first screen.",
-        table(("measure", "median ms", "vs baseline"), [
-            ("first contentful paint (baseline)", f"{fcp:.0f}", "1.00x"),
-            ("every cover on the first screen painted", f"{painted:.0f}", f"{painted / fcp:.2f}x"),
-        ]),
-        f"- Target: covers painted under {TARGET_MS:.0f} ms: **{painted:.0f} ms, {verdict}** "
-        f"(min {min(r[0] for r in runs):.0f}, max {max(r[0] for r in runs):.0f} ms).",
-    ]))
+    write_section(
+        "First screen of covers in chromium",
+        "\n\n".join(
+            [
+                f"The demo grid (`/`) at 800x480 in headless Debian chromium, served by gunicorn "
+                f"(gunicorn.conf.py) with a warm cover cache, a fresh browser context per visit; "
+                f"median of {RUNS} visits after one warm-up visit. {covers} covers are on the first screen.",
+                table(
+                    ("measure", "median ms", "vs baseline"),
+                    [
+                        ("first contentful paint (baseline)", f"{fcp:.0f}", "1.00x"),
+                        ("every cover on the first screen painted", f"{painted:.0f}", f"{painted / fcp:.2f}x"),
+                    ],
+                ),
+                f"- Target: covers painted under {TARGET_MS:.0f} ms: **{painted:.0f} ms, {verdict}** "
+                f"(min {min(r[0] for r in runs):.0f}, max {max(r[0] for r in runs):.0f} ms).",
+            ]
+        ),
+    )
     print(f"covers painted {painted:.0f} ms (FCP {fcp:.0f} ms), {covers} covers")
     measure_scale()
 

@@ -25,12 +25,12 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench_convert import make_source  # noqa: E402
-from report import table, write_section  # noqa: E402
+from bench_convert import make_source
+from report import table, write_section
 
-import config  # noqa: E402
-from cache_engine.convert import ConvertOptions, convert  # noqa: E402
-from image_cache import ImageCache  # noqa: E402
+import config
+from cache_engine.convert import ConvertOptions, convert
+from image_cache import ImageCache
 
 TARGET_LOOKUP_MS = 0.2
 COLD_RUNS = 15
@@ -70,8 +70,12 @@ def bench_lookups(cache: ImageCache, url: str) -> list[list[object]]:
     cache.flush()
     verdict = "yes" if lookup / 1000 < TARGET_LOOKUP_MS else "NO"
     return [
-        ["warm get_image (hit)", f"{lookup:.1f} µs", f"{lookup / stat:.1f}x os.stat, {lookup / dict_get:.0f}x dict",
-         f"< {TARGET_LOOKUP_MS} ms: {verdict}"],
+        [
+            "warm get_image (hit)",
+            f"{lookup:.1f} µs",
+            f"{lookup / stat:.1f}x os.stat, {lookup / dict_get:.0f}x dict",
+            f"< {TARGET_LOOKUP_MS} ms: {verdict}",
+        ],
         ["baseline os.stat", f"{stat:.2f} µs", "1.0x", ""],
         ["baseline dict look-up", f"{dict_get:.3f} µs", "", ""],
     ]
@@ -104,8 +108,12 @@ def bench_cold(cache: ImageCache, source: bytes) -> list[list[object]]:
         thumb_ready.append((cache.lookup(url, "thumbnails").created - started) * 1000)
     thumb, both = statistics.median(thumb_ready), statistics.median(both_stored)
     return [
-        ["cold thumbnail committed (600 px source)", f"{thumb:.1f} ms", f"{thumb / convert_thumb:.2f}x conversion",
-         f"< 10 ms: {'yes' if thumb < 10 else 'NO'}"],
+        [
+            "cold thumbnail committed (600 px source)",
+            f"{thumb:.1f} ms",
+            f"{thumb / convert_thumb:.2f}x conversion",
+            f"< 10 ms: {'yes' if thumb < 10 else 'NO'}",
+        ],
         ["baseline: thumbnail conversion alone", f"{convert_thumb:.1f} ms", "1.00x", ""],
         ["cold both sizes stored", f"{both:.1f} ms", f"{both / convert_both:.2f}x conversion", ""],
         ["baseline: both conversions alone", f"{convert_both:.1f} ms", "1.00x", ""],
@@ -116,10 +124,16 @@ def bench_memory_tier(off: ImageCache, on: ImageCache, url: str) -> list[list[ob
     rows = []
     for size_type in ("thumbnails", "detail"):
         entry_off, entry_on = off.lookup(url, size_type), on.lookup(url, size_type)
-        from_file = per_call_us(lambda: off.read_bytes(entry_off), calls=5000)
-        from_memory = per_call_us(lambda: on.read_bytes(entry_on, scope="grid"), calls=5000)
-        rows.append([f"read {size_type} ({entry_off.bytes // 1024} KiB)", f"{from_file:.1f} µs",
-                     f"{from_memory:.2f} µs", f"{from_file / from_memory:.0f}x"])
+        from_file = per_call_us(lambda e=entry_off: off.read_bytes(e), calls=5000)
+        from_memory = per_call_us(lambda e=entry_on: on.read_bytes(e, scope="grid"), calls=5000)
+        rows.append(
+            [
+                f"read {size_type} ({entry_off.bytes // 1024} KiB)",
+                f"{from_file:.1f} µs",
+                f"{from_memory:.2f} µs",
+                f"{from_file / from_memory:.0f}x",
+            ]
+        )
     return rows
 
 
@@ -137,15 +151,17 @@ def main() -> None:
         finally:
             off.close()
             on.close()
-    body = "\n\n".join([
-        "Warm look-ups on an index of 200 sources (400 entries):",
-        table(["operation", "time", "ratio to baseline", "target"], lookups),
-        "Cold path, wall time (local source bytes already in memory; includes fsync and the index transaction):",
-        table(["operation", "median", "ratio to baseline", "target"], cold),
-        "Reading an entry's bytes, memory tier off (file read, page cache warm) vs on:",
-        table(["read", "tier off", "tier on", "off / on"], tier),
-        MEMORY_TIER_FINDING,
-    ])
+    body = "\n\n".join(
+        [
+            "Warm look-ups on an index of 200 sources (400 entries):",
+            table(["operation", "time", "ratio to baseline", "target"], lookups),
+            "Cold path, wall time (local source bytes already in memory; includes fsync and the index transaction):",
+            table(["operation", "median", "ratio to baseline", "target"], cold),
+            "Reading an entry's bytes, memory tier off (file read, page cache warm) vs on:",
+            table(["read", "tier off", "tier on", "off / on"], tier),
+            MEMORY_TIER_FINDING,
+        ]
+    )
     write_section("Cache look-ups and memory tier", body)
     print(body)
 

@@ -43,13 +43,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 # would otherwise spread one image over both cores and win by parallelism.
 os.environ.setdefault("VIPS_CONCURRENCY", "1")
 
-from PIL import Image, ImageChops, ImageStat  # noqa: E402
-from report import ROOT, table, write_section  # noqa: E402
+from PIL import Image, ImageChops, ImageStat
+from report import ROOT, table, write_section
 
-import config  # noqa: E402
-from cache_engine.convert import ConvertOptions, convert, identify  # noqa: E402
-from cache_engine.errors import SourceRefused  # noqa: E402
-from tests.support.big_images import CASES, largest_accepted_side, square_image  # noqa: E402
+import config
+from cache_engine.convert import ConvertOptions, convert, identify
+from cache_engine.errors import SourceRefused
+from tests.support.big_images import CASES, largest_accepted_side, square_image
 
 WORK = ROOT / "bench" / ".work" / "convert"
 PHOTO = ROOT.parent / "shared" / "corpus" / "images" / "xmp_test.jpg"
@@ -74,6 +74,7 @@ REFUSED_SOURCES = (("PNG", "RGB", 7000), ("WEBP", "RGB", 7000))
 
 
 # --- Sources ---------------------------------------------------------------
+
 
 def make_source(size: tuple[int, int]) -> Path:
     """A photographic JPEG of ``size`` in bench/.work/convert (made once)."""
@@ -106,12 +107,13 @@ def _crop_for(photo: tuple[int, int], size: tuple[int, int]) -> tuple[int, int, 
 
 # --- Pipelines -----------------------------------------------------------
 
+
 def ours(data: bytes) -> list[bytes]:
     return [variant.data for variant in convert(data, OPTIONS)]
 
 
 def pyvips_pipeline(data: bytes) -> list[bytes]:
-    import pyvips  # noqa: PLC0415 - imported only where measured (it costs memory)
+    import pyvips
 
     # Materialise the 600 px once: both outputs are cut from it, like ours.
     detail = pyvips.Image.thumbnail_buffer(data, 600).copy_memory()
@@ -126,8 +128,7 @@ def naive(data: bytes) -> list[bytes]:
     outputs = []
     for box in (150, 600):
         scale = min(1.0, box / image.width, box / image.height)
-        resized = image.resize((round(image.width * scale), round(image.height * scale)),
-                               Image.Resampling.LANCZOS)
+        resized = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
         buffer = io.BytesIO()
         resized.save(buffer, "WEBP", quality=QUALITY, method=6)
         outputs.append(buffer.getvalue())
@@ -182,12 +183,18 @@ print((peak_kib() - before) / 1024)
 
 
 def rss_growth_mib(pipeline: str, path: Path) -> float:
-    done = subprocess.run([sys.executable, "-c", _RSS_CHILD, str(ROOT), pipeline, str(path)],
-                          capture_output=True, text=True, timeout=240, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _RSS_CHILD, str(ROOT), pipeline, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=True,
+    )
     return float(done.stdout.strip())
 
 
 # --- Memory by format ----------------------------------------------------------
+
 
 def memory_by_format() -> list[list[object]]:
     """Rows: each format/mode at its largest accepted side, then the refused big sources."""
@@ -195,8 +202,16 @@ def memory_by_format() -> list[list[object]]:
     for image_format, mode in CASES:
         side = largest_accepted_side(image_format, mode, OPTIONS)
         path = _source_file(image_format, mode, side)
-        rows.append([f"{image_format} {mode}", f"{side}x{side}", f"{side * side / 1e6:.1f}",
-                     f"{rss_growth_mib('ours', path):.1f}", f"{rss_growth_mib('pyvips', path):.1f}", "accepted"])
+        rows.append(
+            [
+                f"{image_format} {mode}",
+                f"{side}x{side}",
+                f"{side * side / 1e6:.1f}",
+                f"{rss_growth_mib('ours', path):.1f}",
+                f"{rss_growth_mib('pyvips', path):.1f}",
+                "accepted",
+            ]
+        )
     for image_format, mode, side in REFUSED_SOURCES:
         path = _source_file(image_format, mode, side)
         try:
@@ -204,9 +219,16 @@ def memory_by_format() -> list[list[object]]:
             verdict = "**accepted**"
         except SourceRefused as exc:
             verdict = f"refused: `{exc.reason}`"
-        rows.append([f"{image_format} {mode}", f"{side}x{side}", f"{side * side / 1e6:.1f}",
-                     f"refused (naive {rss_growth_mib('naive', path):.0f})", f"{rss_growth_mib('pyvips', path):.1f}",
-                     verdict])
+        rows.append(
+            [
+                f"{image_format} {mode}",
+                f"{side}x{side}",
+                f"{side * side / 1e6:.1f}",
+                f"refused (naive {rss_growth_mib('naive', path):.0f})",
+                f"{rss_growth_mib('pyvips', path):.1f}",
+                verdict,
+            ]
+        )
     return rows
 
 
@@ -220,10 +242,11 @@ def _source_file(image_format: str, mode: str, side: int) -> Path:
 
 # --- WebP method study -------------------------------------------------------
 
+
 def psnr(a: Image.Image, b: Image.Image) -> float:
     rms = ImageStat.Stat(ImageChops.difference(a.convert("RGB"), b.convert("RGB"))).rms
-    mse = statistics.fmean(value ** 2 for value in rms) or 1e-9
-    return 10 * math.log10(255 ** 2 / mse)
+    mse = statistics.fmean(value**2 for value in rms) or 1e-9
+    return 10 * math.log10(255**2 / mse)
 
 
 def method_study(path: Path) -> list[list[object]]:
@@ -232,18 +255,21 @@ def method_study(path: Path) -> list[list[object]]:
     image.thumbnail((600, 600), Image.Resampling.LANCZOS)
     rows = []
     for method in METHODS:
+
         def encode(method: int = method) -> bytes:
             buffer = io.BytesIO()
             image.save(buffer, "WEBP", quality=QUALITY, method=method)
             return buffer.getvalue()
 
         data = encode()
-        rows.append([method, median_ms({"encode": encode}, 9)["encode"], len(data),
-                     psnr(Image.open(io.BytesIO(data)), image)])
+        rows.append(
+            [method, median_ms({"encode": encode}, 9)["encode"], len(data), psnr(Image.open(io.BytesIO(data)), image)]
+        )
     return rows
 
 
 # --- Report ------------------------------------------------------------------
+
 
 def _verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
@@ -268,64 +294,105 @@ def main() -> None:
     print(f"thumbnail {thumbnail_ms:.1f} ms; wrote the Conversion section of BENCHMARKS.md")
 
 
-def render(results: dict[str, dict[str, float]], thumbnail_ms: float, methods: list[list[object]],
-           memory: list[list[object]]) -> str:
+def render(
+    results: dict[str, dict[str, float]], thumbnail_ms: float, methods: list[list[object]], memory: list[list[object]]
+) -> str:
     rows = []
     for name, r in results.items():
-        rows.append([
-            name, f"{r['ours']:.1f}", f"{r['pyvips']:.1f}", f"{r['naive']:.1f}",
-            f"**{r['ours'] / r['pyvips']:.2f}x**", f"**{r['naive'] / r['ours']:.1f}x**",
-            f"{r['rss_ours']:.1f}", f"{r['rss_pyvips']:.1f}", f"{r['rss_naive']:.1f}", f"{r['bytes'] / 1024:.0f}",
-        ])
+        rows.append(
+            [
+                name,
+                f"{r['ours']:.1f}",
+                f"{r['pyvips']:.1f}",
+                f"{r['naive']:.1f}",
+                f"**{r['ours'] / r['pyvips']:.2f}x**",
+                f"**{r['naive'] / r['ours']:.1f}x**",
+                f"{r['rss_ours']:.1f}",
+                f"{r['rss_pyvips']:.1f}",
+                f"{r['rss_naive']:.1f}",
+                f"{r['bytes'] / 1024:.0f}",
+            ]
+        )
     conversion = table(
-        ["source JPEG", "ours ms", "pyvips ms", "naive ms", "ours / pyvips", "naive / ours",
-         "RSS growth ours MiB", "pyvips MiB", "naive MiB", "ours KiB out (150+600)"], rows)
+        [
+            "source JPEG",
+            "ours ms",
+            "pyvips ms",
+            "naive ms",
+            "ours / pyvips",
+            "naive / ours",
+            "RSS growth ours MiB",
+            "pyvips MiB",
+            "naive MiB",
+            "ours KiB out (150+600)",
+        ],
+        rows,
+    )
     method_rows = [[m, f"{ms:.1f}", size, f"{quality:.2f}"] for m, ms, size, quality in methods]
     base_bytes = next(row[2] for row in methods if row[0] == 4)
     targets = [
-        [f"both sizes within {TARGET_VIPS_RATIO}x of pyvips",
-         ", ".join(f"{n} {r['ours'] / r['pyvips']:.2f}x" for n, r in results.items()),
-         _verdict(all(r["ours"] <= TARGET_VIPS_RATIO * r["pyvips"] for r in results.values()))],
-        *[[f">= {speedup:.0f}x faster than naive at {name}", f"{results[name]['naive'] / results[name]['ours']:.1f}x",
-           _verdict(results[name]["naive"] / results[name]["ours"] >= speedup)]
-          for name, speedup in TARGET_NAIVE_SPEEDUP.items()],
-        [f"thumbnail < {TARGET_THUMBNAIL_MS:.0f} ms after the bytes of a 600 px JPEG", f"{thumbnail_ms:.1f} ms",
-         _verdict(thumbnail_ms < TARGET_THUMBNAIL_MS)],
-        *[[f"RSS growth <= {limit:.0f} MiB at {name}", f"{results[name]['rss_ours']:.1f} MiB",
-           _verdict(results[name]["rss_ours"] <= limit)] for name, limit in TARGET_RSS_MIB.items()],
+        [
+            f"both sizes within {TARGET_VIPS_RATIO}x of pyvips",
+            ", ".join(f"{n} {r['ours'] / r['pyvips']:.2f}x" for n, r in results.items()),
+            _verdict(all(r["ours"] <= TARGET_VIPS_RATIO * r["pyvips"] for r in results.values())),
+        ],
+        *[
+            [
+                f">= {speedup:.0f}x faster than naive at {name}",
+                f"{results[name]['naive'] / results[name]['ours']:.1f}x",
+                _verdict(results[name]["naive"] / results[name]["ours"] >= speedup),
+            ]
+            for name, speedup in TARGET_NAIVE_SPEEDUP.items()
+        ],
+        [
+            f"thumbnail < {TARGET_THUMBNAIL_MS:.0f} ms after the bytes of a 600 px JPEG",
+            f"{thumbnail_ms:.1f} ms",
+            _verdict(thumbnail_ms < TARGET_THUMBNAIL_MS),
+        ],
+        *[
+            [
+                f"RSS growth <= {limit:.0f} MiB at {name}",
+                f"{results[name]['rss_ours']:.1f} MiB",
+                _verdict(results[name]["rss_ours"] <= limit),
+            ]
+            for name, limit in TARGET_RSS_MIB.items()
+        ],
     ]
-    return "\n\n".join([
-        "`.venv/bin/python bench/bench_convert.py`: one cover to 150 + 600 px WebP Q85, median CPU ms "
-        "(one core, runs interleaved; libvips limited to one thread too); baselines measured in the same run: pyvips (thumbnail_buffer 600, 150 from the 600, "
-        "webpsave at the same effort as ours) and naive Pillow (full decode, LANCZOS twice, method 6). RSS: peak growth of one "
-        f"conversion in a fresh process. Our WebP method: {OPTIONS.method}.",
-        conversion,
-        "### Targets",
-        table(["target", "measured", "verdict"], targets),
-        "### WebP method at 600 px (the encoder dominates)",
-        f"Encoding the 600 px image of the 1400 px cover, Q{QUALITY}; PSNR against the unencoded image.",
-        table(["method", "ms", "bytes", "PSNR dB"], method_rows),
-        f"Bytes relative to method 4: "
-        + ", ".join(f"m{row[0]} {row[2] / base_bytes:.0%}" for row in methods) + ".",
-        _method_reasoning(methods),
-        "### Memory by format, at the largest size accepted",
-        f"`CONVERT_MEMORY_MB` = {OPTIONS.max_memory_bytes / 2**20:g}: a source whose estimated conversion memory "
-        "(from its header) is above it is refused before decoding. Flat squares at the largest accepted side "
-        "of each format and pixel mode, peak RSS growth of one conversion in a fresh process (MiB); the last "
-        "rows are under MAX_SOURCE_PIXELS but over the budget.",
-        table(["source", "side", "Mpx", "ours MiB", "pyvips MiB", "verdict"], memory),
-        _memory_verdict(memory),
-    ])
+    return "\n\n".join(
+        [
+            "`.venv/bin/python bench/bench_convert.py`: one cover to 150 + 600 px WebP Q85, median CPU ms "
+            "(one core, runs interleaved; libvips limited to one thread too); baselines measured in the same run: pyvips (thumbnail_buffer 600, 150 from the 600, "
+            "webpsave at the same effort as ours) and naive Pillow (full decode, LANCZOS twice, method 6). RSS: peak growth of one "
+            f"conversion in a fresh process. Our WebP method: {OPTIONS.method}.",
+            conversion,
+            "### Targets",
+            table(["target", "measured", "verdict"], targets),
+            "### WebP method at 600 px (the encoder dominates)",
+            f"Encoding the 600 px image of the 1400 px cover, Q{QUALITY}; PSNR against the unencoded image.",
+            table(["method", "ms", "bytes", "PSNR dB"], method_rows),
+            "Bytes relative to method 4: " + ", ".join(f"m{row[0]} {row[2] / base_bytes:.0%}" for row in methods) + ".",
+            _method_reasoning(methods),
+            "### Memory by format, at the largest size accepted",
+            f"`CONVERT_MEMORY_MB` = {OPTIONS.max_memory_bytes / 2**20:g}: a source whose estimated conversion memory "
+            "(from its header) is above it is refused before decoding. Flat squares at the largest accepted side "
+            "of each format and pixel mode, peak RSS growth of one conversion in a fresh process (MiB); the last "
+            "rows are under MAX_SOURCE_PIXELS but over the budget.",
+            table(["source", "side", "Mpx", "ours MiB", "pyvips MiB", "verdict"], memory),
+            _memory_verdict(memory),
+        ]
+    )
 
 
 def _memory_verdict(memory: list[list[object]]) -> str:
     accepted = [float(row[3]) for row in memory if row[5] == "accepted"]
     limit = OPTIONS.max_memory_bytes / 2**20
-    return (f"- Target: every accepted source within {limit:g} MiB: largest growth **{max(accepted):.1f} MiB, "
-            f"{'met' if max(accepted) <= limit else 'MISSED'}**.\n"
-            "- pyvips streams PNG without alpha and TIFF and shrinks WebP while decoding, so it would accept "
-            "the refused rows within the budget; it decodes GIF and PNG with alpha whole, and BMP through "
-            "ImageMagick, so it would need a budget too (README, \"Dependencies and why\").")
+    return (
+        f"- Target: every accepted source within {limit:g} MiB: largest growth **{max(accepted):.1f} MiB, "
+        f"{'met' if max(accepted) <= limit else 'MISSED'}**.\n"
+        "- pyvips streams PNG without alpha and TIFF and shrinks WebP while decoding, so it would accept "
+        "the refused rows within the budget; it decodes GIF and PNG with alpha whole, and BMP through "
+        'ImageMagick, so it would need a budget too (README, "Dependencies and why").'
+    )
 
 
 def _method_reasoning(methods: list[list[object]]) -> str:

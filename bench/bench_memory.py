@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from report import ROOT, table, write_section  # noqa: E402
-from tests.support.demo_site import prepare_demo_site  # noqa: E402
-from tests.support.servers import GunicornServer, http_get  # noqa: E402
+from report import ROOT, table, write_section
+from tests.support.demo_site import prepare_demo_site
+from tests.support.servers import GunicornServer, http_get
 
 WORK = ROOT / "bench" / ".work" / "memory"
 ENV = {"VINYL_VAULT_SYNC_INTERVAL_HOURS": "0"}
@@ -37,7 +37,7 @@ def memory_mib(pid: int) -> tuple[float, float]:
 
 
 def cover_urls(html: str) -> list[str]:
-    return sorted(set(re.findall(r'(/cache/(?:thumbnails|detail)/[0-9a-f]{64}\.webp)', html)))
+    return sorted(set(re.findall(r"(/cache/(?:thumbnails|detail)/[0-9a-f]{64}\.webp)", html)))
 
 
 def warm_up_vinylvault(server: GunicornServer, album_ids: list[int]) -> int:
@@ -66,8 +66,9 @@ def main() -> None:
         requests = warm_up_vinylvault(server, [album.id for album in albums])
         ours = worker_memory(server)
     bare_env = {"PYTHONPATH": str(ROOT / "bench"), "BARE_APP_DIR": str(WORK)}
-    with GunicornServer(WORK / "bare-data", log_path=WORK / "bare.log", workers=2, env=bare_env,
-                        app="bare_app:app") as server:
+    with GunicornServer(
+        WORK / "bare-data", log_path=WORK / "bare.log", workers=2, env=bare_env, app="bare_app:app"
+    ) as server:
         for _ in range(requests):
             http_get(server.url("/"))
         bare = worker_memory(server)
@@ -77,19 +78,27 @@ def main() -> None:
 
     rss, pss, bare_rss, bare_pss = mean(ours, 0), mean(ours, 1), mean(bare, 0), mean(bare, 1)
     verdict = "met" if rss <= TARGET_MIB else "MISSED"
-    write_section("Memory per worker", "\n\n".join([
-        f"gunicorn with gunicorn.conf.py (2 workers), each worker measured after {requests} requests "
-        f"(grid pages, {len(albums)} album pages, search, stats, random, every cover) for VinylVault with "
-        "the demo collection and a warm cache, and as many requests for a bare Flask app (baseline). "
-        "Mean of the two workers, from /proc/<pid>/smaps_rollup.",
-        table(("app", "RSS MiB", "PSS MiB", "RSS vs baseline"), [
-            ("bare Flask (baseline)", f"{bare_rss:.1f}", f"{bare_pss:.1f}", "1.00x"),
-            ("VinylVault", f"{rss:.1f}", f"{pss:.1f}", f"{rss / bare_rss:.2f}x"),
-        ]),
-        f"- Target: at most {TARGET_MIB} MiB resident per worker: **{rss:.0f} MiB, {verdict}**. "
-        "The memory tier is off by default (MEMORY_CACHE_ENABLED); turning it on adds up to "
-        "MEMORY_CACHE_SIZE_MB per worker.",
-    ]))
+    write_section(
+        "Memory per worker",
+        "\n\n".join(
+            [
+                f"gunicorn with gunicorn.conf.py (2 workers), each worker measured after {requests} requests "
+                f"(grid pages, {len(albums)} album pages, search, stats, random, every cover) for VinylVault with "
+                "the demo collection and a warm cache, and as many requests for a bare Flask app (baseline). "
+                "Mean of the two workers, from /proc/<pid>/smaps_rollup.",
+                table(
+                    ("app", "RSS MiB", "PSS MiB", "RSS vs baseline"),
+                    [
+                        ("bare Flask (baseline)", f"{bare_rss:.1f}", f"{bare_pss:.1f}", "1.00x"),
+                        ("VinylVault", f"{rss:.1f}", f"{pss:.1f}", f"{rss / bare_rss:.2f}x"),
+                    ],
+                ),
+                f"- Target: at most {TARGET_MIB} MiB resident per worker: **{rss:.0f} MiB, {verdict}**. "
+                "The memory tier is off by default (MEMORY_CACHE_ENABLED); turning it on adds up to "
+                "MEMORY_CACHE_SIZE_MB per worker.",
+            ]
+        ),
+    )
     print(f"VinylVault worker RSS {rss:.1f} MiB (PSS {pss:.1f}); bare Flask {bare_rss:.1f} MiB")
 
 

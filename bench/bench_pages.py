@@ -39,11 +39,11 @@ from flask.testing import FlaskClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bare_app import app as bare_app  # noqa: E402
-from report import ROOT, percentile, table, write_section  # noqa: E402
-from tests.support.fake_discogs import FakeDiscogs  # noqa: E402
-from vinylvault import auth, collection, create_app, db, demo, sync  # noqa: E402
-from vinylvault.discogs import DiscogsClient  # noqa: E402
+from bare_app import app as bare_app
+from report import ROOT, percentile, table, write_section
+from tests.support.fake_discogs import FakeDiscogs
+from vinylvault import auth, collection, create_app, db, demo, sync
+from vinylvault.discogs import DiscogsClient
 
 WORK = ROOT / "bench" / ".work" / "pages"
 DISCOGS_CORPUS = ROOT.parent / "shared" / "corpus" / "discogs"
@@ -86,8 +86,10 @@ def _build_database(data_dir: Path, albums: int) -> None:
 def _album_with_details(data_dir: Path) -> int:
     conn = db.connect(data_dir / "vinylvault.db")
     try:
-        return conn.execute("SELECT a.id FROM albums AS a JOIN release_details AS r USING (release_id) "
-                            "WHERE json_array_length(r.tracklist) > 0 ORDER BY a.id LIMIT 1").fetchone()[0]
+        return conn.execute(
+            "SELECT a.id FROM albums AS a JOIN release_details AS r USING (release_id) "
+            "WHERE json_array_length(r.tracklist) > 0 ORDER BY a.id LIMIT 1"
+        ).fetchone()[0]
     finally:
         conn.close()
 
@@ -170,19 +172,30 @@ def measure_sync() -> dict[str, int]:
             sync.run_sync(conn, client, fake.username)
             synced = conn.execute("SELECT count(*) FROM albums").fetchone()[0]
             after_sync = fake.count()
-            for (release_id,) in conn.execute("SELECT DISTINCT release_id FROM albums ORDER BY release_id "
-                                              "LIMIT ?", (RELEASES_OPENED,)).fetchall():
+            for (release_id,) in conn.execute(
+                "SELECT DISTINCT release_id FROM albums ORDER BY release_id LIMIT ?", (RELEASES_OPENED,)
+            ).fetchall():
                 sync.fetch_release_details(conn, client, release_id)
             after_opened = fake.count()
-            coverless = conn.execute("SELECT count(*) FROM albums WHERE cover_url = '' AND thumb_url = ''").fetchone()[0]
+            coverless = conn.execute("SELECT count(*) FROM albums WHERE cover_url = '' AND thumb_url = ''").fetchone()[
+                0
+            ]
             cover_pass = sync.fill_missing_covers(conn, client, limit=SYNC_ITEMS)
         finally:
             client.close()
             conn.close()
-        return {"items": synced, "sync": after_sync, "pages": fake.count("/collection/folders/0/releases"),
-                "wants": fake.count("/wants"), "value": fake.count("/collection/value"),
-                "releases": after_opened - after_sync, "total": after_opened, "coverless": coverless,
-                "cover_pass": fake.count() - after_opened, "cover_pass_stored": cover_pass.from_stored}
+        return {
+            "items": synced,
+            "sync": after_sync,
+            "pages": fake.count("/collection/folders/0/releases"),
+            "wants": fake.count("/wants"),
+            "value": fake.count("/collection/value"),
+            "releases": after_opened - after_sync,
+            "total": after_opened,
+            "coverless": coverless,
+            "cover_pass": fake.count() - after_opened,
+            "cover_pass_stored": cover_pass.from_stored,
+        }
 
 
 def sync_section(counts: dict[str, int]) -> str:
@@ -193,23 +206,27 @@ def sync_section(counts: dict[str, int]) -> str:
         ("collection pages", counts["pages"], f"ceil({counts['items']:,} / 100) = {budget_pages}"),
         ("wantlist pages", counts["wants"], f"ceil({SYNC_WANTS} / 100) = {budget_wants}"),
         ("collection value", counts["value"], "1"),
-        ("folder and custom-field lists", counts["sync"] - counts["pages"] - counts["wants"] - counts["value"],
-         "2 (constant)"),
+        (
+            "folder and custom-field lists",
+            counts["sync"] - counts["pages"] - counts["wants"] - counts["value"],
+            "2 (constant)",
+        ),
         ("releases opened", counts["releases"], RELEASES_OPENED),
         ("total", counts["total"], budget),
     ]
     verdict = "met" if counts["total"] <= budget else "MISSED"
-    return (table(("requests", "sent", "budget"), rows)
-            + f"\n\n- Target: no more requests than the budget: **{counts['total']} of {budget}, {verdict}**."
-            + f"\n- Afterwards, the background cover pass (vinylvault/sync.py `fill_missing_covers`) gave covers to "
-            f"the {counts['coverless']} copies synced without any image (spacer.gif only): "
-            f"{counts['cover_pass']} release requests, one per release never fetched "
-            f"({counts['cover_pass_stored']} copies took the cover of a release already opened, without a request).")
+    return (
+        table(("requests", "sent", "budget"), rows)
+        + f"\n\n- Target: no more requests than the budget: **{counts['total']} of {budget}, {verdict}**."
+        + f"\n- Afterwards, the background cover pass (vinylvault/sync.py `fill_missing_covers`) gave covers to "
+        f"the {counts['coverless']} copies synced without any image (spacer.gif only): "
+        f"{counts['cover_pass']} release requests, one per release never fetched "
+        f"({counts['cover_pass_stored']} copies took the cover of a release already opened, without a request)."
+    )
 
 
 #: The rows of the scaling table: (label, how the request's name in measure_pages starts).
-SCALED = (("grid `/`", "grid `/`"), ("grid, commonest genre", "grid, genre="),
-          ("search", "search"), ("album", "album"))
+SCALED = (("grid `/`", "grid `/`"), ("grid, commonest genre", "grid, genre="), ("search", "search"), ("album", "album"))
 
 
 def _p50_over_baseline(samples: dict[str, list[float]], prefix: str) -> tuple[float, float, float]:
@@ -233,11 +250,16 @@ def scaling_section(by_size: dict[int, dict[str, list[float]]]) -> tuple[str, li
         limited = not prefix.startswith("album")
         if limited and growth > SCALING_LIMIT:
             over.append(label)
-        cells.append(f"{growth:.2f}x" + (f" (≤ {SCALING_LIMIT:.0f}x: {'yes' if growth <= SCALING_LIMIT else 'NO'})"
-                                         if limited else ""))
+        cells.append(
+            f"{growth:.2f}x"
+            + (f" (≤ {SCALING_LIMIT:.0f}x: {'yes' if growth <= SCALING_LIMIT else 'NO'})" if limited else "")
+        )
         rows.append(cells)
-    headers = ["request", *(f"{size:,} albums p50 / p95 ms" for size in sorted(by_size)),
-               f"{largest:,} vs {ALBUMS:,} (p50 / baseline)"]
+    headers = [
+        "request",
+        *(f"{size:,} albums p50 / p95 ms" for size in sorted(by_size)),
+        f"{largest:,} vs {ALBUMS:,} (p50 / baseline)",
+    ]
     return table(headers, rows), over
 
 
@@ -257,42 +279,52 @@ def measure_sizes() -> dict[int, dict[str, list[float]]]:
 def write_pages(samples: dict[str, list[float]]) -> None:
     pages_table, missed = pages_section(samples)
     counts = measure_sync()
-    write_section("Pages", "\n\n".join([
-        f"Server time of the site's pages with {ALBUMS:,} synthetic albums, in this process through Flask's "
-        f"test client (no network), after {WARMUP} warm-up rounds; {ROUNDS} rounds, pages and the baseline "
-        "interleaved. 48 covers per grid page (PAGE_SIZE), each registered with the cover cache (index look-ups).",
-        pages_table,
-        "- Targets (issue 4): grid p50 ≤ 25 ms, search ≤ 20 ms, album ≤ 15 ms: "
-        + ("**all met**." if not missed else f"**missed: {', '.join(missed)}**.")
-        + "\n- Where a grid request's time goes (cProfile, when this was written): its SQL takes 1 to 2 ms "
-        "(keyset page over a sort index, count from the tag index); filter options, counts and statistics "
-        "(10 to 13 ms each uncached) come from the per-process cache under `collection_version`; most of "
-        "the rest renders the 48 covers (`cover_img`: an index look-up and URL building per cover).",
-        f"Discogs API requests of a full sync of {SYNC_ITEMS:,} items and {SYNC_WANTS} wants against the fake "
-        "Discogs server "
-        f"(tests/support/fake_discogs.py), then {RELEASES_OPENED} albums' release details:",
-        sync_section(counts),
-    ]))
+    write_section(
+        "Pages",
+        "\n\n".join(
+            [
+                f"Server time of the site's pages with {ALBUMS:,} synthetic albums, in this process through Flask's "
+                f"test client (no network), after {WARMUP} warm-up rounds; {ROUNDS} rounds, pages and the baseline "
+                "interleaved. 48 covers per grid page (PAGE_SIZE), each registered with the cover cache (index look-ups).",
+                pages_table,
+                "- Targets (issue 4): grid p50 ≤ 25 ms, search ≤ 20 ms, album ≤ 15 ms: "
+                + ("**all met**." if not missed else f"**missed: {', '.join(missed)}**.")
+                + "\n- Where a grid request's time goes (cProfile, when this was written): its SQL takes 1 to 2 ms "
+                "(keyset page over a sort index, count from the tag index); filter options, counts and statistics "
+                "(10 to 13 ms each uncached) come from the per-process cache under `collection_version`; most of "
+                "the rest renders the 48 covers (`cover_img`: an index look-up and URL building per cover).",
+                f"Discogs API requests of a full sync of {SYNC_ITEMS:,} items and {SYNC_WANTS} wants against the fake "
+                "Discogs server "
+                f"(tests/support/fake_discogs.py), then {RELEASES_OPENED} albums' release details:",
+                sync_section(counts),
+            ]
+        ),
+    )
     print(counts)
 
 
 def write_sizes(by_size: dict[int, dict[str, list[float]]]) -> None:
     scaling_table, over = scaling_section(by_size)
-    write_section("Pages by collection size", "\n\n".join([
-        f"The same requests as in Pages, on synthetic collections of {', '.join(f'{n:,}' for n in SIZES)} "
-        f"albums (each its own database, measured the same way: {WARMUP} warm-up and {ROUNDS} interleaved "
-        "rounds with the baseline). The last column divides each size's p50 by its own baseline first.",
-        scaling_table,
-        f"- Target: grid and search at {max(SIZES):,} albums within {SCALING_LIMIT:.0f}x of {ALBUMS:,}: "
-        + ("**met**." if not over else f"**missed: {', '.join(over)}**.")
-        + f"\n- Why search stays bounded: `?q={SEARCH_WORD}` matches about a quarter of the synthetic albums "
-        "(2,652 at 10,000, 26,456 at 100,000). Ranking by BM25 scores every match before the first 48 are "
-        "known (20.8 ms of SQL at 100,000, ten times its 10,000 figure), so a search matching more than "
-        f"{collection.RANKED_MATCHES:,} albums (`collection.RANKED_MATCHES`) lists them in the grid's artist "
-        "order instead: SQLite walks the artist index and stops after the page, checking each album against "
-        "the set of matches (SQL alone, when this was written: 0.3 ms at 10,000, 4.0 ms at 100,000, most of it "
-        "collecting the 26,456 matching ids). Fewer matches stay ranked, artist and title first.",
-    ]))
+    write_section(
+        "Pages by collection size",
+        "\n\n".join(
+            [
+                f"The same requests as in Pages, on synthetic collections of {', '.join(f'{n:,}' for n in SIZES)} "
+                f"albums (each its own database, measured the same way: {WARMUP} warm-up and {ROUNDS} interleaved "
+                "rounds with the baseline). The last column divides each size's p50 by its own baseline first.",
+                scaling_table,
+                f"- Target: grid and search at {max(SIZES):,} albums within {SCALING_LIMIT:.0f}x of {ALBUMS:,}: "
+                + ("**met**." if not over else f"**missed: {', '.join(over)}**.")
+                + f"\n- Why search stays bounded: `?q={SEARCH_WORD}` matches about a quarter of the synthetic albums "
+                "(2,652 at 10,000, 26,456 at 100,000). Ranking by BM25 scores every match before the first 48 are "
+                "known (20.8 ms of SQL at 100,000, ten times its 10,000 figure), so a search matching more than "
+                f"{collection.RANKED_MATCHES:,} albums (`collection.RANKED_MATCHES`) lists them in the grid's artist "
+                "order instead: SQLite walks the artist index and stops after the page, checking each album against "
+                "the set of matches (SQL alone, when this was written: 0.3 ms at 10,000, 4.0 ms at 100,000, most of it "
+                "collecting the 26,456 matching ids). Fewer matches stay ranked, artist and title first.",
+            ]
+        ),
+    )
 
 
 def main() -> None:

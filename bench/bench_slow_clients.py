@@ -23,16 +23,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from report import ROOT, percentile, table, write_section  # noqa: E402
-from tests.support.demo_site import cache_local_cover, prepare_demo_site  # noqa: E402
-from tests.support.servers import GunicornServer  # noqa: E402
-from tests.support.slow_clients import SlowClients  # noqa: E402
-from wrk import compare  # noqa: E402
+from report import ROOT, percentile, table, write_section
+from tests.support.demo_site import cache_local_cover, prepare_demo_site
+from tests.support.servers import GunicornServer
+from tests.support.slow_clients import SlowClients
+from wrk import compare
 
 WORK = ROOT / "bench" / ".work" / "slow_clients"
-ENV = {"VINYL_VAULT_SYNC_INTERVAL_HOURS": "0",
-       # No slow client is timed out while it is measured against.
-       "VINYL_VAULT_REQUEST_HEAD_TIMEOUT_SECONDS": "600"}
+ENV = {
+    "VINYL_VAULT_SYNC_INTERVAL_HOURS": "0",
+    # No slow client is timed out while it is measured against.
+    "VINYL_VAULT_REQUEST_HEAD_TIMEOUT_SECONDS": "600",
+}
 #: gunicorn reads this over the config file.
 PLAIN_SYNC = {"GUNICORN_CMD_ARGS": "--worker-class sync"}
 #: gunicorn's own workers tried with the slow clients, for comparison.
@@ -68,8 +70,9 @@ def timed_get(port: int, path: str, timeout: float) -> float | None:
         connection.close()
 
 
-def latencies(server: GunicornServer, slow: int, timeout: float = 10.0,
-              requests: int = REQUESTS_PER_ROUND) -> dict[str, list[float | None]]:
+def latencies(
+    server: GunicornServer, slow: int, timeout: float = 10.0, requests: int = REQUESTS_PER_ROUND
+) -> dict[str, list[float | None]]:
     """Latency of every request to each path, with ``slow`` slow clients connected."""
     results: dict[str, list[float | None]] = {path: [] for path in PATHS}
 
@@ -118,15 +121,24 @@ def measure_throughput(data_dir: Path) -> dict[str, object]:
     """wrk on one cached cover: gunicorn's sync worker against the project's worker."""
     key = cache_local_cover(data_dir, "slow-clients", (90, 40, 140))
     env = {**ENV, "VINYL_VAULT_FILE_DELIVERY": "direct"}
-    with GunicornServer(data_dir, log_path=WORK / "wrk-sync.log", env={**env, **PLAIN_SYNC}) as plain, \
-            GunicornServer(data_dir, log_path=WORK / "wrk-ours.log", env=env) as ours:
+    with (
+        GunicornServer(data_dir, log_path=WORK / "wrk-sync.log", env={**env, **PLAIN_SYNC}) as plain,
+        GunicornServer(data_dir, log_path=WORK / "wrk-ours.log", env=env) as ours,
+    ):
         path = f"/cache/thumbnails/{key}.webp"
         results = {}
         for connections in WRK_CONNECTIONS:
-            results.update({
-                (name, connections): result for name, result in compare(
-                    {"sync": plain.url(path), "ours": ours.url(path)},
-                    runs=WRK_RUNS, seconds=WRK_SECONDS, connections=connections).items()})
+            results.update(
+                {
+                    (name, connections): result
+                    for name, result in compare(
+                        {"sync": plain.url(path), "ours": ours.url(path)},
+                        runs=WRK_RUNS,
+                        seconds=WRK_SECONDS,
+                        connections=connections,
+                    ).items()
+                }
+            )
         return results
 
 
@@ -145,41 +157,66 @@ def main() -> None:
         base = summary(ours[(path, 0)])
         loaded = summary(ours[(path, SLOW_CLIENTS)])
         for label, (p50, p95, worst, failed) in (("none (baseline)", base), (f"{SLOW_CLIENTS} slow", loaded)):
-            rows.append((names[path], label, f"{p50:.1f}", f"{p95:.1f}", f"{worst:.1f}",
-                         f"{p50 / base[0]:.2f}x", failed))
+            rows.append(
+                (names[path], label, f"{p50:.1f}", f"{p95:.1f}", f"{worst:.1f}", f"{p50 / base[0]:.2f}x", failed)
+            )
         ok = loaded[3] == 0 and loaded[2] < TARGET_SECONDS * 1000
-        verdicts.append(f"{names[path]} slowest {loaded[2]:.0f} ms, {loaded[3]} unanswered: "
-                        f"{'met' if ok else 'MISSED'}")
+        verdicts.append(
+            f"{names[path]} slowest {loaded[2]:.0f} ms, {loaded[3]} unanswered: {'met' if ok else 'MISSED'}"
+        )
     for worker, results in others.items():
         for path in PATHS:
             p50, _p95, worst, failed = summary(results[path])
             shown = ("no answer", "") if failed == len(results[path]) else (f"{p50:.1f}", f"{worst:.1f}")
-            rows.append((names[path], f"{SLOW_CLIENTS} slow, {worker}", shown[0], "", shown[1],
-                         "", f"{failed} of {len(results[path])}"))
+            rows.append(
+                (
+                    names[path],
+                    f"{SLOW_CLIENTS} slow, {worker}",
+                    shown[0],
+                    "",
+                    shown[1],
+                    "",
+                    f"{failed} of {len(results[path])}",
+                )
+            )
 
     wrk_rows = []
     for connections in WRK_CONNECTIONS:
         base = wrk[("sync", connections)].requests_per_second
         for name, label in (("sync", "plain `sync` (baseline)"), ("ours", "HeadBufferingWorker")):
             r = wrk[(name, connections)]
-            wrk_rows.append((connections, label, f"{r.requests_per_second:,.0f}",
-                             f"{r.requests_per_second / base:.2f}x", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}",
-                             r.errors))
+            wrk_rows.append(
+                (
+                    connections,
+                    label,
+                    f"{r.requests_per_second:,.0f}",
+                    f"{r.requests_per_second / base:.2f}x",
+                    f"{r.p50_ms:.2f}",
+                    f"{r.p99_ms:.2f}",
+                    r.errors,
+                )
+            )
 
-    write_section("Slow clients", "\n\n".join([
-        f"gunicorn with gunicorn.conf.py (2 workers, `gunicorn_worker.HeadBufferingWorker`) on the demo "
-        f"collection with a warm cache. `/health` and the grid `/` requested one after another, "
-        f"{REQUESTS_PER_ROUND} of each per round, {ROUNDS} rounds with no slow client (baseline) interleaved "
-        f"with {ROUNDS} rounds while {SLOW_CLIENTS} connections each send one header line every "
-        f"{DRIP_SECONDS:g} s and never finish. Last rows: gunicorn's own `sync` and `gthread` workers with "
-        f"the same slow clients, each request given {OTHER_TIMEOUT_SECONDS:g} s.",
-        table(("request", "slow clients", "p50 ms", "p95 ms", "max ms", "p50 vs baseline", "unanswered"), rows),
-        "- Target: `/health` and a grid page under 1 s with 50 slow clients connected: "
-        + "; ".join(verdicts) + ".",
-        f"Cache hits of one 150 px cover (FILE_DELIVERY=direct), wrk for {WRK_SECONDS} s, {WRK_RUNS} "
-        "interleaved runs, medians: the cost of waiting for heads in epoll instead of in a blocking read.",
-        table(("wrk connections", "worker", "requests/s", "vs sync", "p50 ms", "p99 ms", "errors"), wrk_rows),
-    ]))
+    write_section(
+        "Slow clients",
+        "\n\n".join(
+            [
+                f"gunicorn with gunicorn.conf.py (2 workers, `gunicorn_worker.HeadBufferingWorker`) on the demo "
+                f"collection with a warm cache. `/health` and the grid `/` requested one after another, "
+                f"{REQUESTS_PER_ROUND} of each per round, {ROUNDS} rounds with no slow client (baseline) interleaved "
+                f"with {ROUNDS} rounds while {SLOW_CLIENTS} connections each send one header line every "
+                f"{DRIP_SECONDS:g} s and never finish. Last rows: gunicorn's own `sync` and `gthread` workers with "
+                f"the same slow clients, each request given {OTHER_TIMEOUT_SECONDS:g} s.",
+                table(("request", "slow clients", "p50 ms", "p95 ms", "max ms", "p50 vs baseline", "unanswered"), rows),
+                "- Target: `/health` and a grid page under 1 s with 50 slow clients connected: "
+                + "; ".join(verdicts)
+                + ".",
+                f"Cache hits of one 150 px cover (FILE_DELIVERY=direct), wrk for {WRK_SECONDS} s, {WRK_RUNS} "
+                "interleaved runs, medians: the cost of waiting for heads in epoll instead of in a blocking read.",
+                table(("wrk connections", "worker", "requests/s", "vs sync", "p50 ms", "p99 ms", "errors"), wrk_rows),
+            ]
+        ),
+    )
     print("; ".join(verdicts))
 
 

@@ -21,9 +21,11 @@ from typing import Iterable, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "BENCHMARKS.md"
-RULE = ("Figures are ratios to a baseline measured in the same run: these machines are shared and "
-        "noisy, so absolute times vary between runs while the ratios hold. A Raspberry Pi core is "
-        "several times slower than the machine below; the ratios carry over, the milliseconds do not.")
+RULE = (
+    "Figures are ratios to a baseline measured in the same run: these machines are shared and "
+    "noisy, so absolute times vary between runs while the ratios hold. A Raspberry Pi core is "
+    "several times slower than the machine below; the ratios carry over, the milliseconds do not."
+)
 
 
 def _cpu_model() -> str:
@@ -40,7 +42,7 @@ def _memory_gib() -> str:
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal:"):
-                return f"{int(line.split()[1]) / 1024 ** 2:.1f} GiB"
+                return f"{int(line.split()[1]) / 1024**2:.1f} GiB"
     except OSError:
         pass
     return "unknown"

@@ -47,17 +47,22 @@ def run_one(script: Path) -> tuple[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", action="append", default=[], metavar="NAME",
-                        help="run bench_NAME.py only (repeatable)")
+    parser.add_argument(
+        "--only", action="append", default=[], metavar="NAME", help="run bench_NAME.py only (repeatable)"
+    )
     args = parser.parse_args(argv)
     scripts = discover(args.only)
     if not scripts:
         parser.error("no benchmark matches")
     write_header()
     results = [(script.name, *run_one(script)) for script in scripts]
-    write_section("Run summary", table(
-        ("benchmark", "outcome", "seconds"),
-        [(name, outcome, f"{seconds:.0f}") for name, outcome, seconds in results]))
+    write_section(
+        "Run summary",
+        table(
+            ("benchmark", "outcome", "seconds"),
+            [(name, outcome, f"{seconds:.0f}") for name, outcome, seconds in results],
+        ),
+    )
     failed = [name for name, outcome, _ in results if outcome != "ok"]
     print("all benchmarks ran" if not failed else f"failed: {', '.join(failed)}")
     return 1 if failed else 0

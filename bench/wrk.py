@@ -37,16 +37,16 @@ def _errors(text: str) -> int:
     return (int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, socket.groups())) if socket else 0)
 
 
-def run_wrk(url: str, *, seconds: int = 4, connections: int = 32, threads: int = 2,
-            headers: Sequence[str] = ()) -> WrkResult:
+def run_wrk(
+    url: str, *, seconds: int = 4, connections: int = 32, threads: int = 2, headers: Sequence[str] = ()
+) -> WrkResult:
     """One wrk run against ``url`` (32 connections, like PERFORMANCE_NOTES.md)."""
     if shutil.which("wrk") is None:
         raise WrkMissing("wrk is not installed: apt-get install wrk")
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for header in headers:
         command += ["-H", header]
-    text = subprocess.run(command + [url], capture_output=True, text=True, check=True,
-                          timeout=seconds + 30).stdout
+    text = subprocess.run(command + [url], capture_output=True, text=True, check=True, timeout=seconds + 30).stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
     if not rps:
         raise ValueError(f"no Requests/sec in wrk output:\n{text}")
@@ -55,10 +55,12 @@ def run_wrk(url: str, *, seconds: int = 4, connections: int = 32, threads: int =
 
 def median_result(results: Sequence[WrkResult]) -> WrkResult:
     """Medians of each figure over several runs."""
-    return WrkResult(statistics.median(r.requests_per_second for r in results),
-                     statistics.median(r.p50_ms for r in results),
-                     statistics.median(r.p99_ms for r in results),
-                     sum(r.errors for r in results))
+    return WrkResult(
+        statistics.median(r.requests_per_second for r in results),
+        statistics.median(r.p50_ms for r in results),
+        statistics.median(r.p99_ms for r in results),
+        sum(r.errors for r in results),
+    )
 
 
 def compare(urls: dict[str, str | tuple[str, str]], *, runs: int = 3, **options) -> dict[str, WrkResult]:

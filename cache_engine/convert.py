@@ -28,8 +28,15 @@ from PIL import ExifTags, Image, ImageCms, ImageMath, ImageOps, TiffImagePlugin,
 from .errors import CorruptImage, NotAnImage, TooManyPixels, TooMuchMemory, UnsupportedFormat
 
 __all__ = [
-    "DEFAULT_FORMATS", "VariantSpec", "ConvertOptions", "SourceInfo", "Variant",
-    "identify", "conversion_memory", "convert", "make_preview",
+    "DEFAULT_FORMATS",
+    "VariantSpec",
+    "ConvertOptions",
+    "SourceInfo",
+    "Variant",
+    "identify",
+    "conversion_memory",
+    "convert",
+    "make_preview",
 ]
 
 # Pillow warns from 89.5 Mpx and refuses from 179 Mpx. Our own cap
@@ -43,7 +50,14 @@ DEFAULT_FORMATS: frozenset[str] = frozenset(
 
 #: What a damaged file makes Pillow's decoders raise; all mean "corrupt".
 _DECODE_ERRORS: tuple[type[BaseException], ...] = (
-    OSError, ValueError, SyntaxError, struct.error, EOFError, IndexError, TypeError, KeyError,
+    OSError,
+    ValueError,
+    SyntaxError,
+    struct.error,
+    EOFError,
+    IndexError,
+    TypeError,
+    KeyError,
     ZeroDivisionError,
 )
 
@@ -93,8 +107,7 @@ class ConvertOptions:
     allowed_formats: frozenset[str] = DEFAULT_FORMATS
 
     @classmethod
-    def from_settings(cls, settings: Any,
-                      size_types: tuple[str, ...] = ("thumbnails", "detail")) -> "ConvertOptions":
+    def from_settings(cls, settings: Any, size_types: tuple[str, ...] = ("thumbnails", "detail")) -> "ConvertOptions":
         """Options from :class:`config.Settings` for the given size types.
 
         :raises ValueError: for a size type other than thumbnails, detail, square.
@@ -135,6 +148,7 @@ class Variant:
 
 # --- Header ----------------------------------------------------------------
 
+
 def _open(data: bytes, options: ConvertOptions) -> Image.Image:
     """Open ``data`` with the allowed decoders only and check its header."""
     try:
@@ -153,12 +167,14 @@ def _open(data: bytes, options: ConvertOptions) -> Image.Image:
     if width * height > options.max_source_pixels:
         raise TooManyPixels(
             f"image is {width}x{height} ({width * height} pixels), "
-            f"more than MAX_SOURCE_PIXELS={options.max_source_pixels}")
+            f"more than MAX_SOURCE_PIXELS={options.max_source_pixels}"
+        )
     needed = conversion_memory(image, options.specs)
     if needed > options.max_memory_bytes:
         raise TooMuchMemory(
             f"a {width}x{height} {image.format} image is too big to convert on this device: it needs about "
-            f"{needed / 2**20:.0f} MiB of memory, CONVERT_MEMORY_MB allows {options.max_memory_bytes / 2**20:g}")
+            f"{needed / 2**20:.0f} MiB of memory, CONVERT_MEMORY_MB allows {options.max_memory_bytes / 2**20:g}"
+        )
     return image
 
 
@@ -271,8 +287,13 @@ def conversion_memory(image: Image.Image, specs: tuple[VariantSpec, ...]) -> int
     real conversions of every format in bench/bench_convert.py.
     """
     copy_bytes, resized_bytes, alpha = _full_size_copy(image.mode, image.info.get("transparency"))
-    per_pixel = (_STORED_BYTES.get(image.mode, 4) + _DECODER_COPIES.get(image.format, 0) + copy_bytes
-                 + (4 if alpha else 0) + resized_bytes / 2)
+    per_pixel = (
+        _STORED_BYTES.get(image.mode, 4)
+        + _DECODER_COPIES.get(image.format, 0)
+        + copy_bytes
+        + (4 if alpha else 0)
+        + resized_bytes / 2
+    )
     return _FIXED_MEMORY + round(_decoded_pixels(image, specs) * per_pixel)
 
 
@@ -291,6 +312,7 @@ def identify(data: bytes, options: ConvertOptions) -> SourceInfo:
 
 
 # --- Geometry ----------------------------------------------------------------
+
 
 def _scale_for(spec: VariantSpec, size: tuple[int, int]) -> float:
     """Scale factor taking an image of ``size`` to ``spec`` (never above 1)."""
@@ -314,6 +336,7 @@ def _target_size(spec: VariantSpec, source: tuple[int, int]) -> tuple[int, int]:
 
 
 # --- Pixels --------------------------------------------------------------
+
 
 def _working_size(specs: tuple[VariantSpec, ...], source: tuple[int, int]) -> tuple[int, int]:
     """The smallest size (displayed orientation) every spec can be cut from."""
@@ -390,8 +413,7 @@ def _srgb_transform(profile: bytes, in_mode: str) -> ImageCms.ImageCmsTransform:
     the cache engine converts from several threads sharing these transforms.
     """
     source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
-    return ImageCms.buildTransform(source, ImageCms.createProfile("sRGB"), in_mode, "RGB",
-                                   flags=ImageCms.Flags.NOCACHE)
+    return ImageCms.buildTransform(source, ImageCms.createProfile("sRGB"), in_mode, "RGB", flags=ImageCms.Flags.NOCACHE)
 
 
 def _to_srgb(image: Image.Image, profile: bytes | None) -> Image.Image:
@@ -442,8 +464,7 @@ def _working_image(data: bytes, options: ConvertOptions) -> tuple[Image.Image, t
         try:
             pixels = _resizable(image)
             if pixels.size != working or box is not None:
-                pixels = pixels.resize(working, Image.Resampling.LANCZOS, box=box,
-                                       reducing_gap=_REDUCING_GAP)
+                pixels = pixels.resize(working, Image.Resampling.LANCZOS, box=box, reducing_gap=_REDUCING_GAP)
             if orientation != 1:
                 pixels = pixels.transpose(_TRANSPOSE_BY_ORIENTATION[orientation])
             pixels = _to_srgb(pixels, image.info.get("icc_profile"))

@@ -26,9 +26,21 @@ cache and API answers use; the message is one human-readable line.
 from __future__ import annotations
 
 __all__ = [
-    "ImageCacheError", "SourceRefused", "UnsafeURL", "FetchFailed", "RemoteStatusError",
-    "TooManyRedirects", "DownloadTimeout", "TooLarge", "NotAnImage", "UnsupportedFormat",
-    "TooManyPixels", "TooMuchMemory", "CorruptImage", "EntryTooLarge", "CacheTimeout",
+    "ImageCacheError",
+    "SourceRefused",
+    "UnsafeURL",
+    "FetchFailed",
+    "RemoteStatusError",
+    "TooManyRedirects",
+    "DownloadTimeout",
+    "TooLarge",
+    "NotAnImage",
+    "UnsupportedFormat",
+    "TooManyPixels",
+    "TooMuchMemory",
+    "CorruptImage",
+    "EntryTooLarge",
+    "CacheTimeout",
 ]
 
 

@@ -42,12 +42,27 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.exceptions import (ConnectTimeoutError, HTTPError, NameResolutionError, NewConnectionError,
-                                ProtocolError, ReadTimeoutError)
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
 from urllib3.util.connection import create_connection
 
-from cache_engine.errors import (CacheTimeout, DownloadTimeout, FetchFailed, ImageCacheError, NotAnImage,
-                                 RemoteStatusError, TooLarge, TooManyRedirects, UnsafeURL)
+from cache_engine.errors import (
+    CacheTimeout,
+    DownloadTimeout,
+    FetchFailed,
+    ImageCacheError,
+    NotAnImage,
+    RemoteStatusError,
+    TooLarge,
+    TooManyRedirects,
+    UnsafeURL,
+)
 
 if TYPE_CHECKING:
     from config import Settings
@@ -162,8 +177,9 @@ def _system_resolver(host: str, port: int) -> list[str]:
 class AddressGuard:
     """Decides which IP addresses may be connected to, and resolves hosts into vetted addresses."""
 
-    def __init__(self, allow_private: bool = False, extra_allowed_networks: Iterable[str] = (),
-                 resolver: Resolver | None = None) -> None:
+    def __init__(
+        self, allow_private: bool = False, extra_allowed_networks: Iterable[str] = (), resolver: Resolver | None = None
+    ) -> None:
         self.allow_private = allow_private
         self.extra_networks = tuple(ipaddress.ip_network(n, strict=False) for n in extra_allowed_networks)
         self._resolver = resolver or _system_resolver
@@ -210,8 +226,13 @@ def _is_public(address: IPAddress) -> bool:
             # The packet ends up at the IPv4 address: judge that one.
             return _is_public(embedded)
     # is_global alone lets multicast through, hence the explicit checks.
-    return address.is_global and not (address.is_multicast or address.is_reserved or address.is_loopback
-                                      or address.is_link_local or address.is_unspecified)
+    return address.is_global and not (
+        address.is_multicast
+        or address.is_reserved
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_unspecified
+    )
 
 
 class _GuardedConnectionMixin:
@@ -239,9 +260,12 @@ class _GuardedConnectionMixin:
             try:
                 # Connect to the vetted address itself: resolving the name
                 # again could be answered differently (DNS rebinding).
-                return create_connection((str(address), self.port), self.timeout,
-                                         source_address=self.source_address,
-                                         socket_options=self.socket_options)
+                return create_connection(
+                    (str(address), self.port),
+                    self.timeout,
+                    source_address=self.source_address,
+                    socket_options=self.socket_options,
+                )
             except OSError as exc:
                 error = exc
         if isinstance(error, TimeoutError):
@@ -251,13 +275,13 @@ class _GuardedConnectionMixin:
 
 def _guarded_pool_classes(guard: AddressGuard) -> dict[str, type[HTTPConnectionPool]]:
     """urllib3 pool classes whose connections are bound to ``guard``."""
+
     def bind(base: type) -> type:
         return type(f"Guarded{base.__name__}", (_GuardedConnectionMixin, base), {"address_guard": guard})
 
     return {
         "http": type("GuardedHTTPConnectionPool", (HTTPConnectionPool,), {"ConnectionCls": bind(HTTPConnection)}),
-        "https": type("GuardedHTTPSConnectionPool", (HTTPSConnectionPool,),
-                      {"ConnectionCls": bind(HTTPSConnection)}),
+        "https": type("GuardedHTTPSConnectionPool", (HTTPSConnectionPool,), {"ConnectionCls": bind(HTTPSConnection)}),
     }
 
 
@@ -303,12 +327,14 @@ class Fetcher:
         # Environment proxies would carry requests past the connect-time guard.
         session.trust_env = False
         session.verify = self.policy.ca_bundle or True
-        session.headers.update({
-            "User-Agent": self.policy.user_agent,
-            "Accept": "image/*",
-            # Images are compressed already; identity also rules out decompression bombs.
-            "Accept-Encoding": "identity",
-        })
+        session.headers.update(
+            {
+                "User-Agent": self.policy.user_agent,
+                "Accept": "image/*",
+                # Images are compressed already; identity also rules out decompression bombs.
+                "Accept-Encoding": "identity",
+            }
+        )
         adapter = _GuardedAdapter(self.guard, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
@@ -420,7 +446,7 @@ class Fetcher:
                 delay = failure.retry_after
                 if delay is None:
                     # Full jitter: spreads the retries of many workers hit by one outage.
-                    delay = random.uniform(0, min(self.policy.backoff_max, self.policy.backoff_base * 2 ** attempt))
+                    delay = random.uniform(0, min(self.policy.backoff_max, self.policy.backoff_base * 2**attempt))
                 if attempt >= self.policy.retries or delay >= deadline - time.monotonic():
                     raise failure.error from failure.__cause__
                 time.sleep(delay)
@@ -437,8 +463,9 @@ class Fetcher:
     def _get_once(self, url: str, deadline: float) -> FetchResult | str:
         host = urlsplit(url).hostname
         try:
-            with self._session.get(url, stream=True, allow_redirects=False,
-                                   timeout=self._timeouts(deadline)) as response:
+            with self._session.get(
+                url, stream=True, allow_redirects=False, timeout=self._timeouts(deadline)
+            ) as response:
                 return self._read_response(response, deadline)
         except requests.ConnectTimeout as exc:
             raise _Retryable(DownloadTimeout(f"connecting to {host} timed out", reason="connect_timeout")) from exc
@@ -492,8 +519,7 @@ class Fetcher:
         body = io.BytesIO()
         while True:
             if time.monotonic() > deadline:
-                raise DownloadTimeout(f"download exceeded the {self.policy.deadline:g}s deadline",
-                                      reason="deadline")
+                raise DownloadTimeout(f"download exceeded the {self.policy.deadline:g}s deadline", reason="deadline")
             chunk = response.raw.read1(_READ_BYTES, decode_content=True)
             if not chunk:
                 return body.getvalue()

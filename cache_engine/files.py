@@ -27,8 +27,10 @@ class DiskReserveReached(OSError):
     """Writing would leave less free space than the reserve; an ``ENOSPC``, raised before writing."""
 
     def __init__(self, free: int, reserve: int) -> None:
-        super().__init__(errno.ENOSPC, f"the disk is nearly full ({free / 1024 ** 2:.1f} MB free, "
-                                       f"{reserve / 1024 ** 2:g} MB are always kept free)")
+        super().__init__(
+            errno.ENOSPC,
+            f"the disk is nearly full ({free / 1024**2:.1f} MB free, {reserve / 1024**2:g} MB are always kept free)",
+        )
 
 
 def free_bytes(path: Path | str) -> int:
@@ -61,8 +63,9 @@ def check_reserve(folder: Path | str, size: int, reserve_bytes: int) -> None:
         raise DiskReserveReached(free, reserve_bytes)
 
 
-def write_synced_temp(temp_dir: Path, data: bytes, *, mode: int = 0o644, prefix: str = "",
-                      reserve_bytes: int = 0) -> Path:
+def write_synced_temp(
+    temp_dir: Path, data: bytes, *, mode: int = 0o644, prefix: str = "", reserve_bytes: int = 0
+) -> Path:
     """A new file in ``temp_dir`` holding ``data``, fsynced: ready to be renamed into place.
 
     The caller renames it (or removes it if it gives up); a leftover from a
@@ -85,8 +88,9 @@ def write_synced_temp(temp_dir: Path, data: bytes, *, mode: int = 0o644, prefix:
     return temp
 
 
-def write_atomically(path: Path, data: bytes, temp_dir: Path, *, mode: int = 0o644, prefix: str = "",
-                     reserve_bytes: int = 0) -> None:
+def write_atomically(
+    path: Path, data: bytes, temp_dir: Path, *, mode: int = 0o644, prefix: str = "", reserve_bytes: int = 0
+) -> None:
     """Write ``data`` to ``path`` through a synced temporary file in ``temp_dir``.
 
     :raises DiskReserveReached: the file would leave less than ``reserve_bytes`` free (nothing written).

@@ -92,23 +92,29 @@ def check_drift(covers_dir: Path, read_stats: Callable[[], Mapping[str, Any]]) -
         return Check("drift", HEALTHY, "the cache changed during the check; not compared")
     if on_disk == after:
         return Check("drift", HEALTHY, f"{after[0]} entries, index and disk agree")
-    return Check("drift", DEGRADED,
-                 f"index has {after[0]} entries ({after[1]} bytes), disk has {on_disk[0]} files "
-                 f"({on_disk[1]} bytes); run cache_monitor.py --action cleanup")
+    return Check(
+        "drift",
+        DEGRADED,
+        f"index has {after[0]} entries ({after[1]} bytes), disk has {on_disk[0]} files "
+        f"({on_disk[1]} bytes); run cache_monitor.py --action cleanup",
+    )
 
 
 def check_disk(path: Path, min_free_mb: float, reserve_mb: float = 0.0) -> Check:
     """Free space where the cache lives, against the warning level and the caches' reserve."""
     free = shutil.disk_usage(path).free
-    free_mb = free / 1024 ** 2
-    detail = f"{human_bytes(free)} free (minimum {human_bytes(min_free_mb * 1024 ** 2)})"
+    free_mb = free / 1024**2
+    detail = f"{human_bytes(free)} free (minimum {human_bytes(min_free_mb * 1024**2)})"
     if free_mb < reserve_mb:
-        detail = (f"The disk is nearly full: {human_bytes(free)} free, less than the "
-                  f"{human_bytes(reserve_mb * 1024 ** 2)} always kept free. Old covers are removed to make room, "
-                  "and new covers and photos are not saved once nothing is left to remove. "
-                  "Free some space on the disk or clear the cover cache.")
-    status = (UNHEALTHY if free_mb < min_free_mb / 10 else
-              DEGRADED if free_mb < max(min_free_mb, reserve_mb) else HEALTHY)
+        detail = (
+            f"The disk is nearly full: {human_bytes(free)} free, less than the "
+            f"{human_bytes(reserve_mb * 1024**2)} always kept free. Old covers are removed to make room, "
+            "and new covers and photos are not saved once nothing is left to remove. "
+            "Free some space on the disk or clear the cover cache."
+        )
+    status = (
+        UNHEALTHY if free_mb < min_free_mb / 10 else DEGRADED if free_mb < max(min_free_mb, reserve_mb) else HEALTHY
+    )
     return Check("disk", status, detail)
 
 
@@ -133,9 +139,12 @@ def check_writable(folders: list[Path]) -> Check:
     return Check("writable", HEALTHY, f"{len(folders)} folders writable")
 
 
-def check_health(covers_dir: str | os.PathLike[str], database_path: str | os.PathLike[str],
-                 read_stats: Callable[[], Mapping[str, Any]],
-                 settings: config.Settings) -> dict[str, Any]:
+def check_health(
+    covers_dir: str | os.PathLike[str],
+    database_path: str | os.PathLike[str],
+    read_stats: Callable[[], Mapping[str, Any]],
+    settings: config.Settings,
+) -> dict[str, Any]:
     """Run every check; return ``{"status", "checks": [...], "checked_at"}``.
 
     :param covers_dir: the cover cache folder (``COVERS_DIR``).
@@ -143,8 +152,9 @@ def check_health(covers_dir: str | os.PathLike[str], database_path: str | os.Pat
     :param read_stats: returns the cache's current stats (``ImageCache.get_cache_stats``).
     """
     covers_dir, database_path = Path(covers_dir), Path(database_path)
-    checks = [check_writable([covers_dir, *(covers_dir / f for f in SIZE_FOLDERS),
-                              covers_dir / ".tmp", database_path.parent])]
+    checks = [
+        check_writable([covers_dir, *(covers_dir / f for f in SIZE_FOLDERS), covers_dir / ".tmp", database_path.parent])
+    ]
     try:
         stats = read_stats()
     except Exception as exc:  # noqa: BLE001 - any failure to read the index is the finding

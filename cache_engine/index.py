@@ -117,8 +117,9 @@ END;
 CREATE INDEX IF NOT EXISTS entries_created ON entries (created);
 """
 
-_ENTRY_COLUMNS = ("key, size_type, url, path, bytes, width, height, created, last_access, hits, "
-                  "content_hash, preview, process_ms")
+_ENTRY_COLUMNS = (
+    "key, size_type, url, path, bytes, width, height, created, last_access, hits, content_hash, preview, process_ms"
+)
 
 
 def _statements(script: str) -> Iterator[str]:
@@ -224,9 +225,16 @@ class CacheIndex:
     disk whatever the byte budget allows (``MIN_FREE_DISK_MB``).
     """
 
-    def __init__(self, database_path: Path | str, root: Path | str, *,
-                 busy_timeout_ms: int = 5000, journal_size_limit: int = 4 * 1024 * 1024,
-                 rebuild_corrupt: bool = False, reserve_bytes: int = 0) -> None:
+    def __init__(
+        self,
+        database_path: Path | str,
+        root: Path | str,
+        *,
+        busy_timeout_ms: int = 5000,
+        journal_size_limit: int = 4 * 1024 * 1024,
+        rebuild_corrupt: bool = False,
+        reserve_bytes: int = 0,
+    ) -> None:
         self.database_path = Path(database_path)
         self.root = Path(root)
         self.reserve_bytes = reserve_bytes
@@ -260,8 +268,7 @@ class CacheIndex:
             # in memory instead, so an admin tool can still read the index and
             # free space (other processes wait until this one closes).
             conn.close()
-            log.warning("the disk is full: opening the cache index %s for this process alone",
-                        self.database_path.name)
+            log.warning("the disk is full: opening the cache index %s for this process alone", self.database_path.name)
             conn = self._open()
             conn.execute("PRAGMA locking_mode = EXCLUSIVE")
             self._use_wal(conn)
@@ -270,8 +277,9 @@ class CacheIndex:
         return conn
 
     def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.database_path, isolation_level=None, check_same_thread=False,
-                               timeout=self.busy_timeout_ms / 1000)
+        conn = sqlite3.connect(
+            self.database_path, isolation_level=None, check_same_thread=False, timeout=self.busy_timeout_ms / 1000
+        )
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
         return conn
 
@@ -347,12 +355,17 @@ class CacheIndex:
                 reason = str(exc)
             self._reopen()
             self.moved_aside = self.database_path.with_name(
-                f"{self.database_path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+                f"{self.database_path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}"
+            )
             for suffix in ("", "-wal", "-shm"):
                 with contextlib.suppress(FileNotFoundError):
                     os.replace(f"{self.database_path}{suffix}", f"{self.moved_aside}{suffix}")
-            log.warning("cache index %s is corrupt (%s): moved to %s, starting an empty index",
-                        self.database_path, reason, self.moved_aside.name)
+            log.warning(
+                "cache index %s is corrupt (%s): moved to %s, starting an empty index",
+                self.database_path,
+                reason,
+                self.moved_aside.name,
+            )
             os.close(os.open(self.database_path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
             self._migrate()
 
@@ -375,13 +388,15 @@ class CacheIndex:
             if stored is not None and stored[0] < 2:
                 # Version 1 had no entry_totals: count what is there once.
                 conn.execute("DELETE FROM entry_totals")
-                conn.execute("INSERT INTO entry_totals (size_type, entries, timed, process_ms) "
-                             "SELECT size_type, count(*), count(process_ms), coalesce(sum(process_ms), 0) "
-                             "FROM entries GROUP BY size_type")
-            conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('index_schema', ?)",
-                         (SCHEMA_VERSION,))
-            conn.executemany("INSERT OR IGNORE INTO counters (name, value) VALUES (?, 0)",
-                             [(name,) for name in COUNTER_NAMES])
+                conn.execute(
+                    "INSERT INTO entry_totals (size_type, entries, timed, process_ms) "
+                    "SELECT size_type, count(*), count(process_ms), coalesce(sum(process_ms), 0) "
+                    "FROM entries GROUP BY size_type"
+                )
+            conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('index_schema', ?)", (SCHEMA_VERSION,))
+            conn.executemany(
+                "INSERT OR IGNORE INTO counters (name, value) VALUES (?, 0)", [(name,) for name in COUNTER_NAMES]
+            )
 
     def _current_schema(self) -> int | None:
         try:
@@ -403,15 +418,41 @@ class CacheIndex:
 
     # -- entries: reading ------------------------------------------------------
     def _entry(self, row: tuple) -> Entry:
-        (key, size_type, url, path, size, width, height, created, last_access, hits,
-         content_hash, preview, process_ms) = row
-        return Entry(key=key, size_type=size_type, url=url, path=self.root / path, bytes=size,
-                     width=width, height=height, content_hash=content_hash, preview=preview,
-                     created=created, last_access=last_access, hits=hits, process_ms=process_ms)
+        (
+            key,
+            size_type,
+            url,
+            path,
+            size,
+            width,
+            height,
+            created,
+            last_access,
+            hits,
+            content_hash,
+            preview,
+            process_ms,
+        ) = row
+        return Entry(
+            key=key,
+            size_type=size_type,
+            url=url,
+            path=self.root / path,
+            bytes=size,
+            width=width,
+            height=height,
+            content_hash=content_hash,
+            preview=preview,
+            created=created,
+            last_access=last_access,
+            hits=hits,
+            process_ms=process_ms,
+        )
 
     def get(self, key: str, size_type: str) -> Entry | None:
-        row = self.conn.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE key = ? AND size_type = ?",
-                                (key, size_type)).fetchone()
+        row = self.conn.execute(
+            f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE key = ? AND size_type = ?", (key, size_type)
+        ).fetchone()
         return None if row is None else self._entry(row)
 
     def get_many(self, keys: Iterable[str], size_type: str) -> dict[str, Entry]:
@@ -419,26 +460,30 @@ class CacheIndex:
         found: dict[str, Entry] = {}
         keys = list(dict.fromkeys(keys))
         for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
+            chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self.conn.execute(
-                f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE size_type = ? AND key IN ({marks})",
-                (size_type, *chunk))
+                f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE size_type = ? AND key IN ({marks})", (size_type, *chunk)
+            )
             found.update((row[0], self._entry(row)) for row in rows)
         return found
 
     def iter_entries(self, size_type: str | None = None) -> Iterator[Entry]:
         query = f"SELECT {_ENTRY_COLUMNS} FROM entries"
-        rows = (self.conn.execute(query).fetchall() if size_type is None else
-                self.conn.execute(query + " WHERE size_type = ?", (size_type,)).fetchall())
+        rows = (
+            self.conn.execute(query).fetchall()
+            if size_type is None
+            else self.conn.execute(query + " WHERE size_type = ?", (size_type,)).fetchall()
+        )
         return (self._entry(row) for row in rows)
 
     def total_bytes(self) -> int:
         return int(self.conn.execute("SELECT value FROM meta WHERE name = 'total_bytes'").fetchone()[0])
 
     # -- entries: writing -------------------------------------------------------
-    def add_entry(self, entry: Entry, place_file: Callable[[], None], limit_bytes: int,
-                  low_water_bytes: int) -> list[Entry]:
+    def add_entry(
+        self, entry: Entry, place_file: Callable[[], None], limit_bytes: int, low_water_bytes: int
+    ) -> list[Entry]:
         """Make room for ``entry``, put its file in place and insert its row, atomically.
 
         In one ``BEGIN IMMEDIATE`` transaction: refuse an entry larger than the
@@ -467,7 +512,7 @@ class CacheIndex:
                 evicted = self._make_room(conn, entry, limit_bytes, low_water_bytes)
                 try:
                     place_file()
-                except BaseException as exc:
+                except BaseException as exc:  # noqa: BLE001 - re-raised after the commit
                     # The evictions already unlinked their files: they commit
                     # anyway, only the new row is left out.
                     placement_error = exc
@@ -480,16 +525,17 @@ class CacheIndex:
             raise placement_error
         return evicted
 
-    def _make_room(self, conn: sqlite3.Connection, entry: Entry, limit_bytes: int,
-                   low_water_bytes: int) -> list[Entry]:
-        replaced = conn.execute("SELECT bytes FROM entries WHERE key = ? AND size_type = ?",
-                                (entry.key, entry.size_type)).fetchone()
+    def _make_room(self, conn: sqlite3.Connection, entry: Entry, limit_bytes: int, low_water_bytes: int) -> list[Entry]:
+        replaced = conn.execute(
+            "SELECT bytes FROM entries WHERE key = ? AND size_type = ?", (entry.key, entry.size_type)
+        ).fetchone()
         total = self.total_bytes() - (replaced[0] if replaced else 0)
         over_budget = 0
         if total + entry.bytes > limit_bytes:
             over_budget = total - (min(low_water_bytes, limit_bytes) - entry.bytes)
-        victims = self._pick_victims(conn, over_budget, self.disk_shortfall(), skip=(entry.key, entry.size_type),
-                                     partial=False)
+        victims = self._pick_victims(
+            conn, over_budget, self.disk_shortfall(), skip=(entry.key, entry.size_type), partial=False
+        )
         self._evict(conn, victims)
         return victims
 
@@ -497,8 +543,15 @@ class CacheIndex:
         """Bytes missing for ``reserve_bytes`` to be free on the disk (0 when it is; one ``statvfs``)."""
         return max(0, self.reserve_bytes - free_bytes(self.root)) if self.reserve_bytes > 0 else 0
 
-    def _pick_victims(self, conn: sqlite3.Connection, over_budget: int, shortfall: int, *,
-                      skip: tuple[str, str] | None = None, partial: bool) -> list[Entry]:
+    def _pick_victims(
+        self,
+        conn: sqlite3.Connection,
+        over_budget: int,
+        shortfall: int,
+        *,
+        skip: tuple[str, str] | None = None,
+        partial: bool,
+    ) -> list[Entry]:
         """Least recently used entries freeing ``over_budget`` index bytes and ``shortfall`` disk bytes.
 
         :raises DiskReserveReached: all of them would not free ``shortfall`` and ``partial`` is False.
@@ -555,9 +608,22 @@ class CacheIndex:
         now = time.time()
         conn.execute(
             f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (entry.key, entry.size_type, entry.url, self._relative(entry.path), entry.bytes, entry.width,
-             entry.height, entry.created or now, entry.last_access or now, entry.hits,
-             entry.content_hash, entry.preview, entry.process_ms))
+            (
+                entry.key,
+                entry.size_type,
+                entry.url,
+                self._relative(entry.path),
+                entry.bytes,
+                entry.width,
+                entry.height,
+                entry.created or now,
+                entry.last_access or now,
+                entry.hits,
+                entry.content_hash,
+                entry.preview,
+                entry.process_ms,
+            ),
+        )
 
     def _relative(self, path: Path) -> str:
         return Path(path).relative_to(self.root).as_posix()
@@ -570,8 +636,7 @@ class CacheIndex:
         for entry in entries:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(entry.path)
-        conn.executemany("DELETE FROM entries WHERE key = ? AND size_type = ?",
-                         [(e.key, e.size_type) for e in entries])
+        conn.executemany("DELETE FROM entries WHERE key = ? AND size_type = ?", [(e.key, e.size_type) for e in entries])
 
     def remove_entries(self, entries: Iterable[Entry]) -> None:
         """Delete these rows and their files together."""
@@ -583,8 +648,9 @@ class CacheIndex:
     def remove_key(self, key: str) -> list[Entry]:
         """Delete every size of ``key`` (rows and files) and forget its source."""
         with self.write() as conn:
-            victims = [self._entry(row) for row in conn.execute(
-                f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE key = ?", (key,))]
+            victims = [
+                self._entry(row) for row in conn.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE key = ?", (key,))
+            ]
             self._delete_rows_and_files(conn, victims)
             conn.execute("DELETE FROM sources WHERE key = ?", (key,))
         return victims
@@ -593,8 +659,10 @@ class CacheIndex:
         """Delete every entry whose source URL starts with ``prefix`` (rows and files); forget those sources."""
         match = "substr(url, 1, ?) = ?"  # not LIKE: a prefix holding % or _ stays literal
         with self.write() as conn:
-            victims = [self._entry(row) for row in conn.execute(
-                f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE {match}", (len(prefix), prefix))]
+            victims = [
+                self._entry(row)
+                for row in conn.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE {match}", (len(prefix), prefix))
+            ]
             self._delete_rows_and_files(conn, victims)
             conn.execute(f"DELETE FROM sources WHERE {match}", (len(prefix), prefix))
         return victims
@@ -607,8 +675,10 @@ class CacheIndex:
         placing a file and inserting its row while the two are compared.
         """
         with self.write() as conn:
-            rows = {(e.key, e.size_type): e for e in (self._entry(row) for row in conn.execute(
-                f"SELECT {_ENTRY_COLUMNS} FROM entries"))}
+            rows = {
+                (e.key, e.size_type): e
+                for e in (self._entry(row) for row in conn.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries"))
+            }
             files = {(key, size_type): path for key, size_type, path in list_files()}
             orphans = [path for ident, path in files.items() if ident not in rows]
             missing = [entry for ident, entry in rows.items() if ident not in files]
@@ -623,11 +693,12 @@ class CacheIndex:
         self.flush_if_possible()
         cutoff = time.time() - age_seconds
         with self.write() as conn:
-            victims = [self._entry(row) for row in conn.execute(
-                f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE last_access < ?", (cutoff,))]
+            victims = [
+                self._entry(row)
+                for row in conn.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries WHERE last_access < ?", (cutoff,))
+            ]
             self._delete_rows_and_files(conn, victims)
-            conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('last_cleanup', ?)",
-                         (time.time(),))
+            conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('last_cleanup', ?)", (time.time(),))
         return victims
 
     def clear_all(self) -> list[Entry]:
@@ -646,9 +717,11 @@ class CacheIndex:
             # Only rows that change (and a WHERE clause turns off SQLite's truncate
             # shortcut, which rewrites even an empty table): on a full disk, an
             # empty cache clears without writing.
-            conn.execute("UPDATE sources SET attempts = 0, retry_at = NULL, last_error = NULL, last_failed = NULL "
-                         "WHERE attempts != 0 OR retry_at IS NOT NULL OR last_error IS NOT NULL "
-                         "OR last_failed IS NOT NULL")
+            conn.execute(
+                "UPDATE sources SET attempts = 0, retry_at = NULL, last_error = NULL, last_failed = NULL "
+                "WHERE attempts != 0 OR retry_at IS NOT NULL OR last_error IS NOT NULL "
+                "OR last_failed IS NOT NULL"
+            )
             conn.execute("UPDATE counters SET value = 0 WHERE value != 0")
             conn.execute("DELETE FROM samples WHERE true")
         return removed
@@ -699,15 +772,17 @@ class CacheIndex:
     @staticmethod
     def _apply_accesses(conn: sqlite3.Connection, batch: list) -> None:
         conn.executemany(
-            "UPDATE entries SET last_access = max(last_access, ?), hits = hits + ? "
-            "WHERE key = ? AND size_type = ?",
-            [(when, count, key, size_type) for (key, size_type), (when, count) in batch])
+            "UPDATE entries SET last_access = max(last_access, ?), hits = hits + ? WHERE key = ? AND size_type = ?",
+            [(when, count, key, size_type) for (key, size_type), (when, count) in batch],
+        )
 
     @staticmethod
     def _apply_counters(conn: sqlite3.Connection, counters: Counter[str]) -> None:
-        conn.executemany("INSERT INTO counters (name, value) VALUES (?, ?) "
-                         "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
-                         [(name, value) for name, value in counters.items() if value])
+        conn.executemany(
+            "INSERT INTO counters (name, value) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+            [(name, value) for name, value in counters.items() if value],
+        )
 
     # -- sources and the negative cache -------------------------------------------
     def register_sources(self, sources: dict[str, str]) -> int:
@@ -720,10 +795,9 @@ class CacheIndex:
         keys = list(sources)
         known: set[str] = set()
         for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
+            chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            known.update(row[0] for row in self.conn.execute(
-                f"SELECT key FROM sources WHERE key IN ({marks})", chunk))
+            known.update(row[0] for row in self.conn.execute(f"SELECT key FROM sources WHERE key IN ({marks})", chunk))
         new = [(key, url, time.time()) for key, url in sources.items() if key not in known]
         if new:
             with self.write() as conn:
@@ -739,8 +813,7 @@ class CacheIndex:
         rows = self.conn.execute("SELECT DISTINCT url FROM entries").fetchall()
         return (row[0] for row in rows)
 
-    def record_failure(self, key: str, url: str, reason: str, min_seconds: float,
-                       max_seconds: float) -> FailureState:
+    def record_failure(self, key: str, url: str, reason: str, min_seconds: float, max_seconds: float) -> FailureState:
         """Count a failure; the next attempt waits ``min * 2**(attempts-1)`` (capped, ±10% jitter)."""
         now = time.time()
         with self.write() as conn:
@@ -748,7 +821,8 @@ class CacheIndex:
                 "INSERT INTO sources (key, url, registered, attempts, last_error, last_failed) "
                 "VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT (key) DO UPDATE SET attempts = attempts + 1, "
                 "last_error = excluded.last_error, last_failed = excluded.last_failed RETURNING attempts",
-                (key, url, now, reason, now)).fetchone()[0]
+                (key, url, now, reason, now),
+            ).fetchone()[0]
             delay = min(max_seconds, min_seconds * 2 ** min(attempts - 1, 40))
             # Jitter spreads retries of a batch that failed together (an origin outage).
             retry_at = now + min(max_seconds, delay * random.uniform(0.9, 1.1))
@@ -758,12 +832,15 @@ class CacheIndex:
 
     def clear_failure(self, key: str) -> None:
         with self.write() as conn:
-            conn.execute("UPDATE sources SET attempts = 0, retry_at = NULL, last_error = NULL "
-                         "WHERE key = ? AND attempts > 0", (key,))
+            conn.execute(
+                "UPDATE sources SET attempts = 0, retry_at = NULL, last_error = NULL WHERE key = ? AND attempts > 0",
+                (key,),
+            )
 
     def failure_state(self, key: str) -> FailureState | None:
-        row = self.conn.execute("SELECT attempts, retry_at, last_error, last_failed FROM sources "
-                                "WHERE key = ? AND attempts > 0", (key,)).fetchone()
+        row = self.conn.execute(
+            "SELECT attempts, retry_at, last_error, last_failed FROM sources WHERE key = ? AND attempts > 0", (key,)
+        ).fetchone()
         return None if row is None else FailureState(*row)
 
     # -- statistics ------------------------------------------------------------------
@@ -784,9 +861,13 @@ class CacheIndex:
         lookups = counters["hits"] + counters["misses"]
         timed = sum(row[2] for row in totals)
         mean_ms = sum(row[3] for row in totals) / timed if timed else None
-        recent = [row[0] for row in conn.execute(
-            "SELECT process_ms FROM entries WHERE process_ms IS NOT NULL ORDER BY created DESC LIMIT ?",
-            (RECENT_TIMINGS,))]
+        recent = [
+            row[0]
+            for row in conn.execute(
+                "SELECT process_ms FROM entries WHERE process_ms IS NOT NULL ORDER BY created DESC LIMIT ?",
+                (RECENT_TIMINGS,),
+            )
+        ]
         p95 = sorted(recent)[int(0.95 * (len(recent) - 1))] if recent else None
         negative = conn.execute("SELECT count(*) FROM sources WHERE retry_at > ?", (time.time(),)).fetchone()[0]
         last_cleanup = conn.execute("SELECT value FROM meta WHERE name = 'last_cleanup'").fetchone()
@@ -811,13 +892,14 @@ class CacheIndex:
         entries = self.conn.execute("SELECT count(*) FROM entries").fetchone()[0]
         with self.write() as conn:
             inserted = conn.execute(
-                "INSERT OR IGNORE INTO samples (bucket, ts, entries, bytes, hits, misses) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (bucket, now, entries, self.total_bytes(), counters["hits"], counters["misses"])).rowcount
+                "INSERT OR IGNORE INTO samples (bucket, ts, entries, bytes, hits, misses) VALUES (?, ?, ?, ?, ?, ?)",
+                (bucket, now, entries, self.total_bytes(), counters["hits"], counters["misses"]),
+            ).rowcount
             conn.execute("DELETE FROM samples WHERE ts < ?", (now - SAMPLE_KEEP_SECONDS,))
         return bool(inserted)
 
     def samples(self, since: float = 0.0) -> list[dict[str, float]]:
-        rows = self.conn.execute("SELECT ts, entries, bytes, hits, misses FROM samples WHERE ts >= ? "
-                                 "ORDER BY bucket", (since,))
+        rows = self.conn.execute(
+            "SELECT ts, entries, bytes, hits, misses FROM samples WHERE ts >= ? ORDER BY bucket", (since,)
+        )
         return [dict(zip(("ts", "entries", "bytes", "hits", "misses"), row)) for row in rows]

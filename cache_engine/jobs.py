@@ -52,8 +52,7 @@ MAX_ERRORS = 50
 #: Ended jobs are answered for this long, then removed when a new job is submitted.
 KEEP_FINISHED_SECONDS = 7 * 86400
 
-_STATUS_NAMES = ("id", "kind", "state", "total", "done", "failed", "errors", "created_at", "started_at",
-                 "finished_at")
+_STATUS_NAMES = ("id", "kind", "state", "total", "done", "failed", "errors", "created_at", "started_at", "finished_at")
 _STATUS_COLUMNS = ", ".join(_STATUS_NAMES)
 
 _SCHEMA = """
@@ -119,8 +118,9 @@ class JobQueue:
     :param batch_size: items fetched together and recorded per write transaction.
     """
 
-    def __init__(self, cache: ImageSource, *, lease_seconds: float = 120.0, poll_seconds: float = 2.0,
-                 batch_size: int = 6) -> None:
+    def __init__(
+        self, cache: ImageSource, *, lease_seconds: float = 120.0, poll_seconds: float = 2.0, batch_size: int = 6
+    ) -> None:
         self.cache = cache
         self.index = cache.index
         self.lease_seconds = float(lease_seconds)
@@ -150,10 +150,14 @@ class JobQueue:
         now = time.time()
         with self.index.write() as conn:
             self._prune(conn, now)
-            conn.execute("INSERT INTO jobs (id, kind, state, total, created_at) VALUES (?, ?, 'queued', ?, ?)",
-                         (job_id, kind, len(unique), now))
-            conn.executemany("INSERT INTO job_items (job_id, seq, url) VALUES (?, ?, ?)",
-                             ((job_id, seq, url) for seq, url in enumerate(unique)))
+            conn.execute(
+                "INSERT INTO jobs (id, kind, state, total, created_at) VALUES (?, ?, 'queued', ?, ?)",
+                (job_id, kind, len(unique), now),
+            )
+            conn.executemany(
+                "INSERT INTO job_items (job_id, seq, url) VALUES (?, ?, ?)",
+                ((job_id, seq, url) for seq, url in enumerate(unique)),
+            )
         log.info("job %s queued: %s of %d urls", job_id, kind, len(unique))
         self._wake.set()
         return job_id
@@ -166,8 +170,9 @@ class JobQueue:
         (``None`` until there is a rate, ``0`` once finished). ``state`` is
         :data:`RESUMING` for a running job whose runner is gone.
         """
-        row = self.index.conn.execute(f"SELECT {_STATUS_COLUMNS}, lease_owner, lease_until FROM jobs WHERE id = ?",
-                                      (job_id,)).fetchone()
+        row = self.index.conn.execute(
+            f"SELECT {_STATUS_COLUMNS}, lease_owner, lease_until FROM jobs WHERE id = ?", (job_id,)
+        ).fetchone()
         if row is None:
             return None
         status = dict(zip(_STATUS_NAMES, row))
@@ -182,7 +187,9 @@ class JobQueue:
         with self.index.write() as conn:
             cursor = conn.execute(
                 "UPDATE jobs SET state = 'cancelled', finished_at = ?, lease_owner = NULL "
-                "WHERE id = ? AND state IN ('queued', 'running')", (time.time(), job_id))
+                "WHERE id = ? AND state IN ('queued', 'running')",
+                (time.time(), job_id),
+            )
         return cursor.rowcount == 1
 
     # --- the runner ---------------------------------------------------------
@@ -245,14 +252,18 @@ class JobQueue:
             # Few jobs are ever unfinished at once: checking each in Python is cheap.
             candidates = conn.execute(
                 "SELECT id, state, lease_owner, lease_until FROM jobs WHERE state IN ('queued', 'running') "
-                "ORDER BY created_at").fetchall()
-            job_id = next((row[0] for row in candidates
-                           if row[1] == "queued" or _runner_gone(row[2], row[3], now)), None)
+                "ORDER BY created_at"
+            ).fetchall()
+            job_id = next(
+                (row[0] for row in candidates if row[1] == "queued" or _runner_gone(row[2], row[3], now)), None
+            )
             if job_id is None:
                 return None
-            conn.execute("UPDATE jobs SET state = 'running', lease_owner = ?, lease_until = ?, "
-                         "started_at = COALESCE(started_at, ?) WHERE id = ?",
-                         (self.owner, now + self.lease_seconds, now, job_id))
+            conn.execute(
+                "UPDATE jobs SET state = 'running', lease_owner = ?, lease_until = ?, "
+                "started_at = COALESCE(started_at, ?) WHERE id = ?",
+                (self.owner, now + self.lease_seconds, now, job_id),
+            )
         log.info("job %s claimed by %s", job_id, self.owner)
         return job_id
 
@@ -260,7 +271,8 @@ class JobQueue:
         while not self._stop.is_set():
             pending = self.index.conn.execute(
                 "SELECT seq, url FROM job_items WHERE job_id = ? AND state = 'pending' ORDER BY seq LIMIT ?",
-                (job_id, self.batch_size)).fetchall()
+                (job_id, self.batch_size),
+            ).fetchall()
             if not pending:
                 self._finish(job_id)
                 return
@@ -277,8 +289,7 @@ class JobQueue:
         """
         cached = self.cache.preload_images(urls)
         # No recorded failure: the wait for another worker's conversion ran out.
-        return {url: None if cached.get(url) else self.cache.failure_reason(url) or "not_cached"
-                for url in urls}
+        return {url: None if cached.get(url) else self.cache.failure_reason(url) or "not_cached" for url in urls}
 
     def _check_lease(self, conn: sqlite3.Connection, job_id: str) -> bool:
         """Inside a write transaction: is the job still ours and running?"""
@@ -301,7 +312,8 @@ class JobQueue:
                 # cannot count an item twice.
                 changed = conn.execute(
                     "UPDATE job_items SET state = ?, reason = ? WHERE job_id = ? AND seq = ? AND state = 'pending'",
-                    ("done" if reason is None else "failed", reason, job_id, seq)).rowcount
+                    ("done" if reason is None else "failed", reason, job_id, seq),
+                ).rowcount
                 if not changed:
                     continue
                 if reason is None:
@@ -311,9 +323,10 @@ class JobQueue:
                     new_errors.append({"url": url, "reason": reason})
             errors = json.loads(conn.execute("SELECT errors FROM jobs WHERE id = ?", (job_id,)).fetchone()[0])
             errors = (errors + new_errors)[:MAX_ERRORS]
-            conn.execute("UPDATE jobs SET done = done + ?, failed = failed + ?, errors = ?, lease_until = ? "
-                         "WHERE id = ?", (done, failed, json.dumps(errors), time.time() + self.lease_seconds,
-                                          job_id))
+            conn.execute(
+                "UPDATE jobs SET done = done + ?, failed = failed + ?, errors = ?, lease_until = ? WHERE id = ?",
+                (done, failed, json.dumps(errors), time.time() + self.lease_seconds, job_id),
+            )
         return True
 
     def _finish(self, job_id: str) -> None:
@@ -321,16 +334,21 @@ class JobQueue:
             if not self._check_lease(conn, job_id):
                 return
             # A job fails only when nothing in it could be fetched.
-            conn.execute("UPDATE jobs SET state = CASE WHEN done = 0 AND failed > 0 THEN 'failed' ELSE 'done' END, "
-                         "finished_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
-                         (time.time(), job_id))
+            conn.execute(
+                "UPDATE jobs SET state = CASE WHEN done = 0 AND failed > 0 THEN 'failed' ELSE 'done' END, "
+                "finished_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
+                (time.time(), job_id),
+            )
         log.info("job %s finished", job_id)
 
     def _release(self, job_id: str) -> None:
         """Hand an unfinished job back so another runner resumes it without waiting for the lease."""
         with self.index.write() as conn:
-            conn.execute("UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL "
-                         "WHERE id = ? AND state = 'running' AND lease_owner = ?", (job_id, self.owner))
+            conn.execute(
+                "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL "
+                "WHERE id = ? AND state = 'running' AND lease_owner = ?",
+                (job_id, self.owner),
+            )
 
 
 def _process_start(pid: int) -> str | None:

@@ -112,6 +112,7 @@ class MemoryTier:
                 "max_bytes": self.max_bytes,
                 "items": sum(len(bucket.items) for bucket in self._scopes.values()),
                 "ttl_hours": self.ttl_seconds / 3600,
-                "scopes": {name: {"bytes": bucket.bytes, "items": len(bucket.items)}
-                           for name, bucket in self._scopes.items()},
+                "scopes": {
+                    name: {"bytes": bucket.bytes, "items": len(bucket.items)} for name, bucket in self._scopes.items()
+                },
             }

@@ -21,7 +21,7 @@ def byte_unit(size: float) -> tuple[str, int]:
     """
     for exponent, unit in enumerate(("Bytes", *_BINARY_UNITS)):
         if abs(size) < 1024 ** (exponent + 1) or unit == _BINARY_UNITS[-1]:
-            return unit, 1024 ** exponent
+            return unit, 1024**exponent
     raise AssertionError("unreachable")
 
 

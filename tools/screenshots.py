@@ -97,8 +97,16 @@ def settle(page) -> None:
     page.evaluate(ANIMATIONS_DONE)
 
 
-def shoot(browser, target: Target, role: str, viewport: str, out: Path, full_page: bool,
-          only: dict[str, str] | None = None, names: set[str] | None = None) -> list[Path]:
+def shoot(
+    browser,
+    target: Target,
+    role: str,
+    viewport: str,
+    out: Path,
+    full_page: bool,
+    only: dict[str, str] | None = None,
+    names: set[str] | None = None,
+) -> list[Path]:
     """The pages of ``target`` (``only``, else every page, kept to ``names`` if given) seen by
     ``role`` ('guest' or 'owner') at ``viewport``; the files."""
     context = browser.new_context(viewport=VIEWPORTS[viewport])
@@ -171,8 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         if args.url:
-            files += shoot_site(browser, Target("site", args.url, args.password), args.out, args.full_page,
-                                names)
+            files += shoot_site(browser, Target("site", args.url, args.password), args.out, args.full_page, names)
         else:
             shutil.rmtree(WORK, ignore_errors=True)
             for name in args.sites.split(","):
@@ -181,8 +188,9 @@ def main(argv: list[str] | None = None) -> None:
             if not names or "setup" in names:
                 with first_run_target(WORK / "first-run") as target:
                     for viewport in VIEWPORTS:
-                        files += shoot(browser, target, "guest", viewport, args.out, args.full_page,
-                                       only={"setup": "/setup"})
+                        files += shoot(
+                            browser, target, "guest", viewport, args.out, args.full_page, only={"setup": "/setup"}
+                        )
         browser.close()
     for file in files:
         print(file.relative_to(ROOT) if file.is_relative_to(ROOT) else file)

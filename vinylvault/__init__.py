@@ -24,17 +24,17 @@ log = logging.getLogger("vinylvault")
 
 # Each module owns one area of the site and exposes ``bp``.
 _BLUEPRINT_MODULES = (
-    "auth",            # owner login, sessions, CSRF, API tokens, rate limits
+    "auth",  # owner login, sessions, CSRF, API tokens, rate limits
     "security_headers",  # CSP, nosniff, frame and referrer policies on every response
-    "cache_routes",    # /cache/...: serving cached images
-    "api_cache",       # /api/cache/...: stats, health, clear, preload jobs
-    "api_images",      # /api/images/...: image management (seed 003)
-    "api_photos",      # /api/albums/<id>/photos, /photos/...: owner photos (issue 5)
+    "cache_routes",  # /cache/...: serving cached images
+    "api_cache",  # /api/cache/...: stats, health, clear, preload jobs
+    "api_images",  # /api/images/...: image management (seed 003)
+    "api_photos",  # /api/albums/<id>/photos, /photos/...: owner photos (issue 5)
     "api_collection",  # /api/collection, /api/album/<id>, /health
-    "pages",           # the HTML site
-    "kiosk",           # the touchscreen kiosk view, attract screen, guests' QR code
-    "guest_links",     # /guest/<token>: read-only guest links, GUESTS_NEED_LINK
-    "pwa",             # /manifest.webmanifest, /sw.js, /offline: the phone app shell
+    "pages",  # the HTML site
+    "kiosk",  # the touchscreen kiosk view, attract screen, guests' QR code
+    "guest_links",  # /guest/<token>: read-only guest links, GUESTS_NEED_LINK
+    "pwa",  # /manifest.webmanifest, /sw.js, /offline: the phone app shell
 )
 
 
@@ -57,8 +57,7 @@ def _secret_key(settings: config.Settings) -> str:
         pass
     # Workers starting together on a fresh DATA_DIR race here: each writes a
     # complete candidate, link() installs exactly one, and all read the winner.
-    candidate = write_synced_temp(path.parent, secrets.token_hex(32).encode("ascii"), mode=0o600,
-                                  prefix=".secret_key.")
+    candidate = write_synced_temp(path.parent, secrets.token_hex(32).encode("ascii"), mode=0o600, prefix=".secret_key.")
     try:
         os.link(candidate, path)
     except FileExistsError:
@@ -105,6 +104,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.secret_key = _secret_key(settings)
 
     from . import db, errors, images, inputs
+
     db.init_app(app)
     images.init_app(app)
     errors.init_app(app)
@@ -114,6 +114,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         module = importlib.import_module(f"{__name__}.{name}")
         app.register_blueprint(module.bp)
     from . import cli, scrobble, sync
+
     cli.init_app(app)
     sync.init_app(app)
     scrobble.init_app(app)

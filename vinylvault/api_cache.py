@@ -41,6 +41,7 @@ _HEALTH_MEMO = "vv_cache_health"
 
 # --- helpers shared with api_images ------------------------------------------
 
+
 def get_jobs() -> JobQueue:
     """The app's job queue (created when the blueprint is registered)."""
     return current_app.extensions[images.JOBS]
@@ -119,6 +120,7 @@ def job_status_body(job_id: str) -> dict[str, Any]:
 
 # --- endpoints ---------------------------------------------------------------
 
+
 @bp.get("/stats")
 def stats():
     """The engine's statistics (``get_cache_stats()``)."""
@@ -196,6 +198,7 @@ def clear_scope(scope: str):
 
 # --- wiring ------------------------------------------------------------------
 
+
 @bp.record_once
 def _start_jobs(state: Any) -> None:
     init_jobs(state.app)
@@ -207,8 +210,9 @@ def init_jobs(app: Flask) -> JobQueue:
     :func:`vinylvault.images.shutdown` stops it with the cache.
     """
     settings = app.config["SETTINGS"]
-    queue = JobQueue(app.extensions[images.COVERS], lease_seconds=settings.JOB_LEASE_SECONDS,
-                     poll_seconds=settings.JOB_POLL_SECONDS)
+    queue = JobQueue(
+        app.extensions[images.COVERS], lease_seconds=settings.JOB_LEASE_SECONDS, poll_seconds=settings.JOB_POLL_SECONDS
+    )
     app.extensions[images.JOBS] = queue
     queue.start()
     return queue

@@ -64,12 +64,17 @@ def list_params(args: Mapping[str, str], default_limit: int) -> dict[str, Any]:
 def api_collection():
     """One page of albums, sorted, filtered and searched like the grid."""
     try:
-        page = collection.list_albums(db.get_db(), **list_params(request.args,
-                                                                 current_app.config["SETTINGS"].PAGE_SIZE))
+        page = collection.list_albums(
+            db.get_db(), **list_params(request.args, current_app.config["SETTINGS"].PAGE_SIZE)
+        )
     except InvalidQuery as exc:
         raise APIError(400, "invalid_query", str(exc)) from None
-    return jsonify(albums=[album_json(a) for a in page.albums], total=page.total,
-                   next_cursor=page.next_cursor, next_offset=page.next_offset)
+    return jsonify(
+        albums=[album_json(a) for a in page.albums],
+        total=page.total,
+        next_cursor=page.next_cursor,
+        next_offset=page.next_offset,
+    )
 
 
 @bp.get("/api/album/<album_id:album_id>")  # demo and CSV copies have negative ids
@@ -108,8 +113,11 @@ def _disk_check(data_dir: Path) -> dict[str, Any]:
 @bp.get("/health")
 def health():
     """``{"status", "database", "cache", "disk"}``: 200 when all are ok, else 503."""
-    checks = {"database": _database_check(), "cache": _cache_check(),
-              "disk": _disk_check(Path(current_app.config["SETTINGS"].DATA_DIR))}
+    checks = {
+        "database": _database_check(),
+        "cache": _cache_check(),
+        "disk": _disk_check(Path(current_app.config["SETTINGS"].DATA_DIR)),
+    }
     ok = all(check["ok"] for check in checks.values())
     response = jsonify(status="ok" if ok else "unhealthy", **checks)
     response.status_code = 200 if ok else 503

@@ -38,8 +38,10 @@ SIZE_TYPES = ("thumbnails", "detail")
 
 def artist_image_urls(conn: sqlite3.Connection) -> list[str]:
     """Every distinct artist image URL of the collection."""
-    return [row[0] for row in conn.execute(
-        "SELECT DISTINCT image_url FROM artists WHERE image_url != '' ORDER BY image_url")]
+    return [
+        row[0]
+        for row in conn.execute("SELECT DISTINCT image_url FROM artists WHERE image_url != '' ORDER BY image_url")
+    ]
 
 
 def referenced_urls(conn: sqlite3.Connection) -> dict[str, list[str]]:
@@ -58,8 +60,13 @@ def kind_stats(cache: ImageCache, urls: list[str]) -> dict[str, int]:
     cached = sum(1 for url in urls if entries["detail"].get(url) is not None)
     failed = sum(1 for url in urls if entries["detail"].get(url) is None and cache.is_failed(url))
     size = sum(entry.bytes for by_url in entries.values() for entry in by_url.values() if entry is not None)
-    return {"referenced": len(urls), "cached": cached, "failed": failed,
-            "missing": len(urls) - cached - failed, "bytes": size}
+    return {
+        "referenced": len(urls),
+        "cached": cached,
+        "failed": failed,
+        "missing": len(urls) - cached - failed,
+        "bytes": size,
+    }
 
 
 def album_image(cache: ImageCache, album: collection.Album) -> dict[str, Any]:
@@ -70,9 +77,16 @@ def album_image(cache: ImageCache, album: collection.Album) -> dict[str, Any]:
         return body
     for size_type in SIZE_TYPES:
         entry = cache.lookup(url, size_type)
-        body["sizes"][size_type] = None if entry is None else {
-            "url": _cache_url(size_type, entry.key), "width": entry.width, "height": entry.height,
-            "bytes": entry.bytes}
+        body["sizes"][size_type] = (
+            None
+            if entry is None
+            else {
+                "url": _cache_url(size_type, entry.key),
+                "width": entry.width,
+                "height": entry.height,
+                "bytes": entry.bytes,
+            }
+        )
     body["failed"] = body["sizes"]["detail"] is None and cache.is_failed(url)
     return body
 
@@ -158,7 +172,19 @@ def cleanup():
     # Photos of deleted albums (their rows go with the album; the files stay until now).
     store = current_app.extensions.get(PHOTO_STORE)
     removed_photos = store.remove_orphans(get_db()) if store is not None else 0
-    log.info("image cleanup: %d orphan sources removed (%d files), %d kept, %d orphan photos removed",
-             removed_sources, removed_files, kept, removed_photos)
-    return jsonify({"success": True, "removed_sources": removed_sources, "removed_files": removed_files,
-                    "kept": kept, "removed_photos": removed_photos})
+    log.info(
+        "image cleanup: %d orphan sources removed (%d files), %d kept, %d orphan photos removed",
+        removed_sources,
+        removed_files,
+        kept,
+        removed_photos,
+    )
+    return jsonify(
+        {
+            "success": True,
+            "removed_sources": removed_sources,
+            "removed_files": removed_files,
+            "kept": kept,
+            "removed_photos": removed_photos,
+        }
+    )

@@ -33,8 +33,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import (Blueprint, Flask, Response, abort, current_app, flash, jsonify, redirect, request,
-                   send_file, url_for)
+from flask import Blueprint, Flask, Response, abort, current_app, flash, jsonify, redirect, request, send_file, url_for
 
 from . import auth, db, images
 from .api_cache import read_json_body
@@ -67,30 +66,52 @@ def photo_json(photo: Photo, access: Access) -> dict[str, Any]:
     # A guest's URLs carry the share token for shared photos, so the images load for them too.
     share = access.share_token if photo.visibility is Visibility.SHARED and not access.is_owner else None
     body: dict[str, Any] = {
-        "id": photo.id, "album_id": photo.album_id, "visibility": photo.visibility.value,
-        "title": photo.title, "description": photo.description, "width": photo.width,
-        "height": photo.height, "created_at": photo.created_at,
-        "urls": {name: url_for("api_photos.photo_file", photo_id=photo.id, size_type=size_type,
-                               **({"share": share} if share else {}))
-                 for name, size_type in URL_NAMES.items()},
+        "id": photo.id,
+        "album_id": photo.album_id,
+        "visibility": photo.visibility.value,
+        "title": photo.title,
+        "description": photo.description,
+        "width": photo.width,
+        "height": photo.height,
+        "created_at": photo.created_at,
+        "urls": {
+            name: url_for(
+                "api_photos.photo_file", photo_id=photo.id, size_type=size_type, **({"share": share} if share else {})
+            )
+            for name, size_type in URL_NAMES.items()
+        },
     }
     if access.is_owner:
-        body.update(format=photo.format, bytes=photo.bytes, view_count=photo.view_count,
-                    last_viewed_at=photo.last_viewed_at, updated_at=photo.updated_at,
-                    original_url=url_for("api_photos.original", photo_id=photo.id))
+        body.update(
+            format=photo.format,
+            bytes=photo.bytes,
+            view_count=photo.view_count,
+            last_viewed_at=photo.last_viewed_at,
+            updated_at=photo.updated_at,
+            original_url=url_for("api_photos.original", photo_id=photo.id),
+        )
     return body
 
 
 def _uploads() -> list[Upload]:
     # A form sent without choosing a file still has one empty, nameless part.
-    return [Upload(item.filename or "", item.stream) for item in request.files.getlist("photos")
-            if item.filename or item.content_length]
+    return [
+        Upload(item.filename or "", item.stream)
+        for item in request.files.getlist("photos")
+        if item.filename or item.content_length
+    ]
 
 
 def _upload_from_request(album_id: int) -> list[Photo]:
     form = request.form
-    return get_store().upload(db.get_db(), album_id, _uploads(), visibility=form.get("visibility", "private"),
-                              title=form.get("title", ""), description=form.get("description", ""))
+    return get_store().upload(
+        db.get_db(),
+        album_id,
+        _uploads(),
+        visibility=form.get("visibility", "private"),
+        title=form.get("title", ""),
+        description=form.get("description", ""),
+    )
 
 
 @bp.errorhandler(PhotoError)
@@ -99,6 +120,7 @@ def _photo_error(exc: PhotoError):
 
 
 # --- JSON API ------------------------------------------------------------------------------
+
 
 @bp.post("/api/albums/<album_id:album_id>/photos")
 @auth.owner_required
@@ -134,8 +156,11 @@ def update(photo_id: str):
         raise APIError(400, "invalid_body", 'expected an object like {"title": "...", "visibility": "public"}')
     unknown = sorted(set(payload) - PATCH_FIELDS)
     if unknown:
-        raise APIError(400, "unknown_fields", f"cannot change {', '.join(unknown)[:100]}; "
-                                              f"allowed: {', '.join(sorted(PATCH_FIELDS))}")
+        raise APIError(
+            400,
+            "unknown_fields",
+            f"cannot change {', '.join(unknown)[:100]}; allowed: {', '.join(sorted(PATCH_FIELDS))}",
+        )
     photo = get_store().update(db.get_db(), photo_id, **payload)
     return jsonify(photo_json(photo, current_access()))
 
@@ -167,6 +192,7 @@ def revoke_share(album_id: int):
 
 # --- Files -------------------------------------------------------------------------------
 
+
 def _visible_or_404(photo_id: str) -> Photo:
     photo = get_store().visible_photo(db.get_db(), photo_id, current_access())
     if photo is None:
@@ -188,8 +214,9 @@ def photo_file(photo_id: str, size_type: str) -> Response:
         store.record_view(db.get_db(), photo)
     response = Response(data, mimetype="image/webp")
     response.set_etag(entry.content_hash)
-    response.headers["Cache-Control"] = (PUBLIC_CACHE_CONTROL if photo.visibility is Visibility.PUBLIC
-                                         else PRIVATE_CACHE_CONTROL)
+    response.headers["Cache-Control"] = (
+        PUBLIC_CACHE_CONTROL if photo.visibility is Visibility.PUBLIC else PRIVATE_CACHE_CONTROL
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response.make_conditional(request)
 
@@ -205,14 +232,21 @@ def original(photo_id: str) -> Response:
     path = None if photo is None else store.original_path(photo)
     if photo is None or not path.is_file():
         abort(404, "No photo is known under this address.")
-    response = send_file(path, mimetype=MIMETYPES[photo.ext], as_attachment=True,
-                         download_name=f"{photo.id}.{photo.ext}", conditional=True, max_age=0)
+    response = send_file(
+        path,
+        mimetype=MIMETYPES[photo.ext],
+        as_attachment=True,
+        download_name=f"{photo.id}.{photo.ext}",
+        conditional=True,
+        max_age=0,
+    )
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
 # --- Page forms (no JavaScript needed) ----------------------------------------------------
+
 
 def _back_to_album(album_id: int, **params: str) -> Response:
     return redirect(url_for("pages.album", album_id=album_id, **params) + "#photos", 303)
@@ -265,8 +299,13 @@ def edit_form(photo_id: str):
             store.delete(conn, photo_id)
             flash("Photo deleted.", "ok")
         else:
-            store.update(conn, photo_id, title=form.get("title"), description=form.get("description"),
-                         visibility=form.get("visibility"))
+            store.update(
+                conn,
+                photo_id,
+                title=form.get("title"),
+                description=form.get("description"),
+                visibility=form.get("visibility"),
+            )
             flash("Photo saved.", "ok")
     except PhotoError as exc:
         flash(f"Not saved: {exc.detail}", "error")
@@ -274,6 +313,7 @@ def edit_form(photo_id: str):
 
 
 # --- The album page's gallery ---------------------------------------------------------------
+
 
 def photo_gallery(album_id: int) -> dict[str, Any]:
     """What ``_photos.html`` shows: the photos the requester may see and, for the owner, the tools."""
@@ -285,10 +325,12 @@ def photo_gallery(album_id: int) -> dict[str, Any]:
         "visibilities": [v.value for v in Visibility],
     }
     if access.is_owner:
-        gallery.update(share_active=store.share_active(conn, album_id),
-                       room=max(store.max_per_album - len(photos), 0),
-                       max_mb=store.max_bytes // (1024 * 1024),
-                       accept=", ".join(f".{ext}" for ext in sorted(MIMETYPES) + ["jpeg"]))
+        gallery.update(
+            share_active=store.share_active(conn, album_id),
+            room=max(store.max_per_album - len(photos), 0),
+            max_mb=store.max_bytes // (1024 * 1024),
+            accept=", ".join(f".{ext}" for ext in sorted(MIMETYPES) + ["jpeg"]),
+        )
     return gallery
 
 
@@ -296,7 +338,7 @@ def photo_gallery(album_id: int) -> dict[str, Any]:
 def _init(state: Any) -> None:
     app: Flask = state.app
     settings = app.config["SETTINGS"]
-    app.extensions[images.PHOTO_STORE] = PhotoStore(settings.PHOTOS_DIR, settings.DATABASE_PATH,
-                                                    app.extensions[images.PHOTOS], settings)
+    app.extensions[images.PHOTO_STORE] = PhotoStore(
+        settings.PHOTOS_DIR, settings.DATABASE_PATH, app.extensions[images.PHOTOS], settings
+    )
     app.jinja_env.globals["photo_gallery"] = photo_gallery
-

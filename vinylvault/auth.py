@@ -38,8 +38,20 @@ from typing import Any, Callable, Iterator, TypeVar
 from urllib.parse import urlsplit
 
 import click
-from flask import (Blueprint, Flask, abort, current_app, flash, g, make_response, redirect,
-                   render_template, request, session, url_for)
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import Forbidden, TooManyRequests, Unauthorized
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -87,13 +99,14 @@ class RateLimited(TooManyRequests):
 class Auth(enum.Enum):
     """How the current request authenticated."""
 
-    NONE = "none"          # no credentials at all
-    INVALID = "invalid"    # a bearer token was sent but is unknown
-    SESSION = "session"    # the owner's session cookie
-    TOKEN = "token"        # a valid API token
+    NONE = "none"  # no credentials at all
+    INVALID = "invalid"  # a bearer token was sent but is unknown
+    SESSION = "session"  # the owner's session cookie
+    TOKEN = "token"  # a valid API token
 
 
 # --- Owner account --------------------------------------------------------
+
 
 def is_configured(conn: sqlite3.Connection) -> bool:
     """Whether the owner's password has been set."""
@@ -113,7 +126,8 @@ def set_password(conn: sqlite3.Connection, password: str) -> None:
             "INSERT INTO owner (id, password_hash, created_at, updated_at) VALUES (1, ?, ?, ?)"
             " ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash,"
             " updated_at = excluded.updated_at",
-            (password_hash, now, now))
+            (password_hash, now, now),
+        )
         conn.execute("DELETE FROM owner_sessions")
 
 
@@ -143,6 +157,7 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
 
 # --- Server-side sessions ---------------------------------------------------
 
+
 def _session_hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -161,22 +176,21 @@ def start_session(conn: sqlite3.Connection, lifetime: float) -> str:
     now = time.time()
     with _transaction(conn):
         conn.execute("DELETE FROM owner_sessions WHERE created_at < ?", (now - lifetime,))
-        conn.execute("INSERT INTO owner_sessions (id_hash, created_at) VALUES (?, ?)",
-                     (_session_hash(session_id), now))
+        conn.execute("INSERT INTO owner_sessions (id_hash, created_at) VALUES (?, ?)", (_session_hash(session_id), now))
     return session_id
 
 
 def session_is_live(conn: sqlite3.Connection, session_id: str, lifetime: float) -> bool:
     """Whether ``session_id`` names a session not logged out and younger than ``lifetime``."""
-    row = conn.execute("SELECT created_at FROM owner_sessions WHERE id_hash = ?",
-                       (_session_hash(session_id),)).fetchone()
+    row = conn.execute(
+        "SELECT created_at FROM owner_sessions WHERE id_hash = ?", (_session_hash(session_id),)
+    ).fetchone()
     return row is not None and row["created_at"] >= time.time() - lifetime
 
 
 def end_session(conn: sqlite3.Connection, session_id: str) -> bool:
     """Log one session out; False when it was not live."""
-    return conn.execute("DELETE FROM owner_sessions WHERE id_hash = ?",
-                        (_session_hash(session_id),)).rowcount > 0
+    return conn.execute("DELETE FROM owner_sessions WHERE id_hash = ?", (_session_hash(session_id),)).rowcount > 0
 
 
 def end_all_sessions(conn: sqlite3.Connection) -> int:
@@ -214,6 +228,7 @@ def logout_owner() -> None:
 
 # --- API tokens -----------------------------------------------------------
 
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -224,14 +239,14 @@ def create_api_token(conn: sqlite3.Connection, name: str = "api") -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     conn.execute(
         "INSERT INTO api_tokens (name, token_hash, hint, created_at) VALUES (?, ?, ?, ?)",
-        (name, _token_hash(token), token[:7], time.time()))
+        (name, _token_hash(token), token[:7], time.time()),
+    )
     return token
 
 
 def list_api_tokens(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """Every token's id, name, hint (first characters), created_at and last_used_at."""
-    rows = conn.execute(
-        "SELECT id, name, hint, created_at, last_used_at FROM api_tokens ORDER BY id").fetchall()
+    rows = conn.execute("SELECT id, name, hint, created_at, last_used_at FROM api_tokens ORDER BY id").fetchall()
     return [dict(row) for row in rows]
 
 
@@ -251,8 +266,7 @@ def verify_api_token(conn: sqlite3.Connection, token: str) -> bool:
     """Whether ``token`` is a live API token; records its use (at most hourly)."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return False
-    row = conn.execute("SELECT id, last_used_at FROM api_tokens WHERE token_hash = ?",
-                       (_token_hash(token),)).fetchone()
+    row = conn.execute("SELECT id, last_used_at FROM api_tokens WHERE token_hash = ?", (_token_hash(token),)).fetchone()
     if row is None:
         return False
     now = time.time()
@@ -267,6 +281,7 @@ def verify_api_token(conn: sqlite3.Connection, token: str) -> bool:
 
 
 # --- Who is asking --------------------------------------------------------
+
 
 def _bearer_token() -> str | None:
     """The token of an ``Authorization: Bearer`` header, '' when malformed, None when absent."""
@@ -313,6 +328,7 @@ def owner_required(view: F) -> F:
     Without credentials: 401 under ``/api/``, a redirect to the login page
     elsewhere. With a bad token: 403.
     """
+
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         auth = authentication()
@@ -323,10 +339,12 @@ def owner_required(view: F) -> F:
                 raise Unauthorized("Log in or send 'Authorization: Bearer <api token>'.")
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
+
     return wrapper  # type: ignore[return-value]
 
 
 # --- CSRF -------------------------------------------------------------------
+
 
 def csrf_token() -> str:
     """The session's CSRF token, created on first use (a Jinja global too)."""
@@ -361,11 +379,13 @@ def csrf_protect(view: F) -> F:
     Only a valid API token exempts a request: an ``Authorization`` header
     anyone can invent (``Bearer nothing``) is no reason to skip the check.
     """
+
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if request.method in MUTATING_METHODS and authentication() is not Auth.TOKEN:
             check_csrf()
         return view(*args, **kwargs)
+
     return wrapper  # type: ignore[return-value]
 
 
@@ -380,11 +400,11 @@ def _enforce_csrf() -> None:
 
 # --- Client address and rate limits ------------------------------------------
 
+
 def _trusted_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     networks = current_app.extensions.get("vv_trusted_proxies")
     if networks is None:
-        networks = [ipaddress.ip_network(entry, strict=False)
-                    for entry in current_app.config["TRUSTED_PROXIES"]]
+        networks = [ipaddress.ip_network(entry, strict=False) for entry in current_app.config["TRUSTED_PROXIES"]]
         current_app.extensions["vv_trusted_proxies"] = networks
     return networks
 
@@ -407,8 +427,9 @@ def client_ip() -> str:
     address = request.remote_addr or ""
     if not _is_trusted(address):
         return address
-    hops = [hop.strip() for value in request.headers.getlist("X-Forwarded-For")
-            for hop in value.split(",") if hop.strip()]
+    hops = [
+        hop.strip() for value in request.headers.getlist("X-Forwarded-For") for hop in value.split(",") if hop.strip()
+    ]
     for hop in reversed(hops):
         try:
             ipaddress.ip_address(hop)
@@ -420,8 +441,7 @@ def client_ip() -> str:
     return address
 
 
-def hit_rate_limit(conn: sqlite3.Connection, bucket: str, per_minute: int,
-                   now: float | None = None) -> int:
+def hit_rate_limit(conn: sqlite3.Connection, bucket: str, per_minute: int, now: float | None = None) -> int:
     """Count one request in ``bucket``; return 0 if allowed, else seconds to wait.
 
     The estimate weights the previous minute's count by the part of it still
@@ -435,9 +455,11 @@ def hit_rate_limit(conn: sqlite3.Connection, bucket: str, per_minute: int,
         current = conn.execute(
             "INSERT INTO rate_limits (bucket, window_start, hits) VALUES (?, ?, 1)"
             " ON CONFLICT (bucket, window_start) DO UPDATE SET hits = hits + 1 RETURNING hits",
-            (bucket, window)).fetchone()[0]
-        row = conn.execute("SELECT hits FROM rate_limits WHERE bucket = ? AND window_start = ?",
-                           (bucket, window - RATE_WINDOW_SECONDS)).fetchone()
+            (bucket, window),
+        ).fetchone()[0]
+        row = conn.execute(
+            "SELECT hits FROM rate_limits WHERE bucket = ? AND window_start = ?", (bucket, window - RATE_WINDOW_SECONDS)
+        ).fetchone()
         conn.execute("DELETE FROM rate_limits WHERE window_start < ?", (window - RATE_WINDOW_SECONDS,))
         conn.execute("COMMIT")
     except BaseException as exc:
@@ -455,13 +477,15 @@ def hit_rate_limit(conn: sqlite3.Connection, bucket: str, per_minute: int,
     return max(1, math.ceil(window + RATE_WINDOW_SECONDS - now))
 
 
-def rate_limit(per_minute: int | None = None, *, scope: str = "api",
-               setting: str = "RATE_LIMIT_PER_MINUTE") -> Callable[[F], F]:
+def rate_limit(
+    per_minute: int | None = None, *, scope: str = "api", setting: str = "RATE_LIMIT_PER_MINUTE"
+) -> Callable[[F], F]:
     """Limit a view to ``per_minute`` requests per client (default: the ``setting``).
 
     Views sharing a ``scope`` share one budget per client. Over the limit the
     answer is 429 with ``Retry-After``.
     """
+
     def decorator(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -470,7 +494,9 @@ def rate_limit(per_minute: int | None = None, *, scope: str = "api",
             if wait:
                 raise RateLimited(wait)
             return view(*args, **kwargs)
+
         return wrapper  # type: ignore[return-value]
+
     return decorator
 
 
@@ -504,8 +530,9 @@ class SessionInterface(SecureCookieSessionInterface):
     def get_cookie_secure(self, app: Flask) -> bool:
         if request.is_secure:
             return True
-        return _is_trusted(request.remote_addr or "") and \
-            request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+        return (
+            _is_trusted(request.remote_addr or "") and request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+        )
 
 
 @bp.record_once
@@ -522,6 +549,7 @@ def _init_app(state: Any) -> None:
 
 # --- Views ------------------------------------------------------------------
 
+
 def safe_next(target: str | None) -> str:
     """A local path to go to after login; anything pointing elsewhere becomes '/'."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
@@ -533,9 +561,13 @@ def safe_next(target: str | None) -> str:
 def _render_login(error: str | None = None, status: int = 200):
     # The site layout links to the pages blueprint; without it, stand alone.
     has_base = "pages.index" in current_app.view_functions
-    body = render_template("login.html", error=error, has_base=has_base,
-                           configured=is_configured(db.get_db()),
-                           next=safe_next(request.values.get("next")))
+    body = render_template(
+        "login.html",
+        error=error,
+        has_base=has_base,
+        configured=is_configured(db.get_db()),
+        next=safe_next(request.values.get("next")),
+    )
     return body, status
 
 
@@ -588,6 +620,7 @@ def revoke_api_token_form(token_id: int):
 
 # --- CLI --------------------------------------------------------------------
 
+
 @bp.cli.command("set-password")
 def set_password_command() -> None:
     """Set the owner's password (asked twice, not echoed)."""
@@ -613,8 +646,10 @@ def list_api_tokens_command() -> None:
     if not tokens:
         click.echo("No API tokens.")
     for token in tokens:
-        click.echo(f"{token['id']}\t{token['name']}\t{token['hint']}...\tcreated {format_time(token['created_at'])}"
-                   f"\tlast used {format_time(token['last_used_at'])}")
+        click.echo(
+            f"{token['id']}\t{token['name']}\t{token['hint']}...\tcreated {format_time(token['created_at'])}"
+            f"\tlast used {format_time(token['last_used_at'])}"
+        )
 
 
 @bp.cli.command("revoke-api-token")

@@ -47,8 +47,13 @@ PLACEHOLDER_MAX_AGE = "public, max-age=86400"
 PLACEHOLDER_HEADER = "X-VinylVault-Placeholder"
 #: Memory-tier scopes by the path of the page that asked; a fixed set of names,
 #: whatever a client puts in its Referer.
-PAGE_SCOPES = (("/album/", "album"), ("/now-playing/", "album"), ("/search", "search"),
-               ("/stats", "stats"), ("/admin", "admin"))
+PAGE_SCOPES = (
+    ("/album/", "album"),
+    ("/now-playing/", "album"),
+    ("/search", "search"),
+    ("/stats", "stats"),
+    ("/admin", "admin"),
+)
 
 
 class CacheKeyConverter(BaseConverter):
@@ -72,8 +77,7 @@ def _deliver(path: Path, headers: dict[str, str]) -> Response | None:
         return None
     mode = current_app.config["FILE_DELIVERY"]
     if mode == "direct" and handle is not None:
-        response = Response(wrap_file(request.environ, handle), mimetype=MIMETYPE,
-                            direct_passthrough=True)
+        response = Response(wrap_file(request.environ, handle), mimetype=MIMETYPE, direct_passthrough=True)
     else:
         if handle is not None:
             handle.close()
@@ -146,8 +150,11 @@ def _convert_on_demand(cache: ImageCache, url: str, key: str, size_type: str) ->
 def _placeholder(size_type: str, cache_control: str) -> Response:
     # From memory whatever FILE_DELIVERY says: a few KB, and no file that a
     # full or read-only disk could keep from being written.
-    return Response(get_cache().placeholder_bytes(size_type), mimetype=MIMETYPE,
-                    headers={"Cache-Control": cache_control, PLACEHOLDER_HEADER: "1"})
+    return Response(
+        get_cache().placeholder_bytes(size_type),
+        mimetype=MIMETYPE,
+        headers={"Cache-Control": cache_control, PLACEHOLDER_HEADER: "1"},
+    )
 
 
 @bp.route("/cache/<any(thumbnails, detail):size_type>/<cachekey:key>.webp", methods=["GET", "HEAD"])
@@ -163,7 +170,6 @@ def cached_image(size_type: str, key: str) -> Response:
     return _convert_on_demand(cache, url, key, size_type) or _placeholder(size_type, "no-store")
 
 
-@bp.route("/cache/placeholders/placeholder_<any(thumbnails, detail):size_type>.webp",
-          methods=["GET", "HEAD"])
+@bp.route("/cache/placeholders/placeholder_<any(thumbnails, detail):size_type>.webp", methods=["GET", "HEAD"])
 def placeholder(size_type: str) -> Response:
     return _placeholder(size_type, PLACEHOLDER_MAX_AGE)

@@ -35,8 +35,10 @@ def init_command() -> None:
     if albums:
         click.echo(f"The collection holds {albums} albums.")
     elif username and token:
-        click.echo(f"Discogs account {username!r} configured: run `flask --app vinylvault sync` or wait "
-                   "for the background sync.")
+        click.echo(
+            f"Discogs account {username!r} configured: run `flask --app vinylvault sync` or wait "
+            "for the background sync."
+        )
     elif settings.DEMO_WHEN_EMPTY:
         count = demo.load_demo(conn, settings.DATA_DIR)
         click.echo(f"Loaded the demo collection ({count} albums); remove it with `remove-demo`.")
@@ -79,14 +81,18 @@ def import_csv_command(file: Path) -> None:
     if not sync.discogs_credentials(conn, _settings())[1]:
         click.echo(csv_import.placeholder_note(waiting))
     else:
-        click.echo(f"Covers for {waiting} of them arrive by themselves, in the background "
-                   "(or fetch some now with `flask --app vinylvault covers`).")
+        click.echo(
+            f"Covers for {waiting} of them arrive by themselves, in the background "
+            "(or fetch some now with `flask --app vinylvault covers`)."
+        )
 
 
 #: `flask covers` without a token: what is missing and what to do, in one line.
-NO_TOKEN = (f"No Discogs token yet, so there is nowhere to fetch covers from. Add your Discogs username and "
-            f"personal access token {csv_import.ON_THE_SETUP_PAGE}: covers then arrive by themselves, "
-            "in the background.")
+NO_TOKEN = (
+    f"No Discogs token yet, so there is nowhere to fetch covers from. Add your Discogs username and "
+    f"personal access token {csv_import.ON_THE_SETUP_PAGE}: covers then arrive by themselves, "
+    "in the background."
+)
 
 
 @click.command("covers")
@@ -104,8 +110,10 @@ def covers_command() -> None:
         raise click.ClickException(str(exc)) from None
     if result is None:  # the token was forgotten between the check and the pass
         raise click.ClickException(NO_TOKEN)
-    click.echo(f"Covers: {result.from_stored} from stored details, {result.fetched} releases fetched, "
-               f"{result.remaining} left for the next pass.")
+    click.echo(
+        f"Covers: {result.from_stored} from stored details, {result.fetched} releases fetched, "
+        f"{result.remaining} left for the next pass."
+    )
 
 
 def _print_progress(status: dict[str, Any]) -> None:
@@ -126,6 +134,5 @@ def sync_command() -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (init_command, demo_command, remove_demo_command, import_csv_command, sync_command,
-                    covers_command):
+    for command in (init_command, demo_command, remove_demo_command, import_csv_command, sync_command, covers_command):
         app.cli.add_command(command)

@@ -168,7 +168,7 @@ class ReleaseDetails:
 
 @dataclass(frozen=True)
 class FilterOption:
-    value: str   # what to pass back as the filter (display spelling; matching ignores case)
+    value: str  # what to pass back as the filter (display spelling; matching ignores case)
     label: str
     count: int
 
@@ -177,11 +177,11 @@ class FilterOption:
 class FilterOptions:
     genres: list[FilterOption]
     styles: list[FilterOption]
-    decades: list[FilterOption]   # value "1970", label "1970s"; unknown years are left out
+    decades: list[FilterOption]  # value "1970", label "1970s"; unknown years are left out
     formats: list[FilterOption]
     folders: list[FilterOption]
-    media: list[FilterOption] = field(default_factory=list)    # media conditions given, most common first
-    sleeve: list[FilterOption] = field(default_factory=list)   # sleeve conditions given
+    media: list[FilterOption] = field(default_factory=list)  # media conditions given, most common first
+    sleeve: list[FilterOption] = field(default_factory=list)  # sleeve conditions given
 
 
 @dataclass(kw_only=True)
@@ -264,6 +264,7 @@ class Want:
 # Normalization helpers shared by the importers
 # --------------------------------------------------------------------------
 
+
 def now_iso() -> str:
     """The current UTC time as ISO 8601 with seconds."""
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
@@ -300,10 +301,31 @@ def synthetic_artist_id(name: str) -> int:
 # --------------------------------------------------------------------------
 
 _ALBUM_COLUMNS = (
-    "release_id", "artist", "artist_sort", "title", "title_sort", "year", "labels", "formats",
-    "genres", "styles", "folder", "folder_id", "rating", "date_added", "cover_url", "thumb_url",
-    "media_condition", "sleeve_condition", "notes", "custom_fields", "is_demo", "source",
-    "sync_run", "updated_at", "master_id",
+    "release_id",
+    "artist",
+    "artist_sort",
+    "title",
+    "title_sort",
+    "year",
+    "labels",
+    "formats",
+    "genres",
+    "styles",
+    "folder",
+    "folder_id",
+    "rating",
+    "date_added",
+    "cover_url",
+    "thumb_url",
+    "media_condition",
+    "sleeve_condition",
+    "notes",
+    "custom_fields",
+    "is_demo",
+    "source",
+    "sync_run",
+    "updated_at",
+    "master_id",
 )
 _UPSERT_SQL = (
     f"INSERT INTO albums (id, {', '.join(_ALBUM_COLUMNS)}) "
@@ -314,15 +336,32 @@ _UPSERT_SQL = (
 
 def _record_values(record: AlbumRecord, updated_at: str) -> tuple[Any, ...]:
     return (
-        record.id, record.release_id, record.artist, artist_sort_key(record.artist),
-        record.title, title_sort_key(record.title), max(0, record.year),
+        record.id,
+        record.release_id,
+        record.artist,
+        artist_sort_key(record.artist),
+        record.title,
+        title_sort_key(record.title),
+        max(0, record.year),
         json.dumps([{"name": l.name, "catno": l.catno} for l in record.labels], ensure_ascii=False),
-        json.dumps(record.formats, ensure_ascii=False), json.dumps(record.genres, ensure_ascii=False),
-        json.dumps(record.styles, ensure_ascii=False), record.folder, record.folder_id,
-        min(5, max(0, record.rating)), record.date_added, record.cover_url, record.thumb_url,
-        record.media_condition, record.sleeve_condition, record.notes,
-        json.dumps(record.custom_fields, ensure_ascii=False), int(record.source == "demo"),
-        record.source, record.sync_run, updated_at, max(0, record.master_id),
+        json.dumps(record.formats, ensure_ascii=False),
+        json.dumps(record.genres, ensure_ascii=False),
+        json.dumps(record.styles, ensure_ascii=False),
+        record.folder,
+        record.folder_id,
+        min(5, max(0, record.rating)),
+        record.date_added,
+        record.cover_url,
+        record.thumb_url,
+        record.media_condition,
+        record.sleeve_condition,
+        record.notes,
+        json.dumps(record.custom_fields, ensure_ascii=False),
+        int(record.source == "demo"),
+        record.source,
+        record.sync_run,
+        updated_at,
+        max(0, record.master_id),
     )
 
 
@@ -340,8 +379,24 @@ def save_album(conn: sqlite3.Connection, record: AlbumRecord) -> bool:
 
 
 _WANT_COLUMNS = (
-    "release_id", "master_id", "artist", "artist_sort", "title", "title_sort", "year", "labels", "formats",
-    "genres", "styles", "rating", "date_added", "cover_url", "thumb_url", "notes", "sync_run", "updated_at",
+    "release_id",
+    "master_id",
+    "artist",
+    "artist_sort",
+    "title",
+    "title_sort",
+    "year",
+    "labels",
+    "formats",
+    "genres",
+    "styles",
+    "rating",
+    "date_added",
+    "cover_url",
+    "thumb_url",
+    "notes",
+    "sync_run",
+    "updated_at",
 )
 _UPSERT_WANT_SQL = (
     f"INSERT INTO wants (id, {', '.join(_WANT_COLUMNS)}) "
@@ -353,13 +408,30 @@ _UPSERT_WANT_SQL = (
 def save_want(conn: sqlite3.Connection, record: WantRecord) -> bool:
     """Insert or update one want with its tags; return True if it was new. Call inside a write transaction."""
     existed = conn.execute("SELECT 1 FROM wants WHERE id = ?", (record.id,)).fetchone() is not None
-    conn.execute(_UPSERT_WANT_SQL, (
-        record.id, record.release_id, max(0, record.master_id), record.artist, artist_sort_key(record.artist),
-        record.title, title_sort_key(record.title), max(0, record.year),
-        json.dumps([{"name": l.name, "catno": l.catno} for l in record.labels], ensure_ascii=False),
-        json.dumps(record.formats, ensure_ascii=False), json.dumps(record.genres, ensure_ascii=False),
-        json.dumps(record.styles, ensure_ascii=False), min(5, max(0, record.rating)), record.date_added,
-        record.cover_url, record.thumb_url, record.notes, record.sync_run, now_iso()))
+    conn.execute(
+        _UPSERT_WANT_SQL,
+        (
+            record.id,
+            record.release_id,
+            max(0, record.master_id),
+            record.artist,
+            artist_sort_key(record.artist),
+            record.title,
+            title_sort_key(record.title),
+            max(0, record.year),
+            json.dumps([{"name": l.name, "catno": l.catno} for l in record.labels], ensure_ascii=False),
+            json.dumps(record.formats, ensure_ascii=False),
+            json.dumps(record.genres, ensure_ascii=False),
+            json.dumps(record.styles, ensure_ascii=False),
+            min(5, max(0, record.rating)),
+            record.date_added,
+            record.cover_url,
+            record.thumb_url,
+            record.notes,
+            record.sync_run,
+            now_iso(),
+        ),
+    )
     _save_tags(conn, "want_tags", "want_id", record)
     return not existed
 
@@ -367,11 +439,15 @@ def save_want(conn: sqlite3.Connection, record: WantRecord) -> bool:
 def _save_tags(conn: sqlite3.Connection, table: str, row_id: str, record: AlbumRecord | WantRecord) -> None:
     """Replace a copy's or a want's genre/style/format rows in its tag table (keys folded for matching)."""
     conn.execute(f"DELETE FROM {table} WHERE {row_id} = ?", (record.id,))
-    tags = [("genre", g) for g in record.genres] + [("style", s) for s in record.styles] \
+    tags = (
+        [("genre", g) for g in record.genres]
+        + [("style", s) for s in record.styles]
         + [("format", f) for f in record.format_names]
+    )
     conn.executemany(
         f"INSERT OR IGNORE INTO {table} (kind, key, {row_id}, value) VALUES (?, ?, ?, ?)",
-        [(kind, fold(value), record.id, value.strip()) for kind, value in tags if value.strip()])
+        [(kind, fold(value), record.id, value.strip()) for kind, value in tags if value.strip()],
+    )
 
 
 def _save_artists(conn: sqlite3.Connection, record: AlbumRecord) -> None:
@@ -379,10 +455,13 @@ def _save_artists(conn: sqlite3.Connection, record: AlbumRecord) -> None:
     for position, (artist_id, name) in enumerate(record.artists):
         artist_id = artist_id if artist_id else synthetic_artist_id(name)
         conn.execute(
-            "INSERT INTO artists (id, name) VALUES (?, ?) "
-            "ON CONFLICT (id) DO UPDATE SET name = excluded.name", (artist_id, name))
-        conn.execute("INSERT OR IGNORE INTO album_artists (album_id, position, artist_id) VALUES (?, ?, ?)",
-                     (record.id, position, artist_id))
+            "INSERT INTO artists (id, name) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+            (artist_id, name),
+        )
+        conn.execute(
+            "INSERT OR IGNORE INTO album_artists (album_id, position, artist_id) VALUES (?, ?, ?)",
+            (record.id, position, artist_id),
+        )
 
 
 def delete_albums(conn: sqlite3.Connection, album_ids: Iterable[int]) -> int:
@@ -402,9 +481,18 @@ def save_release_details(conn: sqlite3.Connection, details: ReleaseDetails) -> N
         "ON CONFLICT (release_id) DO UPDATE SET country = excluded.country, released = excluded.released, "
         "notes = excluded.notes, tracklist = excluded.tracklist, images = excluded.images, "
         "image_url = excluded.image_url, track_titles = excluded.track_titles, fetched_at = excluded.fetched_at",
-        (details.release_id, details.country, details.released, details.notes,
-         json.dumps(tracklist, ensure_ascii=False), json.dumps(details.images, ensure_ascii=False),
-         details.image_url, track_titles, details.fetched_at))
+        (
+            details.release_id,
+            details.country,
+            details.released,
+            details.notes,
+            json.dumps(tracklist, ensure_ascii=False),
+            json.dumps(details.images, ensure_ascii=False),
+            details.image_url,
+            track_titles,
+            details.fetched_at,
+        ),
+    )
 
 
 # --------------------------------------------------------------------------
@@ -425,27 +513,51 @@ _SELECT_WANT = (
 
 def _album(row: sqlite3.Row) -> Album:
     return Album(
-        id=row["id"], release_id=row["release_id"], artist=row["artist"], title=row["title"],
+        id=row["id"],
+        release_id=row["release_id"],
+        artist=row["artist"],
+        title=row["title"],
         year=row["year"] or None,
         labels=[Label(l.get("name") or "", l.get("catno") or "") for l in json.loads(row["labels"])],
-        formats=json.loads(row["formats"]), genres=json.loads(row["genres"]), styles=json.loads(row["styles"]),
-        folder=row["folder"], rating=row["rating"], date_added=row["date_added"], cover_url=row["cover_url"],
-        thumb_url=row["thumb_url"], media_condition=row["media_condition"],
-        sleeve_condition=row["sleeve_condition"], notes=row["notes"],
-        custom_fields=json.loads(row["custom_fields"]), play_count=row["play_count"],
-        last_played=row["last_played"], is_demo=bool(row["is_demo"]), source=row["source"],
-        updated_at=row["updated_at"], master_id=row["master_id"],
+        formats=json.loads(row["formats"]),
+        genres=json.loads(row["genres"]),
+        styles=json.loads(row["styles"]),
+        folder=row["folder"],
+        rating=row["rating"],
+        date_added=row["date_added"],
+        cover_url=row["cover_url"],
+        thumb_url=row["thumb_url"],
+        media_condition=row["media_condition"],
+        sleeve_condition=row["sleeve_condition"],
+        notes=row["notes"],
+        custom_fields=json.loads(row["custom_fields"]),
+        play_count=row["play_count"],
+        last_played=row["last_played"],
+        is_demo=bool(row["is_demo"]),
+        source=row["source"],
+        updated_at=row["updated_at"],
+        master_id=row["master_id"],
     )
 
 
 def _want(row: sqlite3.Row) -> Want:
     return Want(
-        id=row["id"], release_id=row["release_id"], master_id=row["master_id"], artist=row["artist"],
-        title=row["title"], year=row["year"] or None,
+        id=row["id"],
+        release_id=row["release_id"],
+        master_id=row["master_id"],
+        artist=row["artist"],
+        title=row["title"],
+        year=row["year"] or None,
         labels=[Label(l.get("name") or "", l.get("catno") or "") for l in json.loads(row["labels"])],
-        formats=json.loads(row["formats"]), genres=json.loads(row["genres"]), styles=json.loads(row["styles"]),
-        rating=row["rating"], date_added=row["date_added"], cover_url=row["cover_url"],
-        thumb_url=row["thumb_url"], notes=row["notes"])
+        formats=json.loads(row["formats"]),
+        genres=json.loads(row["genres"]),
+        styles=json.loads(row["styles"]),
+        rating=row["rating"],
+        date_added=row["date_added"],
+        cover_url=row["cover_url"],
+        thumb_url=row["thumb_url"],
+        notes=row["notes"],
+    )
 
 
 def get_album(conn: sqlite3.Connection, album_id: int) -> Album | None:
@@ -459,8 +571,9 @@ def get_albums(conn: sqlite3.Connection, album_ids: Sequence[int]) -> list[Album
     if not album_ids:
         return []
     marks = ", ".join("?" for _ in album_ids)
-    by_id = {row["id"]: _album(row) for row in conn.execute(
-        f"{_SELECT_ALBUM} WHERE a.id IN ({marks})", tuple(album_ids))}
+    by_id = {
+        row["id"]: _album(row) for row in conn.execute(f"{_SELECT_ALBUM} WHERE a.id IN ({marks})", tuple(album_ids))
+    }
     return [by_id[i] for i in album_ids if i in by_id]
 
 
@@ -470,22 +583,36 @@ def get_release_details(conn: sqlite3.Connection, release_id: int) -> ReleaseDet
     if row is None:
         return None
     return ReleaseDetails(
-        release_id=row["release_id"], country=row["country"], released=row["released"], notes=row["notes"],
-        tracklist=[Track(t.get("position", ""), t.get("title", ""), t.get("duration", ""), t.get("type", "track"))
-                   for t in json.loads(row["tracklist"])],
-        images=json.loads(row["images"]), image_url=row["image_url"], fetched_at=row["fetched_at"])
+        release_id=row["release_id"],
+        country=row["country"],
+        released=row["released"],
+        notes=row["notes"],
+        tracklist=[
+            Track(t.get("position", ""), t.get("title", ""), t.get("duration", ""), t.get("type", "track"))
+            for t in json.loads(row["tracklist"])
+        ],
+        images=json.loads(row["images"]),
+        image_url=row["image_url"],
+        fetched_at=row["fetched_at"],
+    )
 
 
 def album_artist_ids(conn: sqlite3.Connection, album_id: int) -> list[tuple[int, str, str]]:
     """``(artist_id, name, image_url)`` of an album's artists, in credit order."""
-    return [tuple(row) for row in conn.execute(
-        "SELECT ar.id, ar.name, ar.image_url FROM album_artists AS aa JOIN artists AS ar ON ar.id = aa.artist_id "
-        "WHERE aa.album_id = ? ORDER BY aa.position", (album_id,))]
+    return [
+        tuple(row)
+        for row in conn.execute(
+            "SELECT ar.id, ar.name, ar.image_url FROM album_artists AS aa JOIN artists AS ar ON ar.id = aa.artist_id "
+            "WHERE aa.album_id = ? ORDER BY aa.position",
+            (album_id,),
+        )
+    ]
 
 
 # --------------------------------------------------------------------------
 # Grid pages
 # --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class _Source:
@@ -497,7 +624,7 @@ class _Source:
 
     table: str
     tag_table: str
-    tag_id: str          # the tag table's column naming the row
+    tag_id: str  # the tag table's column naming the row
     fts: str
     select: str
     make: Callable[[sqlite3.Row], Any]
@@ -533,8 +660,16 @@ class _Filters:
 
     def only_tags(self) -> bool:
         """True when nothing but genre/style/format filters is set (the tag index can count alone)."""
-        return (self.decade is None and not self.folder and not self.q and not self.media and not self.sleeve
-                and not self.shelf and not self.duplicates and not self.group)
+        return (
+            self.decade is None
+            and not self.folder
+            and not self.q
+            and not self.media
+            and not self.sleeve
+            and not self.shelf
+            and not self.duplicates
+            and not self.group
+        )
 
 
 def _check_sort(sort: str, order: str | None) -> tuple[str, str]:
@@ -594,18 +729,36 @@ def _shelf_filter(conn: sqlite3.Connection, shelf: str | None) -> tuple[str | No
     return value, field_name
 
 
-def _filters(conn: sqlite3.Connection, genre: str | None, style: str | None, decade: int | str | None,
-             format: str | None, folder: str | None, q: str | None, media: str | None = None,
-             sleeve: str | None = None, shelf: str | None = None, duplicates: bool | str | None = None,
-             group: str | None = None) -> _Filters:
+def _filters(
+    conn: sqlite3.Connection,
+    genre: str | None,
+    style: str | None,
+    decade: int | str | None,
+    format: str | None,
+    folder: str | None,
+    q: str | None,
+    media: str | None = None,
+    sleeve: str | None = None,
+    shelf: str | None = None,
+    duplicates: bool | str | None = None,
+    group: str | None = None,
+) -> _Filters:
     """Checked filters; :class:`InvalidQuery` names the first unusable one."""
     shelf_value, shelf_field = _shelf_filter(conn, shelf)
-    return _Filters(genre=_check_text("genre", genre), style=_check_text("style", style),
-                    decade=_check_decade(decade), format=_check_text("format", format),
-                    folder=_check_text("folder", folder), q=_check_text("q", q),
-                    media=_check_text("media", media), sleeve=_check_text("sleeve", sleeve),
-                    shelf=shelf_value, shelf_field=shelf_field, duplicates=_check_flag("duplicates", duplicates),
-                    group=_check_group(group))
+    return _Filters(
+        genre=_check_text("genre", genre),
+        style=_check_text("style", style),
+        decade=_check_decade(decade),
+        format=_check_text("format", format),
+        folder=_check_text("folder", folder),
+        q=_check_text("q", q),
+        media=_check_text("media", media),
+        sleeve=_check_text("sleeve", sleeve),
+        shelf=shelf_value,
+        shelf_field=shelf_field,
+        duplicates=_check_flag("duplicates", duplicates),
+        group=_check_group(group),
+    )
 
 
 def fts_query(q: str) -> str | None:
@@ -652,8 +805,10 @@ def _tag_match(tags: list[_Tag], source: _Source = _ALBUMS) -> tuple[str, list[A
     sql = f"SELECT t0.{row_id} FROM {table} AS t0 WHERE t0.kind = ? AND t0.key = ?"
     params: list[Any] = [first.kind, first.key]
     for n, tag in enumerate(others, 1):
-        sql += (f" AND EXISTS (SELECT 1 FROM {table} AS t{n} WHERE t{n}.kind = ? AND t{n}.key = ?"
-                f" AND t{n}.{row_id} = t0.{row_id})")
+        sql += (
+            f" AND EXISTS (SELECT 1 FROM {table} AS t{n} WHERE t{n}.kind = ? AND t{n}.key = ?"
+            f" AND t{n}.{row_id} = t0.{row_id})"
+        )
         params += [tag.kind, tag.key]
     return sql, params
 
@@ -674,21 +829,25 @@ def _copy_filters(filters: _Filters) -> tuple[list[str], list[Any]]:
             params.append(value)
     if filters.shelf:
         # The position lives in the owner's custom field of that name (custom_fields JSON).
-        clauses.append("EXISTS (SELECT 1 FROM json_each(a.custom_fields) AS f "
-                       "WHERE f.key = ? AND f.value LIKE ? ESCAPE '\\')")
+        clauses.append(
+            "EXISTS (SELECT 1 FROM json_each(a.custom_fields) AS f WHERE f.key = ? AND f.value LIKE ? ESCAPE '\\')"
+        )
         params += [filters.shelf_field, _like_prefix(filters.shelf)]
     if filters.duplicates:
-        clauses.append("a.release_id IN (SELECT release_id FROM albums WHERE release_id > 0 "
-                       "GROUP BY release_id HAVING count(*) > 1)")
+        clauses.append(
+            "a.release_id IN (SELECT release_id FROM albums WHERE release_id > 0 "
+            "GROUP BY release_id HAVING count(*) > 1)"
+        )
     if filters.group == "master":
         # The card of a master is its copy with the lowest id; copies without a master stand alone.
-        clauses.append("NOT (a.master_id > 0 AND EXISTS (SELECT 1 FROM albums AS g "
-                       "WHERE g.master_id = a.master_id AND g.id < a.id))")
+        clauses.append(
+            "NOT (a.master_id > 0 AND EXISTS (SELECT 1 FROM albums AS g "
+            "WHERE g.master_id = a.master_id AND g.id < a.id))"
+        )
     return clauses, params
 
 
-def _where(filters: _Filters, tags: list[_Tag], walk: bool = True,
-           source: _Source = _ALBUMS) -> tuple[str, list[Any]]:
+def _where(filters: _Filters, tags: list[_Tag], walk: bool = True, source: _Source = _ALBUMS) -> tuple[str, list[Any]]:
     """The WHERE clause of the filters; ``walk`` picks the query shape for the tags.
 
     Walking ("+a.id", no index on the membership test): the matching ids are
@@ -718,8 +877,9 @@ def _where(filters: _Filters, tags: list[_Tag], walk: bool = True,
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def _walk_costs_more(conn: sqlite3.Connection, tags: list[_Tag], total: int, rows_needed: int,
-                     source: _Source = _ALBUMS) -> bool:
+def _walk_costs_more(
+    conn: sqlite3.Connection, tags: list[_Tag], total: int, rows_needed: int, source: _Source = _ALBUMS
+) -> bool:
     """Whether fetching the rarest tag's albums and sorting them beats walking the sort index.
 
     A walk reads about ``albums * rows_needed / total`` index entries before
@@ -733,8 +893,14 @@ def _walk_costs_more(conn: sqlite3.Connection, tags: list[_Tag], total: int, row
     return 2 * tags[0].albums <= walked
 
 
-def _count(conn: sqlite3.Connection, filters: _Filters, tags: list[_Tag], where: str, params: list[Any],
-           source: _Source = _ALBUMS) -> int:
+def _count(
+    conn: sqlite3.Connection,
+    filters: _Filters,
+    tags: list[_Tag],
+    where: str,
+    params: list[Any],
+    source: _Source = _ALBUMS,
+) -> int:
     """How many albums match; tag-only filters are counted in the tag index alone.
 
     Counting through ``albums`` costs a lookup per candidate row (about 10 ms
@@ -765,7 +931,7 @@ def _after(sort: str, order: str, key: Sequence[Any], reverse: bool = False) -> 
     tie_op = "<" if reverse else ">"
     ties_sql = ", ".join(f"a.{t}" for t in ties)
     marks = ", ".join("?" for _ in ties)
-    sql = (f"a.{first} {op_eq} ? AND (a.{first} {op} ? OR (a.{first} = ? AND ({ties_sql}) {tie_op} ({marks})))")
+    sql = f"a.{first} {op_eq} ? AND (a.{first} {op} ? OR (a.{first} = ? AND ({ties_sql}) {tie_op} ({marks})))"
     return sql, [key[0], key[0], key[0], *key[1:]]
 
 
@@ -782,8 +948,11 @@ def decode_cursor(sort: str, cursor: str) -> list[Any]:
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise InvalidQuery("after", "is not a cursor from this site") from None
     columns = SORTS[sort]
-    if (not isinstance(key, list) or len(key) != len(columns)
-            or not all(isinstance(v, (int, str)) and not isinstance(v, bool) for v in key)):
+    if (
+        not isinstance(key, list)
+        or len(key) != len(columns)
+        or not all(isinstance(v, (int, str)) and not isinstance(v, bool) for v in key)
+    ):
         raise InvalidQuery("after", "does not belong to this sort")
     return key
 
@@ -792,12 +961,26 @@ def _sort_key_sql(sort: str) -> str:
     return ", ".join(f"a.{c}" for c in SORTS[sort])
 
 
-def list_albums(conn: sqlite3.Connection, *, sort: str = "artist", order: str | None = None,
-                genre: str | None = None, style: str | None = None, decade: int | str | None = None,
-                format: str | None = None, folder: str | None = None, q: str | None = None,
-                media: str | None = None, sleeve: str | None = None, shelf: str | None = None,
-                duplicates: bool | str | None = None, group: str | None = None,
-                limit: int = 48, after: str | None = None, offset: int | None = None) -> AlbumPage:
+def list_albums(
+    conn: sqlite3.Connection,
+    *,
+    sort: str = "artist",
+    order: str | None = None,
+    genre: str | None = None,
+    style: str | None = None,
+    decade: int | str | None = None,
+    format: str | None = None,
+    folder: str | None = None,
+    q: str | None = None,
+    media: str | None = None,
+    sleeve: str | None = None,
+    shelf: str | None = None,
+    duplicates: bool | str | None = None,
+    group: str | None = None,
+    limit: int = 48,
+    after: str | None = None,
+    offset: int | None = None,
+) -> AlbumPage:
     """One page of the grid.
 
     ``sort`` is one of :data:`SORTS`; ``order`` defaults to :data:`DEFAULT_ORDER`.
@@ -818,10 +1001,20 @@ def list_albums(conn: sqlite3.Connection, *, sort: str = "artist", order: str | 
     return _list_page(conn, _ALBUMS, filters, sort, order, limit, after, offset)
 
 
-def list_wants(conn: sqlite3.Connection, *, sort: str = "artist", order: str | None = None,
-               genre: str | None = None, style: str | None = None, decade: int | str | None = None,
-               format: str | None = None, q: str | None = None,
-               limit: int = 48, after: str | None = None, offset: int | None = None) -> AlbumPage:
+def list_wants(
+    conn: sqlite3.Connection,
+    *,
+    sort: str = "artist",
+    order: str | None = None,
+    genre: str | None = None,
+    style: str | None = None,
+    decade: int | str | None = None,
+    format: str | None = None,
+    q: str | None = None,
+    limit: int = 48,
+    after: str | None = None,
+    offset: int | None = None,
+) -> AlbumPage:
     """One page of the wantlist, sorted, filtered and paged exactly like :func:`list_albums`.
 
     ``q`` matches artist, title, labels and catalog numbers. The page's
@@ -831,8 +1024,16 @@ def list_wants(conn: sqlite3.Connection, *, sort: str = "artist", order: str | N
     return _list_page(conn, _WANTS, filters, sort, order, limit, after, offset)
 
 
-def _list_page(conn: sqlite3.Connection, source: _Source, filters: _Filters, sort: str, order: str | None,
-               limit: int, after: str | None, offset: int | None) -> AlbumPage:
+def _list_page(
+    conn: sqlite3.Connection,
+    source: _Source,
+    filters: _Filters,
+    sort: str,
+    order: str | None,
+    limit: int,
+    after: str | None,
+    offset: int | None,
+) -> AlbumPage:
     sort, order = _check_sort(sort, order)
     if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise InvalidQuery("limit", f"must be between 1 and {MAX_LIMIT}")
@@ -858,16 +1059,29 @@ def _list_page(conn: sqlite3.Connection, source: _Source, filters: _Filters, sor
     rows = conn.execute(sql, [*page_params, limit + 1, offset or 0]).fetchall()
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = encode_cursor(tuple(rows[-1])[-len(SORTS[sort]):]) if more and rows else None
+    next_cursor = encode_cursor(tuple(rows[-1])[-len(SORTS[sort]) :]) if more and rows else None
     next_offset = (offset or 0) + limit if more and not after else None
     return AlbumPage([source.make(row) for row in rows], total, next_cursor, next_offset)
 
 
-def neighbours(conn: sqlite3.Connection, album_id: int, *, sort: str = "artist", order: str | None = None,
-               genre: str | None = None, style: str | None = None, decade: int | str | None = None,
-               format: str | None = None, folder: str | None = None, q: str | None = None,
-               media: str | None = None, sleeve: str | None = None, shelf: str | None = None,
-               duplicates: bool | str | None = None, group: str | None = None) -> tuple[int | None, int | None]:
+def neighbours(
+    conn: sqlite3.Connection,
+    album_id: int,
+    *,
+    sort: str = "artist",
+    order: str | None = None,
+    genre: str | None = None,
+    style: str | None = None,
+    decade: int | str | None = None,
+    format: str | None = None,
+    folder: str | None = None,
+    q: str | None = None,
+    media: str | None = None,
+    sleeve: str | None = None,
+    shelf: str | None = None,
+    duplicates: bool | str | None = None,
+    group: str | None = None,
+) -> tuple[int | None, int | None]:
     """``(previous_id, next_id)`` of an album in a grid's sort and filters (``None`` at the ends).
 
     Takes the same parameters as :func:`list_albums`; an unknown album gives
@@ -883,8 +1097,10 @@ def neighbours(conn: sqlite3.Connection, album_id: int, *, sort: str = "artist",
     for reverse in (True, False):
         after_sql, after_params = _after(sort, order, tuple(key), reverse=reverse)
         clause = f"{where} AND {after_sql}" if where else f" WHERE {after_sql}"
-        row = conn.execute(f"SELECT a.id FROM albums AS a{clause} ORDER BY {_order_by(sort, order, reverse)} "
-                           "LIMIT 1", [*params, *after_params]).fetchone()
+        row = conn.execute(
+            f"SELECT a.id FROM albums AS a{clause} ORDER BY {_order_by(sort, order, reverse)} LIMIT 1",
+            [*params, *after_params],
+        ).fetchone()
         found.append(row[0] if row else None)
     return found[0], found[1]
 
@@ -923,12 +1139,16 @@ def search(conn: sqlite3.Connection, q: str, limit: int = 48, offset: int = 0) -
     total = conn.execute("SELECT count(*) FROM albums_fts WHERE albums_fts MATCH ?", (match,)).fetchone()[0]
     if total > RANKED_MATCHES:
         # INDEXED BY: walking the artist index and stopping after the page beats sorting every match.
-        sql = ("SELECT a.id FROM albums AS a INDEXED BY albums_by_artist "
-               "WHERE a.id IN (SELECT rowid FROM albums_fts WHERE albums_fts MATCH ?) "
-               f"ORDER BY {_sort_key_sql('artist')} LIMIT ? OFFSET ?")
+        sql = (
+            "SELECT a.id FROM albums AS a INDEXED BY albums_by_artist "
+            "WHERE a.id IN (SELECT rowid FROM albums_fts WHERE albums_fts MATCH ?) "
+            f"ORDER BY {_sort_key_sql('artist')} LIMIT ? OFFSET ?"
+        )
     else:
-        sql = ("SELECT rowid FROM albums_fts WHERE albums_fts MATCH ? "
-               "ORDER BY bm25(albums_fts, 10.0, 8.0, 3.0, 3.0, 1.0), rowid LIMIT ? OFFSET ?")
+        sql = (
+            "SELECT rowid FROM albums_fts WHERE albums_fts MATCH ? "
+            "ORDER BY bm25(albums_fts, 10.0, 8.0, 3.0, 3.0, 1.0), rowid LIMIT ? OFFSET ?"
+        )
     ids = [row[0] for row in conn.execute(sql, (match, limit, offset))]
     return SearchResult(get_albums(conn, ids), total)
 
@@ -977,15 +1197,24 @@ def cached(conn: sqlite3.Connection, key: tuple[Any, ...], compute: Callable[[],
 
 def _tag_options(conn: sqlite3.Connection, kind: str, source: _Source = _ALBUMS) -> list[FilterOption]:
     # min(value) picks one display spelling when copies differ only in case.
-    return [FilterOption(row[0], row[0], row[1]) for row in conn.execute(
-        f"SELECT min(value), count(*) AS n FROM {source.tag_table} WHERE kind = ? GROUP BY key "
-        "ORDER BY n DESC, key", (kind,))]
+    return [
+        FilterOption(row[0], row[0], row[1])
+        for row in conn.execute(
+            f"SELECT min(value), count(*) AS n FROM {source.tag_table} WHERE kind = ? GROUP BY key "
+            "ORDER BY n DESC, key",
+            (kind,),
+        )
+    ]
 
 
 def _decade_options(conn: sqlite3.Connection, source: _Source = _ALBUMS) -> list[FilterOption]:
-    return [FilterOption(str(row[0]), f"{row[0]}s", row[1]) for row in conn.execute(
-        f"SELECT (year / 10) * 10 AS decade, count(*) FROM {source.table} WHERE year > 0 "
-        "GROUP BY decade ORDER BY decade")]
+    return [
+        FilterOption(str(row[0]), f"{row[0]}s", row[1])
+        for row in conn.execute(
+            f"SELECT (year / 10) * 10 AS decade, count(*) FROM {source.table} WHERE year > 0 "
+            "GROUP BY decade ORDER BY decade"
+        )
+    ]
 
 
 def filter_options(conn: sqlite3.Connection) -> FilterOptions:
@@ -997,18 +1226,31 @@ def filter_options(conn: sqlite3.Connection) -> FilterOptions:
 
 
 def _filter_options(conn: sqlite3.Connection) -> FilterOptions:
-    folders = [FilterOption(row[0], row[0], row[1]) for row in conn.execute(
-        "SELECT folder, count(*) AS n FROM albums WHERE folder != '' GROUP BY folder ORDER BY folder")]
-    return FilterOptions(genres=_tag_options(conn, "genre"), styles=_tag_options(conn, "style"),
-                         decades=_decade_options(conn), formats=_tag_options(conn, "format"), folders=folders,
-                         media=_condition_options(conn, "media_condition"),
-                         sleeve=_condition_options(conn, "sleeve_condition"))
+    folders = [
+        FilterOption(row[0], row[0], row[1])
+        for row in conn.execute(
+            "SELECT folder, count(*) AS n FROM albums WHERE folder != '' GROUP BY folder ORDER BY folder"
+        )
+    ]
+    return FilterOptions(
+        genres=_tag_options(conn, "genre"),
+        styles=_tag_options(conn, "style"),
+        decades=_decade_options(conn),
+        formats=_tag_options(conn, "format"),
+        folders=folders,
+        media=_condition_options(conn, "media_condition"),
+        sleeve=_condition_options(conn, "sleeve_condition"),
+    )
 
 
 def _condition_options(conn: sqlite3.Connection, column: str) -> list[FilterOption]:
-    return [FilterOption(row[0], row[0], row[1]) for row in conn.execute(
-        f"SELECT min({column}), count(*) AS n FROM albums WHERE {column} != '' "
-        f"GROUP BY {column} COLLATE NOCASE ORDER BY n DESC, 1")]
+    return [
+        FilterOption(row[0], row[0], row[1])
+        for row in conn.execute(
+            f"SELECT min({column}), count(*) AS n FROM albums WHERE {column} != '' "
+            f"GROUP BY {column} COLLATE NOCASE ORDER BY n DESC, 1"
+        )
+    ]
 
 
 def want_filter_options(conn: sqlite3.Connection) -> FilterOptions:
@@ -1020,9 +1262,13 @@ def want_filter_options(conn: sqlite3.Connection) -> FilterOptions:
 
 
 def _want_filter_options(conn: sqlite3.Connection) -> FilterOptions:
-    return FilterOptions(genres=_tag_options(conn, "genre", _WANTS), styles=_tag_options(conn, "style", _WANTS),
-                         decades=_decade_options(conn, _WANTS), formats=_tag_options(conn, "format", _WANTS),
-                         folders=[])
+    return FilterOptions(
+        genres=_tag_options(conn, "genre", _WANTS),
+        styles=_tag_options(conn, "style", _WANTS),
+        decades=_decade_options(conn, _WANTS),
+        formats=_tag_options(conn, "format", _WANTS),
+        folders=[],
+    )
 
 
 @dataclass(frozen=True)
@@ -1049,12 +1295,22 @@ def collection_stats(conn: sqlite3.Connection, newest: int = 10) -> CollectionSt
 def _collection_stats(conn: sqlite3.Connection, newest: int) -> CollectionStats:
     albums, artists, rated, plays, unknown = conn.execute(
         "SELECT count(*), count(DISTINCT artist_sort), count(*) FILTER (WHERE rating > 0), "
-        "coalesce(sum(play_count), 0), count(*) FILTER (WHERE year = 0) FROM albums").fetchone()
-    newest_albums = [_album(row) for row in conn.execute(
-        f"{_SELECT_ALBUM} ORDER BY a.date_added DESC, a.id DESC LIMIT ?", (newest,))]
-    return CollectionStats(albums=albums, artists=artists, rated=rated, plays=plays, unknown_year=unknown,
-                           by_genre=_tag_options(conn, "genre"), by_decade=_decade_options(conn),
-                           by_format=_tag_options(conn, "format"), newest=newest_albums)
+        "coalesce(sum(play_count), 0), count(*) FILTER (WHERE year = 0) FROM albums"
+    ).fetchone()
+    newest_albums = [
+        _album(row) for row in conn.execute(f"{_SELECT_ALBUM} ORDER BY a.date_added DESC, a.id DESC LIMIT ?", (newest,))
+    ]
+    return CollectionStats(
+        albums=albums,
+        artists=artists,
+        rated=rated,
+        plays=plays,
+        unknown_year=unknown,
+        by_genre=_tag_options(conn, "genre"),
+        by_decade=_decade_options(conn),
+        by_format=_tag_options(conn, "format"),
+        newest=newest_albums,
+    )
 
 
 def counts(conn: sqlite3.Connection) -> dict[str, int]:
@@ -1084,30 +1340,43 @@ def all_cover_urls(conn: sqlite3.Connection) -> list[str]:
     For the image sync and orphan cleanup: wanted releases' covers live in
     the same cache.
     """
-    return [row[0] for row in conn.execute(
-        "SELECT CASE WHEN cover_url != '' THEN cover_url ELSE thumb_url END AS url FROM albums WHERE url != '' "
-        "UNION SELECT CASE WHEN cover_url != '' THEN cover_url ELSE thumb_url END AS url FROM wants "
-        "WHERE url != '' ORDER BY url")]
+    return [
+        row[0]
+        for row in conn.execute(
+            "SELECT CASE WHEN cover_url != '' THEN cover_url ELSE thumb_url END AS url FROM albums WHERE url != '' "
+            "UNION SELECT CASE WHEN cover_url != '' THEN cover_url ELSE thumb_url END AS url FROM wants "
+            "WHERE url != '' ORDER BY url"
+        )
+    ]
 
 
 # --------------------------------------------------------------------------
 # Pressings, duplicates, the wantlist beside a copy
 # --------------------------------------------------------------------------
 
+
 def other_pressings(conn: sqlite3.Connection, album: Album) -> list[Album]:
     """The other copies of the same master (other pressings, and further copies of this release), oldest first."""
     if album.master_id <= 0:
         return []
-    ids = [row[0] for row in conn.execute(
-        "SELECT id FROM albums WHERE master_id = ? AND id != ? ORDER BY year, id", (album.master_id, album.id))]
+    ids = [
+        row[0]
+        for row in conn.execute(
+            "SELECT id FROM albums WHERE master_id = ? AND id != ? ORDER BY year, id", (album.master_id, album.id)
+        )
+    ]
     return get_albums(conn, ids)
 
 
 def wanted_pressings(conn: sqlite3.Connection, album: Album) -> list[Want]:
     """Wantlist releases of this copy's master (or of its release, when it has no master)."""
-    return [_want(row) for row in conn.execute(
-        f"{_SELECT_WANT} WHERE (a.master_id = ? AND a.master_id > 0) OR a.release_id = ? ORDER BY a.year, a.id",
-        (album.master_id, album.release_id))]
+    return [
+        _want(row)
+        for row in conn.execute(
+            f"{_SELECT_WANT} WHERE (a.master_id = ? AND a.master_id > 0) OR a.release_id = ? ORDER BY a.year, a.id",
+            (album.master_id, album.release_id),
+        )
+    ]
 
 
 @dataclass(frozen=True)
@@ -1124,9 +1393,14 @@ def pressings_by_master(conn: sqlite3.Connection, albums: Sequence[Album]) -> di
     if not masters:
         return {}
     marks = ", ".join("?" for _ in masters)
-    return {row[0]: Pressings(row[1], row[2]) for row in conn.execute(
-        f"SELECT master_id, count(DISTINCT release_id), count(*) FROM albums WHERE master_id IN ({marks}) "
-        "GROUP BY master_id", masters)}
+    return {
+        row[0]: Pressings(row[1], row[2])
+        for row in conn.execute(
+            f"SELECT master_id, count(DISTINCT release_id), count(*) FROM albums WHERE master_id IN ({marks}) "
+            "GROUP BY master_id",
+            masters,
+        )
+    }
 
 
 # --------------------------------------------------------------------------
@@ -1230,8 +1504,10 @@ def save_value_snapshot(conn: sqlite3.Connection, value: Any) -> bool:
     """
     if not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in VALUE_KEYS):
         return False
-    conn.execute("INSERT INTO collection_value (taken_at, minimum, median, maximum) VALUES (?, ?, ?, ?)",
-                 (now_iso(), *(value[k].strip()[:64] for k in VALUE_KEYS)))
+    conn.execute(
+        "INSERT INTO collection_value (taken_at, minimum, median, maximum) VALUES (?, ?, ?, ?)",
+        (now_iso(), *(value[k].strip()[:64] for k in VALUE_KEYS)),
+    )
     return True
 
 
@@ -1252,14 +1528,16 @@ MAX_VALUE_SNAPSHOTS = 1000
 
 def value_history(conn: sqlite3.Connection, limit: int = MAX_VALUE_SNAPSHOTS) -> list[ValueSnapshot]:
     """The latest ``limit`` value snapshots, oldest first, each read by :func:`parse_money`."""
-    rows = conn.execute("SELECT * FROM (SELECT * FROM collection_value ORDER BY id DESC LIMIT ?) ORDER BY id",
-                        (limit,)).fetchall()
+    rows = conn.execute(
+        "SELECT * FROM (SELECT * FROM collection_value ORDER BY id DESC LIMIT ?) ORDER BY id", (limit,)
+    ).fetchall()
     return [_read_snapshot(row) for row in rows]
 
 
 # --------------------------------------------------------------------------
 # Writes from browsing: random pick, plays, settings
 # --------------------------------------------------------------------------
+
 
 class write_transaction:
     """``with write_transaction(conn):`` runs the block in ``BEGIN IMMEDIATE`` ... ``COMMIT``.
@@ -1290,14 +1568,17 @@ def _weighted_pick(conn: sqlite3.Connection, excluded: list[int], rng: random.Ra
     # "id NOT IN (NULL)" would match nothing, so the empty case keeps a valid, always-true list.
     marks = ", ".join("?" for _ in excluded) or "SELECT NULL WHERE 0"
     buckets = conn.execute(
-        f"SELECT rating, count(*) FROM albums WHERE id NOT IN ({marks}) GROUP BY rating", excluded).fetchall()
+        f"SELECT rating, count(*) FROM albums WHERE id NOT IN ({marks}) GROUP BY rating", excluded
+    ).fetchall()
     weights = [RATING_WEIGHTS[rating] * n for rating, n in buckets]
     if not weights:
         return None
     rating, n = rng.choices(buckets, weights=weights)[0]
     row = conn.execute(
         f"SELECT id FROM albums WHERE rating = ? AND id NOT IN ({marks}) ORDER BY rating, artist_sort, "
-        "title_sort, id LIMIT 1 OFFSET ?", [rating, *excluded, rng.randrange(n)]).fetchone()
+        "title_sort, id LIMIT 1 OFFSET ?",
+        [rating, *excluded, rng.randrange(n)],
+    ).fetchone()
     return row[0]
 
 
@@ -1316,8 +1597,9 @@ def random_album(conn: sqlite3.Connection, rng: random.Random | None = None) -> 
             if picked is None:
                 return None
             conn.execute("INSERT INTO random_picks (album_id, picked_at) VALUES (?, ?)", (picked, now_iso()))
-            conn.execute("DELETE FROM random_picks WHERE id <= (SELECT max(id) FROM random_picks) - ?",
-                         (RANDOM_HISTORY,))
+            conn.execute(
+                "DELETE FROM random_picks WHERE id <= (SELECT max(id) FROM random_picks) - ?", (RANDOM_HISTORY,)
+            )
     except sqlite3.OperationalError as exc:
         if not is_storage_full(exc):
             raise
@@ -1333,8 +1615,11 @@ def _pick_outside_history(conn: sqlite3.Connection, rng: random.Random) -> int |
     if total == 0:
         return None
     history = min(RANDOM_HISTORY, total - 1)
-    excluded = [row[0] for row in conn.execute(
-        "SELECT album_id FROM random_picks ORDER BY id DESC LIMIT ?", (history,))] if history else []
+    excluded = (
+        [row[0] for row in conn.execute("SELECT album_id FROM random_picks ORDER BY id DESC LIMIT ?", (history,))]
+        if history
+        else []
+    )
     picked = _weighted_pick(conn, excluded, rng)
     if picked is None:  # every remaining album was deleted from under the history
         picked = _weighted_pick(conn, [], rng)
@@ -1343,16 +1628,18 @@ def _pick_outside_history(conn: sqlite3.Connection, rng: random.Random) -> int |
 
 def recent_random_picks(conn: sqlite3.Connection) -> list[int]:
     """Album ids of the last :data:`RANDOM_HISTORY` random picks, newest first."""
-    return [row[0] for row in conn.execute(
-        "SELECT album_id FROM random_picks ORDER BY id DESC LIMIT ?", (RANDOM_HISTORY,))]
+    return [
+        row[0] for row in conn.execute("SELECT album_id FROM random_picks ORDER BY id DESC LIMIT ?", (RANDOM_HISTORY,))
+    ]
 
 
 def record_play(conn: sqlite3.Connection, album_id: int) -> bool:
     """Count a play of the album now (Now Playing); False if there is no such album."""
     played_at = now_iso()
     with write_transaction(conn):
-        changed = conn.execute("UPDATE albums SET play_count = play_count + 1, last_played = ? WHERE id = ?",
-                               (played_at, album_id)).rowcount
+        changed = conn.execute(
+            "UPDATE albums SET play_count = play_count + 1, last_played = ? WHERE id = ?", (played_at, album_id)
+        ).rowcount
         if changed:
             conn.execute("INSERT INTO plays (album_id, played_at) VALUES (?, ?)", (album_id, played_at))
     return bool(changed)
@@ -1370,5 +1657,8 @@ def set_setting(conn: sqlite3.Connection, key: str, value: str | None) -> None:
         if value is None:
             conn.execute("DELETE FROM settings WHERE key = ?", (key,))
         else:
-            conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
-                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+            conn.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )

@@ -17,8 +17,14 @@ class SQLiteIntegerConverter(IntegerConverter):
     sqlite3; refusing it at routing time makes it a plain 404.
     """
 
-    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = SQLITE_MIN,
-                 max: int | None = SQLITE_MAX, signed: bool = False) -> None:
+    def __init__(
+        self,
+        map: Any,
+        fixed_digits: int = 0,
+        min: int | None = SQLITE_MIN,
+        max: int | None = SQLITE_MAX,
+        signed: bool = False,
+    ) -> None:
         super().__init__(map, fixed_digits, min, max, signed)
 
 

@@ -39,13 +39,38 @@ from .collection import AlbumRecord, Label, write_transaction
 MAX_BYTES = 20 * 1024 * 1024
 REQUIRED_COLUMNS = ("Artist", "Title")
 _DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M", "%Y-%m-%d")
-_FORMAT_NAMES = {"lp": "Vinyl", '12"': "Vinyl", '10"': "Vinyl", '7"': "Vinyl", "vinyl": "Vinyl",
-                 "cd": "CD", "cdr": "CDr", "cass": "Cassette", "file": "File", "box": "Box Set",
-                 "dvd": "DVD", "sacd": "SACD", "flexi": "Flexi-disc", "shellac": "Shellac"}
+_FORMAT_NAMES = {
+    "lp": "Vinyl",
+    '12"': "Vinyl",
+    '10"': "Vinyl",
+    '7"': "Vinyl",
+    "vinyl": "Vinyl",
+    "cd": "CD",
+    "cdr": "CDr",
+    "cass": "Cassette",
+    "file": "File",
+    "box": "Box Set",
+    "dvd": "DVD",
+    "sacd": "SACD",
+    "flexi": "Flexi-disc",
+    "shellac": "Shellac",
+}
 _QUANTITY = re.compile(r"^\d+\s*x\s*", re.IGNORECASE)
-_KNOWN = {"Catalog#", "Artist", "Title", "Label", "Format", "Rating", "Released", "release_id",
-          "CollectionFolder", "Date Added", "Collection Media Condition", "Collection Sleeve Condition",
-          "Collection Notes"}
+_KNOWN = {
+    "Catalog#",
+    "Artist",
+    "Title",
+    "Label",
+    "Format",
+    "Rating",
+    "Released",
+    "release_id",
+    "CollectionFolder",
+    "Date Added",
+    "Collection Media Condition",
+    "Collection Sleeve Condition",
+    "Collection Notes",
+}
 
 
 #: Where the owner enters the Discogs account, for messages shown away from that page.
@@ -54,17 +79,20 @@ ON_THE_SETUP_PAGE = "on the set-up page (/setup)"
 
 def albums_waiting_for_covers(conn: sqlite3.Connection) -> int:
     """CSV albums with no cover yet whose Discogs release can give them one (a token is all they need)."""
-    return conn.execute("SELECT count(*) FROM albums WHERE source = 'csv' AND cover_url = '' "
-                        "AND thumb_url = '' AND release_id > 0").fetchone()[0]
+    return conn.execute(
+        "SELECT count(*) FROM albums WHERE source = 'csv' AND cover_url = '' AND thumb_url = '' AND release_id > 0"
+    ).fetchone()[0]
 
 
 def placeholder_note(albums: int, where: str = ON_THE_SETUP_PAGE) -> str:
     """What an owner without a Discogs token has, and how the covers come later (``where``: the form)."""
     one = albums == 1
-    return (f"{plural(albums, 'album')} from your CSV file {'has a placeholder cover' if one else 'have placeholder covers'}"
-            f" for now. Add your Discogs username and personal access token {where}: "
-            f"{'its cover then arrives by itself' if one else 'their covers then arrive by themselves'}, "
-            "in the background.")
+    return (
+        f"{plural(albums, 'album')} from your CSV file {'has a placeholder cover' if one else 'have placeholder covers'}"
+        f" for now. Add your Discogs username and personal access token {where}: "
+        f"{'its cover then arrives by itself' if one else 'their covers then arrive by themselves'}, "
+        "in the background."
+    )
 
 
 class CSVImportError(ValueError):
@@ -97,7 +125,7 @@ class _CappedReader(io.RawIOBase):
         if len(data) > self._left:
             raise CSVImportError(f"file larger than {MAX_BYTES // (1024 * 1024)} MB")
         self._left -= len(data)
-        buffer[:len(data)] = data
+        buffer[: len(data)] = data
         return len(data)
 
 
@@ -159,24 +187,34 @@ def _record(row: dict[str, str], occurrences: dict[str, int]) -> AlbumRecord:
     artist, title = row.get("Artist", ""), row.get("Title", "")
     if not artist and not title:
         raise BadRow("no Artist and no Title")
-    release_id = _parse_int(row.get("release_id", ""), "release_id", 0, 2 ** 40)
+    release_id = _parse_int(row.get("release_id", ""), "release_id", 0, 2**40)
     key = str(release_id) if release_id else f"{collection.fold(artist)}\x1f{collection.fold(title)}"
     occurrence = occurrences.get(key, 0)
     fmt = row.get("Format", "")
-    custom = {name[len("Collection "):]: value for name, value in row.items()
-              if name.startswith("Collection ") and name not in _KNOWN and value}
+    custom = {
+        name[len("Collection ") :]: value
+        for name, value in row.items()
+        if name.startswith("Collection ") and name not in _KNOWN and value
+    }
     record = AlbumRecord(
-        id=_synthetic_id(release_id, artist, title, occurrence), source="csv", release_id=release_id,
-        artist=artist or "Unknown Artist", title=title or "Untitled",
+        id=_synthetic_id(release_id, artist, title, occurrence),
+        source="csv",
+        release_id=release_id,
+        artist=artist or "Unknown Artist",
+        title=title or "Untitled",
         year=_parse_int(row.get("Released", ""), "Released", 0, 9999),
         labels=_labels(row.get("Label", ""), row.get("Catalog#", "")),
-        formats=[fmt] if fmt else [], format_names=_format_names(fmt),
-        folder=row.get("CollectionFolder", ""), rating=_parse_int(row.get("Rating", ""), "Rating", 0, 5),
+        formats=[fmt] if fmt else [],
+        format_names=_format_names(fmt),
+        folder=row.get("CollectionFolder", ""),
+        rating=_parse_int(row.get("Rating", ""), "Rating", 0, 5),
         date_added=_parse_date(row.get("Date Added", "")),
         media_condition=row.get("Collection Media Condition", ""),
         sleeve_condition=row.get("Collection Sleeve Condition", ""),
-        notes=row.get("Collection Notes", ""), custom_fields=custom,
-        artists=[(None, name) for name in _split(artist)])
+        notes=row.get("Collection Notes", ""),
+        custom_fields=custom,
+        artists=[(None, name) for name in _split(artist)],
+    )
     occurrences[key] = occurrence + 1  # only rows that were imported count as copies
     return record
 
@@ -217,8 +255,7 @@ def import_csv(conn: sqlite3.Connection, source: str | os.PathLike[str] | Binary
     """
     raw, owned = _open(source)
     try:
-        text = io.TextIOWrapper(io.BufferedReader(_CappedReader(raw, MAX_BYTES)), encoding="utf-8-sig",
-                                newline="")
+        text = io.TextIOWrapper(io.BufferedReader(_CappedReader(raw, MAX_BYTES)), encoding="utf-8-sig", newline="")
         try:
             with write_transaction(conn):
                 return _import_rows(conn, _rows(text))

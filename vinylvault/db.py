@@ -45,8 +45,7 @@ def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
     a deferred transaction that reads and then writes is what makes SQLite
     report "database is locked" under concurrent writers.
     """
-    conn = sqlite3.connect(os.fspath(path), timeout=5.0, isolation_level=None,
-                           check_same_thread=False)
+    conn = sqlite3.connect(os.fspath(path), timeout=5.0, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -92,8 +91,10 @@ def _corrupt_or_reraise(path: Path, exc: sqlite3.DatabaseError) -> Exception:
     """:class:`CorruptDatabase` for a damaged file; any other database error unchanged."""
     if getattr(exc, "sqlite_errorcode", None) not in _CORRUPT_CODES:
         return exc
-    return CorruptDatabase(f"the collection database {path} is damaged ({exc}): restore it from a backup, "
-                           "or move it aside to start with an empty collection")
+    return CorruptDatabase(
+        f"the collection database {path} is damaged ({exc}): restore it from a backup, "
+        "or move it aside to start with an empty collection"
+    )
 
 
 def initialize(path: Path) -> None:

@@ -38,36 +38,127 @@ DEMO_URL_PREFIX = f"local:{DEMO_COVERS.as_posix()}/"
 
 # (artist, genre, styles, label) x two albums each: (title, year, rating)
 _DEMO_ARTISTS = [
-    ("The Velvet Orchards", "Rock", ["Psychedelic Rock"], "Harvest Moon", [("Lanterns in the Rye", 1968, 5), ("Copper Sky", 1971, 4)]),
-    ("Mira Kestrel", "Jazz", ["Modal", "Post Bop"], "Blue Quay", [("Night Ferry", 1962, 5), ("Seven Bridges", 1965, 3)]),
-    ("Solaris Drift", "Electronic", ["Ambient", "Downtempo"], "Polar Labs", [("Low Orbit", 1997, 4), ("Aurora Tapes", 2003, 0)]),
-    ("Dust Bowl Choir", "Folk, World, & Country", ["Americana"], "Prairie Sound", [("Wheat and Iron", 1974, 3), ("Long Road Hymns", 1979, 0)]),
+    (
+        "The Velvet Orchards",
+        "Rock",
+        ["Psychedelic Rock"],
+        "Harvest Moon",
+        [("Lanterns in the Rye", 1968, 5), ("Copper Sky", 1971, 4)],
+    ),
+    (
+        "Mira Kestrel",
+        "Jazz",
+        ["Modal", "Post Bop"],
+        "Blue Quay",
+        [("Night Ferry", 1962, 5), ("Seven Bridges", 1965, 3)],
+    ),
+    (
+        "Solaris Drift",
+        "Electronic",
+        ["Ambient", "Downtempo"],
+        "Polar Labs",
+        [("Low Orbit", 1997, 4), ("Aurora Tapes", 2003, 0)],
+    ),
+    (
+        "Dust Bowl Choir",
+        "Folk, World, & Country",
+        ["Americana"],
+        "Prairie Sound",
+        [("Wheat and Iron", 1974, 3), ("Long Road Hymns", 1979, 0)],
+    ),
     ("Neon Pagoda", "Electronic", ["Synth-pop"], "Kite Records", [("Tokyo Rain", 1984, 4), ("Glass Arcade", 1986, 2)]),
     ("Harbor Lights Quartet", "Jazz", ["Cool Jazz"], "Blue Quay", [("Fog Signals", 1958, 4), ("Tidewater", 1960, 0)]),
     ("Cassia Moon", "Pop", ["Dream Pop"], "Lumen", [("Paper Satellites", 1991, 5), ("Honey Static", 1994, 3)]),
     ("Iron Meridian", "Rock", ["Hard Rock"], "Anvil Works", [("Forge", 1977, 3), ("Black Horizon", 1980, 0)]),
-    ("Ola Fenwick", "Classical", ["Contemporary"], "Northlight Classics", [("Études for Winter", 1989, 4), ("Cello Landscapes", 2011, 0)]),
-    ("Kalimba Sun", "Funk / Soul", ["Afrobeat"], "Lagos Groove", [("Market Day", 1973, 5), ("Brass Harmattan", 1976, 4)]),
+    (
+        "Ola Fenwick",
+        "Classical",
+        ["Contemporary"],
+        "Northlight Classics",
+        [("Études for Winter", 1989, 4), ("Cello Landscapes", 2011, 0)],
+    ),
+    (
+        "Kalimba Sun",
+        "Funk / Soul",
+        ["Afrobeat"],
+        "Lagos Groove",
+        [("Market Day", 1973, 5), ("Brass Harmattan", 1976, 4)],
+    ),
     ("Static Bloom", "Rock", ["Shoegaze"], "Lumen", [("Petal Noise", 1992, 4), ("Slow Dissolve", 1995, 0)]),
     ("Marisol Vega", "Latin", ["Bossa Nova"], "Rio Claro", [("Agua Viva", 1966, 5), ("Sol de Inverno", 1969, 0)]),
-    ("Gridlock Theory", "Hip Hop", ["Boom Bap"], "Concrete Tapes", [("Blueprints", 1994, 4), ("Transit Maps", 1998, 3)]),
-    ("Amber Lowlands", "Folk, World, & Country", ["Folk"], "Prairie Sound", [("Hearth", 2008, 0), ("Salt Marsh Songs", 2012, 2)]),
-    ("Parallax Youth", "Rock", ["Post-Punk"], "Anvil Works", [("Concrete Flowers", 1981, 5), ("Vanishing Point", 1983, 1)]),
-    ("Deep Canopy", "Electronic", ["Deep House"], "Polar Labs", [("Understory", 2016, 3), ("Rainforest Sessions", 2019, 0)]),
+    (
+        "Gridlock Theory",
+        "Hip Hop",
+        ["Boom Bap"],
+        "Concrete Tapes",
+        [("Blueprints", 1994, 4), ("Transit Maps", 1998, 3)],
+    ),
+    (
+        "Amber Lowlands",
+        "Folk, World, & Country",
+        ["Folk"],
+        "Prairie Sound",
+        [("Hearth", 2008, 0), ("Salt Marsh Songs", 2012, 2)],
+    ),
+    (
+        "Parallax Youth",
+        "Rock",
+        ["Post-Punk"],
+        "Anvil Works",
+        [("Concrete Flowers", 1981, 5), ("Vanishing Point", 1983, 1)],
+    ),
+    (
+        "Deep Canopy",
+        "Electronic",
+        ["Deep House"],
+        "Polar Labs",
+        [("Understory", 2016, 3), ("Rainforest Sessions", 2019, 0)],
+    ),
     ("Hollow Pines", "Rock", ["Indie Rock"], "Kite Records", [("Cabin Fever", 2005, 4), ("Winter Light", 2009, 0)]),
     ("The Ostinatos", "Jazz", ["Hard Bop"], "Blue Quay", [("Walking Bass", 1959, 3), ("Midnight Session", 1963, 0)]),
-    ("Velour Avenue", "Funk / Soul", ["Soul", "Disco"], "Lagos Groove", [("Satin Nights", 1977, 4), ("Mirror Ball", 1979, 5)]),
-    ("Nadja Orsk (2)", "Rock", ["Doom Metal", "Drone"], "Anvil Works", [("Tectonic", 2014, 3), ("Glacier Mass", 2017, 0)]),
+    (
+        "Velour Avenue",
+        "Funk / Soul",
+        ["Soul", "Disco"],
+        "Lagos Groove",
+        [("Satin Nights", 1977, 4), ("Mirror Ball", 1979, 5)],
+    ),
+    (
+        "Nadja Orsk (2)",
+        "Rock",
+        ["Doom Metal", "Drone"],
+        "Anvil Works",
+        [("Tectonic", 2014, 3), ("Glacier Mass", 2017, 0)],
+    ),
     ("Lumen Choir", "Classical", ["Choral"], "Northlight Classics", [("Vespers", 1999, 4), ("Cathedral Air", 2002, 0)]),
-    ("Pixel Harbor", "Electronic", ["Chiptune"], "Kite Records", [("Eight Bit Tides", 2010, 2), ("Save Point", 2013, 0)]),
-    ("Saffron Road", "Reggae", ["Roots Reggae", "Dub"], "Island Bay", [("Dub Monsoon", 1978, 4), ("Kingston Echo", 1982, 3)]),
+    (
+        "Pixel Harbor",
+        "Electronic",
+        ["Chiptune"],
+        "Kite Records",
+        [("Eight Bit Tides", 2010, 2), ("Save Point", 2013, 0)],
+    ),
+    (
+        "Saffron Road",
+        "Reggae",
+        ["Roots Reggae", "Dub"],
+        "Island Bay",
+        [("Dub Monsoon", 1978, 4), ("Kingston Echo", 1982, 3)],
+    ),
     ("Quiet Engines", "Electronic", ["Krautrock"], "Polar Labs", [("Autobahn Dreams", 1975, 5), ("Motorik", 2021, 0)]),
 ]
-_FORMATS = [("Vinyl", "Vinyl, LP, Album"), ("Vinyl", "2 x Vinyl, LP, Album, Gatefold"), ("CD", "CD, Album"),
-            ("Vinyl", 'Vinyl, 7", 45 RPM'), ("Cassette", "Cassette, Album")]
-_WORDS = ("Morning Tide Glass Ember River Signal Harbour Lantern Velvet Orbit Static Meadow Cinder Echo Marble "
-          "Willow Neon Thunder Paper Silver Hollow Canyon Quartz Winter Summer Fever Shadow Comet Violet Atlas "
-          "Drift Mirage Spiral Harvest Cobalt Juniper Ashes Lilac Tundra Halo").split()
+_FORMATS = [
+    ("Vinyl", "Vinyl, LP, Album"),
+    ("Vinyl", "2 x Vinyl, LP, Album, Gatefold"),
+    ("CD", "CD, Album"),
+    ("Vinyl", 'Vinyl, 7", 45 RPM'),
+    ("Cassette", "Cassette, Album"),
+]
+_WORDS = (
+    "Morning Tide Glass Ember River Signal Harbour Lantern Velvet Orbit Static Meadow Cinder Echo Marble "
+    "Willow Neon Thunder Paper Silver Hollow Canyon Quartz Winter Summer Fever Shadow Comet Violet Atlas "
+    "Drift Mirage Spiral Harvest Cobalt Juniper Ashes Lilac Tundra Halo"
+).split()
 _FOLDERS = ("Uncategorized", "Living room", "Jazz shelf")
 
 
@@ -110,8 +201,9 @@ def _stripes(img: Image.Image, pal: list, rng: random.Random) -> None:
     width = rng.randint(18, 60)
     for i, x in enumerate(range(-COVER_SIZE, COVER_SIZE * 2, width * 2)):
         colour = (*pal[1 + i % 2], 170)
-        draw.polygon([(x, 0), (x + width, 0), (x + width + COVER_SIZE, COVER_SIZE), (x + COVER_SIZE, COVER_SIZE)],
-                     fill=colour)
+        draw.polygon(
+            [(x, 0), (x + width, 0), (x + width + COVER_SIZE, COVER_SIZE), (x + COVER_SIZE, COVER_SIZE)], fill=colour
+        )
 
 
 def _rings(img: Image.Image, pal: list, rng: random.Random) -> None:
@@ -170,8 +262,9 @@ def draw_cover(n: int, artist: str, title: str) -> Image.Image:
     for line in _wrap(title.upper(), title_font, COVER_SIZE - 60, draw)[:2]:
         draw.text((30, y), line, font=title_font, fill=(250, 248, 240))
         y += size + 4
-    draw.text((32, band_top + 150 - 38), collection.strip_disambiguation(artist), font=artist_font,
-              fill=(230, 225, 210))
+    draw.text(
+        (32, band_top + 150 - 38), collection.strip_disambiguation(artist), font=artist_font, fill=(230, 225, 210)
+    )
     return img
 
 
@@ -196,17 +289,36 @@ def demo_albums() -> list[tuple[AlbumRecord, ReleaseDetails]]:
             rng = random.Random(n)
             format_name, format_text = _FORMATS[n % len(_FORMATS)]
             record = AlbumRecord(
-                id=-n, source="demo", release_id=-n, artist=artist, title=title, year=year,
-                labels=[Label(label, f"{label[:3].upper()}-{1000 + n * 17}")], formats=[format_text],
-                format_names=[format_name], genres=[genre], styles=list(styles), folder=_FOLDERS[n % 3],
-                rating=rating, date_added=f"20{10 + n % 14:02d}-{1 + n % 12:02d}-{1 + n % 28:02d}T12:00:00",
+                id=-n,
+                source="demo",
+                release_id=-n,
+                artist=artist,
+                title=title,
+                year=year,
+                labels=[Label(label, f"{label[:3].upper()}-{1000 + n * 17}")],
+                formats=[format_text],
+                format_names=[format_name],
+                genres=[genre],
+                styles=list(styles),
+                folder=_FOLDERS[n % 3],
+                rating=rating,
+                date_added=f"20{10 + n % 14:02d}-{1 + n % 12:02d}-{1 + n % 28:02d}T12:00:00",
                 cover_url=f"{DEMO_URL_PREFIX}{n}.jpg",
                 media_condition="Near Mint (NM or M-)" if n % 3 else "Very Good Plus (VG+)",
                 sleeve_condition="Very Good (VG)" if n % 4 == 0 else "Near Mint (NM or M-)",
-                notes="Demo album: invented for VinylVault.", artists=[(None, artist)])
-            details = ReleaseDetails(release_id=-n, country=rng.choice(("UK", "US", "Germany", "Japan", "Brazil")),
-                                     released=str(year), notes="", tracklist=_tracklist(rng), images=[],
-                                     image_url="", fetched_at=collection.now_iso())
+                notes="Demo album: invented for VinylVault.",
+                artists=[(None, artist)],
+            )
+            details = ReleaseDetails(
+                release_id=-n,
+                country=rng.choice(("UK", "US", "Germany", "Japan", "Brazil")),
+                released=str(year),
+                notes="",
+                tracklist=_tracklist(rng),
+                images=[],
+                image_url="",
+                fetched_at=collection.now_iso(),
+            )
             result.append((record, details))
     return result
 
@@ -240,15 +352,17 @@ class RemovedDemo(NamedTuple):
     cached_images: int
 
 
-def remove_demo(conn: sqlite3.Connection, data_dir: str | os.PathLike[str],
-                cache: ImageCache | None = None) -> RemovedDemo:
+def remove_demo(
+    conn: sqlite3.Connection, data_dir: str | os.PathLike[str], cache: ImageCache | None = None
+) -> RemovedDemo:
     """Remove every demo album, its details, its drawn cover files and, given the ``cache``, their
     cached images (every size, index rows and files), so nothing of the demo is left counted."""
     with write_transaction(conn):
         ids = [row[0] for row in conn.execute("SELECT id FROM albums WHERE is_demo = 1")]
         collection.delete_albums(conn, ids)
-        conn.execute("DELETE FROM release_details WHERE release_id < 0 "
-                     "AND release_id NOT IN (SELECT release_id FROM albums)")
+        conn.execute(
+            "DELETE FROM release_details WHERE release_id < 0 AND release_id NOT IN (SELECT release_id FROM albums)"
+        )
     # By prefix, not by album: it also catches images left by a removal that had no cache at hand.
     cached = cache.remove_sources_under(DEMO_URL_PREFIX) if cache is not None else 0
     _remove_cover_files(Path(data_dir) / DEMO_COVERS)
@@ -266,8 +380,7 @@ def _remove_cover_files(covers: Path) -> None:
             folder.rmdir()
 
 
-def make_synthetic_collection(conn: sqlite3.Connection, n: int, *, seed: int = 0,
-                              with_details: float = 0.3) -> None:
+def make_synthetic_collection(conn: sqlite3.Connection, n: int, *, seed: int = 0, with_details: float = 0.3) -> None:
     """Add ``n`` plausible Discogs-like albums (ids 1..n) for tests and benchmarks.
 
     Varied artists (with disambiguation suffixes), titles, years (some
@@ -279,25 +392,45 @@ def make_synthetic_collection(conn: sqlite3.Connection, n: int, *, seed: int = 0
     genres = [g for _a, g, _s, _l, _al in _DEMO_ARTISTS]
     styles = [s for _a, _g, ss, _l, _al in _DEMO_ARTISTS for s in ss]
     labels = sorted({l for _a, _g, _s, l, _al in _DEMO_ARTISTS})
-    artists = [f"{rng.choice(_WORDS)} {rng.choice(_WORDS)}" + (f" ({rng.randint(2, 9)})" if rng.random() < 0.1 else "")
-               for _ in range(max(1, n // 4))]
+    artists = [
+        f"{rng.choice(_WORDS)} {rng.choice(_WORDS)}" + (f" ({rng.randint(2, 9)})" if rng.random() < 0.1 else "")
+        for _ in range(max(1, n // 4))
+    ]
     with write_transaction(conn):
         for album_id in range(1, n + 1):
             artist = rng.choice(artists)
             format_name, format_text = rng.choice(_FORMATS)
             record = AlbumRecord(
-                id=album_id, source="discogs", release_id=100_000 + album_id, artist=artist,
+                id=album_id,
+                source="discogs",
+                release_id=100_000 + album_id,
+                artist=artist,
                 title=" ".join(rng.sample(_WORDS, rng.randint(1, 4))),
                 year=0 if rng.random() < 0.05 else rng.randint(1950, 2025),
                 labels=[Label(rng.choice(labels), f"{rng.choice('ABCDEFGH')}{rng.randint(100, 99999)}")],
-                formats=[format_text], format_names=[format_name], genres=rng.sample(genres, rng.randint(1, 2)),
-                styles=rng.sample(styles, rng.randint(0, 3)), folder=rng.choice(_FOLDERS),
+                formats=[format_text],
+                format_names=[format_name],
+                genres=rng.sample(genres, rng.randint(1, 2)),
+                styles=rng.sample(styles, rng.randint(0, 3)),
+                folder=rng.choice(_FOLDERS),
                 rating=rng.choice((0, 0, 0, 1, 2, 3, 4, 5)),
                 date_added=f"{rng.randint(2005, 2025)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T"
-                           f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00",
-                cover_url=f"https://i.discogs.com/synthetic/{album_id}.jpg", artists=[(None, artist)])
+                f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00",
+                cover_url=f"https://i.discogs.com/synthetic/{album_id}.jpg",
+                artists=[(None, artist)],
+            )
             collection.save_album(conn, record)
             if rng.random() < with_details:
-                collection.save_release_details(conn, ReleaseDetails(
-                    release_id=record.release_id, country="UK", released=str(record.year), notes="",
-                    tracklist=_tracklist(rng), images=[], image_url="", fetched_at=collection.now_iso()))
+                collection.save_release_details(
+                    conn,
+                    ReleaseDetails(
+                        release_id=record.release_id,
+                        country="UK",
+                        released=str(record.year),
+                        notes="",
+                        tracklist=_tracklist(rng),
+                        images=[],
+                        image_url="",
+                        fetched_at=collection.now_iso(),
+                    ),
+                )

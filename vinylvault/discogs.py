@@ -78,10 +78,21 @@ class DiscogsClient:
     processes, as the per-IP limit requires).
     """
 
-    def __init__(self, base_url: str, token: str, user_agent: str, *, pacer: Pacer | None = None,
-                 min_interval: float = 1.0, timeout: tuple[float, float] = (5.0, 30.0),
-                 max_retries: int = 6, backoff_base: float = 1.0, backoff_cap: float = 60.0,
-                 sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        user_agent: str,
+        *,
+        pacer: Pacer | None = None,
+        min_interval: float = 1.0,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        max_retries: int = 6,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
         if not user_agent.strip():
             raise ValueError("Discogs requires a User-Agent")
         self.base_url = base_url.rstrip("/")
@@ -125,15 +136,21 @@ class DiscogsClient:
         retry_after = response.headers.get("Retry-After") if response is not None else None
         if retry_after and retry_after.strip().isdigit():
             return min(float(retry_after), self.backoff_cap)
-        return self._rng.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** attempt))
+        return self._rng.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
 
     def _send(self, path: str, params: dict[str, Any] | None) -> requests.Response:
         self._pacer.wait_turn(self.host, self.min_interval)
         if self._throttle:
             self._sleep(self._throttle)
         self.requests_sent += 1
-        return self._session.get(self.base_url + path, params=params, headers=self._headers(),
-                                 timeout=self.timeout, stream=True, allow_redirects=False)
+        return self._session.get(
+            self.base_url + path,
+            params=params,
+            headers=self._headers(),
+            timeout=self.timeout,
+            stream=True,
+            allow_redirects=False,
+        )
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET ``path`` (starting with ``/``) and return the decoded JSON body."""
@@ -188,15 +205,16 @@ class DiscogsClient:
             raise DiscogsAuthError("GET /oauth/identity: no username in the answer")
         return username
 
-    def collection_page(self, username: str, folder_id: int = 0, page: int = 1,
-                        per_page: int = 100) -> dict[str, Any]:
+    def collection_page(self, username: str, folder_id: int = 0, page: int = 1, per_page: int = 100) -> dict[str, Any]:
         """One page of a collection folder: ``{"pagination": {...}, "releases": [...]}``.
 
         Oldest additions first, so copies added during a sync land on pages
         not yet read instead of shifting those already read.
         """
-        return self.get(f"/users/{quote(username, safe='')}/collection/folders/{int(folder_id)}/releases",
-                        {"page": int(page), "per_page": int(per_page), "sort": "added", "sort_order": "asc"})
+        return self.get(
+            f"/users/{quote(username, safe='')}/collection/folders/{int(folder_id)}/releases",
+            {"page": int(page), "per_page": int(per_page), "sort": "added", "sort_order": "asc"},
+        )
 
     def folders(self, username: str) -> list[dict[str, Any]]:
         """The user's collection folders (``id``, ``name``, ``count``)."""
@@ -223,8 +241,7 @@ class DiscogsClient:
         The documentation names no sort for it (some clients pass one), so
         none is sent: pages are followed to the end and the grid sorts.
         """
-        return self.get(f"/users/{quote(username, safe='')}/wants",
-                        {"page": int(page), "per_page": int(per_page)})
+        return self.get(f"/users/{quote(username, safe='')}/wants", {"page": int(page), "per_page": int(per_page)})
 
     def collection_value(self, username: str) -> dict[str, Any]:
         """``GET /users/{username}/collection/value``: ``{"minimum", "median", "maximum"}``, owner only.

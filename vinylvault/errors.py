@@ -98,8 +98,10 @@ def handle_http_exception(exc: HTTPException):
 
 
 #: What the owner reads when a change could not be saved for lack of disk space.
-STORAGE_FULL_DETAIL = ("The disk is full, so this change could not be saved. Clearing the cover cache "
-                       "(on the admin page) frees space; then try again.")
+STORAGE_FULL_DETAIL = (
+    "The disk is full, so this change could not be saved. Clearing the cover cache "
+    "(on the admin page) frees space; then try again."
+)
 
 
 def handle_storage_full(exc: Exception):

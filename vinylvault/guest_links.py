@@ -44,11 +44,24 @@ MAX_LABEL_LENGTH = 100
 #: Reachable without a link when GUESTS_NEED_LINK is on: logging in, set-up,
 #: the link itself, assets and the phone app shell. Covers are named by the
 #: hash of their source and nginx serves them without asking the app anyway.
-OPEN_PREFIXES = ("/login", "/logout", "/setup", "/guest/", "/static/", "/cache/", "/theme/",
-                 "/health", "/manifest.webmanifest", "/sw.js", "/offline")
+OPEN_PREFIXES = (
+    "/login",
+    "/logout",
+    "/setup",
+    "/guest/",
+    "/static/",
+    "/cache/",
+    "/theme/",
+    "/health",
+    "/manifest.webmanifest",
+    "/sw.js",
+    "/offline",
+)
 
-NEED_LINK_DETAIL = ("This record collection is open to guests with a link from its owner. "
-                    "Ask them for one, or scan the code on the record player's screen.")
+NEED_LINK_DETAIL = (
+    "This record collection is open to guests with a link from its owner. "
+    "Ask them for one, or scan the code on the record player's screen."
+)
 
 
 class UnknownExpiry(ValueError):
@@ -59,8 +72,7 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def create_link(conn: sqlite3.Connection, expires: str = "week", label: str = "",
-                now: float | None = None) -> str:
+def create_link(conn: sqlite3.Connection, expires: str = "week", label: str = "", now: float | None = None) -> str:
     """Make a guest link lasting ``expires`` (a key of :data:`EXPIRY_CHOICES`); its token, never stored."""
     if expires not in EXPIRY_CHOICES:
         raise UnknownExpiry(f"expiry must be one of {', '.join(EXPIRY_CHOICES)}")
@@ -69,18 +81,24 @@ def create_link(conn: sqlite3.Connection, expires: str = "week", label: str = ""
     token = TOKEN_PREFIX + secrets.token_urlsafe(24)
     conn.execute(
         "INSERT INTO guest_links (label, token_hash, hint, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-        (label.strip()[:MAX_LABEL_LENGTH] or "Guests", _hash(token), token[:7], now,
-         None if lifetime is None else now + lifetime))
+        (
+            label.strip()[:MAX_LABEL_LENGTH] or "Guests",
+            _hash(token),
+            token[:7],
+            now,
+            None if lifetime is None else now + lifetime,
+        ),
+    )
     return token
 
 
 def list_links(conn: sqlite3.Connection) -> list[dict[str, Any]]:
     """Every link's id, label, hint, created_at, expires_at, last_used_at and ``expired`` flag."""
     now = time.time()
-    rows = conn.execute("SELECT id, label, hint, created_at, expires_at, last_used_at"
-                        " FROM guest_links ORDER BY id").fetchall()
-    return [{**dict(row), "expired": row["expires_at"] is not None and row["expires_at"] <= now}
-            for row in rows]
+    rows = conn.execute(
+        "SELECT id, label, hint, created_at, expires_at, last_used_at FROM guest_links ORDER BY id"
+    ).fetchall()
+    return [{**dict(row), "expired": row["expires_at"] is not None and row["expires_at"] <= now} for row in rows]
 
 
 def revoke_link(conn: sqlite3.Connection, link_id: int) -> bool:
@@ -91,8 +109,9 @@ def revoke_link(conn: sqlite3.Connection, link_id: int) -> bool:
 def live_link(conn: sqlite3.Connection, token_hash: str, now: float | None = None) -> int | None:
     """The id of the unexpired link whose token hashes to ``token_hash``; records its use (hourly)."""
     now = time.time() if now is None else now
-    row = conn.execute("SELECT id, expires_at, last_used_at FROM guest_links WHERE token_hash = ?",
-                       (token_hash,)).fetchone()
+    row = conn.execute(
+        "SELECT id, expires_at, last_used_at FROM guest_links WHERE token_hash = ?", (token_hash,)
+    ).fetchone()
     if row is None or (row["expires_at"] is not None and row["expires_at"] <= now):
         return None
     if row["last_used_at"] is None or now - row["last_used_at"] >= LAST_USED_RESOLUTION_SECONDS:
@@ -113,6 +132,7 @@ def has_live_guest_session() -> bool:
 
 # --- The gate -------------------------------------------------------------------
 
+
 @bp.before_app_request
 def _require_link() -> None:
     """With GUESTS_NEED_LINK, refuse (403) a visitor who is neither the owner nor holding a live link."""
@@ -126,6 +146,7 @@ def _require_link() -> None:
 
 
 # --- Views ----------------------------------------------------------------------
+
 
 @bp.get("/guest/<token>")
 @auth.rate_limit(scope="guest", setting="LOGIN_ATTEMPTS_PER_MINUTE")
@@ -153,8 +174,7 @@ def create_link_form():
         token = create_link(db.get_db(), request.form.get("expires", "week"), request.form.get("label", ""))
     except UnknownExpiry as exc:
         abort(400, str(exc))
-    flash(f"New guest link (shown this once): {url_for('guest_links.open_link', token=token, _external=True)}",
-          "ok")
+    flash(f"New guest link (shown this once): {url_for('guest_links.open_link', token=token, _external=True)}", "ok")
     return redirect(_admin_anchor(), 303)
 
 
@@ -170,11 +190,13 @@ def revoke_link_form(link_id: int):
 
 # --- CLI ------------------------------------------------------------------------
 
+
 @bp.cli.command("create-guest-link")
 @click.option("--expires", type=click.Choice(list(EXPIRY_CHOICES)), default="week", show_default=True)
 @click.option("--label", default="Guests", show_default=True, help="A label to recognise the link by.")
-@click.option("--base-url", default="http://vinylvault.local", show_default=True,
-              help="The address guests open the site at.")
+@click.option(
+    "--base-url", default="http://vinylvault.local", show_default=True, help="The address guests open the site at."
+)
 def create_link_command(expires: str, label: str, base_url: str) -> None:
     """Make a read-only guest link and print it (shown this once only)."""
     click.echo(f"{base_url.rstrip('/')}/guest/{create_link(db.get_db(), expires, label)}")
@@ -187,8 +209,10 @@ def list_links_command() -> None:
     if not links:
         click.echo("No guest links.")
     for link in links:
-        click.echo(f"{link['id']}\t{link['label']}\t{link['hint']}...\tcreated {auth.format_time(link['created_at'])}"
-                   f"\texpires {auth.format_time(link['expires_at'])}\tlast used {auth.format_time(link['last_used_at'])}")
+        click.echo(
+            f"{link['id']}\t{link['label']}\t{link['hint']}...\tcreated {auth.format_time(link['created_at'])}"
+            f"\texpires {auth.format_time(link['expires_at'])}\tlast used {auth.format_time(link['last_used_at'])}"
+        )
 
 
 @bp.cli.command("revoke-guest-link")

@@ -177,8 +177,15 @@ def _preview_uri(entry: Any) -> str | None:
     return "data:image/webp;base64," + base64.b64encode(entry.preview).decode("ascii")
 
 
-def cover_img(album: Any, size_type: str = "thumbnails", alt: str | None = None, css_class: str = "",
-              sizes: str | None = None, eager: bool = False, high_priority: bool = True) -> Markup:
+def cover_img(
+    album: Any,
+    size_type: str = "thumbnails",
+    alt: str | None = None,
+    css_class: str = "",
+    sizes: str | None = None,
+    eager: bool = False,
+    high_priority: bool = True,
+) -> Markup:
     """One ``<img>`` for an album's cover (a mapping/object with ``cover_url``,
     ``artist``, ``title``) or for a plain source URL.
 
@@ -207,9 +214,15 @@ def cover_img(album: Any, size_type: str = "thumbnails", alt: str | None = None,
         "data-size-type": size_type,
     }
     if eager:
-        attrs = {"src": real, "srcset": srcset, "sizes": sizes, **common,
-                 "loading": "eager", "fetchpriority": "high" if high_priority else None,
-                 "class": css_class or None}
+        attrs = {
+            "src": real,
+            "srcset": srcset,
+            "sizes": sizes,
+            **common,
+            "loading": "eager",
+            "fetchpriority": "high" if high_priority else None,
+            "class": css_class or None,
+        }
         return Markup(f"<img {_attributes(attrs)}>")
     original = url if key and _fallback_url(url, size_type) == url else None
     attrs = {
@@ -223,8 +236,7 @@ def cover_img(album: Any, size_type: str = "thumbnails", alt: str | None = None,
         "loading": "lazy",
         "class": f"lazy-load {css_class}".strip(),
     }
-    twin = {"src": real, "srcset": srcset, "sizes": sizes, **common,
-            "class": css_class or None}
+    twin = {"src": real, "srcset": srcset, "sizes": sizes, **common, "class": css_class or None}
     return Markup(f"<img {_attributes(attrs)}><noscript><img {_attributes(twin)}></noscript>")
 
 

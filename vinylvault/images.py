@@ -45,8 +45,14 @@ def init_app(app: Flask) -> None:
     """Create the cover cache for ``app`` and register the Jinja helpers."""
     settings = app.config["SETTINGS"]
     try:
-        cache = ImageCache(settings.COVERS_DIR, settings.CACHE_DATABASE_PATH, settings,
-                           local_root=settings.DATA_DIR, local_folders=(DEMO_COVERS,), rebuild_corrupt_index=True)
+        cache = ImageCache(
+            settings.COVERS_DIR,
+            settings.CACHE_DATABASE_PATH,
+            settings,
+            local_root=settings.DATA_DIR,
+            local_folders=(DEMO_COVERS,),
+            rebuild_corrupt_index=True,
+        )
     except (OSError, ValueError) as exc:
         raise CacheUnavailable(f"the cover cache in {settings.COVERS_DIR} could not be opened: {exc}") from exc
     # The app owns and closes its cache; it is also the process-wide instance,

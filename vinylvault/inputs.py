@@ -100,11 +100,13 @@ def check_text(value: str, field: str, place: str, limit: int | None = None, lab
     label = label or repr(field)
     bad = rule.search(value)
     if bad:
-        raise RefusedInput("invalid_text", f"{place} has a character that cannot be used in {label} "
-                                           f"(U+{ord(bad.group()):04X} at position {bad.start() + 1}).")
+        raise RefusedInput(
+            "invalid_text",
+            f"{place} has a character that cannot be used in {label} "
+            f"(U+{ord(bad.group()):04X} at position {bad.start() + 1}).",
+        )
     if limit is not None and len(value) > limit:
-        raise RefusedInput("text_too_long", f"{place} has too long a value in {label}: "
-                                            f"at most {limit:,} characters.")
+        raise RefusedInput("text_too_long", f"{place} has too long a value in {label}: at most {limit:,} characters.")
 
 
 def check_name(name: str, place: str, kind: str = "a field name") -> None:
@@ -216,8 +218,9 @@ class CheckedRequest(Request):
         if self.endpoint not in UPLOAD_ENDPOINTS:
             # One byte more than the cap: a body without a Content-Length is cut
             # at the limit silently, and a reader must tell "over" from "at".
-            self.max_content_length = min(current_app.config["MAX_JSON_BYTES"] + 1,
-                                          current_app.config["MAX_CONTENT_LENGTH"] or math.inf)
+            self.max_content_length = min(
+                current_app.config["MAX_JSON_BYTES"] + 1, current_app.config["MAX_CONTENT_LENGTH"] or math.inf
+            )
         try:
             check_text(self.path, "", ADDRESS, label="its path")
             check_fields(self._query_pairs(), ADDRESS)

@@ -39,6 +39,7 @@ WALL_COVERS = 48
 
 # --- Kiosk view -----------------------------------------------------------------
 
+
 def kiosk_requested() -> bool:
     """Whether this request is shown as the kiosk: ``?kiosk=1``, else the cookie, else ``KIOSK_MODE``."""
     asked = request.args.get("kiosk")
@@ -65,14 +66,17 @@ def _kiosk_context() -> dict[str, Any]:
     if not kiosk_requested():
         return {"kiosk": None}
     settings = current_app.config["SETTINGS"]
-    return {"kiosk": {
-        "idle_ms": int(settings.KIOSK_IDLE_MINUTES * 60_000),
-        "dim_from": settings.KIOSK_DIM_FROM_HOUR,
-        "dim_until": settings.KIOSK_DIM_UNTIL_HOUR,
-    }}
+    return {
+        "kiosk": {
+            "idle_ms": int(settings.KIOSK_IDLE_MINUTES * 60_000),
+            "dim_from": settings.KIOSK_DIM_FROM_HOUR,
+            "dim_until": settings.KIOSK_DIM_UNTIL_HOUR,
+        }
+    }
 
 
 # --- What is playing, the wall of covers ------------------------------------------
+
 
 def current_spin(conn: sqlite3.Connection, now: datetime | None = None) -> collection.Album | None:
     """The album on the turntable: the side spinning now (:func:`spins.current`), else the last
@@ -104,8 +108,9 @@ def wall_covers(conn: sqlite3.Connection, limit: int = WALL_COVERS) -> list[tupl
     """
     cache = images.get_cache()
     # Twice the need: a few covers may not be cached yet. No touch(): random covers must not look recently used.
-    rows = conn.execute("SELECT id FROM albums WHERE cover_url != '' OR thumb_url != '' ORDER BY random() LIMIT ?",
-                        (limit * 2,)).fetchall()
+    rows = conn.execute(
+        "SELECT id FROM albums WHERE cover_url != '' OR thumb_url != '' ORDER BY random() LIMIT ?", (limit * 2,)
+    ).fetchall()
     wall: list[tuple[collection.Album, str]] = []
     for album in collection.get_albums(conn, [row["id"] for row in rows]):
         entry = cache.lookup(album.image_url, "thumbnails")
@@ -117,6 +122,7 @@ def wall_covers(conn: sqlite3.Connection, limit: int = WALL_COVERS) -> list[tupl
 
 
 # --- The guests' address and its QR code --------------------------------------------
+
 
 def _is_loopback(host: str) -> bool:
     """Whether a ``Host`` header names this machine only (``localhost``, ``127.0.0.1:8080``, ``[::1]``)."""
@@ -158,8 +164,11 @@ def qr_svg(url: str, title: str) -> Markup:
     ``style=``, so the page keeps to the Content-Security-Policy.
     """
     code = segno.make(url, error="m")
-    return Markup(code.svg_inline(scale=1, omitsize=True, border=4, svgclass="qr", lineclass=None,
-                                  dark="#000", light="#fff", title=title))
+    return Markup(
+        code.svg_inline(
+            scale=1, omitsize=True, border=4, svgclass="qr", lineclass=None, dark="#000", light="#fff", title=title
+        )
+    )
 
 
 @bp.app_template_global("guest_qr")
@@ -170,6 +179,7 @@ def guest_qr() -> Markup:
 
 
 # --- The attract screen --------------------------------------------------------------
+
 
 @bp.get("/kiosk/attract")
 def attract():

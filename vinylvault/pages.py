@@ -24,8 +24,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Mapping
 
-from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template,
-                   request, session, url_for)
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from werkzeug.exceptions import BadRequest
 
 import config
@@ -41,8 +52,21 @@ bp = Blueprint("pages", __name__)
 THEMES = ("dark", "light")
 THEME_COOKIE = "vv_theme"
 #: Grid parameters carried from the grid to album pages (previous/next follow them).
-GRID_PARAMS = ("sort", "order", "genre", "style", "decade", "format", "folder", "q",
-               "media", "sleeve", "shelf", "duplicates", "group")
+GRID_PARAMS = (
+    "sort",
+    "order",
+    "genre",
+    "style",
+    "decade",
+    "format",
+    "folder",
+    "q",
+    "media",
+    "sleeve",
+    "shelf",
+    "duplicates",
+    "group",
+)
 FILTER_PARAMS = ("genre", "style", "decade", "format", "folder", "media", "sleeve", "shelf", "duplicates")
 #: How the active-filter chips name the filters that are not one word.
 FILTER_LABELS = {"media": "Record condition", "sleeve": "Sleeve condition", "shelf": "Where is it"}
@@ -61,6 +85,7 @@ _OPEN_PREFIXES = ("/setup", "/static/", "/cache/", "/api/", "/health", "/theme/"
 
 
 # --- Request plumbing --------------------------------------------------------
+
 
 @bp.app_context_processor
 def _page_context() -> dict[str, Any]:
@@ -124,6 +149,7 @@ def grid_params() -> dict[str, str]:
 
 # --- Grid --------------------------------------------------------------------
 
+
 @bp.get("/")
 def index():
     """The grid of covers: sort, filters, search box, "Load more" (keyset) pagination."""
@@ -132,23 +158,35 @@ def index():
     limit = _int_arg("limit", current_app.config["PAGE_SIZE"], 1, collection.MAX_LIMIT)
     page_number = _int_arg("page", 1, 1, MAX_PAGE)
     after = request.args.get("after") or None
-    page = collection.list_albums(conn, **params, limit=limit, after=after,
-                                  offset=(page_number - 1) * limit if page_number > 1 else None)
+    page = collection.list_albums(
+        conn, **params, limit=limit, after=after, offset=(page_number - 1) * limit if page_number > 1 else None
+    )
     next_url = None
     if page.next_cursor:
         next_url = url_for("pages.index", **params, **_limit_param(limit), after=page.next_cursor)
     first_page = not after and page_number == 1
-    context = {"albums": page.albums, "total": page.total, "next_url": next_url, "params": params,
-               "eager": EAGER_COVERS if first_page else 0,
-               "pressings": collection.pressings_by_master(conn, page.albums) if params.get("group") else None}
+    context = {
+        "albums": page.albums,
+        "total": page.total,
+        "next_url": next_url,
+        "params": params,
+        "eager": EAGER_COVERS if first_page else 0,
+        "pressings": collection.pressings_by_master(conn, page.albums) if params.get("group") else None,
+    }
     if request.args.get("fragment"):
         return render_template("_grid_page.html", **context)
     return render_template(
-        "index.html", **context, options=collection.filter_options(conn), sorts=SORT_LABELS,
-        counts=collection.counts(conn), filtered=any(params.get(name) for name in (*FILTER_PARAMS, "q")),
+        "index.html",
+        **context,
+        options=collection.filter_options(conn),
+        sorts=SORT_LABELS,
+        counts=collection.counts(conn),
+        filtered=any(params.get(name) for name in (*FILTER_PARAMS, "q")),
         active_filters=[(name, params[name]) for name in FILTER_PARAMS if name in params],
         shelf_field=collection.get_setting(conn, collection.SHELF_FIELD_KEY, ""),
-        wants=collection.want_count(conn) if _wants_visible(conn) else 0, filter_labels=FILTER_LABELS)
+        wants=collection.want_count(conn) if _wants_visible(conn) else 0,
+        filter_labels=FILTER_LABELS,
+    )
 
 
 def _limit_param(limit: int) -> dict[str, int]:
@@ -159,14 +197,16 @@ def _limit_param(limit: int) -> dict[str, int]:
 @auth.owner_required
 def remove_demo():
     """Delete the demo albums (the owner's own collection is untouched)."""
-    removed = demo.remove_demo(db.get_db(), current_app.config["DATA_DIR"],
-                               current_app.extensions.get("image_cache"))
-    flash(f"Removed the demo collection: {removed.albums} albums and their {removed.cached_images} "
-          "cached cover images.", "ok")
+    removed = demo.remove_demo(db.get_db(), current_app.config["DATA_DIR"], current_app.extensions.get("image_cache"))
+    flash(
+        f"Removed the demo collection: {removed.albums} albums and their {removed.cached_images} cached cover images.",
+        "ok",
+    )
     return redirect(url_for("pages.index"), 303)
 
 
 # --- Album and now playing ------------------------------------------------------
+
 
 @bp.get("/album/<album_id:album_id>")
 def album(album_id: int):
@@ -178,19 +218,29 @@ def album(album_id: int):
     params = grid_params()
     previous_id, next_id = collection.neighbours(conn, album_id, **params)
     details, details_pending = _release_details(record)
-    return render_template("album.html", album=record, details=details, details_pending=details_pending,
-                           params=params, **_pressings_context(conn, record),
-                           sides=spins.album_sides(conn, record, _spin_settings()[0]) if _is_owner() else [],
-                           previous_id=previous_id, next_id=next_id,
-                           via_random=request.args.get("via") == "random")
+    return render_template(
+        "album.html",
+        album=record,
+        details=details,
+        details_pending=details_pending,
+        params=params,
+        **_pressings_context(conn, record),
+        sides=spins.album_sides(conn, record, _spin_settings()[0]) if _is_owner() else [],
+        previous_id=previous_id,
+        next_id=next_id,
+        via_random=request.args.get("via") == "random",
+    )
 
 
 def _pressings_context(conn: sqlite3.Connection, record: collection.Album) -> dict[str, Any]:
     """The album page's other pressings owned, pressings wanted (when the visitor may see the wantlist), shelf."""
     shelf_field = collection.get_setting(conn, collection.SHELF_FIELD_KEY, "") or ""
-    return {"other_pressings": collection.other_pressings(conn, record),
-            "wanted_pressings": collection.wanted_pressings(conn, record) if _wants_visible(conn) else [],
-            "shelf_field": shelf_field, "shelf": record.custom_fields.get(shelf_field, "") if shelf_field else ""}
+    return {
+        "other_pressings": collection.other_pressings(conn, record),
+        "wanted_pressings": collection.wanted_pressings(conn, record) if _wants_visible(conn) else [],
+        "shelf_field": shelf_field,
+        "shelf": record.custom_fields.get(shelf_field, "") if shelf_field else "",
+    }
 
 
 def _release_details(record: collection.Album) -> tuple[collection.ReleaseDetails | None, bool]:
@@ -235,7 +285,7 @@ def _fetch_details(settings: config.Settings, release_id: int) -> None:
     conn = db.connect(settings.DATABASE_PATH)
     try:
         sync.ensure_release_details(conn, settings, release_id)
-    except Exception:  # noqa: BLE001 - a background thread has nobody else to tell
+    except Exception:
         log.exception("release %d details: fetch failed", release_id)
     finally:
         conn.close()
@@ -264,6 +314,7 @@ def record_play(album_id: int):
 
 # --- Spinning a record ------------------------------------------------------------
 
+
 def _spin_settings() -> tuple[int, float]:
     settings = current_app.config["SETTINGS"]
     return settings.SPIN_UNKNOWN_TRACK_SECONDS, settings.SPIN_FORGOTTEN_MINUTES * 60
@@ -279,9 +330,14 @@ def spinning_view(conn: sqlite3.Connection, now: float) -> dict[str, Any]:
         return {"spin": None}
     sides = spins.album_sides(conn, album, unknown)
     side = sides[min(spin.side_index, len(sides) - 1)]
-    return {"spin": spin, "album": album, "side": side, "needle": spins.needle(side, spin.started_at, now),
-            "starts": spins.track_starts(side, spin.started_at),
-            "next_side": sides[spin.side_index + 1] if spin.side_index + 1 < len(sides) else None}
+    return {
+        "spin": spin,
+        "album": album,
+        "side": side,
+        "needle": spins.needle(side, spin.started_at, now),
+        "starts": spins.track_starts(side, spin.started_at),
+        "next_side": sides[spin.side_index + 1] if spin.side_index + 1 < len(sides) else None,
+    }
 
 
 @bp.get("/spinning")
@@ -294,8 +350,14 @@ def spinning():
 def spinning_state():
     """Which side is on the turntable (JSON), polled by spinning.js so every screen follows a flip."""
     spin = spins.current(db.get_db())
-    return jsonify({"spin": spin.id if spin else None, "album_id": spin.album_id if spin else None,
-                    "side": spin.side if spin else None, "started_at": spin.started_at if spin else None})
+    return jsonify(
+        {
+            "spin": spin.id if spin else None,
+            "album_id": spin.album_id if spin else None,
+            "side": spin.side if spin else None,
+            "started_at": spin.started_at if spin else None,
+        }
+    )
 
 
 @bp.post("/spinning/start/<album_id:album_id>")
@@ -348,20 +410,28 @@ def history():
     album_arg = request.args.get("album") or ""
     album_id = None
     if album_arg:
-        album_id = _int_arg("album", 0, -2**62, 2**62)
+        album_id = _int_arg("album", 0, -(2**62), 2**62)
     artist = (request.args.get("artist") or "").strip()
     month = (request.args.get("month") or "").strip()
     page_number = _int_arg("page", 1, 1, MAX_PAGE)
     limit = spins.MAX_HISTORY_PAGE // 2
-    rows, total = spins.history(conn, album_id=album_id, artist=artist, month=month, limit=limit,
-                                offset=(page_number - 1) * limit)
+    rows, total = spins.history(
+        conn, album_id=album_id, artist=artist, month=month, limit=limit, offset=(page_number - 1) * limit
+    )
     params = {k: v for k, v in (("album", album_arg), ("artist", artist), ("month", month)) if v}
     next_url = url_for("pages.history", **params, page=page_number + 1) if total > page_number * limit else None
-    return render_template("history.html", rows=rows, total=total, params=params, next_url=next_url,
-                           album_filter=collection.get_album(conn, album_id) if album_id is not None else None)
+    return render_template(
+        "history.html",
+        rows=rows,
+        total=total,
+        params=params,
+        next_url=next_url,
+        album_filter=collection.get_album(conn, album_id) if album_id is not None else None,
+    )
 
 
 # --- Wantlist -------------------------------------------------------------------
+
 
 def _wants_visible(conn: sqlite3.Connection) -> bool:
     """The owner always sees the wantlist; a guest only once the owner made it public."""
@@ -380,14 +450,25 @@ def wants():
     after = request.args.get("after") or None
     page = collection.list_wants(conn, **params, limit=limit, after=after)
     next_url = url_for("pages.wants", **params, after=page.next_cursor) if page.next_cursor else None
-    context = {"wants": page.albums, "total": page.total, "next_url": next_url, "params": params,
-               "eager": 0 if after else EAGER_COVERS, "show_notes": _is_owner()}
+    context = {
+        "wants": page.albums,
+        "total": page.total,
+        "next_url": next_url,
+        "params": params,
+        "eager": 0 if after else EAGER_COVERS,
+        "show_notes": _is_owner(),
+    }
     if request.args.get("fragment"):
         return render_template("_wants_page.html", **context)
     filters = [name for name in WANT_FILTERS if name in params]
-    return render_template("wants.html", **context, options=collection.want_filter_options(conn),
-                           sorts=SORT_LABELS, filtered=bool(filters or params.get("q")),
-                           active_filters=[(name, params[name]) for name in filters])
+    return render_template(
+        "wants.html",
+        **context,
+        options=collection.want_filter_options(conn),
+        sorts=SORT_LABELS,
+        filtered=bool(filters or params.get("q")),
+        active_filters=[(name, params[name]) for name in filters],
+    )
 
 
 @bp.post("/sync/collector-settings")
@@ -407,9 +488,10 @@ def collector_settings():
 
 # --- Random, search, stats -------------------------------------------------------
 
+
 @bp.get("/spin")
 def spin():
-    """"Spin the crates": the record button that leads to /random."""
+    """ "Spin the crates": the record button that leads to /random."""
     return render_template("random.html", total=collection.counts(db.get_db())["albums"])
 
 
@@ -437,10 +519,10 @@ def search():
     if result and result.total > page_number * limit:
         next_url = url_for("pages.search", q=q, page=page_number + 1)
     if result and request.args.get("fragment"):
-        return render_template("_grid_page.html", albums=result.albums, next_url=next_url,
-                               params={"q": q}, eager=0)
-    return render_template("search.html", q=q, result=result, next_url=next_url,
-                           eager=EAGER_COVERS if page_number == 1 else 0)
+        return render_template("_grid_page.html", albums=result.albums, next_url=next_url, params={"q": q}, eager=0)
+    return render_template(
+        "search.html", q=q, result=result, next_url=next_url, eager=EAGER_COVERS if page_number == 1 else 0
+    )
 
 
 #: A /stats chart with nothing to count (a CSV export may carry no genres, say).
@@ -452,27 +534,50 @@ def stats():
     """Totals, charts by genre, decade and format, newest additions, and the cache's numbers."""
     numbers = collection.collection_stats(db.get_db())
     charts = {
-        "genre": bar_chart([(o.label, o.count) for o in numbers.by_genre[:10]],
-                           chart_id="chart-genre", title="Albums by genre (top 10)",
-                           empty=STATS_EMPTY.format(what="genres")),
-        "decade": column_chart([(o.label, o.count) for o in numbers.by_decade],
-                               chart_id="chart-decade", title="Albums by decade",
-                               empty=STATS_EMPTY.format(what="release years")),
-        "format": bar_chart([(o.label, o.count) for o in numbers.by_format[:10]],
-                            chart_id="chart-format", title="Albums by format (top 10)",
-                            empty=STATS_EMPTY.format(what="formats")),
+        "genre": bar_chart(
+            [(o.label, o.count) for o in numbers.by_genre[:10]],
+            chart_id="chart-genre",
+            title="Albums by genre (top 10)",
+            empty=STATS_EMPTY.format(what="genres"),
+        ),
+        "decade": column_chart(
+            [(o.label, o.count) for o in numbers.by_decade],
+            chart_id="chart-decade",
+            title="Albums by decade",
+            empty=STATS_EMPTY.format(what="release years"),
+        ),
+        "format": bar_chart(
+            [(o.label, o.count) for o in numbers.by_format[:10]],
+            chart_id="chart-format",
+            title="Albums by format (top 10)",
+            empty=STATS_EMPTY.format(what="formats"),
+        ),
     }
     value = _value_context(db.get_db()) if _is_owner() else None
-    return render_template("stats.html", stats=numbers, charts=charts, cache=_cache_stats(), value=value,
-                           spinning=_spinning_stats(db.get_db()) if _is_owner() else None)
+    return render_template(
+        "stats.html",
+        stats=numbers,
+        charts=charts,
+        cache=_cache_stats(),
+        value=value,
+        spinning=_spinning_stats(db.get_db()) if _is_owner() else None,
+    )
 
 
 def _spinning_stats(conn: sqlite3.Connection) -> dict[str, Any]:
     """The owner's listening on /stats: sides per month (chart), most played, dust collectors, share this year."""
     numbers = spins.spin_stats(conn, time.time())
-    chart = column_chart([(calendar.month_abbr[int(month[5:])], count) for month, count in numbers.per_month],
-                         chart_id="chart-spins", title="Sides played per month", unit="sides",
-                         empty="Nothing played yet.") if any(c for _, c in numbers.per_month) else None
+    chart = (
+        column_chart(
+            [(calendar.month_abbr[int(month[5:])], count) for month, count in numbers.per_month],
+            chart_id="chart-spins",
+            title="Sides played per month",
+            unit="sides",
+            empty="Nothing played yet.",
+        )
+        if any(c for _, c in numbers.per_month)
+        else None
+    )
     share = round(100 * numbers.played_this_year / numbers.owned) if numbers.owned else 0
     return {"numbers": numbers, "chart": chart, "share": share}
 
@@ -493,9 +598,17 @@ def _value_context(conn: sqlite3.Connection) -> dict[str, Any]:
             problem = f"in {snapshot.currency}, not {currency}"
         rows.append((snapshot, problem))
     charted = [s for s, problem in rows if problem is None]
-    chart = line_chart([(s.taken_at[:10], float(s.amounts[1])) for s in charted], chart_id="chart-value",
-                       title=f"Median value of the collection ({currency})", unit=currency or "",
-                       value_labels=[s.median for s in charted]) if charted else None
+    chart = (
+        line_chart(
+            [(s.taken_at[:10], float(s.amounts[1])) for s in charted],
+            chart_id="chart-value",
+            title=f"Median value of the collection ({currency})",
+            unit=currency or "",
+            value_labels=[s.median for s in charted],
+        )
+        if charted
+        else None
+    )
     return {"rows": rows, "chart": chart, "currency": currency}
 
 
@@ -532,12 +645,16 @@ def sync_page():
     conn = db.get_db()
     settings = current_app.config["SETTINGS"]
     username, token = sync.discogs_credentials(conn, settings)
-    return render_template("sync.html", status=sync_view(), connected=bool(username and token),
-                           covers_note=_covers_note(conn, token, "on the set-up page (the button below)"),
-                           period=sync_period(settings.SYNC_INTERVAL_HOURS),
-                           shelf_field=collection.get_setting(conn, collection.SHELF_FIELD_KEY, ""),
-                           wants_public=collection.get_setting(conn, collection.WANTS_PUBLIC_KEY, "") == "1",
-                           wants_count=collection.want_count(conn))
+    return render_template(
+        "sync.html",
+        status=sync_view(),
+        connected=bool(username and token),
+        covers_note=_covers_note(conn, token, "on the set-up page (the button below)"),
+        period=sync_period(settings.SYNC_INTERVAL_HOURS),
+        shelf_field=collection.get_setting(conn, collection.SHELF_FIELD_KEY, ""),
+        wants_public=collection.get_setting(conn, collection.WANTS_PUBLIC_KEY, "") == "1",
+        wants_count=collection.want_count(conn),
+    )
 
 
 def sync_period(hours: float) -> str | None:
@@ -596,11 +713,15 @@ def setup():
             flash(_setup_saved_message(conn, first_run), "ok")
             return redirect(url_for("pages.index" if first_run else "pages.admin"), 303)
     token = sync.discogs_credentials(conn, current_app.config["SETTINGS"])[1]
-    return render_template("setup.html", first_run=first_run, errors=problems, discogs_username=username,
-                           has_token=bool(collection.get_setting(conn, sync.TOKEN_KEY)),
-                           covers_note=_covers_note(conn, token, "below"),
-                           scrobbling=None if first_run else _scrobbling_accounts(conn)), \
-        400 if problems else 200
+    return render_template(
+        "setup.html",
+        first_run=first_run,
+        errors=problems,
+        discogs_username=username,
+        has_token=bool(collection.get_setting(conn, sync.TOKEN_KEY)),
+        covers_note=_covers_note(conn, token, "below"),
+        scrobbling=None if first_run else _scrobbling_accounts(conn),
+    ), 400 if problems else 200
 
 
 def _setup_saved_message(conn: sqlite3.Connection, first_run: bool) -> str:
@@ -610,8 +731,10 @@ def _setup_saved_message(conn: sqlite3.Connection, first_run: bool) -> str:
     if not waiting:
         return saved
     if sync.discogs_credentials(conn, current_app.config["SETTINGS"])[1]:
-        return (f"{saved} Covers for your {plural(waiting, 'album')} from the CSV file now arrive by themselves, "
-                "in the background.")
+        return (
+            f"{saved} Covers for your {plural(waiting, 'album')} from the CSV file now arrive by themselves, "
+            "in the background."
+        )
     return f"{saved} {csv_import.placeholder_note(waiting)}"
 
 
@@ -648,8 +771,14 @@ def _check_discogs_token(username: str, token: str) -> tuple[str, list[str]]:
     An empty ``username`` is filled in from the answer. The token never
     reaches a log line or a message (DiscogsError messages leave it out).
     """
-    client = discogs.DiscogsClient(current_app.config["DISCOGS_API_URL"], token, current_app.config["USER_AGENT"],
-                                   min_interval=0, timeout=SETUP_CHECK_TIMEOUT, max_retries=1)
+    client = discogs.DiscogsClient(
+        current_app.config["DISCOGS_API_URL"],
+        token,
+        current_app.config["USER_AGENT"],
+        min_interval=0,
+        timeout=SETUP_CHECK_TIMEOUT,
+        max_retries=1,
+    )
     try:
         owner = client.check_token()
     except discogs.DiscogsAuthError:
@@ -670,9 +799,13 @@ LASTFM_STATE = "lastfm_state"
 def _scrobbling_accounts(conn: sqlite3.Connection) -> dict[str, Any]:
     """What the set-up page says of the scrobbling accounts (whether each is stored; never the values)."""
     stored = scrobble.accounts(conn)
-    return {"listenbrainz": bool(stored.listenbrainz_token), "lastfm_key": bool(stored.lastfm_key),
-            "lastfm_secret": bool(stored.lastfm_secret), "lastfm_session": bool(stored.lastfm_session),
-            "lastfm_user": collection.get_setting(conn, scrobble.LASTFM_USER_KEY, "") or ""}
+    return {
+        "listenbrainz": bool(stored.listenbrainz_token),
+        "lastfm_key": bool(stored.lastfm_key),
+        "lastfm_secret": bool(stored.lastfm_secret),
+        "lastfm_session": bool(stored.lastfm_session),
+        "lastfm_user": collection.get_setting(conn, scrobble.LASTFM_USER_KEY, "") or "",
+    }
 
 
 @bp.post("/setup/scrobbling")
@@ -711,8 +844,9 @@ def lastfm_callback():
     conn = db.get_db()
     stored = scrobble.accounts(conn)
     try:
-        username, key = scrobble.lastfm_get_session(current_app.config["SETTINGS"], stored.lastfm_key,
-                                                    stored.lastfm_secret, token)
+        username, key = scrobble.lastfm_get_session(
+            current_app.config["SETTINGS"], stored.lastfm_key, stored.lastfm_secret, token
+        )
     except scrobble.LastFMAuthError as exc:
         log.info("Last.fm session not made: %s", exc)
         flash(str(exc), "error")
@@ -738,13 +872,21 @@ def retry_scrobbles():
 def admin():
     """Cache statistics with memory scopes, clear-cache and preload controls, Discogs account."""
     conn = db.get_db()
-    return render_template("admin.html", cache=_cache_stats(), counts=collection.counts(conn),
-                           discogs_user=collection.get_setting(conn, sync.USERNAME_KEY, ""),
-                           has_token=bool(collection.get_setting(conn, sync.TOKEN_KEY)),
-                           api_tokens=auth.list_api_tokens(conn),
-                           scrobbles={"summary": scrobble.queue_summary(conn), "problems": scrobble.problem_rows(conn),
-                                      "enabled": scrobble.accounts(conn).enabled(), "names": scrobble.SERVICE_NAMES},
-                           guest_links=guest_links.list_links(conn))
+    return render_template(
+        "admin.html",
+        cache=_cache_stats(),
+        counts=collection.counts(conn),
+        discogs_user=collection.get_setting(conn, sync.USERNAME_KEY, ""),
+        has_token=bool(collection.get_setting(conn, sync.TOKEN_KEY)),
+        api_tokens=auth.list_api_tokens(conn),
+        scrobbles={
+            "summary": scrobble.queue_summary(conn),
+            "problems": scrobble.problem_rows(conn),
+            "enabled": scrobble.accounts(conn).enabled(),
+            "names": scrobble.SERVICE_NAMES,
+        },
+        guest_links=guest_links.list_links(conn),
+    )
 
 
 @bp.post("/admin/clear-cache")
@@ -774,6 +916,7 @@ def clear_memory_scope(scope: str):
 
 
 # --- Theme --------------------------------------------------------------------------
+
 
 @bp.get("/theme/<name>")
 def set_theme(name: str):

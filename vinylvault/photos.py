@@ -65,8 +65,7 @@ FORMAT_EXTENSIONS: dict[str, tuple[str, ...]] = {
     "BMP": ("bmp",),
 }
 ALLOWED_EXTENSIONS = frozenset(ext for exts in FORMAT_EXTENSIONS.values() for ext in exts)
-MIMETYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp",
-             "bmp": "image/bmp"}
+MIMETYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp", "bmp": "image/bmp"}
 TITLE_MAX = 200
 DESCRIPTION_MAX = 2000
 #: token_urlsafe(24) is 32 characters; anything much longer is not one of ours.
@@ -77,11 +76,14 @@ _PHOTO_ID = re.compile(r"[0-9a-f]{32}")
 #: An original this young may belong to an upload whose row is not committed yet.
 ORPHAN_GRACE_SECONDS = 600.0
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_COLUMNS = ("id, album_id, visibility, title, description, format, ext, width, height, bytes, "
-            "created_at, updated_at, view_count, last_viewed_at")
+_COLUMNS = (
+    "id, album_id, visibility, title, description, format, ext, width, height, bytes, "
+    "created_at, updated_at, view_count, last_viewed_at"
+)
 
 
 # --- Errors ------------------------------------------------------------------
+
 
 class PhotoError(Exception):
     """A request the store refuses; ``status`` is the HTTP answer, ``code`` a short reason."""
@@ -123,6 +125,7 @@ class NotFound(PhotoError):
 
 
 # --- Values ------------------------------------------------------------------
+
 
 class Visibility(str, enum.Enum):
     """Who may see a photo."""
@@ -229,6 +232,7 @@ def _token_hash(token: str) -> str:
 
 # --- The derivative cache ------------------------------------------------------
 
+
 def open_photo_cache(settings: config.Settings, memory: MemoryTier | None = None) -> ImageCache:
     """The photos' own :class:`ImageCache`: ``PHOTOS_DIR/derived``, never under ``COVERS_DIR``.
 
@@ -243,16 +247,26 @@ def open_photo_cache(settings: config.Settings, memory: MemoryTier | None = None
     photos_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     derived = photos_dir / "derived"
     cache_settings = dataclasses.replace(
-        settings, MEMORY_CACHE_ENABLED=False,
-        MAX_DOWNLOAD_MB=max(settings.MAX_DOWNLOAD_MB, settings.MAX_IMAGE_UPLOAD_SIZE_MB))
-    cache = ImageCache(derived, derived / "photo_index.db", cache_settings, size_types=PHOTO_SIZE_TYPES,
-                       local_root=photos_dir, local_folders=(ORIGINALS,), file_mode=0o600,
-                       rebuild_corrupt_index=True)
+        settings,
+        MEMORY_CACHE_ENABLED=False,
+        MAX_DOWNLOAD_MB=max(settings.MAX_DOWNLOAD_MB, settings.MAX_IMAGE_UPLOAD_SIZE_MB),
+    )
+    cache = ImageCache(
+        derived,
+        derived / "photo_index.db",
+        cache_settings,
+        size_types=PHOTO_SIZE_TYPES,
+        local_root=photos_dir,
+        local_folders=(ORIGINALS,),
+        file_mode=0o600,
+        rebuild_corrupt_index=True,
+    )
     cache.memory = memory
     return cache
 
 
 # --- View counts ---------------------------------------------------------------------
+
 
 class ViewCounter:
     """Views counted in memory, written in one transaction at most every ``interval`` seconds."""
@@ -283,7 +297,8 @@ class ViewCounter:
             conn.executemany(
                 "UPDATE photos SET view_count = view_count + ?,"
                 " last_viewed_at = max(coalesce(last_viewed_at, 0), ?) WHERE id = ?",
-                [(count, last, photo_id) for photo_id, (count, last) in pending.items()])
+                [(count, last, photo_id) for photo_id, (count, last) in pending.items()],
+            )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -297,6 +312,7 @@ class ViewCounter:
 
 # --- The store ---------------------------------------------------------------------------
 
+
 class PhotoStore:
     """Album photos: originals on disk, metadata in the collection database, derivatives in ``cache``.
 
@@ -305,8 +321,9 @@ class PhotoStore:
     :param cache: the photo cache from :func:`open_photo_cache`.
     """
 
-    def __init__(self, photos_dir: Path | str, database_path: Path | str, cache: ImageCache,
-                 settings: config.Settings) -> None:
+    def __init__(
+        self, photos_dir: Path | str, database_path: Path | str, cache: ImageCache, settings: config.Settings
+    ) -> None:
         self.photos_dir = Path(photos_dir)
         self.originals_dir = self.photos_dir / ORIGINALS
         self.temp_dir = self.photos_dir / ".tmp"
@@ -343,7 +360,9 @@ class PhotoStore:
         visible = [v.value for v in self._visible_to(conn, album_id, access)]
         rows = conn.execute(
             f"SELECT {_COLUMNS} FROM photos WHERE album_id = ? AND visibility IN "
-            f"({', '.join('?' * len(visible))}) ORDER BY created_at, id", (album_id, *visible))
+            f"({', '.join('?' * len(visible))}) ORDER BY created_at, id",
+            (album_id, *visible),
+        )
         return [_photo(row) for row in rows]
 
     def _visible_to(self, conn: sqlite3.Connection, album_id: int, access: Access) -> tuple[Visibility, ...]:
@@ -382,21 +401,34 @@ class PhotoStore:
         ``{id, title, view_count}`` or None when nothing was viewed yet.
         """
         self.flush_views(conn)
-        counts = dict(conn.execute(
-            "SELECT visibility, count(*) FROM photos WHERE album_id = ? GROUP BY visibility", (album_id,)))
-        size = conn.execute("SELECT coalesce(sum(bytes), 0) FROM photos WHERE album_id = ?",
-                            (album_id,)).fetchone()[0]
+        counts = dict(
+            conn.execute("SELECT visibility, count(*) FROM photos WHERE album_id = ? GROUP BY visibility", (album_id,))
+        )
+        size = conn.execute("SELECT coalesce(sum(bytes), 0) FROM photos WHERE album_id = ?", (album_id,)).fetchone()[0]
         top = conn.execute(
             "SELECT id, title, view_count FROM photos WHERE album_id = ? AND view_count > 0"
-            " ORDER BY view_count DESC, last_viewed_at DESC LIMIT 1", (album_id,)).fetchone()
+            " ORDER BY view_count DESC, last_viewed_at DESC LIMIT 1",
+            (album_id,),
+        ).fetchone()
         body: dict[str, Any] = {v.value: counts.get(v.value, 0) for v in Visibility}
-        body.update(total=sum(counts.values()), total_size_mb=round(size / (1024 * 1024), 2),
-                    most_viewed=dict(top) if top else None)
+        body.update(
+            total=sum(counts.values()),
+            total_size_mb=round(size / (1024 * 1024), 2),
+            most_viewed=dict(top) if top else None,
+        )
         return body
 
     # -- uploading --------------------------------------------------------------------------
-    def upload(self, conn: sqlite3.Connection, album_id: int, files: Sequence[Upload], *,
-               visibility: object = "private", title: object = "", description: object = "") -> list[Photo]:
+    def upload(
+        self,
+        conn: sqlite3.Connection,
+        album_id: int,
+        files: Sequence[Upload],
+        *,
+        visibility: object = "private",
+        title: object = "",
+        description: object = "",
+    ) -> list[Photo]:
         """Check and keep every file of one upload, or none of them (seed: upload_stream_image).
 
         :raises NotFound: no album ``album_id``.
@@ -417,10 +449,20 @@ class PhotoStore:
                 data = self._read_capped(upload)
                 info = self._identify(upload.filename, data)
                 now = time.time()
-                photo = Photo(id=uuid.uuid4().hex, album_id=album_id, visibility=chosen, title=title,
-                              description=description, format=info.format,
-                              ext=FORMAT_EXTENSIONS[info.format][0], width=info.width, height=info.height,
-                              bytes=len(data), created_at=now, updated_at=now)
+                photo = Photo(
+                    id=uuid.uuid4().hex,
+                    album_id=album_id,
+                    visibility=chosen,
+                    title=title,
+                    description=description,
+                    format=info.format,
+                    ext=FORMAT_EXTENSIONS[info.format][0],
+                    width=info.width,
+                    height=info.height,
+                    bytes=len(data),
+                    created_at=now,
+                    updated_at=now,
+                )
                 kept.append(photo)
                 self._store_files(photo, data, upload.filename)
             self._insert(conn, album_id, kept)
@@ -440,8 +482,10 @@ class PhotoStore:
         # Checked before the work (cheap) and again inside the insert (exact under concurrency).
         present = conn.execute("SELECT count(*) FROM photos WHERE album_id = ?", (album_id,)).fetchone()[0]
         if present + adding > self.max_per_album:
-            raise AlbumFull("album_full", f"an album holds at most {self.max_per_album} photos; this one has "
-                                          f"{present}, the upload adds {adding}")
+            raise AlbumFull(
+                "album_full",
+                f"an album holds at most {self.max_per_album} photos; this one has {present}, the upload adds {adding}",
+            )
 
     def _read_capped(self, upload: Upload) -> bytes:
         """The file's bytes, reading no more than one byte past the cap."""
@@ -456,8 +500,9 @@ class PhotoStore:
         name = display_name(filename)
         suffix = PurePosixPath((filename or "").replace("\\", "/")).suffix.lower().lstrip(".")
         if suffix not in ALLOWED_EXTENSIONS:
-            raise InvalidPhoto("unsupported_extension", f"{name}: the extension must be one of "
-                                                        f"{', '.join(sorted(ALLOWED_EXTENSIONS))}")
+            raise InvalidPhoto(
+                "unsupported_extension", f"{name}: the extension must be one of {', '.join(sorted(ALLOWED_EXTENSIONS))}"
+            )
         if not data:
             raise InvalidPhoto("empty_file", f"{name} is empty")
         try:
@@ -465,8 +510,9 @@ class PhotoStore:
         except SourceRefused as exc:
             raise InvalidPhoto(exc.reason, f"{name}: {exc.message}") from None
         if suffix not in FORMAT_EXTENSIONS[info.format]:
-            raise InvalidPhoto("format_mismatch", f"{name} is a {info.format} image, not what its "
-                                                  f".{suffix} extension says")
+            raise InvalidPhoto(
+                "format_mismatch", f"{name} is a {info.format} image, not what its .{suffix} extension says"
+            )
         return info
 
     def _store_files(self, photo: Photo, data: bytes, filename: str) -> None:
@@ -474,12 +520,16 @@ class PhotoStore:
         name = display_name(filename)
         try:
             self.original_path(photo).parent.mkdir(mode=0o700, exist_ok=True)
-            write_atomically(self.original_path(photo), data, self.temp_dir, mode=0o600,
-                             reserve_bytes=self.cache.settings.min_free_disk_bytes)
+            write_atomically(
+                self.original_path(photo),
+                data,
+                self.temp_dir,
+                mode=0o600,
+                reserve_bytes=self.cache.settings.min_free_disk_bytes,
+            )
         except OSError as exc:
             log.error("could not store the original of %s: %s", name, exc.strerror or exc)
-            raise StorageFull("storage_full", f"{name} could not be stored: {exc.strerror or 'write failed'}") \
-                from None
+            raise StorageFull("storage_full", f"{name} could not be stored: {exc.strerror or 'write failed'}") from None
         if not self.cache.store_source_bytes(photo.source_url, data):
             # A refused image is in the negative cache with its reason; a failed write is not.
             reason = self.cache.failure_reason(photo.source_url)
@@ -493,7 +543,8 @@ class PhotoStore:
             self._check_room(conn, album_id, len(photos))
             conn.executemany(
                 f"INSERT INTO photos ({_COLUMNS}) VALUES ({', '.join('?' * 14)})",
-                [tuple(p.as_dict().values()) for p in photos])
+                [tuple(p.as_dict().values()) for p in photos],
+            )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -505,8 +556,15 @@ class PhotoStore:
         self.cache.remove_source(photo.source_url)
 
     # -- editing --------------------------------------------------------------------------
-    def update(self, conn: sqlite3.Connection, photo_id: str, *, title: object = None,
-               description: object = None, visibility: object = None) -> Photo:
+    def update(
+        self,
+        conn: sqlite3.Connection,
+        photo_id: str,
+        *,
+        title: object = None,
+        description: object = None,
+        visibility: object = None,
+    ) -> Photo:
         """Change the given fields (None leaves one as it is); return the photo as stored.
 
         :raises NotFound: no such photo.
@@ -523,8 +581,10 @@ class PhotoStore:
             raise NotFound("unknown_photo", "no such photo")
         if changes:
             assignments = ", ".join(f"{column} = ?" for column in changes)
-            conn.execute(f"UPDATE photos SET {assignments}, updated_at = ? WHERE id = ?",
-                         (*changes.values(), time.time(), photo_id))
+            conn.execute(
+                f"UPDATE photos SET {assignments}, updated_at = ? WHERE id = ?",
+                (*changes.values(), time.time(), photo_id),
+            )
         photo = self.get(conn, photo_id)
         if photo is None:  # deleted by another request meanwhile
             raise NotFound("unknown_photo", "no such photo")
@@ -581,9 +641,12 @@ class PhotoStore:
         """
         self.require_album(conn, album_id)
         token = secrets.token_urlsafe(24)
-        conn.execute("INSERT INTO album_shares (album_id, token_hash, created_at) VALUES (?, ?, ?)"
-                     " ON CONFLICT (album_id) DO UPDATE SET token_hash = excluded.token_hash,"
-                     " created_at = excluded.created_at", (album_id, _token_hash(token), time.time()))
+        conn.execute(
+            "INSERT INTO album_shares (album_id, token_hash, created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (album_id) DO UPDATE SET token_hash = excluded.token_hash,"
+            " created_at = excluded.created_at",
+            (album_id, _token_hash(token), time.time()),
+        )
         return token
 
     def revoke_share(self, conn: sqlite3.Connection, album_id: int) -> bool:

@@ -44,8 +44,12 @@ _RECORD_COLOUR = "#2b2623"
 _GROOVE_COLOUR = "#3a332f"
 _LABEL_COLOUR = "#f4a340"
 #: (file name, side in px, maskable): the icons the manifest lists, plus the apple-touch-icon.
-ICONS = (("icon-192.png", 192, False), ("icon-512.png", 512, False),
-         ("icon-maskable-512.png", 512, True), ("apple-touch-icon.png", 180, False))
+ICONS = (
+    ("icon-192.png", 192, False),
+    ("icon-512.png", 512, False),
+    ("icon-maskable-512.png", 512, True),
+    ("apple-touch-icon.png", 180, False),
+)
 MAX_COVERS = 400
 MAX_PAGES = 150
 #: Files the worker stores on install, so the offline page has its look.
@@ -95,19 +99,37 @@ def _icons_dir(app: Flask) -> Path:
 
 def manifest() -> dict[str, object]:
     """The web app manifest: what a phone needs to install the site as a full-screen app."""
-    icons = [{"src": url_for("static", filename=f"icons/{name}"), "sizes": f"{side}x{side}",
-              "type": "image/png", "purpose": "maskable" if maskable else "any"}
-             for name, side, maskable in ICONS if name != "apple-touch-icon.png"]
-    return {"name": "VinylVault", "short_name": "VinylVault",
-            "description": "Browse the record collection.", "id": "/", "start_url": "/", "scope": "/",
-            "display": "standalone", "orientation": "any",
-            "background_color": BACKGROUND_COLOUR, "theme_color": THEME_COLOUR, "icons": icons}
+    icons = [
+        {
+            "src": url_for("static", filename=f"icons/{name}"),
+            "sizes": f"{side}x{side}",
+            "type": "image/png",
+            "purpose": "maskable" if maskable else "any",
+        }
+        for name, side, maskable in ICONS
+        if name != "apple-touch-icon.png"
+    ]
+    return {
+        "name": "VinylVault",
+        "short_name": "VinylVault",
+        "description": "Browse the record collection.",
+        "id": "/",
+        "start_url": "/",
+        "scope": "/",
+        "display": "standalone",
+        "orientation": "any",
+        "background_color": BACKGROUND_COLOUR,
+        "theme_color": THEME_COLOUR,
+        "icons": icons,
+    }
 
 
 def _precache_urls() -> list[str]:
-    return [url_for("pwa.offline")] + \
-        [url_for("static", filename=name, v=config.VERSION) for name in _PRECACHED_STATIC] + \
-        [url_for("static", filename=f"icons/{name}") for name, _side, _maskable in ICONS[:3]]
+    return (
+        [url_for("pwa.offline")]
+        + [url_for("static", filename=name, v=config.VERSION) for name in _PRECACHED_STATIC]
+        + [url_for("static", filename=f"icons/{name}") for name, _side, _maskable in ICONS[:3]]
+    )
 
 
 @bp.get("/manifest.webmanifest")
@@ -122,11 +144,16 @@ def manifest_view() -> Response:
 def service_worker() -> Response:
     """The worker with this deployment's version and pre-cache list filled in; revalidated on every check."""
     source = current_app.extensions[_WORKER_TEMPLATE_KEY]
-    settings = {"version": current_app.extensions[_VERSION_KEY], "precache": _precache_urls(),
-                "maxCovers": MAX_COVERS, "maxPages": MAX_PAGES}
+    settings = {
+        "version": current_app.extensions[_VERSION_KEY],
+        "precache": _precache_urls(),
+        "maxCovers": MAX_COVERS,
+        "maxPages": MAX_PAGES,
+    }
     body = source.replace("/*VV_SETTINGS*/{}", json.dumps(settings))
-    return Response(body, mimetype="text/javascript",
-                    headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"})
+    return Response(
+        body, mimetype="text/javascript", headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"}
+    )
 
 
 @bp.get("/offline")

@@ -107,21 +107,31 @@ class Accounts:
 def accounts(conn: sqlite3.Connection) -> Accounts:
     def get(key: str) -> str:
         return collection.get_setting(conn, key, "") or ""
-    return Accounts(get(LISTENBRAINZ_TOKEN_KEY), get(LASTFM_KEY_KEY), get(LASTFM_SECRET_KEY),
-                    get(LASTFM_SESSION_KEY))
+
+    return Accounts(get(LISTENBRAINZ_TOKEN_KEY), get(LASTFM_KEY_KEY), get(LASTFM_SECRET_KEY), get(LASTFM_SESSION_KEY))
 
 
 # --- Queueing ----------------------------------------------------------------------
 
-def track_payload(album: collection.Album, details: collection.ReleaseDetails | None,
-                  track: spins.SideTrack, number: int) -> dict[str, Any]:
+
+def track_payload(
+    album: collection.Album, details: collection.ReleaseDetails | None, track: spins.SideTrack, number: int
+) -> dict[str, Any]:
     """What a listen says: artist, track, album, duration and what Discogs knows of the release."""
     label = album.labels[0] if album.labels else None
-    return {"artist": collection_artist(album), "track": track.title or "Untitled", "album": album.title,
-            "duration": track.seconds if track.known else None, "position": track.position, "number": number,
-            "discogs_release_id": album.release_id if album.release_id > 0 else None,
-            "label": label.name if label else "", "catalog_number": label.catno if label else "",
-            "year": album.year or None, "country": details.country if details else ""}
+    return {
+        "artist": collection_artist(album),
+        "track": track.title or "Untitled",
+        "album": album.title,
+        "duration": track.seconds if track.known else None,
+        "position": track.position,
+        "number": number,
+        "discogs_release_id": album.release_id if album.release_id > 0 else None,
+        "label": label.name if label else "",
+        "catalog_number": label.catno if label else "",
+        "year": album.year or None,
+        "country": details.country if details else "",
+    }
 
 
 def collection_artist(album: collection.Album) -> str:
@@ -135,8 +145,9 @@ def _listen_threshold(seconds: int) -> float | None:
     return min(seconds / 2, LISTEN_AFTER_SECONDS)
 
 
-def queue_spin(conn: sqlite3.Connection, spin: spins.Spin, now: float, unknown_seconds: int,
-               services: list[str]) -> int:
+def queue_spin(
+    conn: sqlite3.Connection, spin: spins.Spin, now: float, unknown_seconds: int, services: list[str]
+) -> int:
     """Queue the now playings and listens of ``spin`` that are due at ``now``; return how many rows were new."""
     album = collection.get_album(conn, spin.album_id)
     if album is None or not services:
@@ -156,8 +167,12 @@ def queue_spin(conn: sqlite3.Connection, spin: spins.Spin, now: float, unknown_s
             rows.append(("now_playing", index, start, end, payload))
         if threshold is not None and heard_until >= start + threshold:
             rows.append(("listen", index, start, end, payload))
-    known = {(service, kind, index) for service, kind, index in conn.execute(
-        "SELECT service, kind, track_index FROM scrobbles WHERE spin_id = ?", (spin.id,))}
+    known = {
+        (service, kind, index)
+        for service, kind, index in conn.execute(
+            "SELECT service, kind, track_index FROM scrobbles WHERE spin_id = ?", (spin.id,)
+        )
+    }
     missing = [(service, row) for service in services for row in rows if (service, row[0], row[1]) not in known]
     if not missing:
         return 0  # the common tick: nothing new, and no write to the SD card
@@ -168,7 +183,8 @@ def queue_spin(conn: sqlite3.Connection, spin: spins.Spin, now: float, unknown_s
                 "INSERT INTO scrobbles (service, kind, spin_id, track_index, listened_at, ends_at, payload, "
                 "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (service, kind, spin_id, track_index) DO NOTHING",
-                (service, kind, spin.id, index, int(start), int(end), payload, now, now)).rowcount
+                (service, kind, spin.id, index, int(start), int(end), payload, now, now),
+            ).rowcount
     return added
 
 
@@ -179,16 +195,19 @@ def queue_due(conn: sqlite3.Connection, now: float, unknown_seconds: int) -> int
         return 0
     rows = conn.execute(
         "SELECT id, album_id, side, side_index, started_at, ended_at, state FROM spins "
-        "WHERE state = 'playing' OR ended_at >= ?", (now - RECENT_SPINS_SECONDS,)).fetchall()
+        "WHERE state = 'playing' OR ended_at >= ?",
+        (now - RECENT_SPINS_SECONDS,),
+    ).fetchall()
     return sum(queue_spin(conn, spins.Spin(*row), now, unknown_seconds, services) for row in rows)
 
 
 # --- Sending -------------------------------------------------------------------------
 
+
 def lastfm_signature(params: Mapping[str, str], secret: str) -> str:
     """Last.fm's ``api_sig``: md5 of every parameter but ``format``/``callback``, sorted by name, then the secret."""
     text = "".join(f"{name}{params[name]}" for name in sorted(params) if name not in ("format", "callback"))
-    return hashlib.md5((text + secret).encode("utf-8")).hexdigest()  # noqa: S324 - the API's own scheme
+    return hashlib.md5((text + secret).encode("utf-8")).hexdigest()
 
 
 def _pause_from(response: requests.Response) -> float | None:
@@ -217,7 +236,9 @@ class Sender:
     def close(self) -> None:
         self.http.close()
 
-    def send(self, service: str, kind: str, listened_at: int, payload: Mapping[str, Any], creds: Accounts) -> float | None:
+    def send(
+        self, service: str, kind: str, listened_at: int, payload: Mapping[str, Any], creds: Accounts
+    ) -> float | None:
         if service == "listenbrainz":
             return self._listenbrainz(kind, listened_at, payload, creds.listenbrainz_token)
         return self._lastfm(kind, listened_at, payload, creds)
@@ -229,24 +250,44 @@ class Sender:
             raise DeliveryError(f"not reached: {type(exc).__name__}", retry=True) from None
 
     def _listenbrainz(self, kind: str, listened_at: int, payload: Mapping[str, Any], token: str) -> float | None:
-        info = {key: value for key, value in {
-            "media_player": "VinylVault", "submission_client": "VinylVault",
-            "submission_client_version": config.VERSION, "music_service_name": "vinyl",
-            "tracknumber": payload["position"] or payload["number"],
-            "duration_ms": payload["duration"] * 1000 if payload["duration"] else None,
-            "discogs_release_id": payload["discogs_release_id"],
-            "origin_url": (f"https://www.discogs.com/release/{payload['discogs_release_id']}"
-                           if payload["discogs_release_id"] else None),
-            "label": payload["label"] or None, "catalog_number": payload["catalog_number"] or None,
-            "release_year": payload["year"], "release_country": payload["country"] or None,
-        }.items() if value is not None}
-        listen: dict[str, Any] = {"track_metadata": {"artist_name": payload["artist"], "track_name": payload["track"],
-                                                     "release_name": payload["album"], "additional_info": info}}
+        info = {
+            key: value
+            for key, value in {
+                "media_player": "VinylVault",
+                "submission_client": "VinylVault",
+                "submission_client_version": config.VERSION,
+                "music_service_name": "vinyl",
+                "tracknumber": payload["position"] or payload["number"],
+                "duration_ms": payload["duration"] * 1000 if payload["duration"] else None,
+                "discogs_release_id": payload["discogs_release_id"],
+                "origin_url": (
+                    f"https://www.discogs.com/release/{payload['discogs_release_id']}"
+                    if payload["discogs_release_id"]
+                    else None
+                ),
+                "label": payload["label"] or None,
+                "catalog_number": payload["catalog_number"] or None,
+                "release_year": payload["year"],
+                "release_country": payload["country"] or None,
+            }.items()
+            if value is not None
+        }
+        listen: dict[str, Any] = {
+            "track_metadata": {
+                "artist_name": payload["artist"],
+                "track_name": payload["track"],
+                "release_name": payload["album"],
+                "additional_info": info,
+            }
+        }
         if kind == "listen":
             listen["listened_at"] = listened_at
         body = {"listen_type": "playing_now" if kind == "now_playing" else "single", "payload": [listen]}
-        response = self._post(self.settings.LISTENBRAINZ_API_URL.rstrip("/") + "/1/submit-listens", json=body,
-                              headers={"Authorization": f"Token {token}"})
+        response = self._post(
+            self.settings.LISTENBRAINZ_API_URL.rstrip("/") + "/1/submit-listens",
+            json=body,
+            headers={"Authorization": f"Token {token}"},
+        )
         pause = _pause_from(response)
         if response.status_code == 429:
             raise DeliveryError("rate limited (429)", retry=True, pause_seconds=pause)
@@ -259,9 +300,15 @@ class Sender:
         return pause
 
     def _lastfm(self, kind: str, listened_at: int, payload: Mapping[str, Any], creds: Accounts) -> float | None:
-        params = {"method": "track.updateNowPlaying" if kind == "now_playing" else "track.scrobble",
-                  "api_key": creds.lastfm_key, "sk": creds.lastfm_session, "artist": payload["artist"],
-                  "track": payload["track"], "album": payload["album"], "trackNumber": str(payload["number"])}
+        params = {
+            "method": "track.updateNowPlaying" if kind == "now_playing" else "track.scrobble",
+            "api_key": creds.lastfm_key,
+            "sk": creds.lastfm_session,
+            "artist": payload["artist"],
+            "track": payload["track"],
+            "album": payload["album"],
+            "trackNumber": str(payload["number"]),
+        }
         if payload["duration"]:
             params["duration"] = str(payload["duration"])
         if kind == "listen":
@@ -308,15 +355,21 @@ def _claim(conn: sqlite3.Connection, service: str, now: float) -> list[sqlite3.R
         rows = conn.execute(
             "SELECT id, kind, listened_at, ends_at, payload, attempts FROM scrobbles WHERE service = ? "
             "AND state = 'queued' AND next_attempt_at <= ? AND claimed_until <= ? "
-            "ORDER BY listened_at, kind DESC, id LIMIT ?", (service, now, now, BATCH)).fetchall()
-        conn.executemany("UPDATE scrobbles SET claimed_until = ? WHERE id = ?",
-                         [(now + CLAIM_SECONDS, row["id"]) for row in rows])
+            "ORDER BY listened_at, kind DESC, id LIMIT ?",
+            (service, now, now, BATCH),
+        ).fetchall()
+        conn.executemany(
+            "UPDATE scrobbles SET claimed_until = ? WHERE id = ?", [(now + CLAIM_SECONDS, row["id"]) for row in rows]
+        )
     return rows
 
 
 def _pause(conn: sqlite3.Connection, service: str, until: float) -> None:
-    conn.execute("INSERT INTO scrobble_services (service, paused_until) VALUES (?, ?) "
-                 "ON CONFLICT (service) DO UPDATE SET paused_until = excluded.paused_until", (service, until))
+    conn.execute(
+        "INSERT INTO scrobble_services (service, paused_until) VALUES (?, ?) "
+        "ON CONFLICT (service) DO UPDATE SET paused_until = excluded.paused_until",
+        (service, until),
+    )
 
 
 def deliver(conn: sqlite3.Connection, sender: Sender, now: float, max_backoff: float) -> dict[str, int]:
@@ -334,7 +387,7 @@ def deliver(conn: sqlite3.Connection, sender: Sender, now: float, max_backoff: f
                 pause = sender.send(service, row["kind"], row["listened_at"], json.loads(row["payload"]), creds)
             except DeliveryError as exc:
                 outcome["retry" if exc.retry else "failed"] += 1
-                _after_failure(conn, service, row, exc, now, max_backoff, rows[position + 1:])
+                _after_failure(conn, service, row, exc, now, max_backoff, rows[position + 1 :])
                 log.info("%s %s %d: %s", service, row["kind"], row["id"], exc)
                 if exc.retry:
                     break  # the service is struggling: leave the rest for a later pass
@@ -344,40 +397,56 @@ def deliver(conn: sqlite3.Connection, sender: Sender, now: float, max_backoff: f
             if pause:
                 with write_transaction(conn):
                     _pause(conn, service, now + pause)
-                    _release(conn, [r["id"] for r in rows[position + 1:]])
+                    _release(conn, [r["id"] for r in rows[position + 1 :]])
                 break
     return outcome
 
 
 def _finish(conn: sqlite3.Connection, row_id: int, state: str, now: float, note: str) -> None:
     with write_transaction(conn):
-        conn.execute("UPDATE scrobbles SET state = ?, sent_at = ?, claimed_until = 0, last_error = ?, "
-                     "attempts = attempts + 1 WHERE id = ?", (state, now if state == "sent" else None, note, row_id))
+        conn.execute(
+            "UPDATE scrobbles SET state = ?, sent_at = ?, claimed_until = 0, last_error = ?, "
+            "attempts = attempts + 1 WHERE id = ?",
+            (state, now if state == "sent" else None, note, row_id),
+        )
 
 
 def _release(conn: sqlite3.Connection, row_ids: list[int]) -> None:
     conn.executemany("UPDATE scrobbles SET claimed_until = 0 WHERE id = ?", [(i,) for i in row_ids])
 
 
-def _after_failure(conn: sqlite3.Connection, service: str, row: sqlite3.Row, exc: DeliveryError, now: float,
-                   max_backoff: float, untried: list[sqlite3.Row]) -> None:
+def _after_failure(
+    conn: sqlite3.Connection,
+    service: str,
+    row: sqlite3.Row,
+    exc: DeliveryError,
+    now: float,
+    max_backoff: float,
+    untried: list[sqlite3.Row],
+) -> None:
     """Schedule the row again (backoff, or the service's pause) or mark it failed; free the untried rows."""
     with write_transaction(conn):
         if not exc.retry:
-            conn.execute("UPDATE scrobbles SET state = 'failed', claimed_until = 0, last_error = ?, "
-                         "attempts = attempts + 1 WHERE id = ?", (str(exc), row["id"]))
+            conn.execute(
+                "UPDATE scrobbles SET state = 'failed', claimed_until = 0, last_error = ?, "
+                "attempts = attempts + 1 WHERE id = ?",
+                (str(exc), row["id"]),
+            )
         else:
             # The whole service waits, not only this row: the oldest listen goes first when it is back.
             delay = exc.pause_seconds
             if delay is None:
                 delay = min(max_backoff, FIRST_RETRY_SECONDS * 2 ** min(row["attempts"], 16))
             _pause(conn, service, now + delay)
-            conn.execute("UPDATE scrobbles SET claimed_until = 0, last_error = ?, attempts = attempts + 1 "
-                         "WHERE id = ?", (str(exc), row["id"]))
+            conn.execute(
+                "UPDATE scrobbles SET claimed_until = 0, last_error = ?, attempts = attempts + 1 WHERE id = ?",
+                (str(exc), row["id"]),
+            )
         _release(conn, [r["id"] for r in untried])
 
 
 # --- The owner's accounts ---------------------------------------------------------
+
 
 class LastFMAuthError(Exception):
     """Last.fm did not make a session (token not allowed, wrong key or secret, not reached)."""
@@ -386,6 +455,7 @@ class LastFMAuthError(Exception):
 def lastfm_auth_url(settings: config.Settings, api_key: str, callback: str) -> str:
     """The Last.fm page where the owner allows VinylVault; Last.fm then sends them to ``callback?token=...``."""
     from urllib.parse import urlencode
+
     return f"{settings.LASTFM_AUTH_URL}?{urlencode({'api_key': api_key, 'cb': callback})}"
 
 
@@ -395,8 +465,9 @@ def lastfm_get_session(settings: config.Settings, api_key: str, secret: str, tok
     params["api_sig"] = lastfm_signature(params, secret)
     params["format"] = "json"
     try:
-        response = requests.post(settings.LASTFM_API_URL, data=params, timeout=TIMEOUT,
-                                 headers={"User-Agent": settings.USER_AGENT})
+        response = requests.post(
+            settings.LASTFM_API_URL, data=params, timeout=TIMEOUT, headers={"User-Agent": settings.USER_AGENT}
+        )
         body = response.json()
     except (requests.RequestException, ValueError) as exc:
         raise LastFMAuthError(f"Last.fm could not be reached ({type(exc).__name__}).") from None
@@ -409,8 +480,11 @@ def lastfm_get_session(settings: config.Settings, api_key: str, secret: str, tok
 
 def save_accounts(conn: sqlite3.Connection, form: Mapping[str, str]) -> None:
     """Store what the set-up form gave (an empty field keeps the stored value; "forget" boxes delete)."""
-    for field, key in (("listenbrainz_token", LISTENBRAINZ_TOKEN_KEY), ("lastfm_api_key", LASTFM_KEY_KEY),
-                       ("lastfm_api_secret", LASTFM_SECRET_KEY)):
+    for field, key in (
+        ("listenbrainz_token", LISTENBRAINZ_TOKEN_KEY),
+        ("lastfm_api_key", LASTFM_KEY_KEY),
+        ("lastfm_api_secret", LASTFM_SECRET_KEY),
+    ):
         value = form.get(field, "").strip()
         if value:
             collection.set_setting(conn, key, value)
@@ -422,6 +496,7 @@ def save_accounts(conn: sqlite3.Connection, form: Mapping[str, str]) -> None:
 
 
 # --- What the admin page and the CLI show ---------------------------------------------
+
 
 def queue_summary(conn: sqlite3.Connection) -> dict[str, dict[str, int]]:
     """``{service: {state: rows}}`` for every service and state (zeros included)."""
@@ -436,23 +511,33 @@ def problem_rows(conn: sqlite3.Connection, limit: int = 20) -> list[dict[str, An
     rows = conn.execute(
         "SELECT id, service, kind, state, attempts, listened_at, next_attempt_at, last_error, payload FROM scrobbles "
         "WHERE state = 'failed' OR (state = 'queued' AND attempts > 0) ORDER BY listened_at DESC LIMIT ?",
-        (limit,)).fetchall()
+        (limit,),
+    ).fetchall()
     result = []
     for row in rows:
         payload = json.loads(row["payload"])
-        result.append({**{key: row[key] for key in row.keys() if key != "payload"},
-                       "artist": payload["artist"], "track": payload["track"]})
+        result.append(
+            {
+                **{key: row[key] for key in row.keys() if key != "payload"},
+                "artist": payload["artist"],
+                "track": payload["track"],
+            }
+        )
     return result
 
 
 def retry_failed(conn: sqlite3.Connection, now: float) -> int:
     """Queue every failed listen again (after the owner fixed the account); return how many."""
     with write_transaction(conn):
-        return conn.execute("UPDATE scrobbles SET state = 'queued', next_attempt_at = ?, attempts = 0 "
-                            "WHERE state = 'failed' AND kind = 'listen'", (now,)).rowcount
+        return conn.execute(
+            "UPDATE scrobbles SET state = 'queued', next_attempt_at = ?, attempts = 0 "
+            "WHERE state = 'failed' AND kind = 'listen'",
+            (now,),
+        ).rowcount
 
 
 # --- The background tick ------------------------------------------------------------
+
 
 class ScrobbleTicker:
     """This process's tick: closes forgotten sides, queues and delivers scrobbles every ``interval`` seconds.
@@ -463,8 +548,7 @@ class ScrobbleTicker:
     and the database close. Each tick opens its own connection.
     """
 
-    def __init__(self, settings: config.Settings, user_agent: str, *,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, settings: config.Settings, user_agent: str, *, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.clock = clock
         self.sender = Sender(settings, user_agent)
@@ -508,7 +592,7 @@ class ScrobbleTicker:
             except sqlite3.Error as exc:
                 # A full disk or a locked database must not kill the thread: the next tick tries again.
                 log.warning("scrobble tick: %s", exc)
-            except Exception:  # noqa: BLE001 - a bug must not kill the tick silently
+            except Exception:
                 log.exception("scrobble tick crashed")
             self._stop.wait(self.settings.SCROBBLE_TICK_SECONDS)
 
@@ -563,5 +647,7 @@ def scrobbles_command(retry_failed: bool, send: bool) -> None:
         setup = "set up" if service in enabled else "not set up"
         click.echo(f"{SERVICE_NAMES[service]} ({setup}): " + ", ".join(f"{n} {state}" for state, n in states.items()))
     for row in problem_rows(conn):
-        click.echo(f"  {row['state']:7} {SERVICE_NAMES[row['service']]} {row['kind']} {row['artist']} - "
-                   f"{row['track']} ({row['attempts']} tries): {row['last_error']}")
+        click.echo(
+            f"  {row['state']:7} {SERVICE_NAMES[row['service']]} {row['kind']} {row['artist']} - "
+            f"{row['track']} ({row['attempts']} tries): {row['last_error']}"
+        )

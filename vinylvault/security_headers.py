@@ -22,8 +22,10 @@ from flask import Blueprint, Flask, Response, current_app
 bp = Blueprint("security_headers", __name__)
 
 #: The policy without FALLBACK_TO_ORIGINAL (deploy/vinylvault.conf repeats it verbatim).
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                           "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 #: With FALLBACK_TO_ORIGINAL, a page may point an <img> at the source's own URL.
 _REMOTE_IMAGES = "img-src 'self' data: http: https:"
 

@@ -132,8 +132,7 @@ def sides_of(tracklist: Sequence[Track], unknown_seconds: int) -> list[Side]:
             order.append(current)
             tracks[current] = []
         seconds = parse_duration(track.duration)
-        tracks[current].append(SideTrack(track.position, track.title, seconds or unknown_seconds,
-                                         seconds is not None))
+        tracks[current].append(SideTrack(track.position, track.title, seconds or unknown_seconds, seconds is not None))
     if not order:
         return [Side("", ())]
     return [Side(name, tuple(tracks[name])) for name in order]
@@ -189,8 +188,10 @@ def get_spin(conn: sqlite3.Connection, spin_id: int) -> Spin | None:
 def _close(conn: sqlite3.Connection, spin: Spin, side_seconds: int, now: float) -> None:
     """End ``spin``: 'ended' when its side had played through (or had no tracks to time), else 'abandoned'."""
     played_through = side_seconds == 0 or now >= spin.started_at + side_seconds
-    conn.execute("UPDATE spins SET state = ?, ended_at = ? WHERE id = ? AND state = 'playing'",
-                 ("ended" if played_through else "abandoned", now, spin.id))
+    conn.execute(
+        "UPDATE spins SET state = ?, ended_at = ? WHERE id = ? AND state = 'playing'",
+        ("ended" if played_through else "abandoned", now, spin.id),
+    )
 
 
 def _side_seconds(conn: sqlite3.Connection, spin: Spin, unknown_seconds: int) -> int:
@@ -201,8 +202,15 @@ def _side_seconds(conn: sqlite3.Connection, spin: Spin, unknown_seconds: int) ->
     return sides[spin.side_index].seconds if spin.side_index < len(sides) else 0
 
 
-def start(conn: sqlite3.Connection, album_id: int, side_index: int, now: float, unknown_seconds: int,
-          *, count_play: bool = True) -> Spin:
+def start(
+    conn: sqlite3.Connection,
+    album_id: int,
+    side_index: int,
+    now: float,
+    unknown_seconds: int,
+    *,
+    count_play: bool = True,
+) -> Spin:
     """Put side ``side_index`` of the album on the turntable, taking off whatever was there.
 
     ``count_play`` also counts a play of the album (its play count and "last
@@ -220,11 +228,13 @@ def start(conn: sqlite3.Connection, album_id: int, side_index: int, now: float, 
             _close(conn, playing, _side_seconds(conn, playing, unknown_seconds), now)
         spin_id = conn.execute(
             "INSERT INTO spins (album_id, side, side_index, started_at) VALUES (?, ?, ?, ?)",
-            (album_id, sides[side_index].name, side_index, now)).lastrowid
+            (album_id, sides[side_index].name, side_index, now),
+        ).lastrowid
         if count_play:
             played_at = datetime.fromtimestamp(now, timezone.utc).replace(microsecond=0).isoformat()
-            conn.execute("UPDATE albums SET play_count = play_count + 1, last_played = ? WHERE id = ?",
-                         (played_at, album_id))
+            conn.execute(
+                "UPDATE albums SET play_count = play_count + 1, last_played = ? WHERE id = ?", (played_at, album_id)
+            )
             conn.execute("INSERT INTO plays (album_id, played_at) VALUES (?, ?)", (album_id, played_at))
     return get_spin(conn, spin_id)  # type: ignore[return-value]
 
@@ -261,12 +271,15 @@ def close_forgotten(conn: sqlite3.Connection, now: float, unknown_seconds: int, 
     if seconds == 0 or now < playing.started_at + seconds + grace_seconds:
         return False
     with write_transaction(conn):
-        changed = conn.execute("UPDATE spins SET state = 'ended', ended_at = ? WHERE id = ? AND state = 'playing'",
-                               (playing.started_at + seconds, playing.id)).rowcount
+        changed = conn.execute(
+            "UPDATE spins SET state = 'ended', ended_at = ? WHERE id = ? AND state = 'playing'",
+            (playing.started_at + seconds, playing.id),
+        ).rowcount
     return bool(changed)
 
 
 # --- History and statistics --------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class HistoryRow:
@@ -290,8 +303,15 @@ def month_bounds(month: str) -> tuple[float, float]:
     return first.timestamp(), following.timestamp()
 
 
-def history(conn: sqlite3.Connection, *, album_id: int | None = None, artist: str = "", month: str = "",
-            limit: int = 50, offset: int = 0) -> tuple[list[HistoryRow], int]:
+def history(
+    conn: sqlite3.Connection,
+    *,
+    album_id: int | None = None,
+    artist: str = "",
+    month: str = "",
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[HistoryRow], int]:
     """``(rows, total)``: spins newest first, filtered by album, artist (as shown, case-insensitive) and month."""
     where, args = ["1"], []
     if album_id is not None:
@@ -304,12 +324,15 @@ def history(conn: sqlite3.Connection, *, album_id: int | None = None, artist: st
         where.append("s.started_at >= ? AND s.started_at < ?")
         args.extend(month_bounds(month))
     clause = " AND ".join(where)
-    total = conn.execute(f"SELECT count(*) FROM spins AS s JOIN albums AS a ON a.id = s.album_id WHERE {clause}",
-                         args).fetchone()[0]
+    total = conn.execute(
+        f"SELECT count(*) FROM spins AS s JOIN albums AS a ON a.id = s.album_id WHERE {clause}", args
+    ).fetchone()[0]
     rows = conn.execute(
         f"SELECT s.id, s.album_id, s.side, s.side_index, s.started_at, s.ended_at, s.state FROM spins AS s "
         f"JOIN albums AS a ON a.id = s.album_id WHERE {clause} ORDER BY s.started_at DESC, s.id DESC "
-        "LIMIT ? OFFSET ?", (*args, min(limit, MAX_HISTORY_PAGE), offset)).fetchall()
+        "LIMIT ? OFFSET ?",
+        (*args, min(limit, MAX_HISTORY_PAGE), offset),
+    ).fetchall()
     albums = {album_id: collection.get_album(conn, album_id) for album_id in {row[1] for row in rows}}
     return [HistoryRow(Spin(*row), albums[row[1]]) for row in rows if albums[row[1]] is not None], total
 
@@ -349,29 +372,46 @@ def spin_stats(conn: sqlite3.Connection, now: float, *, top: int = 5, dust: int 
     """
     months = _months_back(now, 12)
     first = month_bounds(months[0])[0]
-    counts = dict(conn.execute(
-        "SELECT strftime('%Y-%m', started_at, 'unixepoch'), count(*) FROM spins WHERE started_at >= ? "
-        "GROUP BY 1", (first,)).fetchall())
-    top_albums = [(collection.get_album(conn, album_id), spins) for album_id, spins in conn.execute(
-        "SELECT album_id, count(*) AS n FROM spins GROUP BY album_id ORDER BY n DESC, max(started_at) DESC "
-        "LIMIT ?", (top,))]
+    counts = dict(
+        conn.execute(
+            "SELECT strftime('%Y-%m', started_at, 'unixepoch'), count(*) FROM spins WHERE started_at >= ? GROUP BY 1",
+            (first,),
+        ).fetchall()
+    )
+    top_albums = [
+        (collection.get_album(conn, album_id), spins)
+        for album_id, spins in conn.execute(
+            "SELECT album_id, count(*) AS n FROM spins GROUP BY album_id ORDER BY n DESC, max(started_at) DESC LIMIT ?",
+            (top,),
+        )
+    ]
     top_artists = conn.execute(
         "SELECT a.artist, count(*) AS n FROM spins AS s JOIN albums AS a ON a.id = s.album_id "
-        "GROUP BY a.artist COLLATE NOCASE ORDER BY n DESC, a.artist LIMIT ?", (top,)).fetchall()
+        "GROUP BY a.artist COLLATE NOCASE ORDER BY n DESC, a.artist LIMIT ?",
+        (top,),
+    ).fetchall()
     recently = datetime.fromtimestamp(now - DUST_AFTER_DAYS * 86400, timezone.utc).isoformat()
-    dust_ids = [row[0] for row in conn.execute(
-        "SELECT id FROM albums WHERE last_played IS NULL OR last_played < ? "
-        "ORDER BY last_played IS NOT NULL, last_played, artist_sort, title_sort LIMIT ?", (recently, dust))]
+    dust_ids = [
+        row[0]
+        for row in conn.execute(
+            "SELECT id FROM albums WHERE last_played IS NULL OR last_played < ? "
+            "ORDER BY last_played IS NOT NULL, last_played, artist_sort, title_sort LIMIT ?",
+            (recently, dust),
+        )
+    ]
     year_start = datetime(datetime.fromtimestamp(now, timezone.utc).year, 1, 1, tzinfo=timezone.utc).timestamp()
-    played = conn.execute("SELECT count(DISTINCT album_id) FROM spins WHERE started_at >= ?",
-                          (year_start,)).fetchone()[0]
+    played = conn.execute("SELECT count(DISTINCT album_id) FROM spins WHERE started_at >= ?", (year_start,)).fetchone()[
+        0
+    ]
     owned = conn.execute("SELECT count(*) FROM albums").fetchone()[0]
     return SpinStats(
         per_month=[(month, counts.get(month, 0)) for month in months],
         top_albums=[(album, spins) for album, spins in top_albums if album is not None],
         top_artists=[(artist, spins) for artist, spins in top_artists],
         dust=[album for album in (collection.get_album(conn, album_id) for album_id in dust_ids) if album],
-        played_this_year=played, owned=owned)
+        played_this_year=played,
+        owned=owned,
+    )
 
 
 # --- "Something you haven't played for a while" --------------------------------------
@@ -392,7 +432,7 @@ def unplayed_pick(conn: sqlite3.Connection, now: float, rng: random.Random | Non
     """
     rng = rng or random.SystemRandom()
     buckets = []
-    for index, (days, weight) in enumerate(UNPLAYED_WEIGHTS):
+    for index, (_days, weight) in enumerate(UNPLAYED_WEIGHTS):
         where, args = _bucket_clause(index, now)
         count = conn.execute(f"SELECT count(*) FROM albums WHERE {where}", args).fetchone()[0]
         if count:
@@ -403,15 +443,18 @@ def unplayed_pick(conn: sqlite3.Connection, now: float, rng: random.Random | Non
             return None
         buckets = [("1", [], total, 1)]
     where, args, count, _weight = rng.choices(buckets, weights=[b[2] * b[3] for b in buckets])[0]
-    row = conn.execute(f"SELECT id FROM albums WHERE {where} ORDER BY id LIMIT 1 OFFSET ?",
-                       [*args, rng.randrange(count)]).fetchone()
+    row = conn.execute(
+        f"SELECT id FROM albums WHERE {where} ORDER BY id LIMIT 1 OFFSET ?", [*args, rng.randrange(count)]
+    ).fetchone()
     return collection.get_album(conn, row[0])
 
 
 def _bucket_clause(index: int, now: float) -> tuple[str, list[str]]:
     """The SQL condition of bucket ``index`` of :data:`UNPLAYED_WEIGHTS` (ISO strings compare as times)."""
+
     def iso(days: int) -> str:
         return datetime.fromtimestamp(now - days * 86400, timezone.utc).replace(microsecond=0).isoformat()
+
     days = UNPLAYED_WEIGHTS[index][0]
     if days is None:
         return "last_played IS NULL", []

@@ -74,8 +74,16 @@ def not_enough_data(chart_id: str, message: str = NOT_ENOUGH_DATA) -> Markup:
     return Markup(f'<p class="chart-empty muted" id="{escape(chart_id)}">{escape(message)}</p>')
 
 
-def bar_chart(data: Series, *, chart_id: str, title: str, unit: str = "albums",
-              width: int = 360, row_height: int = 26, empty: str = NOT_ENOUGH_DATA) -> Markup:
+def bar_chart(
+    data: Series,
+    *,
+    chart_id: str,
+    title: str,
+    unit: str = "albums",
+    width: int = 360,
+    row_height: int = 26,
+    empty: str = NOT_ENOUGH_DATA,
+) -> Markup:
     """Horizontal bars, one row per ``(label, value)``, largest scale first.
 
     Suits categories with long names (genres, formats): the label sits left of
@@ -105,8 +113,16 @@ def bar_chart(data: Series, *, chart_id: str, title: str, unit: str = "albums",
     return _svg(chart_id, width, height, title, _describe(rows, unit), body)
 
 
-def column_chart(data: Series, *, chart_id: str, title: str, unit: str = "albums",
-                 width: int = 360, height: int = 180, empty: str = NOT_ENOUGH_DATA) -> Markup:
+def column_chart(
+    data: Series,
+    *,
+    chart_id: str,
+    title: str,
+    unit: str = "albums",
+    width: int = 360,
+    height: int = 180,
+    empty: str = NOT_ENOUGH_DATA,
+) -> Markup:
     """Vertical columns in the given order (decades, years): short labels below, values above.
 
     No rows: the ``empty`` sentence instead.
@@ -152,14 +168,25 @@ def _tick(value: float, unit: str) -> str:
 def _describe_line(rows: list[tuple[str, float]], unit: str) -> str:
     """A summary, not every point: a series of hundreds of samples would drown a screen reader."""
     values = [value for _, value in rows]
-    return (f"{len(rows)} points from {rows[0][0]} to {rows[-1][0]}: first {_tick(values[0], unit)}, "
-            f"last {_tick(values[-1], unit)}, lowest {_tick(min(values), unit)}, "
-            f"highest {_tick(max(values), unit)}.")
+    return (
+        f"{len(rows)} points from {rows[0][0]} to {rows[-1][0]}: first {_tick(values[0], unit)}, "
+        f"last {_tick(values[-1], unit)}, lowest {_tick(min(values), unit)}, "
+        f"highest {_tick(max(values), unit)}."
+    )
 
 
-def line_chart(data: Series, *, chart_id: str, title: str, unit: str = "albums",
-               width: int = 360, height: int = 160, axis_max: float | None = None,
-               empty: str = NOT_ENOUGH_DATA, value_labels: Sequence[str] | None = None) -> Markup:
+def line_chart(
+    data: Series,
+    *,
+    chart_id: str,
+    title: str,
+    unit: str = "albums",
+    width: int = 360,
+    height: int = 160,
+    axis_max: float | None = None,
+    empty: str = NOT_ENOUGH_DATA,
+    value_labels: Sequence[str] | None = None,
+) -> Markup:
     """A line through the points in order (samples over time), with a labelled value axis.
 
     The value axis runs from 0 to ``axis_max`` (default: a round number at
@@ -185,31 +212,40 @@ def line_chart(data: Series, *, chart_id: str, title: str, unit: str = "albums",
     plot_w, plot_h = width - axis_w - pad_right, height - pad_top - label_h
     base = pad_top + plot_h
     step = plot_w / (len(rows) - 1)
-    points = [(round(axis_w + i * step, 1), round(base - plot_h * min(v, top) / top, 1))
-              for i, (_, v) in enumerate(rows)]
+    points = [
+        (round(axis_w + i * step, 1), round(base - plot_h * min(v, top) / top, 1)) for i, (_, v) in enumerate(rows)
+    ]
     body = []
     for value in ticks:
         y = round(base - plot_h * value / top, 1)
-        body.append(f'<line class="{"chart-axis" if value == 0 else "chart-grid"}" x1="{axis_w}" y1="{y}" '
-                    f'x2="{width - pad_right}" y2="{y}"/>')
+        body.append(
+            f'<line class="{"chart-axis" if value == 0 else "chart-grid"}" x1="{axis_w}" y1="{y}" '
+            f'x2="{width - pad_right}" y2="{y}"/>'
+        )
         if not value_labels:
-            body.append(f'<text class="chart-text chart-value" x="{axis_w - 6}" y="{y}" text-anchor="end" '
-                        f'dominant-baseline="central">{escape(_tick(value, unit))}</text>')
+            body.append(
+                f'<text class="chart-text chart-value" x="{axis_w - 6}" y="{y}" text-anchor="end" '
+                f'dominant-baseline="central">{escape(_tick(value, unit))}</text>'
+            )
     path = " ".join(f"{x},{y}" for x, y in points)
     body.append(f'<polyline class="chart-line" fill="none" points="{path}"/>')
     body.extend(f'<circle class="chart-bar" cx="{x}" cy="{y}" r="3"/>' for x, y in points)
     room = int((plot_w / 2 - 8) / CHAR_PX)  # each end label may use half the width
-    body.append(f'<text class="chart-text" x="{axis_w}" y="{height - 5}" text-anchor="start">'
-                f'{escape(_short(rows[0][0], room))}</text>'
-                f'<text class="chart-text" x="{width - pad_right}" y="{height - 5}" text-anchor="end">'
-                f'{escape(_short(rows[-1][0], room))}</text>')
+    body.append(
+        f'<text class="chart-text" x="{axis_w}" y="{height - 5}" text-anchor="start">'
+        f"{escape(_short(rows[0][0], room))}</text>"
+        f'<text class="chart-text" x="{width - pad_right}" y="{height - 5}" text-anchor="end">'
+        f"{escape(_short(rows[-1][0], room))}</text>"
+    )
     if value_labels:
         peak = max(range(len(rows)), key=lambda i: rows[i][1])
         x, y = points[peak]
         # At either end a centred label would be cut off by the edge of the chart.
         anchor = "start" if peak == 0 else "end" if peak == len(rows) - 1 else "middle"
-        body.append(f'<text class="chart-text chart-value" x="{x}" y="{max(y - 6, 12)}" '
-                    f'text-anchor="{anchor}">{escape(value_labels[peak])}</text>')
+        body.append(
+            f'<text class="chart-text chart-value" x="{x}" y="{max(y - 6, 12)}" '
+            f'text-anchor="{anchor}">{escape(value_labels[peak])}</text>'
+        )
         desc = "; ".join(f"{label}: {text}" for (label, _), text in zip(rows, value_labels))
     else:
         desc = _describe_line(rows, unit)

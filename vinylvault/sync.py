@@ -84,6 +84,7 @@ class SyncNotConfigured(RuntimeError):
 # Mapping Discogs JSON to albums
 # --------------------------------------------------------------------------
 
+
 def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
@@ -153,24 +154,37 @@ def _release_fields(item: dict[str, Any], basic: dict[str, Any]) -> dict[str, An
     artist, artist_pairs = _artist_credit(basic.get("artists") or [])
     formats, format_names = _format_strings(basic.get("formats") or [])
     return dict(
-        release_id=_int(item.get("id") or basic.get("id")), master_id=max(0, _int(basic.get("master_id"))),
-        artist=artist, title=_text(basic.get("title")) or "Untitled", year=max(0, _int(basic.get("year"))),
-        labels=[Label(_text(l.get("name")), _text(l.get("catno")))
-                for l in basic.get("labels") or [] if isinstance(l, dict)],
-        formats=formats, format_names=format_names,
+        release_id=_int(item.get("id") or basic.get("id")),
+        master_id=max(0, _int(basic.get("master_id"))),
+        artist=artist,
+        title=_text(basic.get("title")) or "Untitled",
+        year=max(0, _int(basic.get("year"))),
+        labels=[
+            Label(_text(l.get("name")), _text(l.get("catno"))) for l in basic.get("labels") or [] if isinstance(l, dict)
+        ],
+        formats=formats,
+        format_names=format_names,
         genres=[_text(g) for g in basic.get("genres") or [] if _text(g)],
         styles=[_text(s) for s in basic.get("styles") or [] if _text(s)],
-        rating=min(5, max(0, _int(item.get("rating")))), date_added=_text(item.get("date_added")),
-        cover_url=_image(basic.get("cover_image")), thumb_url=_image(basic.get("thumb")),
-        artists=artist_pairs)
+        rating=min(5, max(0, _int(item.get("rating")))),
+        date_added=_text(item.get("date_added")),
+        cover_url=_image(basic.get("cover_image")),
+        thumb_url=_image(basic.get("thumb")),
+        artists=artist_pairs,
+    )
 
 
 def _basic(item: dict[str, Any]) -> dict[str, Any]:
     return item.get("basic_information") if isinstance(item.get("basic_information"), dict) else {}
 
 
-def map_collection_item(item: dict[str, Any], *, fields: dict[int, str] | None = None,
-                        folders: dict[int, str] | None = None, run_id: str | None = None) -> AlbumRecord | None:
+def map_collection_item(
+    item: dict[str, Any],
+    *,
+    fields: dict[int, str] | None = None,
+    folders: dict[int, str] | None = None,
+    run_id: str | None = None,
+) -> AlbumRecord | None:
     """One ``releases[]`` item as an :class:`AlbumRecord`; ``None`` if it has no ``instance_id``.
 
     Every key is optional: missing cover, spacer.gif thumb, year 0, no
@@ -183,9 +197,17 @@ def map_collection_item(item: dict[str, Any], *, fields: dict[int, str] | None =
     folder_id = item.get("folder_id")
     folder_id = _int(folder_id) if folder_id is not None else None
     return AlbumRecord(
-        id=instance_id, source="discogs", **_release_fields(item, _basic(item)),
-        folder=(folders or {}).get(folder_id, "") if folder_id is not None else "", folder_id=folder_id,
-        media_condition=media, sleeve_condition=sleeve, notes=notes, custom_fields=custom, sync_run=run_id)
+        id=instance_id,
+        source="discogs",
+        **_release_fields(item, _basic(item)),
+        folder=(folders or {}).get(folder_id, "") if folder_id is not None else "",
+        folder_id=folder_id,
+        media_condition=media,
+        sleeve_condition=sleeve,
+        notes=notes,
+        custom_fields=custom,
+        sync_run=run_id,
+    )
 
 
 def map_want(item: dict[str, Any], run_id: str | None = None) -> WantRecord | None:
@@ -204,23 +226,40 @@ def map_want(item: dict[str, Any], run_id: str | None = None) -> WantRecord | No
 def map_release(release: dict[str, Any], base_url: str) -> ReleaseDetails:
     """A ``/releases/{id}`` answer as :class:`ReleaseDetails`; relative image URIs become absolute."""
     images = [
-        {"type": _text(img.get("type")), "uri": urljoin(base_url + "/", _text(img.get("uri"))),
-         "uri150": urljoin(base_url + "/", _text(img.get("uri150"))) if _text(img.get("uri150")) else "",
-         "width": _int(img.get("width")), "height": _int(img.get("height"))}
-        for img in release.get("images") or [] if isinstance(img, dict) and _text(img.get("uri"))]
+        {
+            "type": _text(img.get("type")),
+            "uri": urljoin(base_url + "/", _text(img.get("uri"))),
+            "uri150": urljoin(base_url + "/", _text(img.get("uri150"))) if _text(img.get("uri150")) else "",
+            "width": _int(img.get("width")),
+            "height": _int(img.get("height")),
+        }
+        for img in release.get("images") or []
+        if isinstance(img, dict) and _text(img.get("uri"))
+    ]
     primary = next((img for img in images if img["type"] == "primary"), images[0] if images else None)
-    tracklist = [Track(_text(t.get("position")), _text(t.get("title")), _text(t.get("duration")),
-                       _text(t.get("type_")) or "track")
-                 for t in release.get("tracklist") or [] if isinstance(t, dict)]
+    tracklist = [
+        Track(
+            _text(t.get("position")), _text(t.get("title")), _text(t.get("duration")), _text(t.get("type_")) or "track"
+        )
+        for t in release.get("tracklist") or []
+        if isinstance(t, dict)
+    ]
     return ReleaseDetails(
-        release_id=_int(release.get("id")), country=_text(release.get("country")),
-        released=_text(release.get("released")), notes=_text(release.get("notes")), tracklist=tracklist,
-        images=images, image_url=primary["uri"] if primary else "", fetched_at=collection.now_iso())
+        release_id=_int(release.get("id")),
+        country=_text(release.get("country")),
+        released=_text(release.get("released")),
+        notes=_text(release.get("notes")),
+        tracklist=tracklist,
+        images=images,
+        image_url=primary["uri"] if primary else "",
+        fetched_at=collection.now_iso(),
+    )
 
 
 # --------------------------------------------------------------------------
 # State and lease
 # --------------------------------------------------------------------------
+
 
 def sync_status(conn: sqlite3.Connection) -> dict[str, Any]:
     """The sync's progress for /sync and its JSON status (no credentials, no lease owner).
@@ -231,8 +270,23 @@ def sync_status(conn: sqlite3.Connection) -> dict[str, Any]:
     """
     row = dict(conn.execute("SELECT * FROM sync_state WHERE id = 1").fetchone())
     running = row["state"] == "running" and row["lease_until"] > time.time()
-    status = {key: row[key] for key in ("state", "page", "pages", "items_done", "total", "added", "updated",
-                                          "removed", "started_at", "finished_at", "error", "last_success")}
+    status = {
+        key: row[key]
+        for key in (
+            "state",
+            "page",
+            "pages",
+            "items_done",
+            "total",
+            "added",
+            "updated",
+            "removed",
+            "started_at",
+            "finished_at",
+            "error",
+            "last_success",
+        )
+    }
     if row["state"] == "running" and not running:
         status["state"] = "interrupted"  # its process died without recording why
     status["running"] = running
@@ -245,8 +299,9 @@ def _acquire_lease(conn: sqlite3.Connection, owner: str) -> sqlite3.Row:
         row = conn.execute("SELECT * FROM sync_state WHERE id = 1").fetchone()
         if row["lease_owner"] and row["lease_owner"] != owner and row["lease_until"] > time.time():
             raise SyncBusy("a sync is already running")
-        conn.execute("UPDATE sync_state SET lease_owner = ?, lease_until = ? WHERE id = 1",
-                     (owner, time.time() + LEASE_SECONDS))
+        conn.execute(
+            "UPDATE sync_state SET lease_owner = ?, lease_until = ? WHERE id = 1", (owner, time.time() + LEASE_SECONDS)
+        )
     return row
 
 
@@ -259,13 +314,15 @@ def _update_state(conn: sqlite3.Connection, owner: str, **values: Any) -> None:
 
 def _release_lease(conn: sqlite3.Connection, owner: str) -> None:
     with write_transaction(conn):
-        conn.execute("UPDATE sync_state SET lease_owner = NULL, lease_until = 0 WHERE id = 1 AND lease_owner = ?",
-                     (owner,))
+        conn.execute(
+            "UPDATE sync_state SET lease_owner = NULL, lease_until = 0 WHERE id = 1 AND lease_owner = ?", (owner,)
+        )
 
 
 # --------------------------------------------------------------------------
 # A run
 # --------------------------------------------------------------------------
+
 
 def _lookup_names(fetch: Callable[[], list[dict[str, Any]]], what: str) -> dict[int, str]:
     """``{id: name}`` from the folders or fields list; {} if Discogs will not say (the sync goes on)."""
@@ -280,8 +337,12 @@ def _lookup_names(fetch: Callable[[], list[dict[str, Any]]], what: str) -> dict[
 
 def _start_or_resume(conn: sqlite3.Connection, owner: str, username: str, state: sqlite3.Row) -> tuple[str, int]:
     """The run id and the first page to fetch: the interrupted run's next page, or a new run."""
-    resumable = (state["state"] in ("running", "interrupted", "failed") and state["run_id"]
-                 and state["username"] == username and state["page"] > 0)
+    resumable = (
+        state["state"] in ("running", "interrupted", "failed")
+        and state["run_id"]
+        and state["username"] == username
+        and state["page"] > 0
+    )
     if resumable:
         with write_transaction(conn):
             _update_state(conn, owner, state="running", error=None)
@@ -289,22 +350,50 @@ def _start_or_resume(conn: sqlite3.Connection, owner: str, username: str, state:
         return state["run_id"], state["page"] + 1
     run_id = uuid.uuid4().hex
     with write_transaction(conn):
-        _update_state(conn, owner, state="running", run_id=run_id, username=username, page=0, pages=0,
-                      items_done=0, total=0, added=0, updated=0, removed=0, changed=0, started_at=collection.now_iso(),
-                      finished_at=None, error=None, wants_page=0, wants_total=0, wants_changed=0)
+        _update_state(
+            conn,
+            owner,
+            state="running",
+            run_id=run_id,
+            username=username,
+            page=0,
+            pages=0,
+            items_done=0,
+            total=0,
+            added=0,
+            updated=0,
+            removed=0,
+            changed=0,
+            started_at=collection.now_iso(),
+            finished_at=None,
+            error=None,
+            wants_page=0,
+            wants_total=0,
+            wants_changed=0,
+        )
     return run_id, 1
 
 
-def _store_page(conn: sqlite3.Connection, owner: str, run_id: str, page: int, data: dict[str, Any],
-                fields: dict[int, str], folders: dict[int, str]) -> list[str]:
+def _store_page(
+    conn: sqlite3.Connection,
+    owner: str,
+    run_id: str,
+    page: int,
+    data: dict[str, Any],
+    fields: dict[int, str],
+    folders: dict[int, str],
+) -> list[str]:
     """Store one page's copies and the progress atomically; return the cover URLs of new copies."""
     pagination = data.get("pagination") if isinstance(data.get("pagination"), dict) else {}
     new_covers = []
     with write_transaction(conn):
         added = updated = 0
         for item in data.get("releases") or []:
-            record = map_collection_item(item, fields=fields, folders=folders, run_id=run_id) \
-                if isinstance(item, dict) else None
+            record = (
+                map_collection_item(item, fields=fields, folders=folders, run_id=run_id)
+                if isinstance(item, dict)
+                else None
+            )
             if record is None:
                 log.warning("sync page %d: item without instance_id skipped", page)
                 continue
@@ -314,13 +403,18 @@ def _store_page(conn: sqlite3.Connection, owner: str, run_id: str, page: int, da
                     new_covers.append(record.cover_url or record.thumb_url)
             else:
                 updated += 1
-        done = conn.execute("SELECT count(*) FROM albums WHERE source = 'discogs' AND sync_run = ?",
-                            (run_id,)).fetchone()[0]
+        done = conn.execute(
+            "SELECT count(*) FROM albums WHERE source = 'discogs' AND sync_run = ?", (run_id,)
+        ).fetchone()[0]
         total = _int(pagination.get("items"))
-        conn.execute("UPDATE sync_state SET added = added + ?, updated = updated + ?, "
-                     "changed = changed OR (page > 0 AND total != ?) WHERE id = 1", (added, updated, total))
-        _update_state(conn, owner, page=page, pages=max(_int(pagination.get("pages"), 1), page),
-                      total=total, items_done=done)
+        conn.execute(
+            "UPDATE sync_state SET added = added + ?, updated = updated + ?, "
+            "changed = changed OR (page > 0 AND total != ?) WHERE id = 1",
+            (added, updated, total),
+        )
+        _update_state(
+            conn, owner, page=page, pages=max(_int(pagination.get("pages"), 1), page), total=total, items_done=done
+        )
     return new_covers
 
 
@@ -330,8 +424,12 @@ def _finish(conn: sqlite3.Connection, owner: str, run_id: str) -> int:
         state = conn.execute("SELECT total, items_done, changed FROM sync_state WHERE id = 1").fetchone()
         removed, note = 0, None
         if not state["changed"] and state["items_done"] >= state["total"]:
-            stale = [row[0] for row in conn.execute(
-                "SELECT id FROM albums WHERE source = 'discogs' AND (sync_run IS NULL OR sync_run != ?)", (run_id,))]
+            stale = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT id FROM albums WHERE source = 'discogs' AND (sync_run IS NULL OR sync_run != ?)", (run_id,)
+                )
+            ]
             removed = collection.delete_albums(conn, stale)
         else:
             note = "the collection changed during the sync; removals wait for the next run"
@@ -340,9 +438,16 @@ def _finish(conn: sqlite3.Connection, owner: str, run_id: str) -> int:
     return removed
 
 
-def _sync_collection(conn: sqlite3.Connection, client: DiscogsClient, owner: str, run_id: str, username: str,
-                     page: int, on_progress: Progress | None,
-                     queue_covers: Callable[[list[str]], None] | None) -> None:
+def _sync_collection(
+    conn: sqlite3.Connection,
+    client: DiscogsClient,
+    owner: str,
+    run_id: str,
+    username: str,
+    page: int,
+    on_progress: Progress | None,
+    queue_covers: Callable[[list[str]], None] | None,
+) -> None:
     """The collection pages from ``page`` to the last; nothing when a resumed run already stored them all."""
     row = conn.execute("SELECT page, pages FROM sync_state WHERE id = 1").fetchone()
     if row["pages"] and row["page"] >= row["pages"]:
@@ -362,8 +467,9 @@ def _sync_collection(conn: sqlite3.Connection, client: DiscogsClient, owner: str
         page += 1
 
 
-def _store_wants_page(conn: sqlite3.Connection, owner: str, run_id: str, page: int,
-                      data: dict[str, Any]) -> tuple[list[str], int]:
+def _store_wants_page(
+    conn: sqlite3.Connection, owner: str, run_id: str, page: int, data: dict[str, Any]
+) -> tuple[list[str], int]:
     """Store one wantlist page and the progress atomically; ``(cover URLs of new wants, pages)``."""
     pagination = data.get("pagination") if isinstance(data.get("pagination"), dict) else {}
     new_covers = []
@@ -376,14 +482,22 @@ def _store_wants_page(conn: sqlite3.Connection, owner: str, run_id: str, page: i
             if collection.save_want(conn, record) and (record.cover_url or record.thumb_url):
                 new_covers.append(record.cover_url or record.thumb_url)
         total = _int(pagination.get("items"))
-        conn.execute("UPDATE sync_state SET wants_changed = wants_changed OR (wants_page > 0 AND wants_total != ?) "
-                     "WHERE id = 1", (total,))
+        conn.execute(
+            "UPDATE sync_state SET wants_changed = wants_changed OR (wants_page > 0 AND wants_total != ?) WHERE id = 1",
+            (total,),
+        )
         _update_state(conn, owner, wants_page=page, wants_total=total)
     return new_covers, max(_int(pagination.get("pages"), 1), page)
 
 
-def _sync_wants(conn: sqlite3.Connection, client: DiscogsClient, owner: str, run_id: str, username: str,
-                queue_covers: Callable[[list[str]], None] | None) -> None:
+def _sync_wants(
+    conn: sqlite3.Connection,
+    client: DiscogsClient,
+    owner: str,
+    run_id: str,
+    username: str,
+    queue_covers: Callable[[list[str]], None] | None,
+) -> None:
     """The wantlist, page by page, resumable like the collection; stale wants removed after a full pass.
 
     A wantlist Discogs will not show (private, other auth: 401/403) leaves
@@ -433,9 +547,15 @@ def _snapshot_value(conn: sqlite3.Connection, client: DiscogsClient, username: s
             log.info("collection value answer has no minimum/median/maximum strings; not kept")
 
 
-def run_sync(conn: sqlite3.Connection, client: DiscogsClient, username: str, *,
-             on_progress: Progress | None = None, queue_covers: Callable[[list[str]], None] | None = None,
-             owner: str | None = None) -> dict[str, Any]:
+def run_sync(
+    conn: sqlite3.Connection,
+    client: DiscogsClient,
+    username: str,
+    *,
+    on_progress: Progress | None = None,
+    queue_covers: Callable[[list[str]], None] | None = None,
+    owner: str | None = None,
+) -> dict[str, Any]:
     """Sync ``username``'s collection, then wantlist and value, into the database; return :func:`sync_status`.
 
     Resumes an interrupted run of the same user (at the collection or the
@@ -454,8 +574,13 @@ def run_sync(conn: sqlite3.Connection, client: DiscogsClient, username: str, *,
     except (DiscogsError, sqlite3.Error, OSError) as exc:
         failed = isinstance(exc, (DiscogsAuthError, DiscogsNotFound))
         with write_transaction(conn):
-            _update_state(conn, owner, state="failed" if failed else "interrupted", error=str(exc)[:500],
-                          finished_at=collection.now_iso())
+            _update_state(
+                conn,
+                owner,
+                state="failed" if failed else "interrupted",
+                error=str(exc)[:500],
+                finished_at=collection.now_iso(),
+            )
         log.warning("sync %s: %s", "failed" if failed else "interrupted", exc)
         raise
     finally:
@@ -467,6 +592,7 @@ def run_sync(conn: sqlite3.Connection, client: DiscogsClient, username: str, *,
 # Credentials, clients, release details
 # --------------------------------------------------------------------------
 
+
 def discogs_credentials(conn: sqlite3.Connection, settings: config.Settings) -> tuple[str, str]:
     """``(username, token)``: the configured values when set, else those saved at /setup ('' if none)."""
     username = settings.DISCOGS_USERNAME or collection.get_setting(conn, USERNAME_KEY, "") or ""
@@ -477,10 +603,16 @@ def discogs_credentials(conn: sqlite3.Connection, settings: config.Settings) -> 
 def make_client(settings: config.Settings, token: str) -> DiscogsClient:
     """A client paced across every process of this installation (one per-IP budget)."""
     from cache_engine.coordination import HostPacer
+
     pacer = HostPacer(Path(settings.DATA_DIR) / "locks")
-    return DiscogsClient(settings.DISCOGS_API_URL, token, settings.USER_AGENT, pacer=pacer,
-                         min_interval=settings.DISCOGS_MIN_INTERVAL_SECONDS,
-                         timeout=(settings.CONNECT_TIMEOUT_SECONDS, settings.READ_TIMEOUT_SECONDS))
+    return DiscogsClient(
+        settings.DISCOGS_API_URL,
+        token,
+        settings.USER_AGENT,
+        pacer=pacer,
+        min_interval=settings.DISCOGS_MIN_INTERVAL_SECONDS,
+        timeout=(settings.CONNECT_TIMEOUT_SECONDS, settings.READ_TIMEOUT_SECONDS),
+    )
 
 
 def release_cover(details: ReleaseDetails) -> tuple[str, str]:
@@ -503,7 +635,8 @@ def apply_release_cover(conn: sqlite3.Connection, details: ReleaseDetails) -> li
     changed = conn.execute(
         "UPDATE albums SET cover_url = ?, thumb_url = ?, updated_at = ? "
         "WHERE release_id = ? AND cover_url = '' AND thumb_url = ''",
-        (cover, thumb, collection.now_iso(), details.release_id)).rowcount
+        (cover, thumb, collection.now_iso(), details.release_id),
+    ).rowcount
     return [cover] if changed else []
 
 
@@ -545,9 +678,13 @@ _RELEASES_NOT_FETCHED = (
 
 def _covers_from_stored_details(conn: sqlite3.Connection) -> int:
     """Copies without a cover whose release's details are stored (another copy was opened): no request."""
-    release_ids = [row[0] for row in conn.execute(
-        "SELECT DISTINCT a.release_id FROM albums AS a JOIN release_details AS r ON r.release_id = a.release_id "
-        "WHERE a.cover_url = '' AND a.thumb_url = '' AND r.image_url != ''")]
+    release_ids = [
+        row[0]
+        for row in conn.execute(
+            "SELECT DISTINCT a.release_id FROM albums AS a JOIN release_details AS r ON r.release_id = a.release_id "
+            "WHERE a.cover_url = '' AND a.thumb_url = '' AND r.image_url != ''"
+        )
+    ]
     urls = []
     with write_transaction(conn):
         for release_id in release_ids:
@@ -568,16 +705,21 @@ def fill_missing_covers(conn: sqlite3.Connection, client: DiscogsClient, limit: 
     the next one.
     """
     from_stored = _covers_from_stored_details(conn)
-    release_ids = [row[0] for row in conn.execute(
-        f"SELECT DISTINCT a.release_id {_RELEASES_NOT_FETCHED} ORDER BY a.release_id LIMIT ?", (limit,))]
+    release_ids = [
+        row[0]
+        for row in conn.execute(
+            f"SELECT DISTINCT a.release_id {_RELEASES_NOT_FETCHED} ORDER BY a.release_id LIMIT ?", (limit,)
+        )
+    ]
     fetched = 0
     for release_id in release_ids:
         try:
             fetch_release_details(conn, client, release_id)
         except DiscogsNotFound:
             with write_transaction(conn):
-                collection.save_release_details(conn, ReleaseDetails(
-                    release_id, "", "", "", [], [], "", fetched_at=collection.now_iso()))
+                collection.save_release_details(
+                    conn, ReleaseDetails(release_id, "", "", "", [], [], "", fetched_at=collection.now_iso())
+                )
         except DiscogsError as exc:
             log.info("cover pass stopped after %d releases: %s", fetched, exc)
             break
@@ -611,15 +753,20 @@ def cover_pass_once(settings: config.Settings) -> CoverPass | None:
         finally:
             client.close()
             _release_lease(conn, owner)
-        log.info("cover pass: %d from stored details, %d releases fetched, %d left",
-                 result.from_stored, result.fetched, result.remaining)
+        log.info(
+            "cover pass: %d from stored details, %d releases fetched, %d left",
+            result.from_stored,
+            result.fetched,
+            result.remaining,
+        )
         return result
     finally:
         conn.close()
 
 
-def ensure_release_details(conn: sqlite3.Connection, settings: config.Settings,
-                           release_id: int) -> ReleaseDetails | None:
+def ensure_release_details(
+    conn: sqlite3.Connection, settings: config.Settings, release_id: int
+) -> ReleaseDetails | None:
     """Stored details, else fetched now when Discogs is configured; ``None`` when unavailable.
 
     For the album page: a failure (offline, 404) is logged and the page shows
@@ -644,6 +791,7 @@ def ensure_release_details(conn: sqlite3.Connection, settings: config.Settings,
 # --------------------------------------------------------------------------
 # Background runs
 # --------------------------------------------------------------------------
+
 
 def _queue_covers(urls: list[str]) -> None:
     """Hand new cover URLs to the image cache's background queue, if the cache is running."""

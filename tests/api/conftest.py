@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 
 from tests.engine.conftest import jpeg_bytes
 from tests.support.origin import Origin
-from tests.web.conftest import make_app, origin, owner_client, session_csrf  # noqa: F401  (fixtures)
+from tests.web.conftest import make_app, origin, owner_client, session_csrf
 from vinylvault import auth, db
 
 #: Settings of the API tests on top of tests/web's BASE_SETTINGS.
@@ -24,7 +24,7 @@ API_SETTINGS: dict[str, Any] = {"JOB_POLL_SECONDS": 0.05}
 
 
 @pytest.fixture
-def app(make_app: Callable[..., Flask]) -> Flask:  # noqa: F811  (overrides tests/web's app)
+def app(make_app: Callable[..., Flask]) -> Flask:
     return make_app(**API_SETTINGS)
 
 

@@ -21,6 +21,7 @@ def _cache(app):
 
 # --- stats and health ----------------------------------------------------------
 
+
 def test_stats_are_the_engines(client, app):
     body = client.get("/api/cache/stats").get_json()
     assert body["total_entries"] == 0
@@ -66,6 +67,7 @@ def test_missing_cache_folder_is_unhealthy_503(client, app, monkeypatch):
 
 # --- clear: authentication and CSRF --------------------------------------------
 
+
 def test_clear_without_credentials_is_401(client):
     response = client.post("/api/cache/clear")
     assert response.status_code == 401
@@ -99,6 +101,7 @@ def test_clear_with_bearer_token(client, token):
 def test_mutating_endpoints_are_rate_limited_per_client(make_app):
     app = make_app(RATE_LIMIT_PER_MINUTE=2, **API_SETTINGS)
     from vinylvault import auth, db
+
     with app.app_context():
         token = auth.create_api_token(db.get_db(), "t")
     client = app.test_client()
@@ -110,24 +113,28 @@ def test_mutating_endpoints_are_rate_limited_per_client(make_app):
 
 # --- preload: bad input --------------------------------------------------------
 
+
 def _preload(client, token, body, content_type="application/json", **kwargs):
     data = body if isinstance(body, (bytes, str)) else json.dumps(body)
     return client.post("/api/cache/preload", data=data, content_type=content_type, headers=bearer(token), **kwargs)
 
 
-@pytest.mark.parametrize("body, error", [
-    (b"{not json", "malformed_json"),
-    (b"\xff\xfe\x00", "malformed_json"),
-    (b"[" * 50_000, "malformed_json"),
-    (b"", "malformed_json"),
-    ([1, 2], "invalid_body"),
-    ({"url": "http://example.com/a.jpg"}, "invalid_urls"),
-    ({"urls": "http://example.com/a.jpg"}, "invalid_urls"),
-    ({"urls": []}, "invalid_urls"),
-    ({"urls": ["http://example.com/a.jpg", 3]}, "invalid_urls"),
-    ({"urls": [None]}, "invalid_urls"),
-    ({"urls": [f"http://example.com/{n}.jpg" for n in range(1001)]}, "too_many_urls"),
-])
+@pytest.mark.parametrize(
+    "body, error",
+    [
+        (b"{not json", "malformed_json"),
+        (b"\xff\xfe\x00", "malformed_json"),
+        (b"[" * 50_000, "malformed_json"),
+        (b"", "malformed_json"),
+        ([1, 2], "invalid_body"),
+        ({"url": "http://example.com/a.jpg"}, "invalid_urls"),
+        ({"urls": "http://example.com/a.jpg"}, "invalid_urls"),
+        ({"urls": []}, "invalid_urls"),
+        ({"urls": ["http://example.com/a.jpg", 3]}, "invalid_urls"),
+        ({"urls": [None]}, "invalid_urls"),
+        ({"urls": [f"http://example.com/{n}.jpg" for n in range(1001)]}, "too_many_urls"),
+    ],
+)
 def test_preload_rejects_bad_bodies_with_400(client, token, body, error):
     response = _preload(client, token, body)
     assert response.status_code == 400
@@ -143,6 +150,7 @@ def test_preload_needs_json_content_type(client, token):
 def test_preload_oversized_body_is_413(make_app):
     app = make_app(MAX_JSON_BYTES=2048, **API_SETTINGS)
     from vinylvault import auth, db
+
     with app.app_context():
         token = auth.create_api_token(db.get_db(), "t")
     body = {"urls": ["http://example.com/" + "a" * 100 for _ in range(30)]}
@@ -154,14 +162,17 @@ def test_preload_oversized_body_is_413(make_app):
 def test_preload_oversized_body_without_length_is_413(make_app):
     app = make_app(MAX_JSON_BYTES=2048, **API_SETTINGS)
     from vinylvault import auth, db
+
     with app.app_context():
         token = auth.create_api_token(db.get_db(), "t")
     body = json.dumps({"urls": ["http://example.com/" + "a" * 100 for _ in range(30)]}).encode()
     # A chunked body, as gunicorn passes it: no Content-Length, the stream says where it ends.
     response = app.test_client().post(
-        "/api/cache/preload", input_stream=io.BytesIO(body),
+        "/api/cache/preload",
+        input_stream=io.BytesIO(body),
         headers={**bearer(token), "Content-Type": "application/json", "Transfer-Encoding": "chunked"},
-        environ_overrides={"wsgi.input_terminated": True})
+        environ_overrides={"wsgi.input_terminated": True},
+    )
     assert response.status_code == 413
 
 
@@ -195,6 +206,7 @@ SSRF_CORPUS = [
 def test_ssrf_corpus_is_refused_at_request_time(make_app, origin):
     app = make_app(ALLOW_PRIVATE_SOURCES=False, **API_SETTINGS)
     from vinylvault import auth, db
+
     with app.app_context():
         token = auth.create_api_token(db.get_db(), "t")
     response = _preload(app.test_client(), token, {"urls": [url for url, _ in SSRF_CORPUS]})
@@ -208,11 +220,11 @@ def test_ssrf_corpus_is_refused_at_request_time(make_app, origin):
 def test_preload_lists_refused_urls_and_queues_the_rest(make_app):
     app = make_app(ALLOW_PRIVATE_SOURCES=False, **API_SETTINGS)
     from vinylvault import auth, db
+
     with app.app_context():
         token = auth.create_api_token(db.get_db(), "t")
     # example.com does not resolve offline: not refused now (the connect-time guard still holds).
-    response = _preload(app.test_client(), token,
-                        {"urls": ["http://169.254.169.254/x", "HTTP://Example.COM:80/a.jpg"]})
+    response = _preload(app.test_client(), token, {"urls": ["http://169.254.169.254/x", "HTTP://Example.COM:80/a.jpg"]})
     assert response.status_code == 202
     body = response.get_json()
     assert body["accepted"] == 1
@@ -220,6 +232,7 @@ def test_preload_lists_refused_urls_and_queues_the_rest(make_app):
 
 
 # --- preload: jobs ---------------------------------------------------------------
+
 
 def test_preload_job_fetches_every_url_and_reports_progress(client, app, token, origin):
     urls = serve_covers(origin, 5)
@@ -246,8 +259,8 @@ def test_preload_job_reports_failed_items_with_reasons(client, token, origin):
     status = wait_for_job(client, response.headers["Location"])
     assert (status["state"], status["done"], status["failed"]) == ("done", 1, 2)
     assert sorted(status["errors"], key=lambda e: e["url"]) == sorted(
-        [{"url": missing, "reason": "http_404"}, {"url": html, "reason": "html_body"}],
-        key=lambda e: e["url"])
+        [{"url": missing, "reason": "http_404"}, {"url": html, "reason": "html_body"}], key=lambda e: e["url"]
+    )
 
 
 def test_job_where_every_item_fails_is_failed(client, token, origin):
@@ -256,15 +269,18 @@ def test_job_where_every_item_fails_is_failed(client, token, origin):
     assert (status["state"], status["failed"]) == ("failed", 1)
 
 
-@pytest.mark.parametrize("job_id, code, error", [
-    ("0" * 32, 404, "unknown_job"),
-    ("f" * 32, 404, "unknown_job"),
-    ("xyz", 400, "invalid_job_id"),
-    ("F" * 32, 400, "invalid_job_id"),
-    ("0" * 33, 400, "invalid_job_id"),
-    ("..%2f..%2fetc", 404, "not_found"),  # decoded to slashes: no route matches
-    ("0" * 32 + "%0A", 400, "invalid_text"),  # a newline is refused at the edge, before any id check
-])
+@pytest.mark.parametrize(
+    "job_id, code, error",
+    [
+        ("0" * 32, 404, "unknown_job"),
+        ("f" * 32, 404, "unknown_job"),
+        ("xyz", 400, "invalid_job_id"),
+        ("F" * 32, 400, "invalid_job_id"),
+        ("0" * 33, 400, "invalid_job_id"),
+        ("..%2f..%2fetc", 404, "not_found"),  # decoded to slashes: no route matches
+        ("0" * 32 + "%0A", 400, "invalid_text"),  # a newline is refused at the edge, before any id check
+    ],
+)
 def test_job_status_validates_the_id(client, job_id, code, error):
     response = client.get(f"/api/cache/preload/{job_id}")
     assert (response.status_code, response.get_json()["error"]) == (code, error)
@@ -272,9 +288,11 @@ def test_job_status_validates_the_id(client, job_id, code, error):
 
 # --- memory tier scopes -----------------------------------------------------------
 
+
 def test_clear_scope_frees_that_scope_only(make_app, origin):
     app = make_app(MEMORY_CACHE_ENABLED=True, **API_SETTINGS)
     from vinylvault import auth, db
+
     with app.app_context():
         token = auth.create_api_token(db.get_db(), "t")
     cache = _cache(app)

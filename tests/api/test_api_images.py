@@ -15,9 +15,14 @@ from vinylvault import collection, db, images
 
 def add_album(app: Flask, album_id: int, cover_url: str = "", artist_image: str = "") -> None:
     """Store one album (and its artist, with an image URL if given) in the collection database."""
-    record = collection.AlbumRecord(id=album_id, source="csv", artist=f"Artist {album_id}",
-                                    title=f"Title {album_id}", cover_url=cover_url,
-                                    artists=[(album_id, f"Artist {album_id}")])
+    record = collection.AlbumRecord(
+        id=album_id,
+        source="csv",
+        artist=f"Artist {album_id}",
+        title=f"Title {album_id}",
+        cover_url=cover_url,
+        artists=[(album_id, f"Artist {album_id}")],
+    )
     with app.app_context():
         conn = db.get_db()
         with collection.write_transaction(conn):
@@ -40,8 +45,13 @@ def test_stats_count_each_kind(client, app, origin):
     assert _cache(app).get_image(cached) and not _cache(app).get_image(failed)
     body = client.get("/api/images/stats").get_json()
     entries = [_cache(app).lookup(cached, size) for size in ("thumbnails", "detail")]
-    assert body["covers"] == {"referenced": 3, "cached": 1, "failed": 1, "missing": 1,
-                              "bytes": sum(e.bytes for e in entries)}
+    assert body["covers"] == {
+        "referenced": 3,
+        "cached": 1,
+        "failed": 1,
+        "missing": 1,
+        "bytes": sum(e.bytes for e in entries),
+    }
     assert body["artists"] == {"referenced": 1, "cached": 0, "failed": 0, "missing": 1, "bytes": 0}
 
 
@@ -49,8 +59,7 @@ def test_album_info(client, app, origin):
     [url] = serve_covers(origin, 1)
     add_album(app, 7, url)
     before = client.get("/api/images/album/7").get_json()
-    assert before == {"album_id": 7, "source_url": url, "failed": False,
-                      "sizes": {"thumbnails": None, "detail": None}}
+    assert before == {"album_id": 7, "source_url": url, "failed": False, "sizes": {"thumbnails": None, "detail": None}}
     _cache(app).get_image(url)
     sizes = client.get("/api/images/album/7").get_json()["sizes"]
     key = _cache(app).key_for(url)
@@ -127,8 +136,13 @@ def test_cleanup_removes_orphans_only(client, app, token, origin):
     assert client.post("/api/images/cleanup").status_code == 401
     response = client.post("/api/images/cleanup", headers=bearer(token))
     assert response.status_code == 200
-    assert response.get_json() == {"success": True, "removed_sources": 1, "removed_files": 2, "kept": 2,
-                                   "removed_photos": 0}
+    assert response.get_json() == {
+        "success": True,
+        "removed_sources": 1,
+        "removed_files": 2,
+        "kept": 2,
+        "removed_photos": 0,
+    }
     assert _cache(app).lookup(orphan, "detail") is None
     assert not any(path.exists() for path in orphan_files)
     for url in (kept_cover, kept_artist):

@@ -22,8 +22,12 @@ from tests.engine.conftest import jpeg_bytes
 from tests.support.origin import Origin
 
 WORKER = Path(__file__).with_name("job_worker.py")
-SETTINGS = {"ALLOW_PRIVATE_SOURCES": True, "HOST_MIN_INTERVAL_SECONDS": 0.0, "FETCH_RETRIES": 0,
-            "NEGATIVE_CACHE_MIN_SECONDS": 60.0}
+SETTINGS = {
+    "ALLOW_PRIVATE_SOURCES": True,
+    "HOST_MIN_INTERVAL_SECONDS": 0.0,
+    "FETCH_RETRIES": 0,
+    "NEGATIVE_CACHE_MIN_SECONDS": 60.0,
+}
 
 
 @pytest.fixture
@@ -51,8 +55,9 @@ def make_queue(data_dir: Path) -> Iterator[Callable[..., JobQueue]]:
 
 def _worker(data_dir: Path, **job: Any) -> subprocess.Popen:
     payload = json.dumps({"data_dir": str(data_dir), "settings": SETTINGS, **job})
-    return subprocess.Popen([sys.executable, str(WORKER), payload], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), payload], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
 
 
 def _wait(queue: JobQueue, job_id: str, until: Callable[[dict], bool], timeout: float = 60.0) -> dict:

@@ -53,8 +53,9 @@ def demo_site(root: Path, env: Mapping[str, str]) -> Iterator[Site]:
     data_dir = root / "data"
     albums = prepare_demo_site(data_dir, PASSWORD, env)
     with GunicornServer(data_dir, log_path=root / "gunicorn.log", workers=2, env=env) as server:
-        yield Site(server, data_dir, [album.id for album in albums],
-                   [album.image_url for album in albums if album.image_url])
+        yield Site(
+            server, data_dir, [album.id for album in albums], [album.image_url for album in albums if album.image_url]
+        )
 
 
 @pytest.fixture(scope="session")
@@ -101,7 +102,8 @@ def log_in(page, site: Site, password: str = PASSWORD) -> None:
     page.goto(site.url("/login"))
     page.fill("input[name=password]", password)
     page.locator("form").filter(has=page.locator("input[name=password]")).locator(
-        "button[type=submit], input[type=submit]").first.click()
+        "button[type=submit], input[type=submit]"
+    ).first.click()
     page.wait_for_load_state()
     assert "/login" not in page.url, "login failed"
 

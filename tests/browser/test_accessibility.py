@@ -24,9 +24,11 @@ BODY_COLOURS = """() => {
 
 def luminance(rgb: list[float]) -> float:
     """WCAG 2 relative luminance of an sRGB colour."""
+
     def channel(value: float) -> float:
         c = value / 255
         return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
     r, g, b = (channel(v) for v in rgb)
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 

@@ -98,10 +98,12 @@ def test_preload_shows_progress_and_caches_the_first_grid_page(site, new_page, c
 
     keys = first_page_keys(page, site)
     assert keys
-    expect(page.locator("[data-preload-count]")).to_have_text(f"{len(keys)} of {len(keys)}",
-                                                              timeout=COLD_PAGE_TIMEOUT_MS)
+    expect(page.locator("[data-preload-count]")).to_have_text(
+        f"{len(keys)} of {len(keys)}", timeout=COLD_PAGE_TIMEOUT_MS
+    )
     expect(page.locator("[data-actions-status]")).to_have_text(
-        f"Preloaded all {len(keys)} covers of the first grid page.")
+        f"Preloaded all {len(keys)} covers of the first grid page."
+    )
     assert [key for key in keys if cache.lookup_key(key, "thumbnails") is None] == []
     assert int(shown(page, "thumbnail_count").inner_text()) >= len(keys)
     screenshot(page, "admin-controls-800x480")

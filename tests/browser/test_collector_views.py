@@ -27,15 +27,29 @@ def collector_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     conn = db.connect(config.load(DATA_DIR=data_dir).DATABASE_PATH)
     try:
         with collection.write_transaction(conn):
-            conn.execute("UPDATE albums SET master_id = ? WHERE id IN (?, ?, ?)",
-                         (MASTER, albums[0].id, albums[1].id, albums[2].id))
-            conn.execute("UPDATE albums SET custom_fields = json_set(custom_fields, '$.Shelf', 'A3-12') "
-                         "WHERE id = ?", (albums[0].id,))
+            conn.execute(
+                "UPDATE albums SET master_id = ? WHERE id IN (?, ?, ?)",
+                (MASTER, albums[0].id, albums[1].id, albums[2].id),
+            )
+            conn.execute(
+                "UPDATE albums SET custom_fields = json_set(custom_fields, '$.Shelf', 'A3-12') WHERE id = ?",
+                (albums[0].id,),
+            )
             for n, album in enumerate(albums[3:15]):
-                collection.save_want(conn, WantRecord(
-                    id=9_000_000 + n, release_id=9_000_000 + n, master_id=MASTER if n < 2 else 0,
-                    artist=album.artist, title=f"{album.title} (first pressing)", year=album.year or 0,
-                    genres=album.genres, cover_url=album.cover_url, notes="Only with the inner sleeve" if n % 2 else ""))
+                collection.save_want(
+                    conn,
+                    WantRecord(
+                        id=9_000_000 + n,
+                        release_id=9_000_000 + n,
+                        master_id=MASTER if n < 2 else 0,
+                        artist=album.artist,
+                        title=f"{album.title} (first pressing)",
+                        year=album.year or 0,
+                        genres=album.genres,
+                        cover_url=album.cover_url,
+                        notes="Only with the inner sleeve" if n % 2 else "",
+                    ),
+                )
             for median in ("€1,180.00", "€1,234.56", "£1,300.00", "€1,402.10"):
                 collection.save_value_snapshot(conn, {"minimum": median, "median": median, "maximum": median})
         collection.set_setting(conn, collection.SHELF_FIELD_KEY, "Shelf")

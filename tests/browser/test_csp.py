@@ -21,8 +21,17 @@ window.__cspViolations = [];
 document.addEventListener('securitypolicyviolation', e => window.__cspViolations.push(
     `${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} at ${e.sourceFile}:${e.lineNumber}`));
 """
-GUEST_PAGES = ["/", "/?sort=year&limit=6", "/spin", "/search", "/search?q=a", "/stats", "/sync", "/login",
-               "/no-such-page"]
+GUEST_PAGES = [
+    "/",
+    "/?sort=year&limit=6",
+    "/spin",
+    "/search",
+    "/search?q=a",
+    "/stats",
+    "/sync",
+    "/login",
+    "/no-such-page",
+]
 OWNER_PAGES = GUEST_PAGES[:-2] + ["/admin", "/setup"]
 
 
@@ -43,8 +52,9 @@ def _violations(page, console: list[str], site, path: str) -> list[str]:
 def _watched_page(new_page, **options):
     page = new_page(**options)
     console: list[str] = []
-    page.on("console", lambda message: console.append(message.text)
-            if "Content Security Policy" in message.text else None)
+    page.on(
+        "console", lambda message: console.append(message.text) if "Content Security Policy" in message.text else None
+    )
     page.add_init_script(COLLECT_VIOLATIONS)
     return page, console
 
@@ -69,16 +79,19 @@ def test_bars_icons_and_backdrop_draw_without_inline_styles(site, new_page):
     assert expected > 0 and abs(fill["width"] / (track["width"] - 2) * 100 - min(expected, 100)) < 2
     assert fill["height"] > 10
     # The icon sprite takes no room, and the icons drawn from it have their size.
-    assert page.evaluate("() => document.querySelector('svg > symbol').ownerSVGElement"
-                         ".getBoundingClientRect().height") == 0
+    assert (
+        page.evaluate("() => document.querySelector('svg > symbol').ownerSVGElement.getBoundingClientRect().height")
+        == 0
+    )
     assert page.locator(".brand svg").bounding_box()["width"] == 28
     page.locator("#api-tokens-h").scroll_into_view_if_needed()
     screenshot(page, "admin-access-800x480")
 
     page.goto(site.url(_album_pages(site)[1]))
     backdrop = page.locator(".now-playing__backdrop image")
-    page.wait_for_function("() => performance.getEntriesByType('resource')"
-                           ".some(entry => entry.name.includes('/cache/detail/'))")
+    page.wait_for_function(
+        "() => performance.getEntriesByType('resource').some(entry => entry.name.includes('/cache/detail/'))"
+    )
     assert "/cache/detail/" in backdrop.get_attribute("href")
     assert page.locator(".now-playing__backdrop svg").bounding_box()["width"] > 800
     screenshot(page, "now-playing-800x480")
@@ -89,5 +102,6 @@ def test_without_javascript_the_noscript_stylesheet_hides_previews(site, new_pag
     page = new_page(java_script_enabled=False)
     page.goto(site.url("/"))
     assert page.locator("img.lazy-load").count() > 0
-    assert page.evaluate("() => [...document.querySelectorAll('img.lazy-load')]"
-                         ".every(img => getComputedStyle(img).display === 'none')")
+    assert page.evaluate(
+        "() => [...document.querySelectorAll('img.lazy-load')].every(img => getComputedStyle(img).display === 'none')"
+    )

@@ -36,8 +36,12 @@ SCROLL_TO_END = """async () => {
 
 def cover_requests(page) -> list[str]:
     requested: list[str] = []
-    page.on("request", lambda request: requested.append(request.url.split("://", 1)[1].split("/", 1)[1])
-            if "/cache/" in request.url else None)
+    page.on(
+        "request",
+        lambda request: (
+            requested.append(request.url.split("://", 1)[1].split("/", 1)[1]) if "/cache/" in request.url else None
+        ),
+    )
     return requested
 
 

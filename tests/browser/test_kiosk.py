@@ -20,8 +20,12 @@ pytestmark = pytest.mark.browser
 
 #: The attract screen after 3 idle seconds instead of minutes; the night from 3 to 4 a.m. (an hour the dim test
 #: sets the browser's clock to, and a test run is unlikely to meet).
-KIOSK_ENV = {**SITE_ENV, "VINYL_VAULT_KIOSK_IDLE_MINUTES": "0.05",
-             "VINYL_VAULT_KIOSK_DIM_FROM_HOUR": "3", "VINYL_VAULT_KIOSK_DIM_UNTIL_HOUR": "4"}
+KIOSK_ENV = {
+    **SITE_ENV,
+    "VINYL_VAULT_KIOSK_IDLE_MINUTES": "0.05",
+    "VINYL_VAULT_KIOSK_DIM_FROM_HOUR": "3",
+    "VINYL_VAULT_KIOSK_DIM_UNTIL_HOUR": "4",
+}
 
 #: Waiting for the 3-second idle time: generous, since the machine is shared (a wait, not a timing claim).
 ATTRACT_WAIT_MS = 30_000
@@ -95,7 +99,9 @@ def test_idle_shows_the_cover_wall_and_a_touch_returns_to_the_same_place(kiosk_s
     where = page.url
     attract = page.locator("[data-attract]")
     attract.wait_for(state="visible", timeout=ATTRACT_WAIT_MS)
-    page.wait_for_function("() => [...document.querySelectorAll('.attract__row img')].every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.attract__row img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
     assert page.locator(".attract__row img").count() > 0
     assert page.locator(".attract__spin").count() == 0
     screenshot(page, f"kiosk-attract-wall-{viewport}")
@@ -175,6 +181,8 @@ def test_idle_shows_the_record_playing_now(kiosk_site, new_page, viewport):
     page.goto(kiosk_site.url("/?kiosk=1"))
     page.locator("[data-attract]").wait_for(state="visible", timeout=ATTRACT_WAIT_MS)
     assert page.locator(".attract__title").inner_text() == title
-    page.wait_for_function("() => { const i = document.querySelector('.attract__cover'); return i.complete && i.naturalWidth > 0; }")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.attract__cover'); return i.complete && i.naturalWidth > 0; }"
+    )
     screenshot(page, f"kiosk-attract-spin-{viewport}")
     assert decode_qr(page.locator(".attract .qr")) in lan_urls()

@@ -19,13 +19,34 @@ pytestmark = pytest.mark.browser
 ROLES = ("guest", "owner")
 MIN_TARGET = 44
 #: Pages for everyone; ``{album}`` is an album in the middle of the collection.
-GUEST_PAGES = ["/", "/?genre=Rock&sort=year", "/login", "/album/{album}", "/now-playing/{album}",
-               "/search", "/search?q=a", "/spin", "/stats", "/album/999999"]
-OWNER_PAGES = ["/", "/album/{album}", "/now-playing/{album}", "/search?q=a", "/spin", "/stats",
-               "/sync", "/admin", "/setup"]
+GUEST_PAGES = [
+    "/",
+    "/?genre=Rock&sort=year",
+    "/login",
+    "/album/{album}",
+    "/now-playing/{album}",
+    "/search",
+    "/search?q=a",
+    "/spin",
+    "/stats",
+    "/album/999999",
+]
+OWNER_PAGES = [
+    "/",
+    "/album/{album}",
+    "/now-playing/{album}",
+    "/search?q=a",
+    "/spin",
+    "/stats",
+    "/sync",
+    "/admin",
+    "/setup",
+]
 #: Pages whose every control this module holds to MIN_TARGET.
-TOUCH_PAGES = {"guest": ["/", "/login", "/album/{album}", "/now-playing/{album}", "/search?q=a", "/spin"],
-               "owner": ["/", "/album/{album}", "/now-playing/{album}", "/search?q=a", "/admin"]}
+TOUCH_PAGES = {
+    "guest": ["/", "/login", "/album/{album}", "/now-playing/{album}", "/search?q=a", "/spin"],
+    "owner": ["/", "/album/{album}", "/now-playing/{album}", "/search?q=a", "/admin"],
+}
 
 PAGE_SIZE = """() => ({scrollWidth: document.documentElement.scrollWidth,
     scrollHeight: document.documentElement.scrollHeight, width: innerWidth, height: innerHeight})"""
@@ -82,8 +103,10 @@ CUT_YEARS = """() => [...document.querySelectorAll('[data-album-grid] .card')].f
 @pytest.fixture
 def page_for(new_page, owner_state):
     """``page_for(role, viewport)`` -> a page seen by a guest or by the logged-in owner."""
+
     def factory(role: str, viewport: str):
         return new_page(VIEWPORTS[viewport], **({"storage_state": owner_state} if role == "owner" else {}))
+
     return factory
 
 
@@ -179,7 +202,7 @@ def test_login_form_is_styled_like_the_site(site, new_page, viewport):
         background: getComputedStyle(b).backgroundColor,
         accent: getComputedStyle(document.documentElement).getPropertyValue('--accent').trim()})""")
     accent = style["accent"].lstrip("#")
-    assert style["background"] == "rgb({}, {}, {})".format(*(int(accent[i:i + 2], 16) for i in (0, 2, 4)))
+    assert style["background"] == "rgb({}, {}, {})".format(*(int(accent[i : i + 2], 16) for i in (0, 2, 4)))
     assert style["radius"] >= 6
     screenshot(page, f"login-{viewport}")
 

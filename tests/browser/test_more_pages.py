@@ -53,9 +53,18 @@ def add_albums_with_covers(data_dir: Path, count: int) -> list[str]:
                 source.parent.mkdir(parents=True, exist_ok=True)
                 demo.draw_cover(100 + n, artist, title).save(source, "JPEG", quality=85)
                 urls.append(f"local:extra/{n}.jpg")
-                collection.save_album(conn, collection.AlbumRecord(
-                    id=n, source="csv", artist=artist, title=title, year=1990 + n % 30,
-                    cover_url=urls[-1], artists=[(None, artist)]))
+                collection.save_album(
+                    conn,
+                    collection.AlbumRecord(
+                        id=n,
+                        source="csv",
+                        artist=artist,
+                        title=title,
+                        year=1990 + n % 30,
+                        cover_url=urls[-1],
+                        artists=[(None, artist)],
+                    ),
+                )
     finally:
         conn.close()
     with cover_cache(settings) as cache:
@@ -72,8 +81,12 @@ def long_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     albums = prepare_demo_site(data_dir, PASSWORD, SITE_ENV)
     extra = add_albums_with_covers(data_dir, EXTRA_ALBUMS)
     with GunicornServer(data_dir, log_path=root / "gunicorn.log", workers=2, env=SITE_ENV) as server:
-        yield Site(server, data_dir, [album.id for album in albums] + list(range(1, EXTRA_ALBUMS + 1)),
-                   [album.image_url for album in albums if album.image_url] + extra)
+        yield Site(
+            server,
+            data_dir,
+            [album.id for album in albums] + list(range(1, EXTRA_ALBUMS + 1)),
+            [album.image_url for album in albums if album.image_url] + extra,
+        )
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)

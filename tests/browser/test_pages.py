@@ -44,12 +44,15 @@ def test_arrow_keys_turn_the_page(site, new_page):
 
 def swipe(page, dx: int) -> None:
     """A one-finger horizontal swipe across the middle of the screen."""
-    page.evaluate("""dx => {
+    page.evaluate(
+        """dx => {
         const point = x => new Touch({identifier: 1, target: document.body, clientX: x, clientY: 240});
         const start = point(400), end = point(400 + dx);
         document.dispatchEvent(new TouchEvent('touchstart', {touches: [start], changedTouches: [start], bubbles: true}));
         document.dispatchEvent(new TouchEvent('touchend', {touches: [], changedTouches: [end], bubbles: true}));
-    }""", dx)
+    }""",
+        dx,
+    )
 
 
 def test_swipes_turn_the_page(site, new_page):

@@ -88,8 +88,7 @@ def phone(browser, live_site, request):
     context = browser.new_context(viewport=VIEWPORTS[request.param], service_workers="allow")
     context.set_default_timeout(20_000)
     violations: list[str] = []
-    context.on("console", lambda message: "Content Security Policy" in message.text
-               and violations.append(message.text))
+    context.on("console", lambda message: "Content Security Policy" in message.text and violations.append(message.text))
     yield context
     context.close()
     assert violations == []
@@ -97,8 +96,11 @@ def phone(browser, live_site, request):
 
 def _wait_for_covers_in_the_worker(page) -> dict:
     page.wait_for_function(FIRST_SCREEN_PAINTED)
-    return _eventually(page, f"""async () => {{ const r = await ({COVERS_FROM_THE_WORKER})();
-                                               return r.covers > 0 && r.found === r.covers && r; }}""")
+    return _eventually(
+        page,
+        f"""async () => {{ const r = await ({COVERS_FROM_THE_WORKER})();
+                                               return r.covers > 0 && r.found === r.covers && r; }}""",
+    )
 
 
 def _installable(page) -> None:
@@ -171,15 +173,21 @@ def test_a_new_deployment_replaces_the_old_pages_and_scripts(phone, live_site, m
         page.goto(live_site.url("/"))
         assert page.locator(f'script[src="/static/pages.js?v={config.VERSION}"]').count() == 1
         # The new worker takes over and drops the old caches.
-        _eventually(page, f"""async () => {{ const names = await caches.keys();
-            return !names.includes({old_static!r}) && names.some(n => n.startsWith('vv-static-')); }}""")
+        _eventually(
+            page,
+            f"""async () => {{ const names = await caches.keys();
+            return !names.includes({old_static!r}) && names.some(n => n.startsWith('vv-static-')); }}""",
+        )
         new_static = next(name for name in page.evaluate(CACHE_NAMES) if name.startswith("vv-static-"))
         assert new_static != old_static
         assert page.evaluate(f"""async () => !!(await (await caches.open({new_static!r}))
                                  .match('/static/pages.js?v={config.VERSION}'))""")
         page.reload()  # the first page the new worker serves
-        _eventually(page, f"""async () => !!(await (await caches.open('vv-pages-' + {new_static[10:]!r}))
-                                   .match(location.href))""")
+        _eventually(
+            page,
+            f"""async () => !!(await (await caches.open('vv-pages-' + {new_static[10:]!r}))
+                                   .match(location.href))""",
+        )
         phone.set_offline(True)
         page.reload()
         # Offline, the page kept is the new one, and its new scripts run from the new cache.

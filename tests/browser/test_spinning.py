@@ -31,13 +31,16 @@ def _shift(site, seconds: float) -> None:
 
 
 def _side_seconds(page) -> float:
-    return page.evaluate("() => [...document.querySelectorAll('[data-tracks] li')]"
-                         ".reduce((sum, li) => sum + parseFloat(li.dataset.seconds), 0)")
+    return page.evaluate(
+        "() => [...document.querySelectorAll('[data-tracks] li')]"
+        ".reduce((sum, li) => sum + parseFloat(li.dataset.seconds), 0)"
+    )
 
 
 def _fits(page) -> None:
-    overflow = page.evaluate("() => [document.documentElement.scrollHeight - innerHeight,"
-                             " document.documentElement.scrollWidth - innerWidth]")
+    overflow = page.evaluate(
+        "() => [document.documentElement.scrollHeight - innerHeight, document.documentElement.scrollWidth - innerWidth]"
+    )
     assert overflow[0] <= 0 and overflow[1] <= 0, f"scrolls by {overflow}"
     for locator in page.locator(".turntable .button, .turntable .cover img").all():
         box = locator.bounding_box()
@@ -72,8 +75,9 @@ def test_a_spin_moves_through_both_sides_without_javascript(site, new_page, owne
     page.get_by_role("button", name="Stop").click()
     expect(page.get_by_role("heading", name="Nothing on the turntable")).to_be_visible()
     with _db(site) as conn:
-        states = conn.execute("SELECT side, state FROM spins WHERE album_id = ? ORDER BY id DESC LIMIT 2",
-                              (album,)).fetchall()
+        states = conn.execute(
+            "SELECT side, state FROM spins WHERE album_id = ? ORDER BY id DESC LIMIT 2", (album,)
+        ).fetchall()
     assert states == [("B", "abandoned"), ("A", "ended")]
 
 
@@ -93,8 +97,9 @@ def test_the_spinning_screen_fills_the_screen_and_keeps_time(site, new_page, own
     first = float(page.locator("[data-tracks] li").first.get_attribute("data-seconds"))
     page.clock.fast_forward(int((first + 2) * 1000))
     current = page.locator("[data-tracks] li.is-current")
-    assert current.count() == 1 and current.get_attribute("data-start") == page.locator(
-        "[data-tracks] li").nth(1).get_attribute("data-start")
+    assert current.count() == 1 and current.get_attribute("data-start") == page.locator("[data-tracks] li").nth(
+        1
+    ).get_attribute("data-start")
     assert page.locator("[data-tracks] li").first.get_attribute("class") == "is-played"
     assert page.evaluate("() => window.__cspViolations") + violations == []
 
@@ -110,8 +115,9 @@ def test_a_flip_on_the_phone_reaches_the_pi_screen(site, new_page, owner_state):
     phone.get_by_role("button", name="Flip to Side B").click()
     expect(phone.locator(".spinning__side")).to_contain_text("Side B")
     # The Pi screen polls the server's turntable and follows (every 10 s).
-    pi.wait_for_function("() => document.querySelector('.spinning__side')?.innerText.startsWith('Side B')",
-                         timeout=30_000)
+    pi.wait_for_function(
+        "() => document.querySelector('.spinning__side')?.innerText.startsWith('Side B')", timeout=30_000
+    )
 
 
 def test_history_and_stats_show_the_spins(site, new_page, owner_state):

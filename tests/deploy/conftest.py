@@ -50,11 +50,9 @@ def running_stack(root: Path, **app_env: str) -> Iterator[Stack]:
     covers_dir.mkdir(parents=True)
     static_dir.mkdir()
     (static_dir / "style.css").write_text(STYLESHEET)
-    env = {"VINYL_VAULT_TRUSTED_PROXIES": "127.0.0.1", "VINYL_VAULT_DEMO_WHEN_EMPTY": "false",
-           **app_env}
+    env = {"VINYL_VAULT_TRUSTED_PROXIES": "127.0.0.1", "VINYL_VAULT_DEMO_WHEN_EMPTY": "false", **app_env}
     with GunicornServer(data_dir, log_path=root / "gunicorn.log", workers=1, env=env) as app:
-        with NginxServer(root / "nginx", upstream_port=app.port, covers_dir=covers_dir,
-                         static_dir=static_dir) as web:
+        with NginxServer(root / "nginx", upstream_port=app.port, covers_dir=covers_dir, static_dir=static_dir) as web:
             yield Stack(app, web, data_dir, covers_dir, static_dir)
 
 

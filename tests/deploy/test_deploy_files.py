@@ -66,10 +66,20 @@ def nginx_seconds(value: str) -> float:
 
 # --- gunicorn ---------------------------------------------------------------
 
+
 def test_gunicorn_check_config_accepts_the_config():
     result = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "--check-config", "--config", "gunicorn.conf.py",
-         "vinylvault:create_app()"], cwd=ROOT, capture_output=True, text=True)
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "--check-config",
+            "--config",
+            "gunicorn.conf.py",
+            "vinylvault:create_app()",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -86,6 +96,7 @@ def test_nginx_accepts_every_body_the_app_accepts():
 
 
 # --- systemd ----------------------------------------------------------------
+
 
 def test_unit_stops_after_gunicorns_graceful_shutdown(gunicorn_settings):
     entries = unit_entries(UNIT.read_text())
@@ -124,13 +135,13 @@ def test_systemd_analyze_verifies_the_unit(tmp_path: Path):
     # Point the unit at this checkout so the executables it names exist.
     unit = tmp_path / "vinylvault.service"
     unit.write_text(UNIT.read_text().replace(UNIT_ROOT, str(ROOT)))
-    result = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit)],
-                            capture_output=True, text=True)
+    result = subprocess.run(["systemd-analyze", "verify", "--man=no", str(unit)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "vinylvault.service" not in result.stderr, result.stderr
 
 
 # --- docker -----------------------------------------------------------------
+
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
     text = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")

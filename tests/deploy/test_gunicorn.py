@@ -81,8 +81,9 @@ def test_start_up_ends_with_the_address_to_open_and_the_next_step(tmp_path: Path
         conn = db.connect(data_dir / "vinylvault.db")
         auth.set_password(conn, "correct horse battery staple")
         conn.close()
-    server = GunicornServer(data_dir, log_path=tmp_path / "gunicorn.log", workers=2,
-                            env={"VINYL_VAULT_DEMO_WHEN_EMPTY": "false"})
+    server = GunicornServer(
+        data_dir, log_path=tmp_path / "gunicorn.log", workers=2, env={"VINYL_VAULT_DEMO_WHEN_EMPTY": "false"}
+    )
     with server:
         wait_for_log(server, READY)
         assert server.stop(signal.SIGTERM) == 0
@@ -94,7 +95,7 @@ def test_start_up_ends_with_the_address_to_open_and_the_next_step(tmp_path: Path
     expected = [READY, f"    {server.base_url}"]
     if not password_set:
         expected.append(f"Next: choose the owner's password at {server.base_url}/setup")
-    assert lines[ready:ready + len(expected) + 1] == expected + [lines[ready + len(expected)]]
+    assert lines[ready : ready + len(expected) + 1] == expected + [lines[ready + len(expected)]]
     assert "Next: choose" not in lines[ready + len(expected)]
 
 
@@ -108,9 +109,14 @@ def test_all_interfaces_are_shown_as_the_machines_lan_name_and_address():
 def start_gunicorn_on(data_dir: Path, bind: str) -> tuple[int, list[str]]:
     """Run gunicorn with the project's config on ``bind`` until it exits: (status, output lines)."""
     env = app_environment(data_dir, {"VINYL_VAULT_BIND": bind})
-    result = subprocess.run([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
-                             "vinylvault:create_app()"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "vinylvault:create_app()"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return result.returncode, (result.stdout + result.stderr).splitlines()
 
 
@@ -140,14 +146,19 @@ def test_an_address_of_another_machine_is_one_line(tmp_path: Path):
     status, output = start_gunicorn_on(tmp_path / "data", f"{elsewhere}:8080")
     assert status == 2
     assert the_one_problem(output).startswith(f"vinylvault: {elsewhere}:8080 is not an address of this machine")
+
+
 def test_max_requests_recycles_the_worker_and_flushes_its_hits(tmp_path: Path):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     key = cache_local_cover(data_dir, "blue", (30, 60, 160))
     before = index_entry(data_dir, key)
-    env = {"VINYL_VAULT_ACCESS_FLUSH_INTERVAL_SECONDS": "3600", "VINYL_VAULT_DEMO_WHEN_EMPTY": "false",
-           # gunicorn reads this over the config file: recycle after a few requests.
-           "GUNICORN_CMD_ARGS": f"--max-requests {RECYCLE_AFTER} --max-requests-jitter 0"}
+    env = {
+        "VINYL_VAULT_ACCESS_FLUSH_INTERVAL_SECONDS": "3600",
+        "VINYL_VAULT_DEMO_WHEN_EMPTY": "false",
+        # gunicorn reads this over the config file: recycle after a few requests.
+        "GUNICORN_CMD_ARGS": f"--max-requests {RECYCLE_AFTER} --max-requests-jitter 0",
+    }
     server = GunicornServer(data_dir, log_path=tmp_path / "gunicorn.log", workers=1, env=env)
     with server:
         first_worker = server.worker_pids()

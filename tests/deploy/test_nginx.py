@@ -71,31 +71,34 @@ def canaries(stack) -> None:
     (stack.static_dir / ".env").write_bytes(CANARY)
 
 
-@pytest.mark.parametrize("path", [
-    f"/cache/thumbnails/ab/{KEY}.webp",             # the on-disk layout is not a URL
-    f"/cache/thumbnails/{KEY.upper()}.webp",
-    f"/cache/thumbnails/{KEY}.webp.php",
-    f"/cache/thumbnails/{KEY}.webp/",
-    f"/cache/thumbnails/{KEY[:63]}.webp",
-    f"/cache/originals/{KEY}.webp",
-    f"/cache/.tmp/{KEY}.webp",
-    "/cache/.locks/key",
-    "/cache/thumbnails/ab/",
-    "/cache/thumbnails/ab/index.html",
-    "/cache/",
-    "/cache/../cache_index.db.canary",
-    "/cache/thumbnails/..%2f..%2fcache_index.db.canary",
-    "/cache/%2e%2e/%2e%2e/photos/originals/1/1.jpg",
-    "/cache/thumbnails/%252e%252e%252fcache_index.db.canary",
-    f"/cache/thumbnails/{KEY}%00.webp",
-    "/photos/originals/1/1.jpg",
-    "/data/photos/originals/1/1.jpg",
-    f"/_cache_files/thumbnails/ab/{KEY}.webp",       # internal: only for X-Accel-Redirect
-    f"/_cache_files/.tmp/{KEY}.webp",
-    "/static/.env",
-    "/static/../static/.env",
-    "/static/..%2f..%2fdata/photos/originals/1/1.jpg",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/cache/thumbnails/ab/{KEY}.webp",  # the on-disk layout is not a URL
+        f"/cache/thumbnails/{KEY.upper()}.webp",
+        f"/cache/thumbnails/{KEY}.webp.php",
+        f"/cache/thumbnails/{KEY}.webp/",
+        f"/cache/thumbnails/{KEY[:63]}.webp",
+        f"/cache/originals/{KEY}.webp",
+        f"/cache/.tmp/{KEY}.webp",
+        "/cache/.locks/key",
+        "/cache/thumbnails/ab/",
+        "/cache/thumbnails/ab/index.html",
+        "/cache/",
+        "/cache/../cache_index.db.canary",
+        "/cache/thumbnails/..%2f..%2fcache_index.db.canary",
+        "/cache/%2e%2e/%2e%2e/photos/originals/1/1.jpg",
+        "/cache/thumbnails/%252e%252e%252fcache_index.db.canary",
+        f"/cache/thumbnails/{KEY}%00.webp",
+        "/photos/originals/1/1.jpg",
+        "/data/photos/originals/1/1.jpg",
+        f"/_cache_files/thumbnails/ab/{KEY}.webp",  # internal: only for X-Accel-Redirect
+        f"/_cache_files/.tmp/{KEY}.webp",
+        "/static/.env",
+        "/static/../static/.env",
+        "/static/..%2f..%2fdata/photos/originals/1/1.jpg",
+    ],
+)
 def test_nothing_else_leaves_the_cache_or_data_folders(stack, canaries, path):
     status, _, body = http_get(stack.web.url(path))
     assert not 200 <= status < 300, (path, status)  # 404, 400, or the app's redirect to /setup
@@ -114,14 +117,13 @@ def test_static_files_are_compressed_and_cached(stack):
 
 
 def test_covers_are_not_recompressed(stack, cached_key):
-    _, headers, _ = http_get(stack.web.url(f"/cache/thumbnails/{cached_key}.webp"),
-                             {"Accept-Encoding": "gzip"})
+    _, headers, _ = http_get(stack.web.url(f"/cache/thumbnails/{cached_key}.webp"), {"Accept-Encoding": "gzip"})
     assert headers["Content-Type"] == "image/webp"
     assert "Content-Encoding" not in headers
 
 
-
 # --- security headers on what nginx sends itself ------------------------------------
+
 
 def _header_values(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, list[str]]]:
     """(status, every value of each security header): a header sent twice shows twice."""
@@ -136,8 +138,7 @@ def _header_values(url: str, headers: dict[str, str] | None = None) -> tuple[int
     except urllib.error.HTTPError as error:
         response = error
     with response:
-        return response.status, {name: response.headers.get_all(name) or []
-                                 for name in security_headers(False)}
+        return response.status, {name: response.headers.get_all(name) or [] for name in security_headers(False)}
 
 
 def _expected_headers() -> dict[str, list[str]]:
@@ -150,11 +151,11 @@ def test_nginx_sends_the_apps_security_headers_once(stack, cached_key):
     cover = stack.web.url(f"/cache/thumbnails/{cached_key}.webp")
     _, headers, _ = http_get(cover)
     for url, extra, status in [
-        (cover, {}, 200),                                    # sent by nginx from disk
+        (cover, {}, 200),  # sent by nginx from disk
         (cover, {"If-None-Match": headers["ETag"]}, 304),
         (stack.web.url("/static/style.css"), {}, 200),
         (stack.web.url("/static/missing.css"), {}, 404),
-        (stack.web.url("/login"), {}, 200),                  # proxied: the app's, not doubled
+        (stack.web.url("/login"), {}, 200),  # proxied: the app's, not doubled
         (stack.web.url(f"/cache/thumbnails/{OTHER_KEY}.webp"), {}, 404),
     ]:
         assert _header_values(url, extra) == (status, _expected_headers()), url

@@ -45,14 +45,18 @@ def demo_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]
 
 
 @pytest.fixture
-def start_server(demo_data: tuple[Path, list[str], str], tmp_path: Path
-                 ) -> Iterator[Callable[[dict[str, str]], GunicornServer]]:
+def start_server(
+    demo_data: tuple[Path, list[str], str], tmp_path: Path
+) -> Iterator[Callable[[dict[str, str]], GunicornServer]]:
     """Start gunicorn with the project's config (two workers) over the demo data, plus ``env``."""
     with contextlib.ExitStack() as stack:
+
         def start(env: dict[str, str]) -> GunicornServer:
             full_env = {"VINYL_VAULT_DEMO_WHEN_EMPTY": "false", **env}
-            return stack.enter_context(GunicornServer(
-                demo_data[0], log_path=tmp_path / "gunicorn.log", workers=2, env=full_env))
+            return stack.enter_context(
+                GunicornServer(demo_data[0], log_path=tmp_path / "gunicorn.log", workers=2, env=full_env)
+            )
+
         yield start
 
 
@@ -102,12 +106,14 @@ def test_a_small_body_sent_slowly_reaches_the_app_whole(start_server, demo_data)
     url = "ftp://covers.example/sleeve.jpg"  # refused by scheme: the answer names it
     body = json.dumps({"urls": [url]}).encode()
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        sock.sendall(b"POST /api/cache/preload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                     b"Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: %d\r\n\r\n" % (demo_data[2].encode(), len(body)))
+        sock.sendall(
+            b"POST /api/cache/preload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % (demo_data[2].encode(), len(body))
+        )
         for start in range(0, len(body), 8):
             time.sleep(0.2)
-            sock.sendall(body[start:start + 8])
+            sock.sendall(body[start : start + 8])
         answer = sock.makefile("rb").read()
 
     head, _, payload = answer.partition(b"\r\n\r\n")

@@ -35,6 +35,7 @@ def _pause_inside_add_entry(stage: str) -> None:
             if stage == "after_place":
                 print("paused", flush=True)
                 time.sleep(60)
+
         return original(self, entry, place, limit_bytes, low_water_bytes)
 
     index_module.CacheIndex.add_entry = add_entry
@@ -48,10 +49,15 @@ def main(job: dict) -> dict:
     results: dict[str, object] = {}
     try:
         if job["action"] == "hammer":
+
             def worker(url: str) -> None:
                 results[url] = cache.get_image(url, "thumbnails", wait=60) is not None
-            threads = [threading.Thread(target=worker, args=(url,))
-                       for url in job["urls"] for _ in range(job.get("threads_per_url", 2))]
+
+            threads = [
+                threading.Thread(target=worker, args=(url,))
+                for url in job["urls"]
+                for _ in range(job.get("threads_per_url", 2))
+            ]
             for thread in threads:
                 thread.start()
             for thread in threads:

@@ -58,7 +58,8 @@ def test_file_lock_excludes_another_process_and_frees_when_it_is_killed(tmp_path
     path = tmp_path / "p.lock"
     proc = _hold_in_subprocess(
         "import sys, time; from cache_engine.coordination import FileLock\n"
-        f"l = FileLock({str(path)!r}); l.acquire(); print('ready', flush=True); time.sleep(60)")
+        f"l = FileLock({str(path)!r}); l.acquire(); print('ready', flush=True); time.sleep(60)"
+    )
     try:
         assert not FileLock(path).acquire(timeout=0.1)
     finally:
@@ -92,7 +93,8 @@ def test_slots_bound_holders_across_processes(tmp_path):
     proc = _hold_in_subprocess(
         "import time; from cache_engine.coordination import Slots\n"
         f"s = Slots({str(tmp_path)!r}, 'downloads', 2)\n"
-        "with s.acquire(5):\n    print('ready', flush=True); time.sleep(60)")
+        "with s.acquire(5):\n    print('ready', flush=True); time.sleep(60)"
+    )
     try:
         with slots.acquire(timeout=1) as number:
             assert number in (0, 1)
@@ -113,10 +115,14 @@ def test_slot_names_cannot_leave_the_lock_folder(tmp_path):
 
 def test_host_pacer_reserves_spaced_turns_across_processes(tmp_path):
     pacer = HostPacer(tmp_path)
-    code = ("import sys, time; from cache_engine.coordination import HostPacer\n"
-            f"print(HostPacer({str(tmp_path)!r}).reserve('img.discogs.com', 10.0))")
-    waits = [float(subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                                  check=True).stdout) for _ in range(3)]
+    code = (
+        "import sys, time; from cache_engine.coordination import HostPacer\n"
+        f"print(HostPacer({str(tmp_path)!r}).reserve('img.discogs.com', 10.0))"
+    )
+    waits = [
+        float(subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout)
+        for _ in range(3)
+    ]
     waits.append(pacer.reserve("IMG.discogs.com", 10.0))
     # each caller got the next 10 s turn (processes start at different times: subtract their gaps)
     assert waits[0] == 0.0

@@ -28,8 +28,16 @@ def disk(tmp_path: Path) -> Iterator[Path]:
 
 def entry(root: Path, n: int, size: int) -> Entry:
     key = f"{n:064x}"
-    return Entry(key=key, size_type="detail", url=f"https://img.example/{n}", path=root / "detail" / f"{key}.webp",
-                 bytes=size, width=10, height=10, content_hash="h" * 64)
+    return Entry(
+        key=key,
+        size_type="detail",
+        url=f"https://img.example/{n}",
+        path=root / "detail" / f"{key}.webp",
+        bytes=size,
+        width=10,
+        height=10,
+        content_hash="h" * 64,
+    )
 
 
 def add(index: CacheIndex, new: Entry) -> list[Entry]:
@@ -115,8 +123,9 @@ def test_a_write_the_full_disk_refused_leaves_the_connection_usable(disk):
     filler = fill(disk)
     with pytest.raises(sqlite3.OperationalError) as full:
         with index.write() as conn:  # SQLite rolls this back itself
-            conn.executemany("INSERT INTO meta (name, value) VALUES (?, ?)",
-                             [(f"n{n}", "v" * 1000) for n in range(2000)])
+            conn.executemany(
+                "INSERT INTO meta (name, value) VALUES (?, ?)", [(f"n{n}", "v" * 1000) for n in range(2000)]
+            )
     assert is_storage_full(full.value)
     assert not index.conn.in_transaction
     filler.unlink()

@@ -66,12 +66,15 @@ def test_key_normalization_keeps_signed_query_exact():
     assert len(a) == 64 and int(a, 16) >= 0
 
 
-@pytest.mark.parametrize("setup, reason", [
-    (lambda o: o.add_status("/missing.jpg", 404), "http_404"),
-    (lambda o: o.add_html("/page.jpg", content_type="image/jpeg"), "html_body"),
-    (lambda o: o.add_file("/trunc.jpg", jpeg_bytes(400, 400)[:300]), "corrupt_image"),
-    (lambda o: o.add_file("/text.jpg", b"hello, not an image at all", "image/jpeg"), "not_an_image"),
-])
+@pytest.mark.parametrize(
+    "setup, reason",
+    [
+        (lambda o: o.add_status("/missing.jpg", 404), "http_404"),
+        (lambda o: o.add_html("/page.jpg", content_type="image/jpeg"), "html_body"),
+        (lambda o: o.add_file("/trunc.jpg", jpeg_bytes(400, 400)[:300]), "corrupt_image"),
+        (lambda o: o.add_file("/text.jpg", b"hello, not an image at all", "image/jpeg"), "not_an_image"),
+    ],
+)
 def test_refusal_returns_none_logs_one_line_and_is_negatively_cached(origin, make_cache, caplog, setup, reason):
     url = setup(origin)
     path = "/" + url.split("/", 3)[3]
@@ -140,7 +143,7 @@ def test_lru_with_a_tiny_budget_keeps_recent_entries_and_survives_restart(origin
     urls = [origin.add_file(f"/n{i}.jpg", jpeg_bytes(300, 300, seed=i, noise=True)) for i in range(8)]
     cache = make_cache(MAX_CACHE_SIZE_GB=0.0004)  # ~430 KB: room for a few noisy covers
     limit = cache.limit_bytes
-    for i, url in enumerate(urls[:4]):
+    for url in urls[:4]:
         assert cache.get_image(url, "detail")
         assert disk_bytes(cache) <= limit
     cache.get_image(urls[0], "thumbnails")  # urls[0] is now the most recently used
@@ -212,8 +215,15 @@ def test_local_sources_and_traversal_refusals(tmp_path, make_cache):
     path = cache.get_image("local:demo/covers/one.jpg", "thumbnails")
     assert path and Image.open(path).size == (150, 150)
     assert cache.get_image("local:inside.jpg", "detail")
-    for bad in ("local:../secret.jpg", "local:/etc/passwd", "local:escape.jpg", "local:demo/../../secret.jpg",
-                "local:demo/\x00x.jpg", "local:demo\\..\\..\\secret.jpg", "local:"):
+    for bad in (
+        "local:../secret.jpg",
+        "local:/etc/passwd",
+        "local:escape.jpg",
+        "local:demo/../../secret.jpg",
+        "local:demo/\x00x.jpg",
+        "local:demo\\..\\..\\secret.jpg",
+        "local:",
+    ):
         assert cache.get_image(bad, "thumbnails") is None, bad
         assert cache.index.failure_state(cache.key_for(bad)).last_error in ("path_traversal", "local_missing")
     assert cache.get_image("local:demo/covers/none.jpg", "thumbnails") is None
@@ -372,10 +382,15 @@ def test_close_is_idempotent_and_flushes(origin, make_cache):
 
 def test_module_functions_keep_the_seed_names(tmp_path, caplog):
     import image_cache
-    assert image_cache.initialize_image_cache(tmp_path / "covers", tmp_path / "index.db",
-                                              max_cache_size=512 * 1024 ** 2, ALLOW_PRIVATE_SOURCES=True) is True
+
+    assert (
+        image_cache.initialize_image_cache(
+            tmp_path / "covers", tmp_path / "index.db", max_cache_size=512 * 1024**2, ALLOW_PRIVATE_SOURCES=True
+        )
+        is True
+    )
     cache = image_cache.get_image_cache()
-    assert cache.limit_bytes == 512 * 1024 ** 2 and cache.get_cache_stats()["cache_limit_bytes"] == 512 * 1024 ** 2
+    assert cache.limit_bytes == 512 * 1024**2 and cache.get_cache_stats()["cache_limit_bytes"] == 512 * 1024**2
     with caplog.at_level(logging.ERROR):
         assert image_cache.initialize_image_cache(tmp_path / "c2", tmp_path / "i2.db", MAX_CACHE_SIZE_GB=-1) is False
     assert "MAX_CACHE_SIZE_GB" in caplog.text and image_cache.get_image_cache() is cache

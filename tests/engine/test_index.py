@@ -15,14 +15,24 @@ from cache_engine.index import CacheIndex, Entry
 
 
 def make_entry(root: Path, key: str, size: int, size_type: str = "thumbnails") -> Entry:
-    return Entry(key=key, size_type=size_type, url=f"https://img.example/{key}", path=root / size_type / f"{key}.webp",
-                 bytes=size, width=10, height=10, content_hash="h" * 64, preview=b"p")
+    return Entry(
+        key=key,
+        size_type=size_type,
+        url=f"https://img.example/{key}",
+        path=root / size_type / f"{key}.webp",
+        bytes=size,
+        width=10,
+        height=10,
+        content_hash="h" * 64,
+        preview=b"p",
+    )
 
 
 def add(index: CacheIndex, entry: Entry, limit: int, low: int | None = None) -> list[Entry]:
     def place():
         entry.path.parent.mkdir(parents=True, exist_ok=True)
         entry.path.write_bytes(b"x" * entry.bytes)
+
     return index.add_entry(entry, place, limit, low if low is not None else limit)
 
 
@@ -108,6 +118,7 @@ def test_hits_write_nothing_until_flush(index):
 
 def test_flush_writes_in_small_batches(index, monkeypatch):
     import cache_engine.index as module
+
     monkeypatch.setattr(module, "FLUSH_BATCH_ROWS", 3)
     for n in range(7):
         add(index, make_entry(index.root, key(n), 1), limit=1000)
@@ -219,11 +230,11 @@ class IndexMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         import tempfile
+
         self.tmp = Path(tempfile.mkdtemp())
         self.index = CacheIndex(self.tmp / "i.db", self.tmp / "files")
 
-    @rule(n=st.integers(0, 15), size=st.integers(1, 1200), detail=st.booleans(),
-          ms=st.none() | st.floats(0.5, 500))
+    @rule(n=st.integers(0, 15), size=st.integers(1, 1200), detail=st.booleans(), ms=st.none() | st.floats(0.5, 500))
     def add(self, n, size, detail, ms):
         entry = make_entry(self.index.root, key(n), size, "detail" if detail else "thumbnails")
         entry = Entry(**{**entry.__dict__, "process_ms": ms})
@@ -271,17 +282,22 @@ class IndexMachine(RuleBasedStateMachine):
         assert stats["entries_by_size_type"] == recount
         timed = [entry.process_ms for entry in entries if entry.process_ms is not None]
         expected = round(sum(timed) / len(timed), 2) if timed else None
-        assert stats["mean_processing_ms"] == pytest.approx(expected, abs=0.011) if timed else \
-            stats["mean_processing_ms"] is None
+        assert (
+            stats["mean_processing_ms"] == pytest.approx(expected, abs=0.011)
+            if timed
+            else stats["mean_processing_ms"] is None
+        )
 
     def teardown(self):
         self.index.close()
         import shutil
+
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-IndexMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=25, deadline=None,
-                                          suppress_health_check=[HealthCheck.too_slow])
+IndexMachine.TestCase.settings = settings(
+    max_examples=40, stateful_step_count=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 test_index_state_machine = IndexMachine.TestCase
 
 
@@ -309,6 +325,7 @@ def _open_fresh_index(path: str, barrier, results) -> None:
 
 def test_processes_opening_a_fresh_index_together_all_succeed(tmp_path):
     import multiprocessing
+
     context = multiprocessing.get_context("fork")
     for attempt in range(5):  # each attempt races on a new, not yet created file
         path = str(tmp_path / f"race{attempt}.db")

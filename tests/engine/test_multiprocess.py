@@ -20,8 +20,9 @@ pytestmark = pytest.mark.slow
 
 
 def start(job: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(WORKER), json.dumps(job)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), json.dumps(job)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def finish(proc: subprocess.Popen) -> dict:
@@ -33,8 +34,7 @@ def finish(proc: subprocess.Popen) -> dict:
 
 def test_processes_hammering_cold_urls_cause_one_get_each(origin, tmp_path):
     urls = [origin.add_file(f"/h{i}.jpg", jpeg_bytes(900, 900, seed=i), delay=0.3) for i in range(6)]
-    job = {"data_dir": str(tmp_path), "settings": TEST_SETTINGS, "action": "hammer", "urls": urls,
-           "threads_per_url": 2}
+    job = {"data_dir": str(tmp_path), "settings": TEST_SETTINGS, "action": "hammer", "urls": urls, "threads_per_url": 2}
     procs = [start(job) for _ in range(4)]
     results = [finish(p) for p in procs]
     assert all(all(r.values()) and len(r) == 6 for r in results)
@@ -56,8 +56,10 @@ def test_download_bound_holds_across_processes(origin, tmp_path):
 
     urls = [origin.add_route(f"/d{i}.jpg", counted) for i in range(12)]
     settings = {**TEST_SETTINGS, "MAX_CONCURRENT_DOWNLOADS": 2}
-    procs = [start({"data_dir": str(tmp_path), "settings": settings, "action": "preload", "urls": part})
-             for part in (urls[:6], urls[6:])]
+    procs = [
+        start({"data_dir": str(tmp_path), "settings": settings, "action": "preload", "urls": part})
+        for part in (urls[:6], urls[6:])
+    ]
     results = [finish(p) for p in procs]
     assert all(all(r.values()) for r in results)
     assert peak[0] == 2  # both processes downloaded, never more than two at a time
@@ -77,8 +79,9 @@ def test_stats_are_aggregated_across_processes(origin, tmp_path, make_cache):
 @pytest.mark.parametrize("stage", ["before_place", "after_place"])
 def test_sigkill_mid_write_leaves_nothing_servable_and_reconcile_repairs(origin, tmp_path, make_cache, stage):
     url = origin.add_file("/k.jpg", jpeg_bytes(800, 800))
-    proc = start({"data_dir": str(tmp_path), "settings": TEST_SETTINGS, "action": "get", "urls": [url],
-                  "pause_at": stage})
+    proc = start(
+        {"data_dir": str(tmp_path), "settings": TEST_SETTINGS, "action": "get", "urls": [url], "pause_at": stage}
+    )
     assert proc.stdout.readline().strip() == "paused"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -93,8 +96,11 @@ def test_sigkill_mid_write_leaves_nothing_servable_and_reconcile_repairs(origin,
     for temp in temps:
         os.utime(temp, (time.time() - 3600,) * 2)
     report = cache.reconcile()
-    assert report == {"files_removed": int(stage == "after_place"), "rows_removed": 0,
-                      "temp_files_removed": int(stage == "before_place")}
+    assert report == {
+        "files_removed": int(stage == "after_place"),
+        "rows_removed": 0,
+        "temp_files_removed": int(stage == "before_place"),
+    }
     assert disk_bytes(cache) == cache.get_cache_stats()["total_size_bytes"] == 0
     assert list(cache.temp_dir.iterdir()) == []
     assert cache.get_image(url, "thumbnails")  # the lock died with the process

@@ -40,8 +40,8 @@ def riff_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     assert struct.unpack("<I", data[4:8])[0] == len(data) - 8, "RIFF size does not match the file"
     chunks, offset = [], 12
     while offset < len(data):
-        fourcc, size = data[offset:offset + 4], struct.unpack("<I", data[offset + 4:offset + 8])[0]
-        chunks.append((fourcc, data[offset + 8:offset + 8 + size]))
+        fourcc, size = data[offset : offset + 4], struct.unpack("<I", data[offset + 4 : offset + 8])[0]
+        chunks.append((fourcc, data[offset + 8 : offset + 8 + size]))
         offset += 8 + size + (size & 1)
     return chunks
 
@@ -68,8 +68,9 @@ def jpeg_bytes(size: tuple[int, int], **save_args) -> bytes:
     """A JPEG with photographic-ish content (gradients, shapes) of ``size``."""
     width, height = size
     gradient = Image.linear_gradient("L").resize(size)
-    image = Image.merge("RGB", (gradient, gradient.transpose(Image.Transpose.ROTATE_90).resize(size),
-                                Image.new("L", size, 90)))
+    image = Image.merge(
+        "RGB", (gradient, gradient.transpose(Image.Transpose.ROTATE_90).resize(size), Image.new("L", size, 90))
+    )
     draw = ImageDraw.Draw(image)
     draw.ellipse((width // 4, height // 4, width * 3 // 4, height * 3 // 4), fill=(200, 40, 40))
     buffer = io.BytesIO()

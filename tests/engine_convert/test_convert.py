@@ -14,7 +14,13 @@ from PIL import Image
 import config
 from cache_engine import errors
 from cache_engine.convert import (
-    DEFAULT_FORMATS, ConvertOptions, SourceInfo, VariantSpec, convert, identify, make_preview,
+    DEFAULT_FORMATS,
+    ConvertOptions,
+    SourceInfo,
+    VariantSpec,
+    convert,
+    identify,
+    make_preview,
 )
 
 from .helpers import assert_no_metadata, by_type, decode, jpeg_bytes
@@ -26,17 +32,20 @@ def _sizes(data: bytes, options: ConvertOptions) -> dict[str, tuple[int, int]]:
     return {v.size_type: (v.width, v.height) for v in convert(data, options)}
 
 
-@pytest.mark.parametrize(("source", "thumbnail", "detail"), [
-    ((3000, 2000), (150, 100), (600, 400)),
-    ((2000, 3000), (100, 150), (400, 600)),
-    ((750, 30), (150, 6), (600, 24)),
-    ((3000, 120), (150, 6), (600, 24)),
-    ((4000, 10), (150, 1), (600, 2)),
-    ((1, 1), (1, 1), (1, 1)),
-    ((100, 50), (100, 50), (100, 50)),
-    ((400, 300), (150, 112), (400, 300)),
-    ((601, 601), (150, 150), (600, 600)),
-])
+@pytest.mark.parametrize(
+    ("source", "thumbnail", "detail"),
+    [
+        ((3000, 2000), (150, 100), (600, 400)),
+        ((2000, 3000), (100, 150), (400, 600)),
+        ((750, 30), (150, 6), (600, 24)),
+        ((3000, 120), (150, 6), (600, 24)),
+        ((4000, 10), (150, 1), (600, 2)),
+        ((1, 1), (1, 1), (1, 1)),
+        ((100, 50), (100, 50), (100, 50)),
+        ((400, 300), (150, 112), (400, 300)),
+        ((601, 601), (150, 150), (600, 600)),
+    ],
+)
 def test_fits_in_box_keeps_aspect_never_upscales(source, thumbnail, detail, options) -> None:
     sizes = _sizes(jpeg_bytes(source), options)
     assert sizes == {"thumbnails": thumbnail, "detail": detail}
@@ -80,15 +89,27 @@ def test_centre_crop_takes_the_middle(tmp_path) -> None:
 
 
 def test_from_settings_maps_size_types_and_encoding() -> None:
-    settings = config.load({}, THUMBNAIL_SIZE=120, DETAIL_SIZE=500, SQUARE_SIZE=180, IMAGE_QUALITY=70,
-                           WEBP_METHOD=3, MAX_SOURCE_PIXELS=1000)
+    settings = config.load(
+        {},
+        THUMBNAIL_SIZE=120,
+        DETAIL_SIZE=500,
+        SQUARE_SIZE=180,
+        IMAGE_QUALITY=70,
+        WEBP_METHOD=3,
+        MAX_SOURCE_PIXELS=1000,
+    )
     options = ConvertOptions.from_settings(settings, size_types=("thumbnails", "detail", "square"))
-    assert options.specs == (VariantSpec("thumbnails", 120), VariantSpec("detail", 500),
-                             VariantSpec("square", 180, crop=True))
+    assert options.specs == (
+        VariantSpec("thumbnails", 120),
+        VariantSpec("detail", 500),
+        VariantSpec("square", 180, crop=True),
+    )
     assert (options.quality, options.method, options.max_source_pixels) == (70, 3, 1000)
     assert options.allowed_formats == DEFAULT_FORMATS
     assert ConvertOptions.from_settings(config.load({})).specs == (
-        VariantSpec("thumbnails", 150), VariantSpec("detail", 600))
+        VariantSpec("thumbnails", 150),
+        VariantSpec("detail", 600),
+    )
     with pytest.raises(ValueError):
         ConvertOptions.from_settings(settings, size_types=("../etc",))
 
@@ -96,8 +117,9 @@ def test_from_settings_maps_size_types_and_encoding() -> None:
 def test_quality_setting_changes_the_output(options) -> None:
     source = jpeg_bytes((800, 800))
     low = ConvertOptions(specs=options.specs, quality=20)
-    assert len(by_type(list(convert(source, low)))["detail"].data) < \
-        len(by_type(list(convert(source, options)))["detail"].data)
+    assert len(by_type(list(convert(source, low)))["detail"].data) < len(
+        by_type(list(convert(source, options)))["detail"].data
+    )
 
 
 def test_identify_reads_the_header_only(options) -> None:
@@ -126,11 +148,14 @@ def test_pixel_cap_from_the_header(options) -> None:
     assert identify(data, ConvertOptions(specs=options.specs, max_source_pixels=1_000_000)).width == 1000
 
 
-@pytest.mark.parametrize(("data", "refusal"), [
-    (b"", errors.NotAnImage),
-    (b"<!doctype html><html><body>Not found</body></html>", errors.NotAnImage),
-    (b"\xff\xd8\xff\xe0" + b"\x00" * 64, errors.NotAnImage),  # JPEG magic, no JPEG
-])
+@pytest.mark.parametrize(
+    ("data", "refusal"),
+    [
+        (b"", errors.NotAnImage),
+        (b"<!doctype html><html><body>Not found</body></html>", errors.NotAnImage),
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 64, errors.NotAnImage),  # JPEG magic, no JPEG
+    ],
+)
 def test_bad_bytes_are_refused(data, refusal, options) -> None:
     with pytest.raises(refusal):
         list(convert(data, options))
@@ -226,7 +251,12 @@ def test_large_jpeg_is_never_decoded_at_full_size(tmp_path) -> None:
     # 9 MP at full size is 27 MB of RGB alone; draft() decodes it at 1/4 scale.
     path = tmp_path / "nine_megapixels.jpg"
     path.write_bytes(jpeg_bytes((3680, 2456)))
-    done = subprocess.run([sys.executable, "-c", _RSS_PROBE, str(ROOT), str(path)],
-                          capture_output=True, text=True, timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _RSS_PROBE, str(ROOT), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     growth_mib = int(done.stdout.strip()) / 1024
     assert 0 < growth_mib < 20, f"RSS grew {growth_mib:.1f} MiB converting a 9 MP JPEG"

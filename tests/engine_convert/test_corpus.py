@@ -12,7 +12,13 @@ from cache_engine import errors
 from cache_engine.convert import ConvertOptions, convert, identify
 
 from .helpers import (
-    DETAIL, THUMB, assert_no_metadata, by_type, decode, manifest_files, mean_abs_diff,
+    DETAIL,
+    THUMB,
+    assert_no_metadata,
+    by_type,
+    decode,
+    manifest_files,
+    mean_abs_diff,
 )
 
 #: The specific refusal of every file the manifest says to reject.
@@ -35,8 +41,15 @@ if not features.check("avif"):
 
 #: Files whose first frame has real transparency: the WebP keeps alpha.
 WITH_ALPHA = {
-    "transparent.png", "transparent.webp", "p_trns_single.png", "pil123p.png", "uncompressed_la.png",
-    "i_trns.png", "dispose_bgnd_rgba.gif", "tRNS_null_1x1.png", "bmp_q_rgba32.bmp",
+    "transparent.png",
+    "transparent.webp",
+    "p_trns_single.png",
+    "pil123p.png",
+    "uncompressed_la.png",
+    "i_trns.png",
+    "dispose_bgnd_rgba.gif",
+    "tRNS_null_1x1.png",
+    "bmp_q_rgba32.bmp",
     "xmp_tags_orientation_exiftool.png",
 }
 #: RGBA sources whose alpha is fully opaque: the useless channel is dropped.
@@ -60,8 +73,11 @@ ALL_FILES = manifest_files()
 
 def test_manifest_covers_every_image_in_the_folder(corpus_dir: Path) -> None:
     documentation = {"MANIFEST.tsv", "PROBE_RESULTS.tsv"}
-    on_disk = {p.name for p in corpus_dir.iterdir()
-               if p.is_file() and p.name not in documentation and p.suffix not in (".txt", ".md")}
+    on_disk = {
+        p.name
+        for p in corpus_dir.iterdir()
+        if p.is_file() and p.name not in documentation and p.suffix not in (".txt", ".md")
+    }
     assert on_disk == set(ALL_FILES)
     assert len(ALL_FILES) == 62
 
@@ -98,8 +114,10 @@ def test_corpus_file(name: str, corpus_dir: Path, options: ConvertOptions) -> No
         assert_no_metadata(variant.data)
     if name in EXACT_SIZES:
         sizes = by_type(variants)
-        assert ((sizes["thumbnails"].width, sizes["thumbnails"].height),
-                (sizes["detail"].width, sizes["detail"].height)) == EXACT_SIZES[name]
+        assert (
+            (sizes["thumbnails"].width, sizes["thumbnails"].height),
+            (sizes["detail"].width, sizes["detail"].height),
+        ) == EXACT_SIZES[name]
 
 
 def test_opaque_alpha_is_dropped_and_real_alpha_kept(corpus_dir: Path, options: ConvertOptions) -> None:
@@ -140,13 +158,13 @@ def test_libtiff_orientation_is_not_applied_twice(corpus_dir: Path, options: Con
 
 def _to_srgb(image: Image.Image, profile: bytes) -> Image.Image:
     """The reference: littlecms applied by the test itself."""
-    return ImageCms.profileToProfile(image, ImageCms.ImageCmsProfile(io.BytesIO(profile)),
-                                     ImageCms.createProfile("sRGB"), outputMode="RGB")
+    return ImageCms.profileToProfile(
+        image, ImageCms.ImageCmsProfile(io.BytesIO(profile)), ImageCms.createProfile("sRGB"), outputMode="RGB"
+    )
 
 
 def _mean_distance(a: Image.Image, b: Image.Image) -> float:
-    return sum(abs(x - y) for x, y in zip(ImageStat.Stat(a.convert("RGB")).mean,
-                                          ImageStat.Stat(b.convert("RGB")).mean))
+    return sum(abs(x - y) for x, y in zip(ImageStat.Stat(a.convert("RGB")).mean, ImageStat.Stat(b.convert("RGB")).mean))
 
 
 def test_adobe_rgb_photo_converted_to_srgb(corpus_dir: Path, options: ConvertOptions) -> None:
@@ -160,8 +178,9 @@ def test_adobe_rgb_photo_converted_to_srgb(corpus_dir: Path, options: ConvertOpt
 
 
 @pytest.mark.parametrize("name", ["xmp_test.jpg", "truncated_exif_dpi.jpg", "frame_size.mpo"])
-def test_embedded_profile_applied_to_saturated_colour(name: str, corpus_dir: Path, tmp_path: Path,
-                                                      options: ConvertOptions) -> None:
+def test_embedded_profile_applied_to_saturated_colour(
+    name: str, corpus_dir: Path, tmp_path: Path, options: ConvertOptions
+) -> None:
     # truncated_exif_dpi.jpg is plain white, which no profile changes: put its
     # profile on a saturated colour to see it applied.
     profile = Image.open(corpus_dir / name).info["icc_profile"]
@@ -193,8 +212,7 @@ def test_cmyk_becomes_sane_rgb(name: str, corpus_dir: Path, options: ConvertOpti
     assert len(dark) > len(pixels) * 0.4
 
 
-def test_16bit_greyscale_with_transparency_is_scaled_not_clipped(corpus_dir: Path,
-                                                                  options: ConvertOptions) -> None:
+def test_16bit_greyscale_with_transparency_is_scaled_not_clipped(corpus_dir: Path, options: ConvertOptions) -> None:
     source = Image.open(corpus_dir / "i_trns.png")
     assert source.mode == "I;16" and source.info["transparency"] == 255
     converted = _detail(corpus_dir / "i_trns.png", options)

@@ -49,7 +49,7 @@ def jpeg_declaring(width: int, height: int) -> bytes:
     """A small valid JPEG whose frame header is rewritten to claim ``width`` x ``height``."""
     data = bytearray(square_image("JPEG", "RGB", 8))
     frame = data.index(b"\xff\xc0")  # SOF0: length (2), precision (1), height (2), width (2)
-    data[frame + 5:frame + 9] = struct.pack(">HH", height, width)
+    data[frame + 5 : frame + 9] = struct.pack(">HH", height, width)
     return bytes(data)
 
 

@@ -75,31 +75,43 @@ def test_processes_racing_leave_one_complete_file(tmp_path: Path) -> None:
     assert image.size == (600, 600)
 
 
-@pytest.mark.parametrize(("exception", "reason"), [
-    (errors.ImageCacheError("x"), "image_cache_error"),
-    (errors.UnsafeURL("x"), "unsafe_url"),
-    (errors.UnsafeURL("x", reason="private_address"), "private_address"),
-    (errors.FetchFailed("x"), "fetch_failed"),
-    (errors.RemoteStatusError("x", 404), "http_404"),
-    (errors.TooManyRedirects("x"), "too_many_redirects"),
-    (errors.DownloadTimeout("x"), "timeout"),
-    (errors.TooLarge("x"), "too_large"),
-    (errors.NotAnImage("x"), "not_an_image"),
-    (errors.UnsupportedFormat("x"), "unsupported_format"),
-    (errors.TooManyPixels("x"), "too_many_pixels"),
-    (errors.CorruptImage("x"), "corrupt_image"),
-    (errors.EntryTooLarge("x"), "entry_too_large"),
-    (errors.CacheTimeout("x"), "busy"),
-])
+@pytest.mark.parametrize(
+    ("exception", "reason"),
+    [
+        (errors.ImageCacheError("x"), "image_cache_error"),
+        (errors.UnsafeURL("x"), "unsafe_url"),
+        (errors.UnsafeURL("x", reason="private_address"), "private_address"),
+        (errors.FetchFailed("x"), "fetch_failed"),
+        (errors.RemoteStatusError("x", 404), "http_404"),
+        (errors.TooManyRedirects("x"), "too_many_redirects"),
+        (errors.DownloadTimeout("x"), "timeout"),
+        (errors.TooLarge("x"), "too_large"),
+        (errors.NotAnImage("x"), "not_an_image"),
+        (errors.UnsupportedFormat("x"), "unsupported_format"),
+        (errors.TooManyPixels("x"), "too_many_pixels"),
+        (errors.CorruptImage("x"), "corrupt_image"),
+        (errors.EntryTooLarge("x"), "entry_too_large"),
+        (errors.CacheTimeout("x"), "busy"),
+    ],
+)
 def test_reason_codes(exception: errors.ImageCacheError, reason: str) -> None:
     assert exception.reason == reason
     assert isinstance(exception, errors.ImageCacheError)
 
 
 def test_error_tree_and_one_line_messages() -> None:
-    refused = [errors.UnsafeURL, errors.FetchFailed, errors.RemoteStatusError, errors.TooManyRedirects,
-               errors.DownloadTimeout, errors.TooLarge, errors.NotAnImage, errors.UnsupportedFormat,
-               errors.TooManyPixels, errors.CorruptImage]
+    refused = [
+        errors.UnsafeURL,
+        errors.FetchFailed,
+        errors.RemoteStatusError,
+        errors.TooManyRedirects,
+        errors.DownloadTimeout,
+        errors.TooLarge,
+        errors.NotAnImage,
+        errors.UnsupportedFormat,
+        errors.TooManyPixels,
+        errors.CorruptImage,
+    ]
     assert all(issubclass(cls, errors.SourceRefused) for cls in refused)
     assert all(issubclass(cls, errors.FetchFailed) for cls in refused[2:5])
     assert not issubclass(errors.EntryTooLarge, errors.SourceRefused)

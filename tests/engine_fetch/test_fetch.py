@@ -13,13 +13,20 @@ import pytest
 import config
 from cache_engine import fetch as fetch_module
 from cache_engine.coordination import HostPacer
-from cache_engine.errors import (DownloadTimeout, FetchFailed, NotAnImage, RemoteStatusError, TooLarge,
-                                 TooManyRedirects, UnsafeURL)
+from cache_engine.errors import (
+    DownloadTimeout,
+    FetchFailed,
+    NotAnImage,
+    RemoteStatusError,
+    TooLarge,
+    TooManyRedirects,
+    UnsafeURL,
+)
 from cache_engine.fetch import FetchPolicy
 
 from .conftest import USER_AGENT
 
-JPEG = (Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "images" / "hopper.jpg")
+JPEG = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "images" / "hopper.jpg"
 CAP = 1024 * 1024
 
 
@@ -107,7 +114,7 @@ def test_backoff_grows_with_full_jitter(origin, make_fetcher, image, sleeps):
         make_fetcher(retries=4, backoff_base=1.0, backoff_max=4.0).fetch(url)
     assert len(sleeps) == 4
     for attempt, delay in enumerate(sleeps):
-        assert 0 <= delay <= min(4.0, 2 ** attempt)
+        assert 0 <= delay <= min(4.0, 2**attempt)
 
 
 def test_429_retry_after_seconds_honoured(origin, make_fetcher, image, sleeps):
@@ -131,8 +138,7 @@ def test_429_retry_after_http_date(origin, make_fetcher, image, sleeps):
     assert make_fetcher().fetch(url).content == image
     assert len(sleeps) == 1 and 0 <= sleeps[0] <= 1.0
 
-    far = origin.add_flaky("/later", image, failures=1, status=429,
-                           retry_after="Wed, 01 Jan 2098 00:00:00 GMT")
+    far = origin.add_flaky("/later", image, failures=1, status=429, retry_after="Wed, 01 Jan 2098 00:00:00 GMT")
     with pytest.raises(RemoteStatusError):
         make_fetcher().fetch(far)
     assert origin.hits("/later") == 1
@@ -237,10 +243,13 @@ def test_redirect_without_location(origin, make_fetcher):
     assert info.value.reason == "bad_redirect"
 
 
-@pytest.mark.parametrize("location, reason", [
-    ("file:///etc/passwd", "bad_scheme"),
-    ("http://user:secret@127.0.0.1/x", "credentials_in_url"),
-])
+@pytest.mark.parametrize(
+    "location, reason",
+    [
+        ("file:///etc/passwd", "bad_scheme"),
+        ("http://user:secret@127.0.0.1/x", "credentials_in_url"),
+    ],
+)
 def test_redirect_hop_validated(origin, make_fetcher, location, reason):
     url = origin.add_redirect("/r", location)
     with pytest.raises(UnsafeURL) as info:
@@ -282,11 +291,28 @@ def test_refusal_logged_on_one_line_without_query(origin, make_fetcher, caplog):
 
 
 def test_policy_from_settings():
-    settings = config.load(environ={}, USER_AGENT="UA/1", CONNECT_TIMEOUT_SECONDS=1.5, READ_TIMEOUT_SECONDS=2.5,
-                           DOWNLOAD_DEADLINE_SECONDS=9.0, MAX_DOWNLOAD_MB=2.0, MAX_REDIRECTS=3,
-                           FETCH_RETRIES=1, ALLOW_PRIVATE_SOURCES=True,
-                           SOURCE_HOST_ALLOWLIST=("i.discogs.com",), HOST_MIN_INTERVAL_SECONDS=0.5)
+    settings = config.load(
+        environ={},
+        USER_AGENT="UA/1",
+        CONNECT_TIMEOUT_SECONDS=1.5,
+        READ_TIMEOUT_SECONDS=2.5,
+        DOWNLOAD_DEADLINE_SECONDS=9.0,
+        MAX_DOWNLOAD_MB=2.0,
+        MAX_REDIRECTS=3,
+        FETCH_RETRIES=1,
+        ALLOW_PRIVATE_SOURCES=True,
+        SOURCE_HOST_ALLOWLIST=("i.discogs.com",),
+        HOST_MIN_INTERVAL_SECONDS=0.5,
+    )
     assert FetchPolicy.from_settings(settings) == FetchPolicy(
-        user_agent="UA/1", connect_timeout=1.5, read_timeout=2.5, deadline=9.0, max_bytes=2 * CAP,
-        max_redirects=3, retries=1, allow_private=True, host_allowlist=("i.discogs.com",),
-        host_min_interval=0.5)
+        user_agent="UA/1",
+        connect_timeout=1.5,
+        read_timeout=2.5,
+        deadline=9.0,
+        max_bytes=2 * CAP,
+        max_redirects=3,
+        retries=1,
+        allow_private=True,
+        host_allowlist=("i.discogs.com",),
+        host_min_interval=0.5,
+    )

@@ -28,24 +28,24 @@ PRIVATE_URLS = [
     "http://172.31.255.255/a.jpg",
     "http://192.168.1.10/a.jpg",
     "http://169.254.169.254/latest/meta-data/",
-    "http://100.64.0.1/a.jpg",             # CGNAT shared address space
-    "http://[::ffff:127.0.0.1]/a.jpg",     # IPv4-mapped IPv6
-    "http://[::ffff:a9fe:a9fe]/a.jpg",     # mapped 169.254.169.254
-    "http://[64:ff9b::7f00:1]/a.jpg",      # NAT64 of 127.0.0.1
-    "http://[2002:7f00:1::]/a.jpg",        # 6to4 of 127.0.0.1
-    "http://2130706433/a.jpg",             # decimal 127.0.0.1
-    "http://0x7f.1/a.jpg",                 # hex + short form
-    "http://0177.0.0.1/a.jpg",             # octal
+    "http://100.64.0.1/a.jpg",  # CGNAT shared address space
+    "http://[::ffff:127.0.0.1]/a.jpg",  # IPv4-mapped IPv6
+    "http://[::ffff:a9fe:a9fe]/a.jpg",  # mapped 169.254.169.254
+    "http://[64:ff9b::7f00:1]/a.jpg",  # NAT64 of 127.0.0.1
+    "http://[2002:7f00:1::]/a.jpg",  # 6to4 of 127.0.0.1
+    "http://2130706433/a.jpg",  # decimal 127.0.0.1
+    "http://0x7f.1/a.jpg",  # hex + short form
+    "http://0177.0.0.1/a.jpg",  # octal
     "http://0x7f000001/a.jpg",
     "http://127.1/a.jpg",
-    "http://[fe80::1]/a.jpg",              # IPv6 link-local
-    "http://[fc00::1]/a.jpg",              # IPv6 unique local
-    "http://224.0.0.1/a.jpg",              # multicast
+    "http://[fe80::1]/a.jpg",  # IPv6 link-local
+    "http://[fc00::1]/a.jpg",  # IPv6 unique local
+    "http://224.0.0.1/a.jpg",  # multicast
     "http://[ff02::1]/a.jpg",
-    "http://240.0.0.1/a.jpg",              # reserved
+    "http://240.0.0.1/a.jpg",  # reserved
     "http://255.255.255.255/a.jpg",
-    "http://198.18.0.1/a.jpg",             # benchmarking network
-    "http://127.0.0.1.:8080/a.jpg",        # trailing dot
+    "http://198.18.0.1/a.jpg",  # benchmarking network
+    "http://127.0.0.1.:8080/a.jpg",  # trailing dot
 ]
 
 
@@ -56,23 +56,26 @@ def test_private_addresses_refused(make_fetcher, url):
     assert info.value.reason == "private_address"
 
 
-@pytest.mark.parametrize("url, reason", [
-    ("file:///etc/passwd", "bad_scheme"),
-    ("ftp://example.com/a.jpg", "bad_scheme"),
-    ("gopher://example.com:70/_x", "bad_scheme"),
-    ("javascript:alert(1)", "bad_scheme"),
-    ("data:image/png;base64,iVBORw0KGgo=", "bad_scheme"),
-    ("//example.com/a.jpg", "bad_scheme"),
-    ("http://user:pass@example.com/a.jpg", "credentials_in_url"),
-    ("http://user@example.com/a.jpg", "credentials_in_url"),
-    ("http://:@example.com/a.jpg", "credentials_in_url"),
-    ("http://example.com/" + "a" * 3000, "url_too_long"),
-    ("http:///a.jpg", "bad_host"),
-    ("http://example.com:99999/a.jpg", "bad_url"),
-    ("http://[::1/a.jpg", "bad_url"),
-    ("http://example.com/a b.jpg", "bad_url"),
-    ("http://example.com/a.jpg\r\nX-Injected: 1", "bad_url"),
-])
+@pytest.mark.parametrize(
+    "url, reason",
+    [
+        ("file:///etc/passwd", "bad_scheme"),
+        ("ftp://example.com/a.jpg", "bad_scheme"),
+        ("gopher://example.com:70/_x", "bad_scheme"),
+        ("javascript:alert(1)", "bad_scheme"),
+        ("data:image/png;base64,iVBORw0KGgo=", "bad_scheme"),
+        ("//example.com/a.jpg", "bad_scheme"),
+        ("http://user:pass@example.com/a.jpg", "credentials_in_url"),
+        ("http://user@example.com/a.jpg", "credentials_in_url"),
+        ("http://:@example.com/a.jpg", "credentials_in_url"),
+        ("http://example.com/" + "a" * 3000, "url_too_long"),
+        ("http:///a.jpg", "bad_host"),
+        ("http://example.com:99999/a.jpg", "bad_url"),
+        ("http://[::1/a.jpg", "bad_url"),
+        ("http://example.com/a b.jpg", "bad_url"),
+        ("http://example.com/a.jpg\r\nX-Injected: 1", "bad_url"),
+    ],
+)
 def test_malformed_urls_refused(make_fetcher, url, reason):
     with pytest.raises(UnsafeURL) as info:
         make_fetcher(resolver=resolve_to(PUBLIC_IP)).validate_url(url)
@@ -104,18 +107,22 @@ def test_allow_private_lets_loopback_through(make_fetcher):
     assert make_fetcher(allow_private=True).validate_url("http://127.0.0.1:8080/a") == "http://127.0.0.1:8080/a"
 
 
-@pytest.mark.parametrize("host, allowed", [
-    ("i.discogs.com", True),
-    ("I.DISCOGS.COM", True),
-    ("img.discogs.com", False),
-    ("example.org", True),
-    ("a.b.example.org", True),
-    ("badexample.org", False),
-    ("example.org.evil.test", False),
-])
+@pytest.mark.parametrize(
+    "host, allowed",
+    [
+        ("i.discogs.com", True),
+        ("I.DISCOGS.COM", True),
+        ("img.discogs.com", False),
+        ("example.org", True),
+        ("a.b.example.org", True),
+        ("badexample.org", False),
+        ("example.org.evil.test", False),
+    ],
+)
 def test_host_allowlist(make_fetcher, host, allowed):
-    fetcher = make_fetcher(allow_private=False, resolver=resolve_to(PUBLIC_IP),
-                           host_allowlist=("i.discogs.com", ".example.org"))
+    fetcher = make_fetcher(
+        allow_private=False, resolver=resolve_to(PUBLIC_IP), host_allowlist=("i.discogs.com", ".example.org")
+    )
     url = f"https://{host}/cover.jpg"
     if allowed:
         assert fetcher.validate_url(url) == f"https://{host.lower()}/cover.jpg"
@@ -128,8 +135,9 @@ def test_host_allowlist(make_fetcher, host, allowed):
 # -- the guard at connect time, against the real origin ------------------------------
 def test_connects_to_the_resolved_address_keeping_the_host_name(origin, make_fetcher):
     origin.add_file("/a.jpg", b"\xff\xd8\xff")
-    fetcher = make_fetcher(allow_private=False, extra_allowed_networks=("127.0.0.1/32",),
-                           resolver=resolve_to("127.0.0.1"))
+    fetcher = make_fetcher(
+        allow_private=False, extra_allowed_networks=("127.0.0.1/32",), resolver=resolve_to("127.0.0.1")
+    )
     assert fetcher.fetch(origin.url("/a.jpg", host="public.test")).content == b"\xff\xd8\xff"
     assert origin.requests[0].headers["Host"] == f"public.test:{origin.port}"
 
@@ -156,16 +164,20 @@ def test_dns_rebinding_caught_at_connect_time(origin, make_fetcher):
     assert origin.requests == []
 
 
-@pytest.mark.parametrize("location", [
-    "http://169.254.169.254/latest/meta-data/",
-    "http://10.0.0.1/x",
-    "http://[::1]/x",
-    "http://0x0a000001/x",  # 10.0.0.1 in hex
-])
+@pytest.mark.parametrize(
+    "location",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/x",
+        "http://[::1]/x",
+        "http://0x0a000001/x",  # 10.0.0.1 in hex
+    ],
+)
 def test_redirect_to_private_address_refused(origin, make_fetcher, location):
     origin.add_redirect("/cover.jpg", location)
-    fetcher = make_fetcher(allow_private=False, extra_allowed_networks=("127.0.0.1/32",),
-                           resolver=resolve_to("127.0.0.1"))
+    fetcher = make_fetcher(
+        allow_private=False, extra_allowed_networks=("127.0.0.1/32",), resolver=resolve_to("127.0.0.1")
+    )
     with pytest.raises(UnsafeURL) as info:
         fetcher.fetch(origin.url("/cover.jpg", host="public.test"))
     assert info.value.reason == "private_address"
@@ -180,14 +192,17 @@ def test_redirect_to_host_outside_allowlist_refused(origin, make_fetcher):
     assert info.value.reason == "host_not_allowed"
 
 
-@pytest.mark.parametrize("address, public", [
-    ("8.8.8.8", True),
-    ("2606:4700:4700::1111", True),
-    ("100.127.255.255", False),
-    ("::ffff:8.8.8.8", True),
-    ("::ffff:10.0.0.1", False),
-    ("64:ff9b::808:808", True),
-    ("64:ff9b::a00:1", False),
-])
+@pytest.mark.parametrize(
+    "address, public",
+    [
+        ("8.8.8.8", True),
+        ("2606:4700:4700::1111", True),
+        ("100.127.255.255", False),
+        ("::ffff:8.8.8.8", True),
+        ("::ffff:10.0.0.1", False),
+        ("64:ff9b::808:808", True),
+        ("64:ff9b::a00:1", False),
+    ],
+)
 def test_guard_address_table(address, public):
     assert AddressGuard().is_allowed(ipaddress.ip_address(address)) is public

@@ -18,10 +18,28 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate for ``public.test`` (its own CA)."""
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=public.test",
-                    "-addext", "subjectAltName=DNS:public.test"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=public.test",
+            "-addext",
+            "subjectAltName=DNS:public.test",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -35,8 +53,12 @@ def tls_origin(certificate: tuple[Path, Path]) -> Iterator[Origin]:
 
 
 def tls_fetcher(make_fetcher, certificate):
-    return make_fetcher(allow_private=False, extra_allowed_networks=("127.0.0.1/32",),
-                        resolver=lambda host, port: ["127.0.0.1"], ca_bundle=str(certificate[0]))
+    return make_fetcher(
+        allow_private=False,
+        extra_allowed_networks=("127.0.0.1/32",),
+        resolver=lambda host, port: ["127.0.0.1"],
+        ca_bundle=str(certificate[0]),
+    )
 
 
 def test_https_verified_against_the_host_name(tls_origin, make_fetcher, certificate):

@@ -16,7 +16,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.browser.conftest import new_page  # noqa: F401 (fixture)
+from tests.browser.conftest import new_page
 from tests.support.browser import launch_chromium
 from tests.support.collection_site import CollectionSite, collection_site
 from vinylvault import collection, db

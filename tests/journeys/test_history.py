@@ -34,8 +34,11 @@ CARD_ON_SCREEN = """index => {
 def scroll_to_card(page, index: int) -> str:
     """Flick down until card ``index`` exists, centre it, wait for its screen of covers; its link."""
     scroll_by_flicks(page, until_cards=index + 1)
-    page.evaluate("""index => document.querySelectorAll('[data-album-grid] > li')[index]
-        .scrollIntoView({block: 'center'})""", index)
+    page.evaluate(
+        """index => document.querySelectorAll('[data-album-grid] > li')[index]
+        .scrollIntoView({block: 'center'})""",
+        index,
+    )
     page.wait_for_function(FIRST_SCREEN_PAINTED)
     return cards(page)[index].href
 

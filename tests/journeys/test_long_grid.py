@@ -15,7 +15,13 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from tests.browser.conftest import VIEWPORTS
 from tests.journeys.conftest import ALBUMS, expected_total, most_common_genre
 from tests.support.grid_journey import (
-    EVERY_CARD_REAL, LAYOUT_SHIFTS, SIDEWAYS_OVERFLOW, CoverRequests, cards, not_showing, scroll_by_flicks,
+    EVERY_CARD_REAL,
+    LAYOUT_SHIFTS,
+    SIDEWAYS_OVERFLOW,
+    CoverRequests,
+    cards,
+    not_showing,
+    scroll_by_flicks,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

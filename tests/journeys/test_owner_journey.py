@@ -24,8 +24,11 @@ COLD_SCREEN_TIMEOUT_MS = 60_000
 
 
 def shows_real_image(page, selector: str) -> bool:
-    return page.eval_on_selector(selector, """img => img.complete && img.naturalWidth > 0
-        && !img.currentSrc.startsWith('data:') && !img.currentSrc.includes('/placeholders/')""")
+    return page.eval_on_selector(
+        selector,
+        """img => img.complete && img.naturalWidth > 0
+        && !img.currentSrc.startsWith('data:') && !img.currentSrc.includes('/placeholders/')""",
+    )
 
 
 def play_count(site, album_path: str) -> int:
@@ -49,8 +52,7 @@ def open_album_from_a_later_page(page, site) -> str:
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
-def test_owner_opens_an_album_adds_a_photo_plays_it_and_clears_the_cache(big_site, new_page, viewport,
-                                                                        rewarm):
+def test_owner_opens_an_album_adds_a_photo_plays_it_and_clears_the_cache(big_site, new_page, viewport, rewarm):
     page = new_page(VIEWPORTS[viewport])
     log_in(page, big_site, big_site.password)
 
@@ -60,8 +62,10 @@ def test_owner_opens_an_album_adds_a_photo_plays_it_and_clears_the_cache(big_sit
     assert shows_real_image(page, DETAIL_COVER)
     assert page.evaluate(SIDEWAYS_OVERFLOW) == 0
 
-    page.set_input_files("#photo-files", files=[
-        {"name": "sleeve.jpg", "mimeType": "image/jpeg", "buffer": cover_jpeg(10_000 + len(viewport))}])
+    page.set_input_files(
+        "#photo-files",
+        files=[{"name": "sleeve.jpg", "mimeType": "image/jpeg", "buffer": cover_jpeg(10_000 + len(viewport))}],
+    )
     photos = page.locator(".photos__grid img")
     before = photos.count()
     page.locator("form[data-photo-upload] button[type=submit]").click()
@@ -93,8 +97,10 @@ def test_owner_opens_an_album_adds_a_photo_plays_it_and_clears_the_cache(big_sit
 
     # The grid still shows covers: converted again from the image host as they are viewed.
     page.goto(big_site.url("/"))
-    page.wait_for_function("""() => [...document.querySelectorAll('[data-album-grid] > li .cover > img')]
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-album-grid] > li .cover > img')]
         .slice(0, 4).every(img => img.complete && img.currentSrc.includes('/cache/thumbnails/')
                                    && !img.classList.contains('lazy-load'))""",
-                           timeout=COLD_SCREEN_TIMEOUT_MS)
+        timeout=COLD_SCREEN_TIMEOUT_MS,
+    )
     assert len(big_site.origin.requests) > origin_before

@@ -3,5 +3,12 @@
 The kiosk in chromium is tested with the other browser tests, in tests/browser/test_kiosk.py.
 """
 
-from tests.pages.conftest import (demo_app, demo_covers, empty_app, guest, make_app, owner,  # noqa: F401
-                                  small_app)
+from tests.pages.conftest import (
+    demo_app,
+    demo_covers,
+    empty_app,
+    guest,
+    make_app,
+    owner,
+    small_app,
+)

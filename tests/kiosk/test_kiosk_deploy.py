@@ -27,13 +27,20 @@ INSTALLED = {  # path under the home folder -> (source file, mode)
     ".config/autostart/vinylvault-kiosk.desktop": ("vinylvault-kiosk.desktop", 0o644),
     ".config/vinylvault-kiosk.env": ("vinylvault-kiosk.env", 0o644),
 }
-KIOSK_FLAGS = ["--kiosk", "--noerrdialogs", "--disable-session-crashed-bubble", "--disable-infobars",
-               "--no-first-run", "--password-store=basic"]
+KIOSK_FLAGS = [
+    "--kiosk",
+    "--noerrdialogs",
+    "--disable-session-crashed-bubble",
+    "--disable-infobars",
+    "--no-first-run",
+    "--password-store=basic",
+]
 
 
 def run(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [str(a) for a in args], capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})}
+    )
 
 
 def files_under(folder: Path) -> set[str]:
@@ -107,9 +114,14 @@ def test_an_edited_settings_file_survives_a_reinstall(tmp_path: Path):
     assert env.read_text() == "VINYLVAULT_KIOSK_URL=http://localhost:8080/?kiosk=1&sort=added\n"
 
 
-@pytest.mark.parametrize("args, message", [(["--bogus"], "unknown option --bogus"),
-                                           (["--url", "localhost:8080"], "--url must start with http://"),
-                                           (["--prefix"], "--prefix needs a folder")])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--bogus"], "unknown option --bogus"),
+        (["--url", "localhost:8080"], "--url must start with http://"),
+        (["--prefix"], "--prefix needs a folder"),
+    ],
+)
 def test_bad_options_are_one_line_and_status_2(tmp_path: Path, args: list[str], message: str):
     result = run(INSTALL, *args, env={"HOME": str(tmp_path)})
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr
@@ -119,8 +131,13 @@ def test_bad_options_are_one_line_and_status_2(tmp_path: Path, args: list[str], 
 def verify_unit(home: Path, runtime: Path) -> subprocess.CompletedProcess[str]:
     assert shutil.which("systemd-analyze"), "systemd-analyze missing: ./run_tests.sh installs systemd"
     runtime.mkdir(mode=0o700, exist_ok=True)
-    return run("systemd-analyze", "--user", "verify", home / ".config/systemd/user/vinylvault-kiosk.service",
-               env={"HOME": str(home), "XDG_RUNTIME_DIR": str(runtime)})
+    return run(
+        "systemd-analyze",
+        "--user",
+        "verify",
+        home / ".config/systemd/user/vinylvault-kiosk.service",
+        env={"HOME": str(home), "XDG_RUNTIME_DIR": str(runtime)},
+    )
 
 
 def test_the_installed_unit_passes_systemd_analyze_verify(tmp_path: Path):
@@ -135,8 +152,9 @@ def test_the_installed_unit_passes_systemd_analyze_verify(tmp_path: Path):
 
 # --- The launcher ------------------------------------------------------------------------
 
+
 class _Site(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - the http.server name
+    def do_GET(self) -> None:
         self.send_response(200)
         self.end_headers()
         self.wfile.write(b"VinylVault")
@@ -162,7 +180,9 @@ def fake_chromium(folder: Path) -> Path:
     folder.mkdir()
     record = folder / "args.json"
     script = folder / "chromium"
-    script.write_text(f'#!/bin/sh\nexec python3 -c \'import json, sys; json.dump(sys.argv[1:], open("{record}", "w"))\' "$@"\n')
+    script.write_text(
+        f'#!/bin/sh\nexec python3 -c \'import json, sys; json.dump(sys.argv[1:], open("{record}", "w"))\' "$@"\n'
+    )
     script.chmod(0o755)
     return record
 
@@ -172,8 +192,10 @@ def test_launcher_opens_the_site_in_chromium_kiosk_mode(tmp_path: Path, local_si
     prefs = tmp_path / ".local/state/vinylvault-kiosk/chromium/Default/Preferences"
     prefs.parent.mkdir(parents=True)
     prefs.write_text('{"profile":{"exit_type":"Crashed","exited_cleanly":false}}')
-    result = run(LAUNCHER, env={"HOME": str(tmp_path), "PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin",
-                                "VINYLVAULT_KIOSK_URL": local_site})
+    result = run(
+        LAUNCHER,
+        env={"HOME": str(tmp_path), "PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", "VINYLVAULT_KIOSK_URL": local_site},
+    )
     assert result.returncode == 0, result.stderr
     args = json.loads(record.read_text())
     assert set(KIOSK_FLAGS) <= set(args)
@@ -185,12 +207,20 @@ def test_launcher_opens_the_site_in_chromium_kiosk_mode(tmp_path: Path, local_si
 
 def test_launcher_gives_up_with_one_line_when_the_site_never_answers(tmp_path: Path):
     record = fake_chromium(tmp_path / "bin")
-    result = run(LAUNCHER, env={"HOME": str(tmp_path), "PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin",
-                                "VINYLVAULT_KIOSK_URL": "http://127.0.0.1:9/?kiosk=1",
-                                "VINYLVAULT_KIOSK_WAIT_SECONDS": "1"})
+    result = run(
+        LAUNCHER,
+        env={
+            "HOME": str(tmp_path),
+            "PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin",
+            "VINYLVAULT_KIOSK_URL": "http://127.0.0.1:9/?kiosk=1",
+            "VINYLVAULT_KIOSK_WAIT_SECONDS": "1",
+        },
+    )
     assert result.returncode == 1 and not record.exists()
-    assert result.stderr == "vinylvault-kiosk: http://127.0.0.1:9/?kiosk=1 does not answer after 1s; " \
-                            "is VinylVault running?\n"
+    assert (
+        result.stderr == "vinylvault-kiosk: http://127.0.0.1:9/?kiosk=1 does not answer after 1s; "
+        "is VinylVault running?\n"
+    )
 
 
 def test_launcher_without_chromium_says_how_to_install_it(tmp_path: Path):

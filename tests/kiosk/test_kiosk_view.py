@@ -56,12 +56,15 @@ def test_kiosk_mode_setting_turns_it_on_for_every_browser(make_app):
 
 # --- What is spinning ------------------------------------------------------------------
 
+
 def play(app: Flask, album_id: int, when: datetime) -> None:
     with app.app_context():
         conn = db.get_db()
         with collection.write_transaction(conn):
-            conn.execute("INSERT INTO plays (album_id, played_at) VALUES (?, ?)",
-                         (album_id, when.replace(microsecond=0).isoformat()))
+            conn.execute(
+                "INSERT INTO plays (album_id, played_at) VALUES (?, ?)",
+                (album_id, when.replace(microsecond=0).isoformat()),
+            )
 
 
 def test_current_spin_is_the_last_play_within_the_window(small_app):
@@ -121,6 +124,7 @@ def test_attract_with_nothing_cached_still_shows_the_guests_qr_code(small_app):
 
 
 # --- The guests' address -----------------------------------------------------------------
+
 
 def guest_address(app: Flask, host: str) -> str:
     html = app.test_client().get("/kiosk/attract?fragment=1", headers={"Host": host}).get_data(as_text=True)

@@ -45,8 +45,9 @@ def live_cache(data_dir: Path) -> Iterator[ImageCache]:
 
 def run(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     environ = {**os.environ, "VINYL_VAULT_DATA_DIR": str(data_dir), **(env or {})}
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
-                          env=environ, cwd=ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=environ, cwd=ROOT, timeout=120
+    )
 
 
 def test_status_text_and_json(live_cache, data_dir):
@@ -61,8 +62,16 @@ def test_status_text_and_json(live_cache, data_dir):
 
 
 def test_explicit_paths_override_config(live_cache, data_dir, tmp_path):
-    result = run(tmp_path / "elsewhere", "--action", "status", "--json",
-                 "--cache-dir", str(live_cache.cache_dir), "--database", str(live_cache.index.database_path))
+    result = run(
+        tmp_path / "elsewhere",
+        "--action",
+        "status",
+        "--json",
+        "--cache-dir",
+        str(live_cache.cache_dir),
+        "--database",
+        str(live_cache.index.database_path),
+    )
     assert json.loads(result.stdout)["total_entries"] == 4
 
 
@@ -99,8 +108,13 @@ def test_cleanup_removes_only_old_entries_and_says_what(live_cache, data_dir):
     assert not any(Path(e.path).exists() for e in old_entries)
     assert live_cache.lookup(recent, "detail") is not None
     again = json.loads(run(data_dir, "--action", "cleanup", "--json").stdout)
-    assert again == {"removed_entries": 0, "removed_for_free_space": 0, "freed_bytes": 0, "older_than_days": 30.0,
-                     "repaired": {"files_removed": 0, "rows_removed": 0, "temp_files_removed": 0}}
+    assert again == {
+        "removed_entries": 0,
+        "removed_for_free_space": 0,
+        "freed_bytes": 0,
+        "older_than_days": 30.0,
+        "repaired": {"files_removed": 0, "rows_removed": 0, "temp_files_removed": 0},
+    }
 
 
 def test_cleanup_repairs_the_drift_a_killed_process_leaves(live_cache, data_dir):
@@ -108,8 +122,8 @@ def test_cleanup_repairs_the_drift_a_killed_process_leaves(live_cache, data_dir)
     entry = live_cache.lookup(recent, "thumbnails")
     stray = entry.path.parent.parent / "ff" / ("f" * 64 + ".webp")
     stray.parent.mkdir(exist_ok=True)
-    stray.write_bytes(entry.path.read_bytes())          # a file whose row never committed
-    live_cache.lookup(recent, "detail").path.unlink()   # a row whose file is gone
+    stray.write_bytes(entry.path.read_bytes())  # a file whose row never committed
+    live_cache.lookup(recent, "detail").path.unlink()  # a row whose file is gone
     stale = live_cache.temp_dir / "abandoned.tmp"
     stale.write_bytes(b"partial")
     os.utime(stale, (0, 0))
@@ -187,8 +201,13 @@ with sync_playwright() as playwright:
 
 def texts_outside_their_chart(page: Path) -> list[str]:
     """The chart labels whose box, as Debian's chromium lays the report out at 800x480, leaves their <svg>."""
-    result = subprocess.run([sys.executable, "-c", _BROWSER_SCRIPT, page.as_uri(), TEXT_OUTSIDE_ITS_SVG],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", _BROWSER_SCRIPT, page.as_uri(), TEXT_OUTSIDE_ITS_SVG],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -213,8 +232,14 @@ def test_status_and_health_write_sizes_in_one_format(live_cache, data_dir):
 
 def test_monitor_redraws_and_exits_cleanly_on_ctrl_c(live_cache, data_dir):
     environ = {**os.environ, "VINYL_VAULT_DATA_DIR": str(data_dir)}
-    proc = subprocess.Popen([sys.executable, str(SCRIPT), "--action", "monitor", "--monitor-interval", "0.1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ, cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "--action", "monitor", "--monitor-interval", "0.1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environ,
+        cwd=ROOT,
+    )
     try:
         screens = 0
         for line in proc.stdout:
@@ -231,13 +256,16 @@ def test_monitor_redraws_and_exits_cleanly_on_ctrl_c(live_cache, data_dir):
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("args", [
-    ["--action", "explode"],
-    ["--cleanup-days", "0"],
-    ["--cleanup-days", "nan"],
-    ["--monitor-interval", "-5"],
-    ["--unknown"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--action", "explode"],
+        ["--cleanup-days", "0"],
+        ["--cleanup-days", "nan"],
+        ["--monitor-interval", "-5"],
+        ["--unknown"],
+    ],
+)
 def test_bad_arguments_are_argparse_errors(data_dir, args):
     result = run(data_dir, *args)
     assert result.returncode == 2
@@ -260,8 +288,13 @@ def test_corrupt_index_is_one_line(live_cache, data_dir, tmp_path):
 
 
 def test_health_says_in_plain_words_when_the_free_space_reserve_is_reached(live_cache, data_dir):
-    result = run(data_dir, "--action", "health", "--json",
-                 env={"VINYL_VAULT_MIN_FREE_DISK_MB": "1e12", "VINYL_VAULT_HEALTH_MIN_FREE_MB": "0"})
+    result = run(
+        data_dir,
+        "--action",
+        "health",
+        "--json",
+        env={"VINYL_VAULT_MIN_FREE_DISK_MB": "1e12", "VINYL_VAULT_HEALTH_MIN_FREE_MB": "0"},
+    )
     assert result.returncode == 1, result.stdout
     disk = {c["name"]: c for c in json.loads(result.stdout)["checks"]}["disk"]
     assert disk["status"] == "degraded"

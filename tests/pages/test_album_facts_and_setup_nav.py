@@ -21,14 +21,27 @@ def text(response) -> str:
 
 def album_with(app: Flask, released: str, catno: str) -> FlaskClient:
     """A guest's client for album 31, released on ``released``, its only label's catalog number ``catno``."""
-    fill(app, [AlbumRecord(id=31, source="discogs", release_id=5001, artist="Unknown Pleasures Band",
-                           title="Quiet Year", year=1999, labels=[Label("Factory", catno)],
-                           artists=[(None, "Unknown Pleasures Band")])])
+    fill(
+        app,
+        [
+            AlbumRecord(
+                id=31,
+                source="discogs",
+                release_id=5001,
+                artist="Unknown Pleasures Band",
+                title="Quiet Year",
+                year=1999,
+                labels=[Label("Factory", catno)],
+                artists=[(None, "Unknown Pleasures Band")],
+            )
+        ],
+    )
     with app.app_context():
         conn = db.get_db()
         with collection.write_transaction(conn):
-            collection.save_release_details(conn, collection.ReleaseDetails(
-                5001, "UK", released, "", [], [], "", "now"))
+            collection.save_release_details(
+                conn, collection.ReleaseDetails(5001, "UK", released, "", [], [], "", "now")
+            )
     return app.test_client()
 
 
@@ -38,14 +51,17 @@ def facts(html: str) -> dict[str, str]:
     return {name: re.sub(r"<[^>]+>", "", value).strip() for name, value in pairs}
 
 
-@pytest.mark.parametrize(("released", "shown"), [
-    ("1999-03-00", "March 1999"),
-    ("1999-00-00", "1999"),
-    ("1999", "1999"),
-    ("1999-03-15", "15 March 1999"),
-    ("1999-02-31", "February 1999"),
-    ("Spring 1999", "Spring 1999"),
-])
+@pytest.mark.parametrize(
+    ("released", "shown"),
+    [
+        ("1999-03-00", "March 1999"),
+        ("1999-00-00", "1999"),
+        ("1999", "1999"),
+        ("1999-03-15", "15 March 1999"),
+        ("1999-02-31", "February 1999"),
+        ("Spring 1999", "Spring 1999"),
+    ],
+)
 def test_the_release_date_reads_as_people_write_it(empty_app: Flask, released: str, shown: str):
     response = album_with(empty_app, released, "FACT 10").get("/album/31")
     assert response.status_code == 200

@@ -11,8 +11,14 @@ from vinylvault.converters import AlbumIdConverter
 
 CSV_ALBUM = -13  # SMALL's CSV copy (conftest)
 #: The GET routes taking an album id, as an owner opens them for the CSV copy.
-GET_ROUTES = ["/album/{id}", "/now-playing/{id}", "/api/album/{id}", "/api/images/album/{id}",
-              "/api/albums/{id}/photos", "/api/albums/{id}/photos/stats"]
+GET_ROUTES = [
+    "/album/{id}",
+    "/now-playing/{id}",
+    "/api/album/{id}",
+    "/api/images/album/{id}",
+    "/api/albums/{id}/photos",
+    "/api/albums/{id}/photos/stats",
+]
 
 
 def album_rules(app: Flask):

@@ -11,22 +11,35 @@ from vinylvault.helpers import artist_name
 
 from .conftest import COVER_BASE, fill, log_in
 
-NUMBERED = AlbumRecord(id=21, source="discogs", release_id=5550021, artist="Nadja Orsk (2)", title="Tectonic",
-                       year=2014, genres=["Rock"], format_names=["Vinyl"], formats=["Vinyl, LP"],
-                       date_added="2024-01-01T00:00:00", cover_url=f"{COVER_BASE}/tectonic.jpg",
-                       artists=[(None, "Nadja Orsk (2)")])
+NUMBERED = AlbumRecord(
+    id=21,
+    source="discogs",
+    release_id=5550021,
+    artist="Nadja Orsk (2)",
+    title="Tectonic",
+    year=2014,
+    genres=["Rock"],
+    format_names=["Vinyl"],
+    formats=["Vinyl, LP"],
+    date_added="2024-01-01T00:00:00",
+    cover_url=f"{COVER_BASE}/tectonic.jpg",
+    artists=[(None, "Nadja Orsk (2)")],
+)
 
 
-@pytest.mark.parametrize("stored,shown", [
-    ("Nadja Orsk (2)", "Nadja Orsk"),
-    ("Kalimba Sun", "Kalimba Sun"),
-    ("Mira Kestrel (12) & Ola Fenwick (3)", "Mira Kestrel & Ola Fenwick"),
-    ("Band (3), Other Band", "Band, Other Band"),
-    ("Sunn O)))", "Sunn O)))"),
-    ("(2)", "(2)"),
-    ("", ""),
-    (None, ""),
-])
+@pytest.mark.parametrize(
+    "stored,shown",
+    [
+        ("Nadja Orsk (2)", "Nadja Orsk"),
+        ("Kalimba Sun", "Kalimba Sun"),
+        ("Mira Kestrel (12) & Ola Fenwick (3)", "Mira Kestrel & Ola Fenwick"),
+        ("Band (3), Other Band", "Band, Other Band"),
+        ("Sunn O)))", "Sunn O)))"),
+        ("(2)", "(2)"),
+        ("", ""),
+        (None, ""),
+    ],
+)
 def test_artist_name_drops_only_the_disambiguation_number(stored, shown):
     assert artist_name(stored) == shown
 

@@ -14,16 +14,51 @@ from vinylvault.collection import AlbumRecord, WantRecord
 from .conftest import fill, form_csrf, log_in
 
 PRESSINGS = [
-    AlbumRecord(id=31, source="discogs", release_id=700, master_id=90, artist="Can", title="Tago Mago", year=1971,
-                media_condition="Mint (M)", custom_fields={"Shelf": "A3-12"}, artists=[(None, "Can")]),
-    AlbumRecord(id=32, source="discogs", release_id=701, master_id=90, artist="Can", title="Tago Mago", year=2004,
-                formats=["Vinyl, LP, Album, Reissue"], artists=[(None, "Can")]),
-    AlbumRecord(id=33, source="discogs", release_id=701, master_id=90, artist="Can", title="Tago Mago", year=2004,
-                artists=[(None, "Can")]),
+    AlbumRecord(
+        id=31,
+        source="discogs",
+        release_id=700,
+        master_id=90,
+        artist="Can",
+        title="Tago Mago",
+        year=1971,
+        media_condition="Mint (M)",
+        custom_fields={"Shelf": "A3-12"},
+        artists=[(None, "Can")],
+    ),
+    AlbumRecord(
+        id=32,
+        source="discogs",
+        release_id=701,
+        master_id=90,
+        artist="Can",
+        title="Tago Mago",
+        year=2004,
+        formats=["Vinyl, LP, Album, Reissue"],
+        artists=[(None, "Can")],
+    ),
+    AlbumRecord(
+        id=33,
+        source="discogs",
+        release_id=701,
+        master_id=90,
+        artist="Can",
+        title="Tago Mago",
+        year=2004,
+        artists=[(None, "Can")],
+    ),
 ]
 WANTS = [
-    WantRecord(id=800, release_id=800, master_id=90, artist="Can", title="Tago Mago (UFO pressing)", year=1971,
-               notes="Only with the poster", genres=["Rock"]),
+    WantRecord(
+        id=800,
+        release_id=800,
+        master_id=90,
+        artist="Can",
+        title="Tago Mago (UFO pressing)",
+        year=1971,
+        notes="Only with the poster",
+        genres=["Rock"],
+    ),
     WantRecord(id=801, release_id=801, artist="Cluster", title="Zuckerzeit", genres=["Electronic"]),
 ]
 
@@ -40,8 +75,9 @@ def app(small_app: Flask) -> Flask:
         with collection.write_transaction(conn):
             for want in WANTS:
                 collection.save_want(conn, want)
-            collection.save_value_snapshot(conn, {"minimum": "€1,234.56", "median": "€2,000.00",
-                                                  "maximum": "€3,210.99"})
+            collection.save_value_snapshot(
+                conn, {"minimum": "€1,234.56", "median": "€2,000.00", "maximum": "€3,210.99"}
+            )
             collection.save_value_snapshot(conn, {"minimum": "£1,234", "median": "£1,500", "maximum": "£2,000"})
     return small_app
 
@@ -54,8 +90,7 @@ def owner_client(app: Flask) -> FlaskClient:
 
 
 def save_settings(client: FlaskClient, **form: str) -> int:
-    return client.post("/sync/collector-settings",
-                       data={"csrf_token": form_csrf(client, "/sync"), **form}).status_code
+    return client.post("/sync/collector-settings", data={"csrf_token": form_csrf(client, "/sync"), **form}).status_code
 
 
 def test_a_private_wantlist_is_the_owners_only(app: Flask, owner_client: FlaskClient):
@@ -126,8 +161,14 @@ def test_stats_chart_the_value_for_the_owner_only_and_say_why_a_point_is_left_ou
 def test_line_chart_shows_money_as_written_and_keeps_end_labels_inside():
     from vinylvault.svg_charts import ChartError, line_chart
 
-    chart = str(line_chart([("2026-01-01", 1180.0), ("2026-02-01", 1234.56)], chart_id="v", title="Value",
-                           value_labels=["€1.180,00", "€1.234,56"]))
+    chart = str(
+        line_chart(
+            [("2026-01-01", 1180.0), ("2026-02-01", 1234.56)],
+            chart_id="v",
+            title="Value",
+            value_labels=["€1.180,00", "€1.234,56"],
+        )
+    )
     assert "2026-01-01: €1.180,00; 2026-02-01: €1.234,56" in chart
     assert 'text-anchor="end">€1.234,56</text>' in chart  # the peak is the last point
     with pytest.raises(ChartError):

@@ -12,15 +12,24 @@ from flask.testing import FlaskClient
 
 from tests.pages.test_setup import SHARED, post_setup
 from tests.support.fake_discogs import TOKEN, USERNAME, FakeDiscogs
-from vinylvault import collection, db, sync
 from vinylvault.collection import AlbumRecord
 
 from .conftest import fill, form_csrf, log_in, set_owner_password
 
 #: Two CSV copies whose Discogs releases can give covers, and one with no release at all.
-CSV_ALBUMS = [AlbumRecord(id=-(n + 1), source="csv", release_id=release, artist=f"Artist {n}",
-                          title=f"Title {n}", formats=["Vinyl"], format_names=["Vinyl"],
-                          artists=[(None, f"Artist {n}")]) for n, release in enumerate((1001, 1002, 0))]
+CSV_ALBUMS = [
+    AlbumRecord(
+        id=-(n + 1),
+        source="csv",
+        release_id=release,
+        artist=f"Artist {n}",
+        title=f"Title {n}",
+        formats=["Vinyl"],
+        format_names=["Vinyl"],
+        artists=[(None, f"Artist {n}")],
+    )
+    for n, release in enumerate((1001, 1002, 0))
+]
 NOTE = "2 albums from your CSV file have placeholder covers for now."
 
 
@@ -45,6 +54,7 @@ def csv_app(make_app: Callable[..., Flask]) -> Flask:
 
 # --- /sync --------------------------------------------------------------------------
 
+
 def test_sync_without_an_account_shows_how_to_connect_one_and_no_sync(csv_app: Flask):
     page = text(owner_of(csv_app).get("/sync"))
     assert "No Discogs account is connected yet" in page
@@ -67,6 +77,7 @@ def test_sync_with_an_account_offers_sync_now_and_says_how_often(make_app: Calla
 
 
 # --- /setup and its flash ------------------------------------------------------------
+
 
 def test_setup_says_what_a_csv_only_owner_has_and_how_covers_come(csv_app: Flask):
     owner = owner_of(csv_app)
@@ -92,12 +103,14 @@ def test_saving_a_token_says_the_covers_now_come_in_the_background(make_app: Cal
         response = post_setup(client, discogs_token=TOKEN)
         assert response.status_code == 303
         page = text(client.get("/"))
-    assert ("Set-up saved. Covers for your 2 albums from the CSV file now arrive by themselves, "
-            "in the background.") in page
+    assert (
+        "Set-up saved. Covers for your 2 albums from the CSV file now arrive by themselves, in the background."
+    ) in page
     assert NOTE not in text(client.get("/setup"))
 
 
 # --- the command line -----------------------------------------------------------------
+
 
 def test_import_csv_without_a_token_says_what_comes_and_how(csv_app: Flask, tmp_path):
     export = tmp_path / "export.csv"
@@ -115,10 +128,12 @@ def test_covers_without_a_token_is_one_line_and_exits_non_zero(csv_app: Flask):
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.strip().splitlines() == [
         "Error: No Discogs token yet, so there is nowhere to fetch covers from. Add your Discogs username and "
-        "personal access token on the set-up page (/setup): covers then arrive by themselves, in the background."]
+        "personal access token on the set-up page (/setup): covers then arrive by themselves, in the background."
+    ]
 
 
 # --- /stats ----------------------------------------------------------------------------
+
 
 def test_stats_without_genres_says_so_instead_of_a_blank_card(csv_app: Flask):
     page = text(owner_of(csv_app).get("/stats"))

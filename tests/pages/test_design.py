@@ -17,12 +17,25 @@ CSS = (Path(__file__).resolve().parents[2] / "vinylvault" / "static" / "style.cs
 #: input borders and chart marks (WCAG 1.4.3 and 1.4.11). --border only
 #: separates surfaces that also differ in colour, so it is decorative.
 PAIRS = [
-    ("text", "bg", 4.5), ("text", "surface", 4.5), ("text", "surface-2", 4.5),
-    ("muted", "bg", 4.5), ("muted", "surface", 4.5), ("muted", "surface-2", 4.5),
-    ("accent", "bg", 4.5), ("accent", "surface", 4.5), ("on-accent", "accent", 4.5),
-    ("danger", "bg", 4.5), ("danger", "surface", 4.5), ("star", "surface", 4.5), ("star", "bg", 4.5),
-    ("focus", "bg", 3), ("focus", "surface", 3), ("field-border", "bg", 3), ("field-border", "surface", 3),
-    ("chart-bar", "surface", 3), ("ok", "surface", 3),
+    ("text", "bg", 4.5),
+    ("text", "surface", 4.5),
+    ("text", "surface-2", 4.5),
+    ("muted", "bg", 4.5),
+    ("muted", "surface", 4.5),
+    ("muted", "surface-2", 4.5),
+    ("accent", "bg", 4.5),
+    ("accent", "surface", 4.5),
+    ("on-accent", "accent", 4.5),
+    ("danger", "bg", 4.5),
+    ("danger", "surface", 4.5),
+    ("star", "surface", 4.5),
+    ("star", "bg", 4.5),
+    ("focus", "bg", 3),
+    ("focus", "surface", 3),
+    ("field-border", "bg", 3),
+    ("field-border", "surface", 3),
+    ("chart-bar", "surface", 3),
+    ("ok", "surface", 3),
 ]
 
 
@@ -33,7 +46,7 @@ def theme_variables(selector: str) -> dict[str, str]:
 
 
 def luminance(hex_colour: str) -> float:
-    channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
     linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
@@ -63,8 +76,11 @@ def test_touch_targets_and_reduced_motion():
 
 
 #: Words for the people who wrote the cache, not for the people who own the records.
-DEVELOPER_WORDS = re.compile(r"memory tier|negative cache|\bscopes?\b|\bworker\b|\bentries\b|\bhit rate\b|"
-                             r"MEMORY_CACHE_ENABLED\)|\bthumbnails\b", re.I)
+DEVELOPER_WORDS = re.compile(
+    r"memory tier|negative cache|\bscopes?\b|\bworker\b|\bentries\b|\bhit rate\b|"
+    r"MEMORY_CACHE_ENABLED\)|\bthumbnails\b",
+    re.I,
+)
 
 
 def visible_text(html: str) -> str:

@@ -15,8 +15,18 @@ from vinylvault import collection, db
 from .conftest import COVER_BASE, form_csrf, log_in
 
 FOOTER = "This application uses Discogs' API but is not affiliated with, sponsored or endorsed by Discogs."
-PAGES = ["/", "/spin", "/search", "/search?q=record", "/stats", "/sync",
-         "/?sort=year&order=desc", "/?sort=added", "/?sort=rating", "/?sort=title&genre=Jazz"]
+PAGES = [
+    "/",
+    "/spin",
+    "/search",
+    "/search?q=record",
+    "/stats",
+    "/sync",
+    "/?sort=year&order=desc",
+    "/?sort=added",
+    "/?sort=rating",
+    "/?sort=title&genre=Jazz",
+]
 
 
 def text(response) -> str:
@@ -129,10 +139,22 @@ def test_filters_and_search_narrow_the_grid(guest: FlaskClient):
     assert "Nothing matches" in html
 
 
-@pytest.mark.parametrize("query", [
-    "sort=colour", "order=sideways", "decade=seventies", "decade=1975", "page=-1", "page=abc",
-    "limit=100000", "limit=0", "after=not-a-cursor", "q=" + "x" * 300, "page=2&after=abc",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "sort=colour",
+        "order=sideways",
+        "decade=seventies",
+        "decade=1975",
+        "page=-1",
+        "page=abc",
+        "limit=100000",
+        "limit=0",
+        "after=not-a-cursor",
+        "q=" + "x" * 300,
+        "page=2&after=abc",
+    ],
+)
 def test_bad_grid_parameters_get_a_400_page(guest: FlaskClient, query: str):
     response = guest.get("/?" + query)
     assert response.status_code == 400
@@ -154,12 +176,25 @@ def test_unknown_pages_get_a_friendly_404(guest: FlaskClient):
 
 def test_album_page_shows_everything_known(guest: FlaskClient):
     html = text(guest.get("/album/11"))
-    for expected in ("Miles Davis", "Kind of Blue", "1959", "Columbia", "CL 1355", "Vinyl, LP, Album, Mono",
-                     "Jazz", "Modal", "Very Good Plus (VG+)", "Good (G)", "Six-eye pressing.",
-                     "Record fair", 'aria-label="5 of 5 stars"', "https://www.discogs.com/release/249504"):
+    for expected in (
+        "Miles Davis",
+        "Kind of Blue",
+        "1959",
+        "Columbia",
+        "CL 1355",
+        "Vinyl, LP, Album, Mono",
+        "Jazz",
+        "Modal",
+        "Very Good Plus (VG+)",
+        "Good (G)",
+        "Six-eye pressing.",
+        "Record fair",
+        'aria-label="5 of 5 stars"',
+        "https://www.discogs.com/release/249504",
+    ):
         assert expected in html, expected
     assert re.search(r'Data provided by <a href="https://www.discogs.com/release/249504"', html)
-    assert f'{COVER_BASE}' not in html  # covers come from the cache, never hot-linked
+    assert f"{COVER_BASE}" not in html  # covers come from the cache, never hot-linked
     assert re.search(r'<img[^>]+src="/cache/(detail|placeholders)/[^"]+"[^>]+loading="eager"', html)
 
 

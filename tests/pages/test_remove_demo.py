@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask
-from flask.testing import FlaskClient
 
 from tests.pages.conftest import form_csrf, log_in
 from tests.support.demo_site import cache_local_cover
@@ -58,5 +57,6 @@ def test_images_left_by_an_earlier_removal_go_with_the_next_one(demo_app: Flask)
     cache_the_demo(demo_app)
     with demo_app.app_context():
         assert demo.remove_demo(db.get_db(), demo_app.config["DATA_DIR"]).cached_images == 0  # no cache given
-        assert demo.remove_demo(db.get_db(), demo_app.config["DATA_DIR"],
-                                demo_app.extensions["image_cache"]) == demo.RemovedDemo(0, 96)
+        assert demo.remove_demo(
+            db.get_db(), demo_app.config["DATA_DIR"], demo_app.extensions["image_cache"]
+        ) == demo.RemovedDemo(0, 96)

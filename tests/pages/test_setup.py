@@ -34,8 +34,14 @@ def new_app(make_app: Callable[..., Flask], fake_discogs: FakeDiscogs) -> Flask:
 
 
 def post_setup(client: FlaskClient, **fields: str):
-    data = {"csrf_token": form_csrf(client, "/setup"), "password": PASSWORD, "password_confirm": PASSWORD,
-            "discogs_username": "", "discogs_token": "", **fields}
+    data = {
+        "csrf_token": form_csrf(client, "/setup"),
+        "password": PASSWORD,
+        "password_confirm": PASSWORD,
+        "discogs_username": "",
+        "discogs_token": "",
+        **fields,
+    }
     return client.post("/setup", data=data)
 
 
@@ -86,8 +92,9 @@ def test_success_logs_the_owner_in(new_app: Flask):
     assert stranger.get("/setup").location.startswith("/login")
 
 
-def test_token_checked_stored_and_never_shown(new_app: Flask, fake_discogs: FakeDiscogs,
-                                              caplog: pytest.LogCaptureFixture):
+def test_token_checked_stored_and_never_shown(
+    new_app: Flask, fake_discogs: FakeDiscogs, caplog: pytest.LogCaptureFixture
+):
     caplog.set_level(logging.DEBUG)
     client = new_app.test_client()
     response = post_setup(client, discogs_token=TOKEN)  # the username comes from Discogs
@@ -123,6 +130,7 @@ def test_token_of_another_user_is_refused(new_app: Flask):
 
 def test_unreachable_discogs_is_a_clear_error(make_app: Callable[..., Flask]):
     from tests.support.servers import free_port
+
     app = make_app(DISCOGS_API_URL=f"http://127.0.0.1:{free_port()}")
     response = post_setup(app.test_client(), discogs_token=TOKEN)
     assert response.status_code == 400
@@ -133,8 +141,12 @@ def test_unreachable_discogs_is_a_clear_error(make_app: Callable[..., Flask]):
 def test_owner_changes_and_forgets_the_token(new_app: Flask):
     client = new_app.test_client()
     post_setup(client, discogs_token=TOKEN)
-    data = {"csrf_token": form_csrf(client, "/setup"), "discogs_username": USERNAME, "discogs_token": "",
-            "forget_token": "1"}
+    data = {
+        "csrf_token": form_csrf(client, "/setup"),
+        "discogs_username": USERNAME,
+        "discogs_token": "",
+        "forget_token": "1",
+    }
     response = client.post("/setup", data=data)
     assert response.status_code == 303 and response.location == "/admin"
     assert stored(new_app, sync.TOKEN_KEY) is None

@@ -6,8 +6,15 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from vinylvault.svg_charts import (CHAR_PX, NOT_ENOUGH_DATA, ChartError, bar_chart, column_chart, line_chart,
-                                   nice_ceiling)
+from vinylvault.svg_charts import (
+    CHAR_PX,
+    NOT_ENOUGH_DATA,
+    ChartError,
+    bar_chart,
+    column_chart,
+    line_chart,
+    nice_ceiling,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 DATA = [("Rock", 120), ("Jazz & <Blues>", 45), ("A very long electronic genre name", 3), ("Folk", 0)]
@@ -27,8 +34,9 @@ def test_well_formed_with_title_and_desc(chart):
     assert root.find(f"{SVG}title").text == "Albums by genre"
     desc = root.find(f"{SVG}desc").text
     if chart is line_chart:  # a summary: a series of samples can be hundreds of points long
-        assert desc == ("4 points from Rock to Folk: first 120 albums, last 0 albums, lowest 0 albums, "
-                        "highest 120 albums.")
+        assert desc == (
+            "4 points from Rock to Folk: first 120 albums, last 0 albums, lowest 0 albums, highest 120 albums."
+        )
     else:
         assert "Rock: 120 albums" in desc and "Jazz & <Blues>: 45 albums" in desc
 
@@ -36,8 +44,12 @@ def test_well_formed_with_title_and_desc(chart):
 @pytest.mark.parametrize("chart", CHARTS)
 def test_no_data_is_said_in_words_not_drawn_as_an_empty_frame(chart):
     root = parse(chart([], chart_id="e", title="Nothing", empty="No genres known yet."))
-    assert (root.tag, root.get("class"), root.get("id"), root.text) == ("p", "chart-empty muted", "e",
-                                                                         "No genres known yet.")
+    assert (root.tag, root.get("class"), root.get("id"), root.text) == (
+        "p",
+        "chart-empty muted",
+        "e",
+        "No genres known yet.",
+    )
     assert parse(chart([], chart_id="e", title="Nothing")).text == NOT_ENOUGH_DATA
 
 
@@ -51,12 +63,15 @@ def test_a_single_point_is_no_line():
     assert parse(line_chart([("2026-12-03", 7)], chart_id="s", title="One")).get("class") == "chart-empty muted"
 
 
-@pytest.mark.parametrize("values, unit, axis", [
-    ([0.2, 0.93], "KiB", ["0 KiB", "0.5 KiB", "1 KiB"]),
-    ([3, 4.4], "MiB", ["0 MiB", "2.5 MiB", "5 MiB"]),
-    ([0, 0], "KiB", ["0 KiB", "0.5 KiB", "1 KiB"]),
-    ([12, 480], "albums", ["0 albums", "250 albums", "500 albums"]),
-])
+@pytest.mark.parametrize(
+    "values, unit, axis",
+    [
+        ([0.2, 0.93], "KiB", ["0 KiB", "0.5 KiB", "1 KiB"]),
+        ([3, 4.4], "MiB", ["0 MiB", "2.5 MiB", "5 MiB"]),
+        ([0, 0], "KiB", ["0 KiB", "0.5 KiB", "1 KiB"]),
+        ([12, 480], "albums", ["0 albums", "250 albums", "500 albums"]),
+    ],
+)
 def test_the_value_axis_is_round_and_labelled_with_its_unit(values, unit, axis):
     root = parse(line_chart([(str(i), v) for i, v in enumerate(values)], chart_id="a", title="t", unit=unit))
     assert [t.text for t in root.iter(f"{SVG}text") if t.get("text-anchor") == "end"][:3] == axis
@@ -69,17 +84,18 @@ def test_a_fixed_axis_maximum_wins():
 
 def test_line_end_labels_fit_inside_the_view_box():
     width = 360
-    root = parse(line_chart([("2026-12-01 11:18", 1), ("2026-12-03 06:16", 2)], chart_id="d", title="t",
-                            width=width))
-    first, last = [t for t in root.iter(f"{SVG}text") if t.get("text-anchor") in ("start", "end")
-                   and "-" in (t.text or "")]
+    root = parse(line_chart([("2026-12-01 11:18", 1), ("2026-12-03 06:16", 2)], chart_id="d", title="t", width=width))
+    first, last = [
+        t for t in root.iter(f"{SVG}text") if t.get("text-anchor") in ("start", "end") and "-" in (t.text or "")
+    ]
     assert first.text == "2026-12-01 11:18" and last.text == "2026-12-03 06:16"  # whole, not clipped
     assert float(first.get("x")) + len(first.text) * CHAR_PX <= float(last.get("x")) - len(last.text) * CHAR_PX
     assert float(last.get("x")) <= width and float(first.get("x")) >= 0
 
 
-@pytest.mark.parametrize("value, expected", [(0, 1), (0.93, 1), (1, 1), (1.2, 2), (2.4, 2.5), (3, 5),
-                                             (952, 1000), (101, 200)])
+@pytest.mark.parametrize(
+    "value, expected", [(0, 1), (0.93, 1), (1, 1), (1.2, 2), (2.4, 2.5), (3, 5), (952, 1000), (101, 200)]
+)
 def test_nice_ceiling(value, expected):
     assert nice_ceiling(value) == pytest.approx(expected)
 

@@ -20,10 +20,12 @@ from tests.web.conftest import BASE_SETTINGS, log_in, set_owner_password
 def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
     """``make_app(**overrides)`` -> a fresh app on ``tmp_path/data`` whose owner password is set."""
     with app_factory(tmp_path / "data", BASE_SETTINGS) as factory:
+
         def make(**overrides) -> Flask:
             app = factory(**overrides)
             set_owner_password(app)
             return app
+
         yield make
 
 

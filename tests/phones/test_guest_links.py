@@ -110,8 +110,11 @@ def test_the_owner_makes_lists_and_revokes_links_on_the_admin_page(owner_client:
     assert made.status_code == 303 and made.headers["Location"].endswith("/admin#guest-links-h")
     admin = owner_client.get("/admin").get_data(as_text=True)
     link = re.search(r"shown this once\): (http://localhost/guest/vg_[\w-]+)", admin).group(1)
-    row = re.search(r'<tr><td>Sam<br><span class="muted">vg_.{4}…</span></td>\s*<td>made (\d{4}-\d\d-\d\d \d\d:\d\d)'
-                    r'<br>ends (\d{4}-\d\d-\d\d \d\d:\d\d)<br><span class="muted">last used never</span>', admin)
+    row = re.search(
+        r'<tr><td>Sam<br><span class="muted">vg_.{4}…</span></td>\s*<td>made (\d{4}-\d\d-\d\d \d\d:\d\d)'
+        r'<br>ends (\d{4}-\d\d-\d\d \d\d:\d\d)<br><span class="muted">last used never</span>',
+        admin,
+    )
     assert row and row.group(1) < row.group(2)
 
     guest = owner_client.application.test_client()
@@ -127,8 +130,9 @@ def test_the_owner_makes_lists_and_revokes_links_on_the_admin_page(owner_client:
 
 
 def test_a_bad_expiry_is_a_400(owner_client: FlaskClient):
-    answer = owner_client.post("/admin/guest-links",
-                               data={"csrf_token": session_csrf(owner_client), "expires": "forever"})
+    answer = owner_client.post(
+        "/admin/guest-links", data={"csrf_token": session_csrf(owner_client), "expires": "forever"}
+    )
     assert answer.status_code == 400
 
 
@@ -138,17 +142,22 @@ def test_the_owner_passes_the_gate(owner_client: FlaskClient):
 
 
 def _flask(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "flask", "--app", "vinylvault", *args], cwd=ROOT,
-                          env=app_environment(data_dir, {"VINYL_VAULT_DEMO_WHEN_EMPTY": "false",
-                                                         "VINYL_VAULT_SYNC_INTERVAL_HOURS": "0"}),
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "vinylvault", *args],
+        cwd=ROOT,
+        env=app_environment(data_dir, {"VINYL_VAULT_DEMO_WHEN_EMPTY": "false", "VINYL_VAULT_SYNC_INTERVAL_HOURS": "0"}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_cli_makes_lists_and_revokes_links(make_app, tmp_path: Path):
     app = make_app()
     data = tmp_path / "data"
-    made = _flask(data, "create-guest-link", "--expires", "never", "--label", "Party",
-                  "--base-url", "http://pi.local:8080/")
+    made = _flask(
+        data, "create-guest-link", "--expires", "never", "--label", "Party", "--base-url", "http://pi.local:8080/"
+    )
     assert made.returncode == 0, made.stderr
     assert re.fullmatch(r"http://pi\.local:8080/guest/vg_[\w-]+\n", made.stdout)
     listing = _flask(data, "list-guest-links").stdout

@@ -16,8 +16,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 
-from tests.web.conftest import (app, client, log_in, make_app, owner_client, session_csrf,  # noqa: F401
-                                set_owner_password)
+from tests.web.conftest import (
+    app,
+    client,
+    log_in,
+    make_app,
+    owner_client,
+    session_csrf,
+    set_owner_password,
+)
 from vinylvault import auth, collection, db
 from vinylvault.collection import AlbumRecord
 
@@ -33,8 +40,12 @@ def albums(app: Flask) -> Flask:
     with app.app_context():
         conn = db.get_db()
         for album_id in (ALBUM, OTHER_ALBUM):
-            collection.save_album(conn, AlbumRecord(id=album_id, source="csv", artist="Band",
-                                                    title=f"Record {album_id}", artists=[(None, "Band")]))
+            collection.save_album(
+                conn,
+                AlbumRecord(
+                    id=album_id, source="csv", artist="Band", title=f"Record {album_id}", artists=[(None, "Band")]
+                ),
+            )
     return app
 
 
@@ -55,15 +66,27 @@ def image_bytes(fmt: str = "JPEG", size: tuple[int, int] = (64, 48), colour: str
     return buffer.getvalue()
 
 
-def upload(client: FlaskClient, files: Iterable[tuple[str, bytes]], album_id: int = ALBUM,
-           headers: dict[str, str] | None = None, **fields: str):
+def upload(
+    client: FlaskClient,
+    files: Iterable[tuple[str, bytes]],
+    album_id: int = ALBUM,
+    headers: dict[str, str] | None = None,
+    **fields: str,
+):
     data: dict[str, Any] = {"photos": [(io.BytesIO(content), name) for name, content in files], **fields}
-    return client.post(f"/api/albums/{album_id}/photos", data=data, headers=headers or {},
-                       content_type="multipart/form-data")
+    return client.post(
+        f"/api/albums/{album_id}/photos", data=data, headers=headers or {}, content_type="multipart/form-data"
+    )
 
 
-def upload_one(client: FlaskClient, headers: dict[str, str], visibility: str = "public",
-               album_id: int = ALBUM, content: bytes | None = None, name: str = "photo.jpg") -> dict[str, Any]:
+def upload_one(
+    client: FlaskClient,
+    headers: dict[str, str],
+    visibility: str = "public",
+    album_id: int = ALBUM,
+    content: bytes | None = None,
+    name: str = "photo.jpg",
+) -> dict[str, Any]:
     response = upload(client, [(name, content or image_bytes())], album_id, headers, visibility=visibility)
     assert response.status_code == 201, response.get_json()
     (photo,) = response.get_json()["photos"]

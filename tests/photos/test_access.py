@@ -31,16 +31,24 @@ ABSENT_ID = "0" * 32
 @pytest.fixture
 def gallery(client, albums, owner_headers):
     """One photo of each visibility in ALBUM, and every kind of share token."""
-    photos = {v: upload_one(client, owner_headers, visibility=v, content=image_bytes(colour=colour))
-              for v, colour in zip(VISIBILITIES, ("red", "green", "blue"))}
+    photos = {
+        v: upload_one(client, owner_headers, visibility=v, content=image_bytes(colour=colour))
+        for v, colour in zip(VISIBILITIES, ("red", "green", "blue"))
+    }
     revoked = client.post(f"/api/albums/{ALBUM}/share", headers=owner_headers).get_json()["token"]
     assert client.delete(f"/api/albums/{ALBUM}/share", headers=owner_headers).get_json() == {"revoked": True}
     valid = client.post(f"/api/albums/{ALBUM}/share", headers=owner_headers).get_json()["token"]
     other = client.post(f"/api/albums/{OTHER_ALBUM}/share", headers=owner_headers).get_json()["token"]
-    owner_bytes = {(v, size): client.get(f"/photos/{p['id']}/{size}.webp", headers=owner_headers).data
-                   for v, p in photos.items() for size in ("thumbnails", "detail", "square")}
-    return {"photos": photos, "bytes": owner_bytes,
-            "tokens": {"valid share": valid, "revoked share": revoked, "other album's share": other}}
+    owner_bytes = {
+        (v, size): client.get(f"/photos/{p['id']}/{size}.webp", headers=owner_headers).data
+        for v, p in photos.items()
+        for size in ("thumbnails", "detail", "square")
+    }
+    return {
+        "photos": photos,
+        "bytes": owner_bytes,
+        "tokens": {"valid share": valid, "revoked share": revoked, "other album's share": other},
+    }
 
 
 def _request(viewer: str, gallery, owner_headers) -> tuple[dict[str, str], dict[str, str]]:
@@ -129,18 +137,22 @@ def test_cache_headers_and_etag(client, albums, owner_headers, gallery):
     assert public.headers["Cache-Control"].startswith("public")
     private = client.get(gallery["photos"]["private"]["urls"]["detail"], headers=owner_headers)
     assert private.headers["Cache-Control"].startswith("private")
-    again = client.get(gallery["photos"]["public"]["urls"]["detail"],
-                       headers={"If-None-Match": public.headers["ETag"]})
+    again = client.get(gallery["photos"]["public"]["urls"]["detail"], headers={"If-None-Match": public.headers["ETag"]})
     assert again.status_code == 304 and not again.data
     # A 304 is no way around the access check either.
-    hidden = client.get(gallery["photos"]["private"]["urls"]["detail"],
-                        headers={"If-None-Match": private.headers["ETag"]})
+    hidden = client.get(
+        gallery["photos"]["private"]["urls"]["detail"], headers={"If-None-Match": private.headers["ETag"]}
+    )
     assert hidden.status_code == 404
 
 
 def test_unknown_album_is_404_everywhere(client, albums, owner_headers):
-    for method, url in (("get", "/api/albums/999/photos"), ("get", "/api/albums/999/photos/stats"),
-                        ("post", "/api/albums/999/share"), ("delete", "/api/albums/999/share")):
+    for method, url in (
+        ("get", "/api/albums/999/photos"),
+        ("get", "/api/albums/999/photos/stats"),
+        ("post", "/api/albums/999/share"),
+        ("delete", "/api/albums/999/share"),
+    ):
         response = getattr(client, method)(url, headers=owner_headers)
         assert response.status_code == 404 and response.get_json()["error"] == "unknown_album", url
 

@@ -46,10 +46,15 @@ def image(tmp_path: Path) -> Path:
 
 
 def start_upload(app: Flask, image: Path, pause_at: str | None) -> subprocess.Popen:
-    job = {"data_dir": str(app.config["SETTINGS"].DATA_DIR), "album_id": ALBUM, "image": str(image),
-           "pause_at": pause_at}
-    return subprocess.Popen([sys.executable, str(WORKER), json.dumps(job)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    job = {
+        "data_dir": str(app.config["SETTINGS"].DATA_DIR),
+        "album_id": ALBUM,
+        "image": str(image),
+        "pause_at": pause_at,
+    }
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), json.dumps(job)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def kill_when_paused(proc: subprocess.Popen) -> str:
@@ -66,8 +71,10 @@ def kill_when_paused(proc: subprocess.Popen) -> str:
 
 
 def photo_urls(photo_id: str) -> list[str]:
-    return [f"/photos/{photo_id}/{size_type}.webp" for size_type in PHOTO_SIZE_TYPES] + \
-        [f"/photos/{photo_id}/original", f"/api/photos/{photo_id}/original"]
+    return [f"/photos/{photo_id}/{size_type}.webp" for size_type in PHOTO_SIZE_TYPES] + [
+        f"/photos/{photo_id}/original",
+        f"/api/photos/{photo_id}/original",
+    ]
 
 
 def assert_unreachable(client: FlaskClient, owner_headers: dict[str, str], photo_id: str) -> None:
@@ -123,8 +130,7 @@ def leftovers(app: Flask) -> tuple[int, ...]:
     state = stored(app)
     assert state["rows"] == []
     derived_temp = list((Path(app.config["PHOTOS_DIR"]) / "derived" / ".tmp").iterdir())
-    return (len(state["originals"]), len(state["derived"]), state["entries"], len(state["temp"]),
-            len(derived_temp))
+    return (len(state["originals"]), len(state["derived"]), state["entries"], len(state["temp"]), len(derived_temp))
 
 
 def test_the_worker_uploads_into_the_apps_data_dir(client, albums, owner_headers, image):
@@ -133,14 +139,16 @@ def test_the_worker_uploads_into_the_apps_data_dir(client, albums, owner_headers
     out, err = proc.communicate(timeout=PAUSE_TIMEOUT_SECONDS)
     assert proc.returncode == 0, err
     photo_id = json.loads(out.splitlines()[-1])["photo_id"]
-    assert [photo["id"] for photo in client.get(f"/api/albums/{ALBUM}/photos",
-                                                headers=owner_headers).get_json()["photos"]] == [photo_id]
+    assert [
+        photo["id"] for photo in client.get(f"/api/albums/{ALBUM}/photos", headers=owner_headers).get_json()["photos"]
+    ] == [photo_id]
     assert client.get(f"/photos/{photo_id}/detail.webp", headers=owner_headers).status_code == 200
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_upload_killed_mid_way_leaves_nothing_servable_and_cleanup_removes_it(client, albums, owner_headers,
-                                                                             image, stage):
+def test_upload_killed_mid_way_leaves_nothing_servable_and_cleanup_removes_it(
+    client, albums, owner_headers, image, stage
+):
     photos_dir = Path(albums.config["PHOTOS_DIR"])
     photo_id = kill_when_paused(start_upload(albums, image, pause_at=stage))
 

@@ -21,24 +21,32 @@ def _patch(client, photo_id, headers, body):
 def test_edit_title_description_and_visibility(client, albums, owner_headers):
     photo = upload_one(client, owner_headers, visibility="public")
     assert client.get(photo["urls"]["detail"]).status_code == 200
-    response = _patch(client, photo["id"], owner_headers,
-                      {"title": "  Label, side A ", "description": "Runout: A1", "visibility": "private"})
+    response = _patch(
+        client,
+        photo["id"],
+        owner_headers,
+        {"title": "  Label, side A ", "description": "Runout: A1", "visibility": "private"},
+    )
     assert response.status_code == 200
     body = response.get_json()
     assert (body["title"], body["description"], body["visibility"]) == ("Label, side A", "Runout: A1", "private")
     assert client.get(photo["urls"]["detail"]).status_code == 404  # the guest lost it at once
-    assert _patch(client, photo["id"], owner_headers, {"visibility": "public"}).get_json()["title"] == \
-        "Label, side A"  # fields not sent are kept
+    assert (
+        _patch(client, photo["id"], owner_headers, {"visibility": "public"}).get_json()["title"] == "Label, side A"
+    )  # fields not sent are kept
 
 
-@pytest.mark.parametrize("body,status,code", [
-    ({"visibility": "everyone"}, 400, "invalid_visibility"),
-    ({"title": "x" * 201}, 400, "invalid_title"),
-    ({"title": 5}, 400, "invalid_title"),
-    ({"album_id": 2}, 400, "unknown_fields"),
-    ([], 400, "invalid_body"),
-    ({}, 400, "invalid_body"),
-])
+@pytest.mark.parametrize(
+    "body,status,code",
+    [
+        ({"visibility": "everyone"}, 400, "invalid_visibility"),
+        ({"title": "x" * 201}, 400, "invalid_title"),
+        ({"title": 5}, 400, "invalid_title"),
+        ({"album_id": 2}, 400, "unknown_fields"),
+        ([], 400, "invalid_body"),
+        ({}, 400, "invalid_body"),
+    ],
+)
 def test_bad_edits_are_400(client, albums, owner_headers, body, status, code):
     photo = upload_one(client, owner_headers)
     response = _patch(client, photo["id"], owner_headers, body)
@@ -51,8 +59,12 @@ def test_edit_and_delete_need_the_owner_and_a_known_photo(client, albums, owner_
     assert client.delete(f"/api/photos/{photo['id']}").status_code == 401
     assert _patch(client, "0" * 32, owner_headers, {"title": "x"}).status_code == 404
     assert client.delete("/api/photos/../../etc", headers=owner_headers).status_code == 404
-    not_json = client.patch(f"/api/photos/{photo['id']}", data="title=x", headers=owner_headers,
-                            content_type="application/x-www-form-urlencoded")
+    not_json = client.patch(
+        f"/api/photos/{photo['id']}",
+        data="title=x",
+        headers=owner_headers,
+        content_type="application/x-www-form-urlencoded",
+    )
     assert not_json.status_code == 415
 
 
@@ -67,8 +79,12 @@ def test_delete_removes_original_derivatives_and_cache_entries(client, albums, o
     assert after["originals"] == [f"{kept['id']}.jpg"]
     assert len(after["derived"]) == after["entries"] == before["entries"] - 3 == 3
     with albums.app_context():
-        assert albums.extensions[images.PHOTOS].source_url(
-            albums.extensions[images.PHOTOS].key_for(f"local:originals/{ALBUM}/{photo['id']}.jpg")) is None
+        assert (
+            albums.extensions[images.PHOTOS].source_url(
+                albums.extensions[images.PHOTOS].key_for(f"local:originals/{ALBUM}/{photo['id']}.jpg")
+            )
+            is None
+        )
     for url in photo["urls"].values():
         assert client.get(url, headers=owner_headers).status_code == 404
     assert client.delete(f"/api/photos/{photo['id']}", headers=owner_headers).status_code == 404
@@ -94,8 +110,12 @@ def test_stats_and_view_counts(client, albums, owner_headers):
     client.get(public[0]["urls"]["thumbnail"])  # thumbnails are not views
     client.head(public[0]["urls"]["detail"])
     stats = client.get(f"/api/albums/{ALBUM}/photos/stats", headers=owner_headers).get_json()
-    assert {k: stats[k] for k in ("total", "public", "private", "shared")} == \
-        {"total": 4, "public": 2, "private": 1, "shared": 1}
+    assert {k: stats[k] for k in ("total", "public", "private", "shared")} == {
+        "total": 4,
+        "public": 2,
+        "private": 1,
+        "shared": 1,
+    }
     assert stats["most_viewed"] == {"id": public[1]["id"], "title": "", "view_count": 3}
     total = sum(p.stat().st_size for p in (albums.config["PHOTOS_DIR"] / "originals").rglob("*.*"))
     assert stats["total_size_mb"] == round(total / 1048576, 2)
@@ -131,23 +151,38 @@ def test_page_forms_work_without_javascript(albums, owner_client):
     csrf = session_csrf(owner_client)
     page = owner_client.get(f"/album/{ALBUM}").get_data(as_text=True)
     assert 'enctype="multipart/form-data"' in page and 'name="visibility"' in page
-    response = owner_client.post(f"/album/{ALBUM}/photos", content_type="multipart/form-data", data={
-        "csrf_token": csrf, "visibility": "shared", "title": "Sleeve",
-        "photos": [(io.BytesIO(image_bytes()), "a.jpg"), (io.BytesIO(image_bytes("PNG")), "b.png")]})
+    response = owner_client.post(
+        f"/album/{ALBUM}/photos",
+        content_type="multipart/form-data",
+        data={
+            "csrf_token": csrf,
+            "visibility": "shared",
+            "title": "Sleeve",
+            "photos": [(io.BytesIO(image_bytes()), "a.jpg"), (io.BytesIO(image_bytes("PNG")), "b.png")],
+        },
+    )
     assert response.status_code == 303 and response.headers["Location"].endswith(f"/album/{ALBUM}#photos")
     assert "Uploaded 2 photos." in owner_client.get(f"/album/{ALBUM}").get_data(as_text=True)
     (first, second) = stored(albums)["rows"]
-    bad = owner_client.post(f"/album/{ALBUM}/photos", content_type="multipart/form-data", data={
-        "csrf_token": csrf, "photos": [(io.BytesIO(b"MZ\x90"), "x.jpg")]})
+    bad = owner_client.post(
+        f"/album/{ALBUM}/photos",
+        content_type="multipart/form-data",
+        data={"csrf_token": csrf, "photos": [(io.BytesIO(b"MZ\x90"), "x.jpg")]},
+    )
     assert bad.status_code == 303
     assert "Nothing was uploaded" in owner_client.get(f"/album/{ALBUM}").get_data(as_text=True)
     assert len(stored(albums)["rows"]) == 2
     shared = owner_client.post(f"/album/{ALBUM}/share", data={"csrf_token": csrf, "action": "create"})
     token = re.search(r"share=([\w-]+)", shared.headers["Location"]).group(1)
-    assert owner_client.application.test_client().get(
-        f"/api/albums/{ALBUM}/photos", query_string={"share": token}).get_json()["photos"]
-    edit = owner_client.post(f"/photos/{first['id']}/edit", data={
-        "csrf_token": csrf, "title": "Front", "description": "", "visibility": "public"})
+    assert (
+        owner_client.application.test_client()
+        .get(f"/api/albums/{ALBUM}/photos", query_string={"share": token})
+        .get_json()["photos"]
+    )
+    edit = owner_client.post(
+        f"/photos/{first['id']}/edit",
+        data={"csrf_token": csrf, "title": "Front", "description": "", "visibility": "public"},
+    )
     assert edit.status_code == 303
     owner_client.post(f"/photos/{second['id']}/edit", data={"csrf_token": csrf, "action": "delete"})
     assert [(r["id"], r["visibility"]) for r in stored(albums)["rows"]] == [(first["id"], "public")]

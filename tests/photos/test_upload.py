@@ -9,16 +9,21 @@ import zlib
 import pytest
 from PIL import ExifTags, Image, ImageCms
 
-from tests.photos.conftest import (ALBUM, CORPUS, NOTHING, image_bytes, session_csrf, stored, upload,
-                                   upload_one)
+from tests.photos.conftest import ALBUM, CORPUS, NOTHING, image_bytes, session_csrf, stored, upload, upload_one
 
 
 def test_several_files_at_once_answer_201_with_urls(client, albums, owner_headers):
-    files = [("sleeve.JPG", image_bytes(size=(800, 600))), ("label.png", image_bytes("PNG")),
-             ("runout.webp", image_bytes("WEBP")), ("spine.gif", image_bytes("GIF")),
-             ("back.bmp", image_bytes("BMP")), ("inner.jpeg", image_bytes())]
-    response = upload(client, files, headers=owner_headers, visibility="shared", title="My copy",
-                      description="VG+ sleeve")
+    files = [
+        ("sleeve.JPG", image_bytes(size=(800, 600))),
+        ("label.png", image_bytes("PNG")),
+        ("runout.webp", image_bytes("WEBP")),
+        ("spine.gif", image_bytes("GIF")),
+        ("back.bmp", image_bytes("BMP")),
+        ("inner.jpeg", image_bytes()),
+    ]
+    response = upload(
+        client, files, headers=owner_headers, visibility="shared", title="My copy", description="VG+ sleeve"
+    )
     assert response.status_code == 201, response.get_json()
     photos = response.get_json()["photos"]
     assert [p["visibility"] for p in photos] == ["shared"] * 6
@@ -27,8 +32,7 @@ def test_several_files_at_once_answer_201_with_urls(client, albums, owner_header
     assert set(photos[0]["urls"]) == {"thumbnail", "detail", "square"}
     state = stored(albums)
     # The stored extension comes from the decoded format, not the client's name.
-    assert sorted(name.rsplit(".", 1)[1] for name in state["originals"]) == \
-        ["bmp", "gif", "jpg", "jpg", "png", "webp"]
+    assert sorted(name.rsplit(".", 1)[1] for name in state["originals"]) == ["bmp", "gif", "jpg", "jpg", "png", "webp"]
     assert len(state["derived"]) == 18 and state["entries"] == 18
     square = client.get(photos[0]["urls"]["square"], headers=owner_headers)
     assert square.status_code == 200
@@ -79,8 +83,7 @@ def _png_declaring(width: int, height: int) -> bytes:
 
 
 BAD_FILES = [
-    ("executable renamed .jpg", "setup.jpg", b"MZ\x90\x00" + b"\x00" * 60 + b"PE\x00\x00" * 200, 400,
-     "not_an_image"),
+    ("executable renamed .jpg", "setup.jpg", b"MZ\x90\x00" + b"\x00" * 60 + b"PE\x00\x00" * 200, 400, "not_an_image"),
     ("ELF renamed .png", "tool.png", b"\x7fELF\x02\x01\x01" + b"\x00" * 500, 400, "not_an_image"),
     ("zero bytes", "empty.jpg", b"", 400, "empty_file"),
     ("PNG named .jpg", "photo.jpg", image_bytes("PNG"), 400, "format_mismatch"),
@@ -88,8 +91,13 @@ BAD_FILES = [
     ("no extension", "photo", image_bytes(), 400, "unsupported_extension"),
     ("text extension", "photo.txt", image_bytes(), 400, "unsupported_extension"),
     ("TIFF renamed .jpg", "scan.jpg", (CORPUS / "hopper.tif").read_bytes(), 400, "unsupported_format"),
-    ("GIF decompression bomb, renamed", "cover.gif", (CORPUS / "decompression_bomb.gif").read_bytes(), 400,
-     "too_many_pixels"),
+    (
+        "GIF decompression bomb, renamed",
+        "cover.gif",
+        (CORPUS / "decompression_bomb.gif").read_bytes(),
+        400,
+        "too_many_pixels",
+    ),
     ("PNG pixel bomb", "huge.png", _png_declaring(100_000, 100_000), 400, "too_many_pixels"),
     ("PNG too big to decode in memory", "big.png", _png_declaring(7000, 7000), 400, "too_much_memory"),
     ("PNG zlib text bomb", "dos.png", (CORPUS / "png_decompression_dos.png").read_bytes(), 400, None),
@@ -98,8 +106,9 @@ BAD_FILES = [
 
 
 @pytest.mark.parametrize("name,filename,content,status,code", BAD_FILES, ids=[case[0] for case in BAD_FILES])
-def test_bad_file_is_refused_clearly_and_nothing_is_stored(client, albums, owner_headers, name, filename,
-                                                           content, status, code):
+def test_bad_file_is_refused_clearly_and_nothing_is_stored(
+    client, albums, owner_headers, name, filename, content, status, code
+):
     response = upload(client, [(filename, content)], headers=owner_headers)
     assert response.status_code == status
     body = response.get_json()
@@ -119,8 +128,7 @@ def test_25_mb_file_is_413_and_nothing_is_stored(client, albums, owner_headers):
 
 
 def test_one_bad_file_refuses_the_whole_batch(client, albums, owner_headers):
-    response = upload(client, [("good.jpg", image_bytes()), ("bad.jpg", image_bytes("PNG"))],
-                      headers=owner_headers)
+    response = upload(client, [("good.jpg", image_bytes()), ("bad.jpg", image_bytes("PNG"))], headers=owner_headers)
     assert response.status_code == 400
     assert "'bad.jpg'" in response.get_json()["detail"]
     assert stored(albums) == NOTHING
@@ -153,16 +161,18 @@ def test_wrong_csrf_token_is_403_and_nothing_is_stored(albums, owner_client):
 
 def test_guest_and_bad_token_cannot_upload(client, albums):
     assert upload(client, [("p.jpg", image_bytes())]).status_code == 401
-    assert upload(client, [("p.jpg", image_bytes())],
-                  headers={"Authorization": "Bearer vv_nope"}).status_code == 403
+    assert upload(client, [("p.jpg", image_bytes())], headers={"Authorization": "Bearer vv_nope"}).status_code == 403
     assert stored(albums) == NOTHING
 
 
-@pytest.mark.parametrize("fields,code", [
-    ({"visibility": "friends"}, "invalid_visibility"),
-    ({"title": "t" * 201}, "invalid_title"),
-    ({"description": "d" * 2001}, "invalid_description"),
-])
+@pytest.mark.parametrize(
+    "fields,code",
+    [
+        ({"visibility": "friends"}, "invalid_visibility"),
+        ({"title": "t" * 201}, "invalid_title"),
+        ({"description": "d" * 2001}, "invalid_description"),
+    ],
+)
 def test_bad_fields_are_400(client, albums, owner_headers, fields, code):
     response = upload(client, [("p.jpg", image_bytes())], headers=owner_headers, **fields)
     assert response.status_code == 400 and response.get_json()["error"] == code
@@ -181,8 +191,10 @@ def _jpeg_with_gps() -> bytes:
     exif[ExifTags.Base.Make] = "SecretCam"
     exif[ExifTags.Base.Orientation] = 1
     exif[ExifTags.IFD.GPSInfo] = {
-        ExifTags.GPS.GPSLatitudeRef: "N", ExifTags.GPS.GPSLatitude: (52.0, 22.0, 31.0),
-        ExifTags.GPS.GPSLongitudeRef: "E", ExifTags.GPS.GPSLongitude: (4.0, 53.0, 12.0),
+        ExifTags.GPS.GPSLatitudeRef: "N",
+        ExifTags.GPS.GPSLatitude: (52.0, 22.0, 31.0),
+        ExifTags.GPS.GPSLongitudeRef: "E",
+        ExifTags.GPS.GPSLongitude: (4.0, 53.0, 12.0),
     }
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     return image_bytes(size=(900, 700), exif=exif.tobytes(), icc_profile=icc)
@@ -191,7 +203,7 @@ def _jpeg_with_gps() -> bytes:
 def _riff_chunks(webp: bytes) -> list[bytes]:
     chunks, offset = [], 12
     while offset + 8 <= len(webp):
-        name, size = webp[offset:offset + 4], struct.unpack("<I", webp[offset + 4:offset + 8])[0]
+        name, size = webp[offset : offset + 4], struct.unpack("<I", webp[offset + 4 : offset + 8])[0]
         chunks.append(name)
         offset += 8 + size + (size & 1)
     return chunks

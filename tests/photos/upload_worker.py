@@ -31,11 +31,11 @@ from vinylvault.photos import Photo, PhotoStore, Upload, open_photo_cache  # noq
 
 #: Where an upload can be stopped, in the order it passes them.
 STAGES = (
-    "original_temp_written",    # the original's temp file is synced, not yet renamed
-    "original_in_place",        # the original has its final name, nothing is converted yet
+    "original_temp_written",  # the original's temp file is synced, not yet renamed
+    "original_in_place",  # the original has its final name, nothing is converted yet
     "derivative_temp_written",  # the first derivative's temp file is synced, its index transaction open
-    "derivative_placed",        # the first derivative has its final name, its row not committed
-    "before_commit",            # derivatives stored, the photos row inserted but not committed
+    "derivative_placed",  # the first derivative has its final name, its row not committed
+    "before_commit",  # derivatives stored, the photos row inserted but not committed
 )
 #: Longer than any test waits: the parent always kills the child first.
 PAUSE_SECONDS = 120
@@ -120,8 +120,12 @@ def main(job: dict[str, Any]) -> dict[str, Any]:
     try:
         used = _install_pause(store, job["pause_at"], conn) if job.get("pause_at") else conn
         image = Path(job["image"])
-        (photo,) = store.upload(used, job["album_id"], [Upload(image.name, io.BytesIO(image.read_bytes()))],
-                                visibility=job.get("visibility", "private"))
+        (photo,) = store.upload(
+            used,
+            job["album_id"],
+            [Upload(image.name, io.BytesIO(image.read_bytes()))],
+            visibility=job.get("visibility", "private"),
+        )
     finally:
         conn.close()
         cache.close()

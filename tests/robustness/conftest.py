@@ -24,7 +24,7 @@ from flask.testing import FlaskClient
 from PIL import Image
 from werkzeug.test import TestResponse
 
-from tests.web.conftest import PASSWORD, make_app, origin  # noqa: F401  (fixtures)
+from tests.web.conftest import PASSWORD, make_app, origin
 from vinylvault import auth, collection, db
 from vinylvault.collection import AlbumRecord
 
@@ -96,7 +96,8 @@ def owner_session(app: Flask) -> tuple[str, str]:
         session_id = auth.start_session(db.get_db(), app.permanent_session_lifetime.total_seconds())
     csrf = secrets.token_urlsafe(32)
     cookie = app.session_interface.get_signing_serializer(app).dumps(
-        {"_permanent": True, auth.SESSION_ID_FIELD: session_id, auth.CSRF_FIELD: csrf})
+        {"_permanent": True, auth.SESSION_ID_FIELD: session_id, auth.CSRF_FIELD: csrf}
+    )
     return cookie, csrf
 
 
@@ -106,26 +107,37 @@ def fill_site(app: Flask) -> tuple[str, str]:
         conn = db.get_db()
         auth.set_password(conn, PASSWORD)
         for album_id in (ALBUM, ALBUM + 1):
-            collection.save_album(conn, AlbumRecord(
-                id=album_id, source="csv", artist="Band", title=f"Record {album_id}",
-                cover_url=f"http://127.0.0.1:9/covers/{album_id}.jpg", artists=[(None, "Band")]))
+            collection.save_album(
+                conn,
+                AlbumRecord(
+                    id=album_id,
+                    source="csv",
+                    artist="Band",
+                    title=f"Record {album_id}",
+                    cover_url=f"http://127.0.0.1:9/covers/{album_id}.jpg",
+                    artists=[(None, "Band")],
+                ),
+            )
         return auth.create_api_token(conn, "robustness"), str(ALBUM)
 
 
 def upload_photo(app: Flask, token: str) -> str:
     """A private photo on the first album, uploaded with ``token``; its id."""
     response = app.test_client().post(
-        f"/api/albums/{ALBUM}/photos", headers={"Authorization": f"Bearer {token}"},
+        f"/api/albums/{ALBUM}/photos",
+        headers={"Authorization": f"Bearer {token}"},
         data={"photos": [(io.BytesIO(jpeg()), "copy.jpg")], "visibility": "private"},
-        content_type="multipart/form-data")
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json()["photos"][0]["id"]
 
 
 def ensure_photo(site: Site) -> None:
     """Upload a new photo if a walk deleted the site's one, so photo routes reach their handlers."""
-    original = site.app.test_client().get(f"/api/photos/{site.photo_id}/original",
-                                          headers={"Authorization": f"Bearer {site.token}"})
+    original = site.app.test_client().get(
+        f"/api/photos/{site.photo_id}/original", headers={"Authorization": f"Bearer {site.token}"}
+    )
     if original.status_code == 404:
         site.photo_id = upload_photo(site.app, site.token)
 

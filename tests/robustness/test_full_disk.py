@@ -45,6 +45,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 def noisy_jpeg(side: int = 600) -> bytes:
     """A JPEG whose WebP renditions are tens of KB (noise does not compress)."""
     from PIL import Image
+
     buffer = io.BytesIO()
     Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(buffer, "JPEG", quality=90)
     return buffer.getvalue()
@@ -52,9 +53,13 @@ def noisy_jpeg(side: int = 600) -> bytes:
 
 # --- the caches filling the card on their own ----------------------------------------------------
 
+
 def _index_files_bytes(database: Path) -> int:
-    return sum(Path(f"{database}{suffix}").stat().st_size for suffix in ("", "-wal", "-shm")
-               if Path(f"{database}{suffix}").exists())
+    return sum(
+        Path(f"{database}{suffix}").stat().st_size
+        for suffix in ("", "-wal", "-shm")
+        if Path(f"{database}{suffix}").exists()
+    )
 
 
 def _wait_until_idle(cache) -> None:
@@ -75,7 +80,7 @@ def test_background_conversions_stop_at_the_reserve_whatever_the_budget(small_di
     _wait_until_idle(cache)
     stats = cache.get_cache_stats()
     # The covers stay out of the reserve; the index's own journal is what the reserve is for.
-    assert free_bytes(small_disk) + _index_files_bytes(cache.index.database_path) >= reserve_mb * 1024 ** 2
+    assert free_bytes(small_disk) + _index_files_bytes(cache.index.database_path) >= reserve_mb * 1024**2
     assert stats["evictions"] > 0 and stats["total_entries"] > 0
     assert not [r for r in caplog.records if "space" in r.getMessage()]  # never out of space
     assert _tracebacks(caplog) == []
@@ -87,11 +92,14 @@ def test_background_conversions_stop_at_the_reserve_whatever_the_budget(small_di
 def test_a_photo_upload_that_would_cross_the_reserve_answers_507(small_disk, make_app, caplog):
     app, token = _site_on(make_app, small_disk)  # a 1 MB reserve
     photo = noisy_jpeg(400)
-    reserve = 1024 ** 2
+    reserve = 1024**2
     fill(small_disk, leave=reserve + len(photo) // 2)
     response = app.test_client().post(
-        f"/api/albums/{ALBUM}/photos", headers={"Authorization": f"Bearer {token}"},
-        data={"photos": [(io.BytesIO(photo), "copy.jpg")]}, content_type="multipart/form-data")
+        f"/api/albums/{ALBUM}/photos",
+        headers={"Authorization": f"Bearer {token}"},
+        data={"photos": [(io.BytesIO(photo), "copy.jpg")]},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 507, response.get_json()
     assert response.get_json()["error"] == "storage_full"
     assert "could not be stored: the disk is nearly full" in response.get_json()["detail"]  # refused before writing
@@ -103,6 +111,7 @@ def test_a_photo_upload_that_would_cross_the_reserve_answers_507(small_disk, mak
 
 # --- a card filled by something else ------------------------------------------------------------
 
+
 def _site_on(make_app, disk: Path, **settings) -> tuple[Flask, str]:
     app = make_app(DATA_DIR=disk / "data", MIN_FREE_DISK_MB=1, ON_DEMAND_WAIT_SECONDS=10, **settings)
     token, _album = fill_site(app)
@@ -112,9 +121,17 @@ def _site_on(make_app, disk: Path, **settings) -> tuple[Flask, str]:
 def _set_covers(app: Flask, urls: dict[int, str]) -> None:
     with app.app_context():
         for album_id, url in urls.items():
-            collection.save_album(db.get_db(), AlbumRecord(
-                id=album_id, source="csv", artist="Band", title=f"Record {album_id}", cover_url=url,
-                artists=[(None, "Band")]))
+            collection.save_album(
+                db.get_db(),
+                AlbumRecord(
+                    id=album_id,
+                    source="csv",
+                    artist="Band",
+                    title=f"Record {album_id}",
+                    cover_url=url,
+                    artists=[(None, "Band")],
+                ),
+            )
 
 
 def _cache_path(app: Flask, url: str, size_type: str = "thumbnails") -> str:
@@ -147,8 +164,16 @@ def full_site(small_disk, make_app, origin):
         cache.register_sources([miss])  # known, not converted: what a page shows before its cover is in
         cache.flush()
     filler = fill(small_disk)
-    return {"app": app, "token": token, "owner": owner, "hit": hit, "miss": miss, "disk": small_disk,
-            "filler": filler, "origin": origin}
+    return {
+        "app": app,
+        "token": token,
+        "owner": owner,
+        "hit": hit,
+        "miss": miss,
+        "disk": small_disk,
+        "filler": filler,
+        "origin": origin,
+    }
 
 
 def test_on_a_full_card_reading_pages_answer_and_writes_answer_507(full_site, caplog):
@@ -156,8 +181,15 @@ def test_on_a_full_card_reading_pages_answer_and_writes_answer_507(full_site, ca
     guest = app.test_client()
     caplog.set_level(logging.INFO)
     for client in (guest, owner):
-        for path in ("/", f"/album/{ALBUM}", f"/album/{ALBUM + 1}", "/search?q=Band", "/api/collection",
-                     "/stats", "/api/cache/stats"):
+        for path in (
+            "/",
+            f"/album/{ALBUM}",
+            f"/album/{ALBUM + 1}",
+            "/search?q=Band",
+            "/api/collection",
+            "/stats",
+            "/api/cache/stats",
+        ):
             assert client.get(path).status_code == 200, path
     assert owner.get("/admin").status_code == 200
     assert guest.get("/random").status_code == 302  # a pick the full disk cannot remember is still a pick
@@ -172,8 +204,12 @@ def test_on_a_full_card_reading_pages_answer_and_writes_answer_507(full_site, ca
     preload = guest.post("/api/cache/preload", headers=bearer, json={"urls": [full_site["origin"].url("/new.jpg")]})
     assert preload.status_code == 507, preload.get_json()
     assert preload.get_json()["error"] == "storage_full"
-    upload = guest.post(f"/api/albums/{ALBUM}/photos", headers=bearer,
-                        data={"photos": [(io.BytesIO(jpeg()), "copy.jpg")]}, content_type="multipart/form-data")
+    upload = guest.post(
+        f"/api/albums/{ALBUM}/photos",
+        headers=bearer,
+        data={"photos": [(io.BytesIO(jpeg()), "copy.jpg")]},
+        content_type="multipart/form-data",
+    )
     assert upload.status_code == 507, upload.get_json()
     assert upload.get_json()["error"] == "storage_full"
     assert _tracebacks(caplog) == []
@@ -190,7 +226,8 @@ def test_on_a_full_card_a_page_that_writes_answers_a_friendly_507(full_site, cap
     page = response.get_data(as_text=True)
     assert "The disk is full" in page and "Clearing the cover cache" in page and "needle skipped" not in page
     assert [r.getMessage() for r in caplog.records if "-> 507" in r.getMessage()] == [
-        f"POST /now-playing/{ALBUM} -> 507: the disk is full (database or disk is full)"]
+        f"POST /now-playing/{ALBUM} -> 507: the disk is full (database or disk is full)"
+    ]
     assert _tracebacks(caplog) == []
 
 
@@ -228,8 +265,14 @@ def _clear_on_the_admin_page(site) -> None:
 
 def _cleanup_from_the_command_line(site) -> None:
     env = {**os.environ, "VINYL_VAULT_DATA_DIR": str(site["disk"] / "data"), "VINYL_VAULT_MIN_FREE_DISK_MB": "1"}
-    done = subprocess.run([sys.executable, "cache_monitor.py", "--action", "cleanup", "--json"], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "cache_monitor.py", "--action", "cleanup", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     assert json.loads(done.stdout)["freed_bytes"] > 0
@@ -242,8 +285,11 @@ def test_cleanup_frees_a_full_card_while_the_server_is_stopped(full_site, caplog
     assert free_bytes(full_site["disk"]) > 0
 
 
-@pytest.mark.parametrize("free_space", [_clear_through_the_api, _clear_on_the_admin_page,
-                                        _cleanup_from_the_command_line], ids=["api-clear", "admin-clear", "cleanup-cli"])
+@pytest.mark.parametrize(
+    "free_space",
+    [_clear_through_the_api, _clear_on_the_admin_page, _cleanup_from_the_command_line],
+    ids=["api-clear", "admin-clear", "cleanup-cli"],
+)
 def test_on_a_full_card_clearing_frees_space_and_then_everything_works(full_site, free_space, caplog):
     app, disk = full_site["app"], full_site["disk"]
     assert free_bytes(disk) == 0
@@ -261,8 +307,12 @@ def test_on_a_full_card_clearing_frees_space_and_then_everything_works(full_site
     assert miss.status_code == 200 and miss.headers["Cache-Control"].endswith("immutable")
     preload = guest.post("/api/cache/preload", headers=bearer, json={"urls": [full_site["hit"]]})
     assert preload.status_code == 202, preload.get_json()
-    upload = guest.post(f"/api/albums/{ALBUM}/photos", headers=bearer,
-                        data={"photos": [(io.BytesIO(jpeg()), "copy.jpg")]}, content_type="multipart/form-data")
+    upload = guest.post(
+        f"/api/albums/{ALBUM}/photos",
+        headers=bearer,
+        data={"photos": [(io.BytesIO(jpeg()), "copy.jpg")]},
+        content_type="multipart/form-data",
+    )
     assert upload.status_code == 201, upload.get_json()
     assert guest.get(f"/album/{ALBUM}").status_code == 200
 
@@ -291,19 +341,30 @@ def test_under_gunicorn_a_full_card_keeps_the_site_up_and_clear_frees_it(small_d
     with app.app_context():
         images.get_cache().register_sources([miss])
     images.shutdown(app)
-    env = {"VINYL_VAULT_MIN_FREE_DISK_MB": "1", "VINYL_VAULT_DEMO_WHEN_EMPTY": "false",
-           "VINYL_VAULT_SYNC_INTERVAL_HOURS": "0", "VINYL_VAULT_ALLOW_PRIVATE_SOURCES": "true",
-           "VINYL_VAULT_HOST_MIN_INTERVAL_SECONDS": "0", "VINYL_VAULT_ON_DEMAND_WAIT_SECONDS": "10"}
+    env = {
+        "VINYL_VAULT_MIN_FREE_DISK_MB": "1",
+        "VINYL_VAULT_DEMO_WHEN_EMPTY": "false",
+        "VINYL_VAULT_SYNC_INTERVAL_HOURS": "0",
+        "VINYL_VAULT_ALLOW_PRIVATE_SOURCES": "true",
+        "VINYL_VAULT_HOST_MIN_INTERVAL_SECONDS": "0",
+        "VINYL_VAULT_ON_DEMAND_WAIT_SECONDS": "10",
+    }
     with GunicornServer(data_dir, log_path=tmp_path / "gunicorn.log", workers=2, env=env) as server:
         fill(small_disk)
         for _ in range(4):  # enough requests for both workers to answer some
-            for path in ("/", f"/album/{ALBUM}", f"/album/{ALBUM + 1}", "/cache/placeholders/placeholder_detail.webp",
-                         hit_path):
+            for path in (
+                "/",
+                f"/album/{ALBUM}",
+                f"/album/{ALBUM + 1}",
+                "/cache/placeholders/placeholder_detail.webp",
+                hit_path,
+            ):
                 assert _http(server.url(path))[0] == 200, path
             status, headers, _body = _http(server.url(miss_path))
             assert (status, headers["Cache-Control"]) == (200, "no-store")
-            status, _headers, body = _http(server.url("/api/cache/preload"), "POST", {"urls": [origin.url("/n.jpg")]},
-                                           token)
+            status, _headers, body = _http(
+                server.url("/api/cache/preload"), "POST", {"urls": [origin.url("/n.jpg")]}, token
+            )
             assert (status, json.loads(body)["error"]) == (507, "storage_full")
         status, _headers, body = _http(server.url("/api/cache/clear"), "POST", {}, token)
         assert status == 200, body

@@ -48,11 +48,16 @@ from vinylvault.photos import Visibility
 # The cache's background workers draw retry jitter from ``random`` while hypothesis generates a request.
 pytestmark = pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
 
-settings.register_profile("ci", max_examples=12, deadline=None, derandomize=True, database=None,
-                          phases=(Phase.explicit, Phase.generate, Phase.shrink),
-                          suppress_health_check=list(HealthCheck))
-settings.register_profile("deep", max_examples=400, deadline=None,
-                          suppress_health_check=list(HealthCheck))
+settings.register_profile(
+    "ci",
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=(Phase.explicit, Phase.generate, Phase.shrink),
+    suppress_health_check=list(HealthCheck),
+)
+settings.register_profile("deep", max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 WALK = settings.get_profile(os.environ.get("VINYLVAULT_WALK", "ci"))
 
 #: Documented 5xx answers that are not server faults: the cover's own source
@@ -61,9 +66,16 @@ WALK = settings.get_profile(os.environ.get("VINYLVAULT_WALK", "ci"))
 UPSTREAM_ERRORS = {("api_images.album_download", 502)}
 
 METHODS = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE", "PROPFIND")
-CONTENT_TYPES = ("application/json", "application/json; charset=utf-16", "application/json; charset=klingon",
-                 "text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
-                 "multipart/form-data; boundary=b", None)
+CONTENT_TYPES = (
+    "application/json",
+    "application/json; charset=utf-16",
+    "application/json; charset=klingon",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+    "multipart/form-data; boundary=b",
+    None,
+)
 
 
 def read_names() -> tuple[str, ...]:
@@ -89,9 +101,16 @@ READ_NAMES = read_names()
 
 #: Values the site accepts for some names, taken from its own constants.
 VALID_VALUES: dict[str, tuple[str, ...]] = {
-    "sort": tuple(collection.SORTS), "order": tuple(collection.ORDERS), "theme": pages.THEMES,
-    "visibility": tuple(v.value for v in Visibility), "decade": ("1970", "2020"), "limit": ("1", "5"),
-    "page": ("1", "2"), "offset": ("0", "3"), "fragment": ("1",), "via": ("random",),
+    "sort": tuple(collection.SORTS),
+    "order": tuple(collection.ORDERS),
+    "theme": pages.THEMES,
+    "visibility": tuple(v.value for v in Visibility),
+    "decade": ("1970", "2020"),
+    "limit": ("1", "5"),
+    "page": ("1", "2"),
+    "offset": ("0", "3"),
+    "fragment": ("1",),
+    "via": ("random",),
     "action": ("delete", "revoke", "create"),
 }
 
@@ -106,8 +125,11 @@ def texts(max_size: int = 24, surrogates: bool = True) -> st.SearchStrategy[str]
 
     Without ``surrogates``, only text the test client can encode (multipart field and file names).
     """
-    kinds = [st.sampled_from(SIGNIFICANT), st.characters(codec=None if surrogates else "utf-8"),
-             st.characters(categories=["Cc"])]
+    kinds = [
+        st.sampled_from(SIGNIFICANT),
+        st.characters(codec=None if surrogates else "utf-8"),
+        st.characters(categories=["Cc"]),
+    ]
     if surrogates:
         kinds.append(st.characters(categories=["Cs"]))
     return st.text(alphabet=st.one_of(kinds), max_size=max_size)
@@ -116,8 +138,7 @@ def texts(max_size: int = 24, surrogates: bool = True) -> st.SearchStrategy[str]
 def long_texts() -> st.SearchStrategy[str]:
     """Text around and far past the site's length bounds."""
     bounds = sorted({inputs.DEFAULT_MAX_CHARS, collection.MAX_QUERY_CHARS, *inputs.FIELD_MAX_CHARS.values()})
-    lengths = st.one_of(st.sampled_from(bounds).flatmap(lambda n: st.integers(n - 1, n + 1)),
-                        st.integers(0, 20_000))
+    lengths = st.one_of(st.sampled_from(bounds).flatmap(lambda n: st.integers(n - 1, n + 1)), st.integers(0, 20_000))
     return st.builds(lambda char, length: char * length, st.sampled_from("a9\u00e9\U0001f4bf"), lengths)
 
 
@@ -127,9 +148,12 @@ def numbers() -> st.SearchStrategy[str]:
 
 def urls() -> st.SearchStrategy[str]:
     """URL-shaped text on hosts that answer at once (nothing listens on port 9)."""
-    return st.builds("{}://{}/{}".format, st.sampled_from(["http", "https", "ftp", "file", "javascript", ""]),
-                     st.sampled_from(["127.0.0.1:9", "localhost:9", "[::1]:9", "[::1", "", "127.0.0.1:0"]),
-                     texts())
+    return st.builds(
+        "{}://{}/{}".format,
+        st.sampled_from(["http", "https", "ftp", "file", "javascript", ""]),
+        st.sampled_from(["127.0.0.1:9", "localhost:9", "[::1]:9", "[::1", "", "127.0.0.1:0"]),
+        texts(),
+    )
 
 
 def values_for(name: str) -> st.SearchStrategy[str]:
@@ -162,10 +186,16 @@ def url_encoded(draw: st.DrawFn) -> bytes:
 # --- bodies -------------------------------------------------------------------------------
 
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), texts(), long_texts(), urls())
-json_values = st.recursive(json_scalars, lambda children: st.one_of(
-    st.lists(children, max_size=4), st.dictionaries(names, children, max_size=4)), max_leaves=12)
-json_documents = st.one_of(st.dictionaries(st.sampled_from(READ_NAMES), json_values, max_size=4),
-                           st.dictionaries(names, json_values, max_size=4), json_values)
+json_values = st.recursive(
+    json_scalars,
+    lambda children: st.one_of(st.lists(children, max_size=4), st.dictionaries(names, children, max_size=4)),
+    max_leaves=12,
+)
+json_documents = st.one_of(
+    st.dictionaries(st.sampled_from(READ_NAMES), json_values, max_size=4),
+    st.dictionaries(names, json_values, max_size=4),
+    json_values,
+)
 
 
 @dataclass(frozen=True)
@@ -182,7 +212,7 @@ def json_bodies(draw: st.DrawFn) -> Body:
     depth = draw(st.one_of(st.just(0), st.integers(1, 3_000)))
     data = as_bytes("[" * depth + text + "]" * depth)
     if draw(st.integers(0, 5)) == 0:
-        data = data[:draw(st.integers(0, len(data)))]
+        data = data[: draw(st.integers(0, len(data)))]
     return Body(data, draw(st.sampled_from(CONTENT_TYPES)), f"json {data[:80]!r}")
 
 
@@ -196,12 +226,17 @@ def form_bodies(draw: st.DrawFn) -> Body:
 def multipart_bodies(draw: st.DrawFn) -> Body:
     """What a browser's upload form sends (werkzeug encodes it): fields and files, any content."""
     image = jpeg()
-    contents = st.one_of(st.just(image), st.binary(max_size=200),
-                         st.integers(0, len(image)).map(lambda cut: image[:cut]))
+    contents = st.one_of(
+        st.just(image), st.binary(max_size=200), st.integers(0, len(image)).map(lambda cut: image[:cut])
+    )
     files = draw(st.lists(st.tuples(contents, texts(max_size=16, surrogates=False)), max_size=3))
     fields = draw(st.dictionaries(st.sampled_from(READ_NAMES), texts(surrogates=False), max_size=4))
-    data: dict[str, Any] = {**fields, draw(st.sampled_from(("photos", *READ_NAMES))):
-                            [(io.BytesIO(content), filename) for content, filename in files]}
+    data: dict[str, Any] = {
+        **fields,
+        draw(st.sampled_from(("photos", *READ_NAMES))): [
+            (io.BytesIO(content), filename) for content, filename in files
+        ],
+    }
     return Body(data, "multipart/form-data", f"multipart fields={sorted(fields)!r} files={[f for _, f in files]!r}")
 
 
@@ -214,12 +249,17 @@ def raw_bodies(draw: st.DrawFn) -> Body:
 bodies = st.one_of(st.none(), json_bodies(), form_bodies(), multipart_bodies(), raw_bodies())
 
 header_values = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=60)
-headers = st.fixed_dictionaries({}, optional={
-    "Accept": st.one_of(st.sampled_from(["application/json", "text/html", "*/*"]), header_values),
-    "Referer": st.one_of(st.builds("http://localhost/{}".format, header_values), header_values),
-    "If-None-Match": header_values, "If-Modified-Since": header_values, "Range": header_values,
-    "X-Forwarded-For": header_values,
-})
+headers = st.fixed_dictionaries(
+    {},
+    optional={
+        "Accept": st.one_of(st.sampled_from(["application/json", "text/html", "*/*"]), header_values),
+        "Referer": st.one_of(st.builds("http://localhost/{}".format, header_values), header_values),
+        "If-None-Match": header_values,
+        "If-Modified-Since": header_values,
+        "Range": header_values,
+        "X-Forwarded-For": header_values,
+    },
+)
 
 # --- requests -------------------------------------------------------------------------------
 
@@ -260,8 +300,9 @@ def segments(rule: Rule, name: str, known: dict[str, Any]) -> st.SearchStrategy[
     """A path segment for ``name``: the site's real value, one its converter matches, or anything."""
     converter = rule._converters[name]
     matching = st.from_regex(converter.regex, fullmatch=True).map(as_bytes)
-    anything = st.one_of(st.binary(max_size=24), texts().map(as_bytes), long_texts().map(as_bytes),
-                         numbers().map(as_bytes))
+    anything = st.one_of(
+        st.binary(max_size=24), texts().map(as_bytes), long_texts().map(as_bytes), numbers().map(as_bytes)
+    )
     if name in known:
         return st.one_of(st.just(as_bytes(converter.to_url(known[name]))), matching, anything)
     return st.one_of(matching, anything)
@@ -279,9 +320,17 @@ def probes(draw: st.DrawFn, rule: Rule, known: dict[str, Any]) -> Probe:
 
 def known_values(site: Site) -> dict[str, Any]:
     """The real value behind each path argument name the site has one for."""
-    return {"album_id": ALBUM, "photo_id": site.photo_id, "size_type": "thumbnails", "key": "0" * 64,
-            "job_id": "0" * 32, "scope": "grid", "name": "dark", "filename": "app.js",
-            "token_id": "999999"}  # revoking the walk's own token would change the bearer's walk
+    return {
+        "album_id": ALBUM,
+        "photo_id": site.photo_id,
+        "size_type": "thumbnails",
+        "key": "0" * 64,
+        "job_id": "0" * 32,
+        "scope": "grid",
+        "name": "dark",
+        "filename": "app.js",
+        "token_id": "999999",
+    }  # revoking the walk's own token would change the bearer's walk
 
 
 def check(response: TestResponse, records: list[logging.LogRecord], probe: Probe) -> str | None:
@@ -318,7 +367,7 @@ def walk_rule(rule: Rule, caller: Caller, take_logs: Callable[[], list[logging.L
         take_logs()
         try:
             response = probe.send(caller)
-        except Exception as exc:  # noqa: BLE001 - under TESTING an error inside an error handler propagates
+        except Exception as exc:
             raise AssertionError(f"{probe.describe()} -> raised {type(exc).__name__}: {exc}") from exc
         problem = check(response, take_logs(), probe)
         assert problem is None, f"{probe.describe()} -> {problem}"
@@ -340,8 +389,9 @@ def first_failure(failure: BaseException) -> str:
 
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("who", ["guest", "owner", "bearer"])
-def test_every_route_survives_generated_requests(site: Site, callers: dict[str, Caller], who: str,
-                                                 request_logs: Callable[[], list[logging.LogRecord]]) -> None:
+def test_every_route_survives_generated_requests(
+    site: Site, callers: dict[str, Caller], who: str, request_logs: Callable[[], list[logging.LogRecord]]
+) -> None:
     # Logging out last: a walk of /logout may end the owner's session for the routes after it.
     rules = sorted(site.app.url_map.iter_rules(), key=lambda rule: rule.endpoint in LOGOUT_ENDPOINTS)
     assert len(rules) > 40

@@ -35,8 +35,12 @@ GARBAGE = b"this is not a database\x00\xff" * 2000
 
 def _set_cover(app: Flask, url: str, album_id: int = ALBUM) -> None:
     with app.app_context():
-        collection.save_album(db.get_db(), AlbumRecord(id=album_id, source="csv", artist="Band", title="Record",
-                                                        cover_url=url, artists=[(None, "Band")]))
+        collection.save_album(
+            db.get_db(),
+            AlbumRecord(
+                id=album_id, source="csv", artist="Band", title="Record", cover_url=url, artists=[(None, "Band")]
+            ),
+        )
 
 
 def _cache_url(app: Flask, url: str, size_type: str = "thumbnails") -> str:
@@ -45,6 +49,7 @@ def _cache_url(app: Flask, url: str, size_type: str = "thumbnails") -> str:
 
 
 # --- damaged databases ----------------------------------------------------------------------
+
 
 def test_corrupt_cache_index_is_moved_aside_and_rebuilt(make_app, origin, caplog):
     app = make_app()
@@ -84,6 +89,7 @@ def test_corrupt_collection_database_refuses_to_start_and_keeps_the_file(make_ap
 
 # --- misbehaving sources --------------------------------------------------------------------
 
+
 def test_html_served_as_jpeg_renders_the_page_and_serves_a_placeholder(make_app, origin):
     app = make_app(ON_DEMAND_WAIT_SECONDS=10)
     fill_site(app)
@@ -115,6 +121,7 @@ def test_a_dripping_origin_does_not_hold_up_page_renders(make_app, origin):
 
 
 # --- a full disk ----------------------------------------------------------------------------
+
 
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
@@ -152,9 +159,12 @@ def test_a_photo_upload_on_a_full_disk_answers_507_and_keeps_nothing(make_app, t
     client = app.test_client()
     fill(tiny_disk, leave=room)
     noisy = _noisy_jpeg()
-    response = client.post(f"/api/albums/{album}/photos", headers={"Authorization": f"Bearer {token}"},
-                           data={"photos": [(io.BytesIO(noisy), "copy.jpg")]},
-                           content_type="multipart/form-data")
+    response = client.post(
+        f"/api/albums/{album}/photos",
+        headers={"Authorization": f"Bearer {token}"},
+        data={"photos": [(io.BytesIO(noisy), "copy.jpg")]},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 507, response.get_json()
     assert response.get_json()["error"] == "storage_full"
     with app.app_context():
@@ -170,12 +180,14 @@ def _noisy_jpeg() -> bytes:
     import io
 
     from PIL import Image
+
     buffer = io.BytesIO()
     Image.frombytes("RGB", (600, 600), os.urandom(600 * 600 * 3)).save(buffer, "JPEG", quality=95)
     return buffer.getvalue()
 
 
 # --- bodies that never come -----------------------------------------------------------------
+
 
 @pytest.fixture
 def live_site(make_app) -> Iterator[tuple[str, int, str]]:
@@ -192,19 +204,25 @@ def live_site(make_app) -> Iterator[tuple[str, int, str]]:
         thread.join()
 
 
-@pytest.mark.parametrize("path, content_type, auth", [
-    (f"/api/albums/{ALBUM}/photos", "multipart/form-data; boundary=x", True),
-    ("/api/cache/preload", "application/json", True),
-    ("/api/photos/0123/", "application/json", True),
-    ("/login", "application/x-www-form-urlencoded", False),
-    (f"/album/{ALBUM}/photos", "multipart/form-data; boundary=x", True),
-])
+@pytest.mark.parametrize(
+    "path, content_type, auth",
+    [
+        (f"/api/albums/{ALBUM}/photos", "multipart/form-data; boundary=x", True),
+        ("/api/cache/preload", "application/json", True),
+        ("/api/photos/0123/", "application/json", True),
+        ("/login", "application/x-www-form-urlencoded", False),
+        (f"/album/{ALBUM}/photos", "multipart/form-data; boundary=x", True),
+    ],
+)
 def test_a_1_gb_content_length_is_refused_up_front(live_site, path, content_type, auth):
     host, port, token = live_site
     method = "PATCH" if path.startswith("/api/photos/") else "POST"
-    head = (f"{method} {path.rstrip('/')} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {1 << 30}\r\nConnection: close\r\n"
-            + (f"Authorization: Bearer {token}\r\n" if auth else "") + "\r\n")
+    head = (
+        f"{method} {path.rstrip('/')} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {1 << 30}\r\nConnection: close\r\n"
+        + (f"Authorization: Bearer {token}\r\n" if auth else "")
+        + "\r\n"
+    )
     with socket.create_connection((host, port), timeout=20) as sock:
         sock.sendall(head.encode() + b"only the first bytes")
         # The answer comes although the body never will: nothing waited to read it.
@@ -223,12 +241,16 @@ def test_refused_text_is_a_400_through_gunicorn(make_app, tmp_path):
         (b"POST /api/cache/preload HTTP/1.1", b'{"urls": ["http://example.com/\\ud800.jpg"]}'),
     ]
     env = {"VINYL_VAULT_SYNC_INTERVAL_HOURS": "0", "VINYL_VAULT_DEMO_WHEN_EMPTY": "false"}
-    with GunicornServer(app.config["SETTINGS"].DATA_DIR, log_path=tmp_path / "gunicorn.log", workers=1,
-                        env=env) as server:
+    with GunicornServer(
+        app.config["SETTINGS"].DATA_DIR, log_path=tmp_path / "gunicorn.log", workers=1, env=env
+    ) as server:
         for request_line, body in requests:
-            head = (request_line + f"\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
-                    f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-                    "Connection: close\r\n\r\n".encode())
+            head = (
+                request_line
+                + f"\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                "Connection: close\r\n\r\n".encode()
+            )
             with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
                 sock.sendall(head + body)
                 reply = b"".join(iter(lambda: sock.recv(65536), b"")).decode("latin-1")
@@ -239,13 +261,21 @@ def test_refused_text_is_a_400_through_gunicorn(make_app, tmp_path):
 
 # --- several processes writing at once -------------------------------------------------------
 
+
 def test_concurrent_writer_processes_never_meet_a_locked_database(site, tmp_path):
     """Three processes upload and edit photos on one DATA_DIR at once: every answer is 2xx."""
     root = Path(__file__).resolve().parents[2]
     data_dir = site.app.config["SETTINGS"].DATA_DIR
-    writers = [subprocess.Popen([sys.executable, "-m", "tests.robustness.writer", str(data_dir), site.token,
-                                 site.photo_id, "8"], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True) for _ in range(3)]
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.robustness.writer", str(data_dir), site.token, site.photo_id, "8"],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
     for writer in writers:
         out, err = writer.communicate(timeout=120)
         assert writer.returncode == 0, err[-2000:]

@@ -20,8 +20,12 @@ def main(data_dir: str, token: str, photo_id: str, rounds: int) -> None:
     client, auth = app.test_client(), {"Authorization": f"Bearer {token}"}
     try:
         for n in range(rounds):
-            upload = client.post(f"/api/albums/{ALBUM}/photos", headers=auth, content_type="multipart/form-data",
-                                 data={"photos": [(io.BytesIO(jpeg(colour="navy")), f"{n}.jpg")]})
+            upload = client.post(
+                f"/api/albums/{ALBUM}/photos",
+                headers=auth,
+                content_type="multipart/form-data",
+                data={"photos": [(io.BytesIO(jpeg(colour="navy")), f"{n}.jpg")]},
+            )
             patch = client.patch(f"/api/photos/{photo_id}", headers=auth, json={"title": f"round {n}"})
             print(upload.status_code, patch.status_code, flush=True)
     finally:

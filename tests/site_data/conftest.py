@@ -39,13 +39,24 @@ def sleeps() -> list[float]:
 
 @pytest.fixture
 def client(fake: FakeDiscogs, sleeps: list[float]) -> Iterator[DiscogsClient]:
-    discogs = DiscogsClient(fake.url, fake.token, "VinylVaultTests/1.0 +http://127.0.0.1",
-                            min_interval=0.0, sleep=sleeps.append, max_retries=3)
+    discogs = DiscogsClient(
+        fake.url,
+        fake.token,
+        "VinylVaultTests/1.0 +http://127.0.0.1",
+        min_interval=0.0,
+        sleep=sleeps.append,
+        max_retries=3,
+    )
     yield discogs
     discogs.close()
 
 
 @pytest.fixture
 def settings(tmp_path: Path, fake: FakeDiscogs) -> config.Settings:
-    return config.load(environ={}, DATA_DIR=tmp_path / "data", DISCOGS_API_URL=fake.url,
-                       DISCOGS_MIN_INTERVAL_SECONDS=0.0, SYNC_INTERVAL_HOURS=0.0)
+    return config.load(
+        environ={},
+        DATA_DIR=tmp_path / "data",
+        DISCOGS_API_URL=fake.url,
+        DISCOGS_MIN_INTERVAL_SECONDS=0.0,
+        SYNC_INTERVAL_HOURS=0.0,
+    )

@@ -11,6 +11,7 @@ from flask import Flask
 from tests.web.conftest import make_app as web_make_app  # noqa: F401  (fixture)
 from vinylvault import collection, db
 
+
 @pytest.fixture
 def make_app(web_make_app: Callable[..., Flask]) -> Callable[..., Flask]:
     """The web tests' app factory, with the demo allowed and Discogs unpaced."""
@@ -59,8 +60,20 @@ def test_demo_and_api_collection(app):
     assert {a["artist"] for a in search["albums"]} >= {"The Velvet Orchards"}
 
 
-@pytest.mark.parametrize("query", ["sort=price", "order=sideways", "decade=1975", "limit=abc", "limit=0",
-                                   "limit=100000", "offset=-3", "after=%%%", "q=" + "x" * 300])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "sort=price",
+        "order=sideways",
+        "decade=1975",
+        "limit=abc",
+        "limit=0",
+        "limit=100000",
+        "offset=-3",
+        "after=%%%",
+        "q=" + "x" * 300,
+    ],
+)
 def test_api_collection_bad_parameters_are_400_json(app, query):
     response = app.test_client().get(f"/api/collection?{query}")
     assert response.status_code == 400
@@ -74,8 +87,9 @@ def test_api_album(app):
     with app.app_context():
         conn = db.get_db()
         with collection.write_transaction(conn):
-            collection.save_album(conn, collection.AlbumRecord(id=7, source="discogs", release_id=42,
-                                                               artist="A", title="T"))
+            collection.save_album(
+                conn, collection.AlbumRecord(id=7, source="discogs", release_id=42, artist="A", title="T")
+            )
     body = client.get("/api/album/7").get_json()
     assert body["album"]["title"] == "T" and body["album"]["discogs_url"] == "https://www.discogs.com/release/42"
     assert body["details"] is None
@@ -95,6 +109,7 @@ def test_health_reports_database_cache_and_disk(app):
 def test_health_is_503_when_the_database_is_broken(app, monkeypatch):
     def broken(_conn):
         raise collection.sqlite3.OperationalError("disk I/O error")
+
     monkeypatch.setattr(collection, "counts", broken)
     response = app.test_client().get("/health")
     assert response.status_code == 503 and response.get_json()["database"]["ok"] is False

@@ -28,8 +28,16 @@ def big(big_path):
 
 
 def record(n: int, **fields) -> AlbumRecord:
-    base = dict(id=n, source="discogs", release_id=100 + n, artist=f"Artist {n}", title=f"Title {n}",
-                year=1970 + n, rating=0, date_added=f"2020-01-{n:02d}T00:00:00")
+    base = dict(
+        id=n,
+        source="discogs",
+        release_id=100 + n,
+        artist=f"Artist {n}",
+        title=f"Title {n}",
+        year=1970 + n,
+        rating=0,
+        date_added=f"2020-01-{n:02d}T00:00:00",
+    )
     base.update(fields)
     return AlbumRecord(**base)
 
@@ -53,14 +61,18 @@ def walk(conn, **params) -> list[int]:
 
 def python_order(albums, sort: str, order: str) -> list[int]:
     """The documented order computed in Python: first key in ``order``, ties ascending."""
-    keys = {"artist": lambda a: (collection.artist_sort_key(a.artist), a.year or 0,
-                                 collection.title_sort_key(a.title), a.id),
-            "title": lambda a: (collection.title_sort_key(a.title), collection.artist_sort_key(a.artist), a.id),
-            "year": lambda a: (a.year or 0, collection.artist_sort_key(a.artist),
-                               collection.title_sort_key(a.title), a.id),
-            "added": lambda a: (a.date_added, a.id),
-            "rating": lambda a: (a.rating, collection.artist_sort_key(a.artist),
-                                 collection.title_sort_key(a.title), a.id)}[sort]
+    keys = {
+        "artist": lambda a: (
+            collection.artist_sort_key(a.artist),
+            a.year or 0,
+            collection.title_sort_key(a.title),
+            a.id,
+        ),
+        "title": lambda a: (collection.title_sort_key(a.title), collection.artist_sort_key(a.artist), a.id),
+        "year": lambda a: (a.year or 0, collection.artist_sort_key(a.artist), collection.title_sort_key(a.title), a.id),
+        "added": lambda a: (a.date_added, a.id),
+        "rating": lambda a: (a.rating, collection.artist_sort_key(a.artist), collection.title_sort_key(a.title), a.id),
+    }[sort]
     ordered = sorted(albums, key=keys)
     if order == "desc":  # stable: reverse the first key only, keep ties ascending
         ordered = sorted(ordered, key=lambda a: keys(a)[0], reverse=True)
@@ -87,7 +99,11 @@ def test_filters_combine_and_ignore_case(big):
     page = list_albums(big, genre="rock", decade=1970, format="VINYL", limit=500)
     assert page.total == len(walk(big, genre="Rock", decade="1970", format="Vinyl")) > 0
     for album in page.albums:
-        assert "Rock" in album.genres and 1970 <= album.year <= 1979 and album.formats[0].startswith(("Vinyl", "2 x Vinyl"))
+        assert (
+            "Rock" in album.genres
+            and 1970 <= album.year <= 1979
+            and album.formats[0].startswith(("Vinyl", "2 x Vinyl"))
+        )
     options = collection.filter_options(big)
     rock = next(o for o in options.genres if o.value == "Rock")
     assert rock.count == list_albums(big, genre="Rock").total
@@ -101,29 +117,48 @@ def test_filters_combine_and_ignore_case(big):
 def test_common_and_rare_tag_combinations_page_in_the_documented_order(big, sort):
     """A common genre walks the sort index; a rare combination fetches its albums by id and sorts them."""
     everything = collection.get_albums(big, list(range(1, 10_001)))
-    combos = [{"genre": "Rock"}, {"genre": "jazz", "style": "DUB"}, {"style": "Chiptune", "decade": 1960},
-              {"genre": "Rock", "style": "Ambient", "decade": 1990}]
+    combos = [
+        {"genre": "Rock"},
+        {"genre": "jazz", "style": "DUB"},
+        {"style": "Chiptune", "decade": 1960},
+        {"genre": "Rock", "style": "Ambient", "decade": 1990},
+    ]
     shapes = set()
     for params in combos:
+
         def matches(album, params=params):
-            return (all(collection.fold(params[kind]) in {collection.fold(v) for v in values}
-                        for kind, values in (("genre", album.genres), ("style", album.styles)) if kind in params)
-                    and ("decade" not in params or params["decade"] <= (album.year or 0) <= params["decade"] + 9))
+            return all(
+                collection.fold(params[kind]) in {collection.fold(v) for v in values}
+                for kind, values in (("genre", album.genres), ("style", album.styles))
+                if kind in params
+            ) and ("decade" not in params or params["decade"] <= (album.year or 0) <= params["decade"] + 9)
+
         expected = python_order([a for a in everything if matches(a)], sort, collection.DEFAULT_ORDER[sort])
         first = list_albums(big, sort=sort, limit=20, **params)
         assert first.total == len(expected) > 0
         assert [a.id for a in first.albums] == expected[:20]
         assert walk(big, sort=sort, **params) == expected
-        filters = collection._filters(big, params.get("genre"), params.get("style"), params.get("decade"), None, None, None)
+        filters = collection._filters(
+            big, params.get("genre"), params.get("style"), params.get("decade"), None, None, None
+        )
         shapes.add(collection._walk_costs_more(big, collection._tags(big, filters), first.total, 21))
     assert shapes == {True, False}
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"sort": "price"}, "sort"), ({"order": "up"}, "order"), ({"decade": 1975}, "decade"),
-    ({"decade": "abc"}, "decade"), ({"limit": 0}, "limit"), ({"limit": 10_000}, "limit"),
-    ({"after": "not-a-cursor!"}, "after"), ({"offset": -1}, "offset"), ({"q": "x" * 500}, "q"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"sort": "price"}, "sort"),
+        ({"order": "up"}, "order"),
+        ({"decade": 1975}, "decade"),
+        ({"decade": "abc"}, "decade"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 10_000}, "limit"),
+        ({"after": "not-a-cursor!"}, "after"),
+        ({"offset": -1}, "offset"),
+        ({"q": "x" * 500}, "q"),
+    ],
+)
 def test_bad_parameters_raise_invalid_query(conn, params, message):
     with pytest.raises(InvalidQuery) as info:
         list_albums(conn, **params)
@@ -137,16 +172,18 @@ def test_cursor_from_another_sort_is_refused(big):
 
 
 def test_search_prefix_accents_labels_catalog_numbers_and_injection(conn):
-    add(conn,
+    add(
+        conn,
         record(1, artist="Sigur Rós", title="Ágætis byrjun", labels=[Label("FatCat", "FATCD11")]),
         record(2, artist="Nadja (5)", title="Thaumogenesis", labels=[Label("Archive", "4XT-12545")]),
-        record(3, artist="The Beatles", title='Abbey "Road"', labels=[Label("Apple", "PCS 7088")]))
+        record(3, artist="The Beatles", title='Abbey "Road"', labels=[Label("Apple", "PCS 7088")]),
+    )
     assert [a.id for a in collection.search(conn, "sigur ros").albums] == [1]
-    assert [a.id for a in collection.search(conn, "agæ").albums] == [1]   # prefix, accents folded
+    assert [a.id for a in collection.search(conn, "agæ").albums] == [1]  # prefix, accents folded
     assert [a.id for a in collection.search(conn, "fatcat").albums] == [1]  # label
     assert [a.id for a in collection.search(conn, "4XT-12545").albums] == [2]  # catalog number
     assert [a.id for a in collection.search(conn, "nadja").albums] == [2]
-    for hostile in ['"', 'AND OR NOT', 'title:abbey', 'NEAR(a b)', '*', 'abbey"road', "a' OR 1=1 --", "^"]:
+    for hostile in ['"', "AND OR NOT", "title:abbey", "NEAR(a b)", "*", 'abbey"road', "a' OR 1=1 --", "^"]:
         collection.search(conn, hostile)  # never an FTS syntax error
         list_albums(conn, q=hostile)
     assert [a.id for a in collection.search(conn, 'abbey "road').albums] == [3]
@@ -157,8 +194,12 @@ def test_search_finds_track_titles_once_details_are_stored(conn):
     add(conn, record(1), record(2, release_id=101))  # two copies of one release
     assert collection.search(conn, "Östermalm").total == 0
     with write_transaction(conn):
-        collection.save_release_details(conn, collection.ReleaseDetails(
-            101, "Sweden", "1999", "", [collection.Track("A", "Östermalm", "4:45", "track")], [], "", "now"))
+        collection.save_release_details(
+            conn,
+            collection.ReleaseDetails(
+                101, "Sweden", "1999", "", [collection.Track("A", "Östermalm", "4:45", "track")], [], "", "now"
+            ),
+        )
     assert {a.id for a in collection.search(conn, "ostermalm").albums} == {1, 2}
     add(conn, record(1, title="Renamed"))  # updating the album keeps its tracks searchable
     assert {a.id for a in list_albums(conn, q="ostermalm renamed").albums} == {1}
@@ -180,17 +221,22 @@ def test_a_search_too_common_to_rank_pages_through_every_match_once_in_the_grid_
 
 
 def test_a_search_with_few_matches_stays_ranked_artist_and_title_first(conn):
-    add(conn, record(1, artist="Someone", title="Other", labels=[Label("Harvest", "SHVL 795")]),
+    add(
+        conn,
+        record(1, artist="Someone", title="Other", labels=[Label("Harvest", "SHVL 795")]),
         record(2, artist="Aaron", title="Harvest Moon"),
-        record(3, artist="Harvest Ministers", title="Little Blue"))
+        record(3, artist="Harvest Ministers", title="Little Blue"),
+    )
     assert [a.id for a in collection.search(conn, "harvest").albums] == [3, 2, 1]
 
 
 def test_neighbours_follow_the_grid_order_and_filters(big):
     ids = walk(big, sort="rating", genre="Jazz")
     middle = ids[len(ids) // 2]
-    assert collection.neighbours(big, middle, sort="rating", genre="Jazz") == (ids[len(ids) // 2 - 1],
-                                                                               ids[len(ids) // 2 + 1])
+    assert collection.neighbours(big, middle, sort="rating", genre="Jazz") == (
+        ids[len(ids) // 2 - 1],
+        ids[len(ids) // 2 + 1],
+    )
     assert collection.neighbours(big, ids[0], sort="rating", genre="Jazz")[0] is None
     assert collection.neighbours(big, ids[-1], sort="rating", genre="Jazz")[1] is None
     assert collection.neighbours(big, 999_999) == (None, None)
@@ -202,7 +248,7 @@ def test_random_never_repeats_the_last_20_and_weighs_by_rating(conn):
     rng = random.Random(1234)
     picks = [collection.random_album(conn, rng).id for _ in range(2000)]
     for i in range(len(picks)):
-        assert picks[i] not in picks[max(0, i - 20):i]
+        assert picks[i] not in picks[max(0, i - 20) : i]
     five_star = sum(1 for p in picks if p <= 10) / len(picks)
     # The history lowers the five-star share below 0.5 (recent ones are excluded); unweighted would be 1/6.
     assert 0.3 < five_star < 0.55
@@ -233,8 +279,13 @@ def test_record_play_and_stats(conn):
 
 
 def test_cover_urls_counts_and_settings(conn):
-    add(conn, record(1, cover_url="https://x/1.jpg", thumb_url="https://x/1t.jpg"),
-        record(2, thumb_url="https://x/2t.jpg"), record(3), record(4, cover_url="https://x/1.jpg"))
+    add(
+        conn,
+        record(1, cover_url="https://x/1.jpg", thumb_url="https://x/1t.jpg"),
+        record(2, thumb_url="https://x/2t.jpg"),
+        record(3),
+        record(4, cover_url="https://x/1.jpg"),
+    )
     assert collection.all_cover_urls(conn) == ["https://x/1.jpg", "https://x/2t.jpg"]
     assert collection.counts(conn) == {"albums": 4, "discogs": 4, "csv": 0, "demo": 0}
     collection.set_setting(conn, "discogs_username", "me")
@@ -261,6 +312,7 @@ def test_demo_loads_idempotently_and_is_removable(conn, tmp_path):
     decades = {o.value for o in collection.filter_options(conn).decades}
     assert len(decades) >= 6
     from PIL import Image
+
     with Image.open(covers[0]) as img:
         assert img.size == (600, 600) and img.format == "JPEG"
         assert len(img.convert("RGB").resize((32, 32)).getcolors(1024) or ()) > 50  # a design, not a flat fill
@@ -270,6 +322,7 @@ def test_demo_loads_idempotently_and_is_removable(conn, tmp_path):
 
 
 # --- Per-process cache of whole-collection aggregates ------------------------------------------
+
 
 def genre_counts(conn) -> dict[str, int]:
     return {o.value: o.count for o in collection.filter_options(conn).genres}
@@ -292,15 +345,15 @@ def test_aggregates_are_reused_while_the_collection_is_unchanged(conn):
 def test_every_album_write_shows_up_on_the_next_call(conn):
     add(conn, record(1, genres=["Jazz"], folder="Shelf"))
     assert genre_counts(conn) == {"Jazz": 1} and collection.counts(conn)["albums"] == 1
-    add(conn, record(2, genres=["Jazz", "Rock"]))                     # insert
+    add(conn, record(2, genres=["Jazz", "Rock"]))  # insert
     assert genre_counts(conn) == {"Jazz": 2, "Rock": 1}
-    add(conn, record(2, genres=["Funk"]))                             # update: tags replaced
+    add(conn, record(2, genres=["Funk"]))  # update: tags replaced
     assert genre_counts(conn) == {"Jazz": 1, "Funk": 1}
     assert collection.collection_stats(conn).plays == 0
-    collection.record_play(conn, 1)                                   # a play changes the statistics
+    collection.record_play(conn, 1)  # a play changes the statistics
     assert collection.collection_stats(conn).plays == 1
     with write_transaction(conn):
-        collection.delete_albums(conn, [1])                           # delete (tags by cascade)
+        collection.delete_albums(conn, [1])  # delete (tags by cascade)
     assert genre_counts(conn) == {"Funk": 1}
     assert collection.counts(conn)["albums"] == 1 and collection.collection_stats(conn).albums == 1
     assert [o.value for o in collection.filter_options(conn).folders] == []

@@ -22,12 +22,16 @@ INTERVAL = 0.25
 RUN = 12
 MAX_DELAY = 0.5
 
-SYNC = "import config; from vinylvault import sync\n" \
-       "try:\n    sync.sync_once(config.load())\nexcept sync.SyncBusy:\n    print('busy')\n"
-OPEN_ALBUMS = "import config; from vinylvault import db, sync\n" \
-              "s = config.load(); conn = db.connect(s.DATABASE_PATH)\n" \
-              "for release_id in range(5_000_000, 5_000_012):\n" \
-              "    sync.ensure_release_details(conn, s, release_id)\n"
+SYNC = (
+    "import config; from vinylvault import sync\n"
+    "try:\n    sync.sync_once(config.load())\nexcept sync.SyncBusy:\n    print('busy')\n"
+)
+OPEN_ALBUMS = (
+    "import config; from vinylvault import db, sync\n"
+    "s = config.load(); conn = db.connect(s.DATABASE_PATH)\n"
+    "for release_id in range(5_000_000, 5_000_012):\n"
+    "    sync.ensure_release_details(conn, s, release_id)\n"
+)
 
 
 def test_two_syncs_the_cli_and_release_fetches_share_one_budget(tmp_path, fake):
@@ -35,16 +39,27 @@ def test_two_syncs_the_cli_and_release_fetches_share_one_budget(tmp_path, fake):
     fake.wants = [fake.make_want(i) for i in range(250)]
     fake.remaining = fake.ratelimit  # keep the client's own throttle out of the picture
     data_dir = tmp_path / "data"
-    env = {**os.environ, "VINYL_VAULT_DATA_DIR": str(data_dir), "VINYL_VAULT_DISCOGS_API_URL": fake.url,
-           "VINYL_VAULT_DISCOGS_USERNAME": fake.username, "VINYL_VAULT_DISCOGS_TOKEN": fake.token,
-           "VINYL_VAULT_DISCOGS_MIN_INTERVAL_SECONDS": str(INTERVAL), "VINYL_VAULT_SYNC_INTERVAL_HOURS": "0",
-           "VINYL_VAULT_DEMO_WHEN_EMPTY": "false"}
+    env = {
+        **os.environ,
+        "VINYL_VAULT_DATA_DIR": str(data_dir),
+        "VINYL_VAULT_DISCOGS_API_URL": fake.url,
+        "VINYL_VAULT_DISCOGS_USERNAME": fake.username,
+        "VINYL_VAULT_DISCOGS_TOKEN": fake.token,
+        "VINYL_VAULT_DISCOGS_MIN_INTERVAL_SECONDS": str(INTERVAL),
+        "VINYL_VAULT_SYNC_INTERVAL_HOURS": "0",
+        "VINYL_VAULT_DEMO_WHEN_EMPTY": "false",
+    }
     db.initialize(data_dir / "vinylvault.db")
-    commands = [[sys.executable, "-c", SYNC], [sys.executable, "-c", SYNC],
-                [sys.executable, "-m", "flask", "--app", "vinylvault", "sync"],
-                [sys.executable, "-c", OPEN_ALBUMS]]
-    processes = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True) for cmd in commands]
+    commands = [
+        [sys.executable, "-c", SYNC],
+        [sys.executable, "-c", SYNC],
+        [sys.executable, "-m", "flask", "--app", "vinylvault", "sync"],
+        [sys.executable, "-c", OPEN_ALBUMS],
+    ]
+    processes = [
+        subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for cmd in commands
+    ]
     results = [(p.wait(timeout=240), *p.communicate()) for p in processes]
     for (code, out, err), cmd in zip(results, commands):
         assert code == 0 or "already running" in err, (cmd[-1][:40], code, out, err[-800:])

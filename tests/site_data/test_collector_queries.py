@@ -9,9 +9,15 @@ from vinylvault.collection import AlbumRecord, WantRecord
 
 
 def copy(album_id: int, release_id: int, master_id: int, **fields) -> AlbumRecord:
-    return AlbumRecord(id=album_id, source="discogs", release_id=release_id, master_id=master_id,
-                       artist=fields.pop("artist", "Can"), title=fields.pop("title", f"Tago Mago {album_id}"),
-                       **fields)
+    return AlbumRecord(
+        id=album_id,
+        source="discogs",
+        release_id=release_id,
+        master_id=master_id,
+        artist=fields.pop("artist", "Can"),
+        title=fields.pop("title", f"Tago Mago {album_id}"),
+        **fields,
+    )
 
 
 def store(conn, *records) -> None:
@@ -25,16 +31,26 @@ def store(conn, *records) -> None:
 
 @pytest.fixture
 def shelf(conn):
-    store(conn,
-          copy(1, 10, 500, year=1971, media_condition="Very Good Plus (VG+)", custom_fields={"Shelf": "A3-12"}),
-          copy(2, 10, 500, year=1971, media_condition="Mint (M)", custom_fields={"Shelf": "B1-01"}),
-          copy(3, 11, 500, year=1991, sleeve_condition="Generic", custom_fields={"Shelf": "A3-40"}),
-          copy(4, 12, 0, artist="Neu!", title="Neu!", custom_fields={"Location": "A3-99"}),
-          copy(5, 13, 600, artist="Faust", title="IV", media_condition="very good plus (vg+)"),
-          WantRecord(id=20, release_id=20, master_id=500, artist="Can", title="Tago Mago (Japan)", year=1972,
-                     genres=["Rock"], format_names=["Vinyl"]),
-          WantRecord(id=21, release_id=21, master_id=0, artist="Cluster", title="Zuckerzeit", genres=["Electronic"]),
-          WantRecord(id=12, release_id=12, master_id=0, artist="Neu!", title="Neu! (an upgrade)"))
+    store(
+        conn,
+        copy(1, 10, 500, year=1971, media_condition="Very Good Plus (VG+)", custom_fields={"Shelf": "A3-12"}),
+        copy(2, 10, 500, year=1971, media_condition="Mint (M)", custom_fields={"Shelf": "B1-01"}),
+        copy(3, 11, 500, year=1991, sleeve_condition="Generic", custom_fields={"Shelf": "A3-40"}),
+        copy(4, 12, 0, artist="Neu!", title="Neu!", custom_fields={"Location": "A3-99"}),
+        copy(5, 13, 600, artist="Faust", title="IV", media_condition="very good plus (vg+)"),
+        WantRecord(
+            id=20,
+            release_id=20,
+            master_id=500,
+            artist="Can",
+            title="Tago Mago (Japan)",
+            year=1972,
+            genres=["Rock"],
+            format_names=["Vinyl"],
+        ),
+        WantRecord(id=21, release_id=21, master_id=0, artist="Cluster", title="Zuckerzeit", genres=["Electronic"]),
+        WantRecord(id=12, release_id=12, master_id=0, artist="Neu!", title="Neu! (an upgrade)"),
+    )
     return conn
 
 

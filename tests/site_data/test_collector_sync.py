@@ -101,11 +101,19 @@ def test_each_sync_keeps_a_new_value_snapshot_and_never_overwrites(conn, fake, c
     assert {s.currency for s in history} == {"€"}
 
 
-@pytest.mark.parametrize("text, currency, amount", [
-    ("€1,234.56", "€", "1234.56"), ("$12.00", "$", "12.00"), ("€12,34", "€", "12.34"),
-    ("1.234,56 €", "€", "1234.56"), ("CA$1,234,567.89", "CA$", "1234567.89"), ("1 234,56 SEK", "SEK", "1234.56"),
-    ("¥1234", "¥", "1234"), ("£1,234,567", "£", "1234567"),
-])
+@pytest.mark.parametrize(
+    "text, currency, amount",
+    [
+        ("€1,234.56", "€", "1234.56"),
+        ("$12.00", "$", "12.00"),
+        ("€12,34", "€", "12.34"),
+        ("1.234,56 €", "€", "1234.56"),
+        ("CA$1,234,567.89", "CA$", "1234567.89"),
+        ("1 234,56 SEK", "SEK", "1234.56"),
+        ("¥1234", "¥", "1234"),
+        ("£1,234,567", "£", "1234567"),
+    ],
+)
 def test_money_strings_with_one_reading_are_parsed(text, currency, amount):
     assert collection.parse_money(text) == collection.Money(currency, Decimal(amount))
 

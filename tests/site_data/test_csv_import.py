@@ -9,8 +9,10 @@ import pytest
 from vinylvault import collection, csv_import
 from vinylvault.csv_import import CSVImportError, import_csv
 
-HEADER = ("Catalog#,Artist,Title,Label,Format,Rating,Released,release_id,CollectionFolder,Date Added,"
-          "Collection Media Condition,Collection Sleeve Condition,Collection Notes")
+HEADER = (
+    "Catalog#,Artist,Title,Label,Format,Rating,Released,release_id,CollectionFolder,Date Added,"
+    "Collection Media Condition,Collection Sleeve Condition,Collection Notes"
+)
 
 
 def by_title(conn) -> dict[str, collection.Album]:
@@ -25,9 +27,9 @@ def test_quirky_export_crlf_bom_dates_quotes_unicode(conn, tmp_path):
         '1234,Uncategorized,2019-03-02 10:11:12,Very Good Plus (VG+),Generic,"""Mondo"" edition"',
         ' SBH-009,Nadja (5),Foreverglade ,Self,"2xLP, Album, RSD, RE, Yel",,0,555,Doom,23/04/2023 04:38,,,',
         'none,Sigur Rós,如迷宮,ΚΕΦΑΛΗΞΘ,CD,3,2002,777,Uncategorized,2020-01-01 00:00:00,,,"line one\r\nline two"',
-        'X1,Queensrÿche,Empire,EMI,LP,not-a-rating,1990,888,Uncategorized,2020-01-01 00:00:00,,,',
-        'X2,Broken,Row,EMI,LP,3,1990,999,Uncategorized,31/31/2020 99:99,,,',
-        'X3,Too,Few,Columns',
+        "X1,Queensrÿche,Empire,EMI,LP,not-a-rating,1990,888,Uncategorized,2020-01-01 00:00:00,,,",
+        "X2,Broken,Row,EMI,LP,3,1990,999,Uncategorized,31/31/2020 99:99,,,",
+        "X3,Too,Few,Columns",
     ]
     path = tmp_path / "export.csv"
     path.write_bytes("\ufeff".encode("utf-8") + "\r\n".join(rows).encode("utf-8") + b"\r\n")
@@ -64,8 +66,9 @@ def test_duplicate_release_ids_are_two_copies_and_reimport_updates(conn):
 
 
 def test_columns_are_mapped_by_name_and_extra_fields_kept(conn):
-    body = ("Title,release_id,Artist,Collection Originally from,Collection Notes\n"
-            "Animals,1,Pink Floyd,Record fair,nice\n")
+    body = (
+        "Title,release_id,Artist,Collection Originally from,Collection Notes\nAnimals,1,Pink Floyd,Record fair,nice\n"
+    )
     report = import_csv(conn, io.BytesIO(body.encode("utf-8")))
     assert report.imported == 1
     album = collection.list_albums(conn).albums[0]
@@ -73,11 +76,14 @@ def test_columns_are_mapped_by_name_and_extra_fields_kept(conn):
     assert album.custom_fields == {"Originally from": "Record fair"}
 
 
-@pytest.mark.parametrize("body, message", [
-    (b"", "empty"),
-    (b"Foo,Bar\n1,2\n", "missing column"),
-    ("Artist,Title\nA,\xe9\n".encode("latin-1"), "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (b"", "empty"),
+        (b"Foo,Bar\n1,2\n", "missing column"),
+        ("Artist,Title\nA,\xe9\n".encode("latin-1"), "not UTF-8"),
+    ],
+)
 def test_unusable_files_are_refused_whole(conn, body, message):
     with pytest.raises(CSVImportError, match=message):
         import_csv(conn, io.BytesIO(body))

@@ -105,8 +105,9 @@ def test_removals_wait_when_the_run_saw_fewer_copies_than_reported(conn, fake, c
 
 def test_every_recorded_shape_maps(fake):
     for n, item in enumerate(fake.templates):
-        record = sync.map_collection_item({**item, "instance_id": n + 1},
-                                          fields={1: "Media", 2: "Sleeve", 3: "Notes"}, folders={1: "Uncategorized"})
+        record = sync.map_collection_item(
+            {**item, "instance_id": n + 1}, fields={1: "Media", 2: "Sleeve", 3: "Notes"}, folders={1: "Uncategorized"}
+        )
         assert record is not None and record.title and record.artist
         assert "spacer.gif" not in record.thumb_url
     by_title = {t["basic_information"]["title"]: t for t in fake.templates}
@@ -215,6 +216,7 @@ def test_missing_release_is_not_found(fake, client):
 
 def test_sync_once_needs_credentials(settings):
     from vinylvault import db
+
     db.initialize(settings.DATABASE_PATH)
     with pytest.raises(sync.SyncNotConfigured):
         sync.sync_once(settings)
@@ -222,6 +224,7 @@ def test_sync_once_needs_credentials(settings):
 
 def test_sync_once_with_credentials_saved_at_setup(settings, fake):
     from vinylvault import db
+
     fill(fake, 120)
     db.initialize(settings.DATABASE_PATH)
     conn = db.connect(settings.DATABASE_PATH)
@@ -234,9 +237,16 @@ def test_sync_once_with_credentials_saved_at_setup(settings, fake):
 
 # --- Covers for copies without one (CSV imports) -----------------------------------------------
 
+
 def csv_copy(album_id: int, release_id: int, **fields) -> collection.AlbumRecord:
-    return collection.AlbumRecord(id=-album_id, source="csv", release_id=release_id, artist=f"Artist {album_id}",
-                                  title=f"Title {album_id}", **fields)
+    return collection.AlbumRecord(
+        id=-album_id,
+        source="csv",
+        release_id=release_id,
+        artist=f"Artist {album_id}",
+        title=f"Title {album_id}",
+        **fields,
+    )
 
 
 def store(conn, *records) -> None:
@@ -252,8 +262,12 @@ def release_requests(fake) -> int:
 def test_opening_a_release_gives_its_cover_to_copies_without_one(conn, fake, client):
     fill(fake, 4)
     primary_release, secondary_only = fake.items[0]["id"], fake.items[2]["id"]
-    store(conn, csv_copy(1, primary_release), csv_copy(2, primary_release, cover_url="https://mine/own.jpg"),
-          csv_copy(3, secondary_only))
+    store(
+        conn,
+        csv_copy(1, primary_release),
+        csv_copy(2, primary_release, cover_url="https://mine/own.jpg"),
+        csv_copy(3, secondary_only),
+    )
     sync.fetch_release_details(conn, client, primary_release)
     sync.fetch_release_details(conn, client, secondary_only)
     first = collection.get_album(conn, -1)
@@ -266,12 +280,16 @@ def test_opening_a_release_gives_its_cover_to_copies_without_one(conn, fake, cli
 def test_cover_pass_is_bounded_resumable_and_asks_each_release_once(conn, fake, client):
     fill(fake, 12)  # releases 5_000_000 .. 5_000_005
     releases = sorted({item["id"] for item in fake.items})
-    store(conn, *[csv_copy(n, release_id) for n, release_id in enumerate(releases, 1)],
-          csv_copy(50, 4_242_424),                    # Discogs does not know it: stored empty, not asked again
-          csv_copy(51, 0), csv_copy(52, -3))          # no release to ask for (CSV without id, demo)
+    store(
+        conn,
+        *[csv_copy(n, release_id) for n, release_id in enumerate(releases, 1)],
+        csv_copy(50, 4_242_424),  # Discogs does not know it: stored empty, not asked again
+        csv_copy(51, 0),
+        csv_copy(52, -3),
+    )  # no release to ask for (CSV without id, demo)
     first = sync.fill_missing_covers(conn, client, limit=4)
     assert (first.fetched, first.remaining) == (4, 3) and release_requests(fake) == 4
-    store(conn, csv_copy(60, releases[0]))            # a second copy of a release already fetched
+    store(conn, csv_copy(60, releases[0]))  # a second copy of a release already fetched
     second = sync.fill_missing_covers(conn, client, limit=4)
     assert (second.from_stored, second.fetched, second.remaining) == (1, 3, 0) and release_requests(fake) == 7
     third = sync.fill_missing_covers(conn, client, limit=4)
@@ -297,7 +315,7 @@ def test_cover_pass_once_needs_a_token_and_holds_the_sync_lease(settings, fake):
     conn = db.connect(settings.DATABASE_PATH)
     try:
         store(conn, csv_copy(1, fake.items[0]["id"]))
-        assert sync.cover_pass_once(settings) is None          # no token: nothing asked
+        assert sync.cover_pass_once(settings) is None  # no token: nothing asked
         collection.set_setting(conn, sync.TOKEN_KEY, fake.token)
         sync._acquire_lease(conn, "a-sync-elsewhere")
         with pytest.raises(sync.SyncBusy):
@@ -306,6 +324,6 @@ def test_cover_pass_once_needs_a_token_and_holds_the_sync_lease(settings, fake):
         result = sync.cover_pass_once(settings)
         assert (result.fetched, result.remaining) == (1, 0) and collection.get_album(conn, -1).cover_url
         assert release_requests(fake) == 1
-        assert sync.sync_status(conn)["state"] == "idle"        # a cover pass is not a sync
+        assert sync.sync_status(conn)["state"] == "idle"  # a cover pass is not a sync
     finally:
         conn.close()

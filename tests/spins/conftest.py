@@ -8,23 +8,44 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.pages.conftest import (SMALL, fill, form_csrf, log_in,  # noqa: F401 - fixtures and helpers shared
-                                  make_app, set_owner_password)
+from tests.pages.conftest import (
+    SMALL,
+    fill,
+    form_csrf,
+    log_in,
+    make_app,
+    set_owner_password,
+)
 from vinylvault import collection, db
 from vinylvault.collection import ReleaseDetails, Track
 
 #: Kind of Blue as Discogs lists it: two sides, durations, a heading to skip.
-KIND_OF_BLUE = [Track("", "Side One", "", "heading"), Track("A1", "So What", "9:22", "track"),
-                Track("A2", "Freddie Freeloader", "9:46", "track"), Track("A3", "Blue In Green", "5:37", "track"),
-                Track("B1", "All Blues", "11:33", "track"), Track("B2", "Flamenco Sketches", "9:26", "track")]
+KIND_OF_BLUE = [
+    Track("", "Side One", "", "heading"),
+    Track("A1", "So What", "9:22", "track"),
+    Track("A2", "Freddie Freeloader", "9:46", "track"),
+    Track("A3", "Blue In Green", "5:37", "track"),
+    Track("B1", "All Blues", "11:33", "track"),
+    Track("B2", "Flamenco Sketches", "9:26", "track"),
+]
 KOB_ID, KOB_RELEASE = 11, 249504
 
 
 def store_tracklist(app: Flask, release_id: int, tracklist: list[Track]) -> None:
     with app.app_context():
-        collection.save_release_details(db.get_db(), ReleaseDetails(
-            release_id=release_id, country="US", released="1959", notes="", tracklist=tracklist, images=[],
-            image_url="", fetched_at=collection.now_iso()))
+        collection.save_release_details(
+            db.get_db(),
+            ReleaseDetails(
+                release_id=release_id,
+                country="US",
+                released="1959",
+                notes="",
+                tracklist=tracklist,
+                images=[],
+                image_url="",
+                fetched_at=collection.now_iso(),
+            ),
+        )
 
 
 @pytest.fixture

@@ -9,8 +9,17 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import Flask
 
-from tests.spins.conftest import KOB_ID, SMALL, KIND_OF_BLUE, KOB_RELEASE, fill, form_csrf, log_in, \
-    set_owner_password, store_tracklist
+from tests.spins.conftest import (
+    KOB_ID,
+    SMALL,
+    KIND_OF_BLUE,
+    KOB_RELEASE,
+    fill,
+    form_csrf,
+    log_in,
+    set_owner_password,
+    store_tracklist,
+)
 from tests.support.fake_scrobblers import LASTFM_KEY, LASTFM_SECRET, LASTFM_SESSION, LASTFM_USER, LB_TOKEN, FakeLastFM
 from vinylvault import collection, db, scrobble, spins
 
@@ -39,8 +48,15 @@ def test_the_owner_connects_lastfm_once_from_the_setup_page(app: Flask, lastfm: 
     client = app.test_client()
     log_in(client)
     token = form_csrf(client, "/setup")
-    response = client.post("/setup/scrobbling", data={"csrf_token": token, "listenbrainz_token": LB_TOKEN,
-                                                      "lastfm_api_key": LASTFM_KEY, "lastfm_api_secret": LASTFM_SECRET})
+    response = client.post(
+        "/setup/scrobbling",
+        data={
+            "csrf_token": token,
+            "listenbrainz_token": LB_TOKEN,
+            "lastfm_api_key": LASTFM_KEY,
+            "lastfm_api_secret": LASTFM_SECRET,
+        },
+    )
     assert response.status_code == 303
     page = client.get("/setup").get_data(as_text=True)
     assert LB_TOKEN not in page and LASTFM_SECRET not in page and "Connect Last.fm" in page
@@ -62,10 +78,13 @@ def test_a_token_lastfm_did_not_grant_makes_no_session(app: Flask, lastfm: FakeL
     client = app.test_client()
     log_in(client)
     token = form_csrf(client, "/setup")
-    client.post("/setup/scrobbling", data={"csrf_token": token, "lastfm_api_key": LASTFM_KEY,
-                                           "lastfm_api_secret": LASTFM_SECRET})
-    callback = parse_qs(urlsplit(client.post("/setup/lastfm/connect", data={"csrf_token": token})
-                                 .headers["Location"]).query)["cb"][0]
+    client.post(
+        "/setup/scrobbling",
+        data={"csrf_token": token, "lastfm_api_key": LASTFM_KEY, "lastfm_api_secret": LASTFM_SECRET},
+    )
+    callback = parse_qs(
+        urlsplit(client.post("/setup/lastfm/connect", data={"csrf_token": token}).headers["Location"]).query
+    )["cb"][0]
     response = client.get(f"{callback}&token=never-granted", follow_redirects=True)
     assert response.status_code == 200 and "Unauthorized Token" in response.get_data(as_text=True)
     assert _setting(app, scrobble.LASTFM_SESSION_KEY) is None
@@ -86,12 +105,14 @@ def test_admin_and_cli_show_what_is_queued_and_what_failed(app: Flask):
         spins.stop(conn, 1_780_000_000 + 900, 240)  # So What and Freddie Freeloader heard
         scrobble.queue_spin(conn, spins.get_spin(conn, spin.id), 1_780_000_900, 240, ["listenbrainz"])
         with collection.write_transaction(conn):
-            conn.execute("UPDATE scrobbles SET state = 'failed', last_error = 'the token was refused (401)' "
-                         "WHERE track_index = 0")
+            conn.execute(
+                "UPDATE scrobbles SET state = 'failed', last_error = 'the token was refused (401)' "
+                "WHERE track_index = 0"
+            )
     client = app.test_client()
     log_in(client)
     page = client.get("/admin").get_data(as_text=True)
-    block = page[page.index('id="scrobbles-h"'):]
+    block = page[page.index('id="scrobbles-h"') :]
     assert re.search(r"ListenBrainz</td><td>1</td><td>0</td><td>0</td><td>1</td>", block)
     assert "So What" in block and "the token was refused (401)" in block
     result = app.test_cli_runner().invoke(args=["scrobbles"])

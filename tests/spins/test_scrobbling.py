@@ -14,8 +14,14 @@ import pytest
 from flask import Flask
 
 from tests.spins.conftest import KOB_ID
-from tests.support.fake_scrobblers import (LASTFM_KEY, LASTFM_SECRET, LASTFM_SESSION, LB_TOKEN, FakeLastFM,
-                                           FakeListenBrainz)
+from tests.support.fake_scrobblers import (
+    LASTFM_KEY,
+    LASTFM_SECRET,
+    LASTFM_SESSION,
+    LB_TOKEN,
+    FakeLastFM,
+    FakeListenBrainz,
+)
 from vinylvault import collection, db, scrobble, spins
 
 T0 = 1_780_000_000.0
@@ -51,9 +57,12 @@ def app(make_app: Callable[..., Flask], spin_app: Flask, fakes) -> Flask:
     scrobbling = make_app(LISTENBRAINZ_API_URL=lb.url, LASTFM_API_URL=lastfm.url + "/2.0/")
     with scrobbling.app_context():
         conn = db.get_db()
-        for key, value in ((scrobble.LISTENBRAINZ_TOKEN_KEY, LB_TOKEN), (scrobble.LASTFM_KEY_KEY, LASTFM_KEY),
-                           (scrobble.LASTFM_SECRET_KEY, LASTFM_SECRET),
-                           (scrobble.LASTFM_SESSION_KEY, LASTFM_SESSION)):
+        for key, value in (
+            (scrobble.LISTENBRAINZ_TOKEN_KEY, LB_TOKEN),
+            (scrobble.LASTFM_KEY_KEY, LASTFM_KEY),
+            (scrobble.LASTFM_SECRET_KEY, LASTFM_SECRET),
+            (scrobble.LASTFM_SESSION_KEY, LASTFM_SESSION),
+        ):
             collection.set_setting(conn, key, value)
     return scrobbling
 
@@ -212,6 +221,7 @@ def test_ticks_in_two_processes_send_each_listen_once(app, clock, fakes):
         barrier.wait()
         for _ in range(3):
             ticker.tick()
+
     threads = [threading.Thread(target=run, args=(t,)) for t in tickers]
     for thread in threads:
         thread.start()

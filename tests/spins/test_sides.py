@@ -24,8 +24,16 @@ def test_cd_positions_make_discs_and_plain_numbers_one_side():
 
 
 def test_headings_are_skipped_and_index_tracks_play_as_one():
-    sides = sides_of([_t("", "Side One", "", "heading"), _t("A1"), _t("A2", "Suite", "12:00", "index"),
-                      _t("", "Side Two", "", "heading"), _t("B1")], 240)
+    sides = sides_of(
+        [
+            _t("", "Side One", "", "heading"),
+            _t("A1"),
+            _t("A2", "Suite", "12:00", "index"),
+            _t("", "Side Two", "", "heading"),
+            _t("B1"),
+        ],
+        240,
+    )
     assert [(s.name, [t.title for t in s.tracks]) for s in sides] == [("A", ["t", "Suite"]), ("B", ["t"])]
     assert sides[0].tracks[1].seconds == 720
 

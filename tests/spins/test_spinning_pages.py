@@ -107,7 +107,7 @@ def test_history_lists_newest_first_and_filters(spin_app: Flask, owner: FlaskCli
     page = owner.get("/history").get_data(as_text=True)
     assert page.index("Homogenic") < page.index("Kind of Blue") and "2 sides played" in page
     assert "Homogenic" not in owner.get("/history?artist=miles davis").get_data(as_text=True)
-    assert "Kind of Blue" not in owner.get(f"/history?album=12").get_data(as_text=True)
+    assert "Kind of Blue" not in owner.get("/history?album=12").get_data(as_text=True)
     assert "0 sides played" in owner.get("/history?month=2001-01").get_data(as_text=True)
     assert owner.get("/history?month=2001-13").status_code == 400
     assert owner.get("/history?album=x").status_code == 400
@@ -118,7 +118,7 @@ def test_stats_show_listening(spin_app: Flask, owner: FlaskClient):
     page = owner.get("/stats").get_data(as_text=True)
     assert 'id="chart-spins"' in page and "Most played albums" in page and "Dust collectors" in page
     assert "25% of the collection played this year (1 of 4 albums)" in page
-    dust = page[page.index("Dust collectors"):]
+    dust = page[page.index("Dust collectors") :]
     assert "never played" in dust and "Kind of Blue" not in dust.split("</section>")[0]
     assert "Listening" not in spin_app.test_client().get("/stats").get_data(as_text=True)
 

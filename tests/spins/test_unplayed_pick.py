@@ -22,9 +22,9 @@ def _played(app: Flask, album_id: int, iso: str | None) -> None:
 
 
 def test_never_played_records_come_up_most_and_this_months_never(spin_app: Flask):
-    _played(spin_app, 11, "2026-11-30T10:00:00+00:00")   # this month: out while others wait
-    _played(spin_app, 12, "2025-01-01T10:00:00+00:00")   # nearly two years: weight 6
-    _played(spin_app, 14, "2026-08-01T10:00:00+00:00")   # four months: weight 2
+    _played(spin_app, 11, "2026-11-30T10:00:00+00:00")  # this month: out while others wait
+    _played(spin_app, 12, "2025-01-01T10:00:00+00:00")  # nearly two years: weight 6
+    _played(spin_app, 14, "2026-08-01T10:00:00+00:00")  # four months: weight 2
     rng = random.Random(7)
     with spin_app.app_context():
         conn = db.get_db()

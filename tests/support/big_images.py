@@ -23,11 +23,17 @@ ROOT = Path(__file__).resolve().parents[2]
 #: (format, mode) pairs covering each decoder and each full-size copy the
 #: pipeline makes (palette to RGB, 16-bit to 8-bit, alpha premultiplied).
 CASES: tuple[tuple[str, str], ...] = (
-    ("PNG", "RGB"), ("PNG", "RGBA"), ("PNG", "P"), ("PNG", "I;16"),
-    ("WEBP", "RGB"), ("WEBP", "RGBA"),
-    ("TIFF", "RGB"), ("TIFF", "CMYK"),
+    ("PNG", "RGB"),
+    ("PNG", "RGBA"),
+    ("PNG", "P"),
+    ("PNG", "I;16"),
+    ("WEBP", "RGB"),
+    ("WEBP", "RGBA"),
+    ("TIFF", "RGB"),
+    ("TIFF", "CMYK"),
     ("GIF", "P"),
-    ("BMP", "RGB"), ("BMP", "P"),
+    ("BMP", "RGB"),
+    ("BMP", "P"),
 )
 
 _SAVE_OPTIONS = {"WEBP": {"quality": 50, "method": 0}, "TIFF": {"compression": "tiff_deflate"}}
@@ -55,11 +61,11 @@ def largest_accepted_side(image_format: str, mode: str, options: ConvertOptions)
     small, large = 64, 128
     at_small = memory_of(square_image(image_format, mode, small), options)
     at_large = memory_of(square_image(image_format, mode, large), options)
-    per_pixel = (at_large - at_small) / (large ** 2 - small ** 2)
-    fixed = at_small - per_pixel * small ** 2
+    per_pixel = (at_large - at_small) / (large**2 - small**2)
+    fixed = at_small - per_pixel * small**2
     side = math.isqrt(int((options.max_memory_bytes - fixed) / per_pixel))
     # Rounding in conversion_memory may move the limit by one pixel.
-    while fixed + per_pixel * side ** 2 > options.max_memory_bytes:
+    while fixed + per_pixel * side**2 > options.max_memory_bytes:
         side -= 1
     return side
 
@@ -91,7 +97,12 @@ def conversion_peak_mib(path: Path) -> tuple[float, str]:
     ``VmHWM`` of the child itself: a child's ``ru_maxrss`` starts from its
     parent's, which would hide its own peak.
     """
-    done = subprocess.run([sys.executable, "-c", _PEAK_CHILD, str(ROOT), str(path)],
-                          capture_output=True, text=True, timeout=240, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK_CHILD, str(ROOT), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=True,
+    )
     growth, sizes = done.stdout.strip().split(" ", 1)
     return float(growth), sizes

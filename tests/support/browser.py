@@ -7,8 +7,15 @@ downloads a browser here: it is pointed at ``/usr/bin/chromium``.
 from __future__ import annotations
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
 PI_SCREEN = {"width": 800, "height": 480}
 PHONE = {"width": 390, "height": 844}
 
@@ -37,5 +44,4 @@ def launch_chromium(playwright, bfcache: bool = False):
     Playwright turns off by default.
     """
     ignored = ["--disable-back-forward-cache"] if bfcache else None
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-                                      ignore_default_args=ignored)
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, ignore_default_args=ignored)

@@ -53,8 +53,10 @@ def cover_jpeg(n: int, side: int = COVER_SIDE) -> bytes:
     margin = side // 8
     draw.ellipse((margin, margin, side - margin, side - margin), fill=(18, 16, 15))
     label = side // 6
-    draw.ellipse((side // 2 - label, side // 2 - label, side // 2 + label, side // 2 + label),
-                 fill=tuple(255 - c for c in background))
+    draw.ellipse(
+        (side // 2 - label, side // 2 - label, side // 2 + label, side // 2 + label),
+        fill=tuple(255 - c for c in background),
+    )
     draw.text((side // 16, side // 16), f"No. {n}", fill=(255, 255, 255))
     out = io.BytesIO()
     image.save(out, "JPEG", quality=82)
@@ -103,9 +105,14 @@ class CollectionSite:
 
 
 def _flask(command: str, data_dir: Path, env: dict[str, str]) -> str:
-    result = subprocess.run([sys.executable, "-m", "flask", "--app", "vinylvault", command],
-                            cwd=ROOT, env=app_environment(data_dir, env), capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "vinylvault", command],
+        cwd=ROOT,
+        env=app_environment(data_dir, env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if result.returncode != 0:
         raise ServerFailed(f"flask {command} failed:\n{result.stdout}\n{result.stderr}")
     return result.stdout
@@ -124,16 +131,18 @@ def warm_covers(settings: config.Settings, urls: list[str]) -> None:
 def _synced_cover_urls(settings: config.Settings) -> list[str]:
     conn = db.connect(settings.DATABASE_PATH)
     try:
-        rows = conn.execute("SELECT CASE WHEN cover_url != '' THEN cover_url ELSE thumb_url END "
-                            "FROM albums ORDER BY id").fetchall()
+        rows = conn.execute(
+            "SELECT CASE WHEN cover_url != '' THEN cover_url ELSE thumb_url END FROM albums ORDER BY id"
+        ).fetchall()
     finally:
         conn.close()
     return [url for (url,) in rows if url]
 
 
 @contextlib.contextmanager
-def collection_site(workdir: Path, *, albums: int = 520, password: str = "journey-owner-password",
-                    warm: bool = True, workers: int = 2) -> Iterator[CollectionSite]:
+def collection_site(
+    workdir: Path, *, albums: int = 520, password: str = "journey-owner-password", warm: bool = True, workers: int = 2
+) -> Iterator[CollectionSite]:
     """Origin, fake Discogs, a synced collection of ``albums`` copies and gunicorn, all on 127.0.0.1."""
     workdir = Path(workdir)
     data_dir = workdir / "data"
@@ -158,6 +167,5 @@ def collection_site(workdir: Path, *, albums: int = 520, password: str = "journe
             site_urls = _synced_cover_urls(settings)
             if warm:
                 warm_covers(settings, site_urls)
-            with GunicornServer(data_dir, log_path=workdir / "gunicorn.log", workers=workers,
-                                env=env) as server:
+            with GunicornServer(data_dir, log_path=workdir / "gunicorn.log", workers=workers, env=env) as server:
                 yield CollectionSite(server, origin, fake, data_dir, password, env, site_urls)

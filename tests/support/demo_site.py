@@ -23,8 +23,7 @@ from vinylvault import auth, collection, db
 
 def cover_cache(settings: config.Settings) -> ImageCache:
     """An ImageCache over the same files as the app built from ``settings``."""
-    return ImageCache(settings.COVERS_DIR, settings.CACHE_DATABASE_PATH, settings,
-                      local_root=settings.DATA_DIR)
+    return ImageCache(settings.COVERS_DIR, settings.CACHE_DATABASE_PATH, settings, local_root=settings.DATA_DIR)
 
 
 def cache_local_cover(data_dir: Path, name: str, colour: tuple[int, int, int]) -> str:
@@ -39,12 +38,16 @@ def cache_local_cover(data_dir: Path, name: str, colour: tuple[int, int, int]) -
         return cache.key_for(url)
 
 
-def prepare_demo_site(data_dir: Path, password: str,
-                      env: Mapping[str, str] | None = None) -> list[collection.Album]:
+def prepare_demo_site(data_dir: Path, password: str, env: Mapping[str, str] | None = None) -> list[collection.Album]:
     """Initialize ``data_dir`` like run.sh, set the owner's password, warm the cache; the albums."""
-    result = subprocess.run([sys.executable, "-m", "flask", "--app", "vinylvault", "init"],
-                            cwd=ROOT, env=app_environment(data_dir, env), capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "vinylvault", "init"],
+        cwd=ROOT,
+        env=app_environment(data_dir, env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if result.returncode != 0:
         raise ServerFailed(f"flask init failed:\n{result.stdout}\n{result.stderr}")
     settings = config.load(DATA_DIR=data_dir)

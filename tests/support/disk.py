@@ -19,8 +19,9 @@ import pytest
 def mounted_tmpfs(mount: Path, size: str) -> Iterator[Path]:
     """A tmpfs of ``size`` (``"8m"``) on ``mount`` until the block ends; skips the test where mounting fails."""
     mount.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True, text=True
+    )
     if result.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs to fill up ({result.stderr.strip()[:100]})")
     try:

@@ -54,16 +54,21 @@ def _http_body(path: Path) -> Any:
 
 def load_item_templates(corpus: Path) -> list[dict[str, Any]]:
     """Every recorded collection item, in a stable order."""
-    items = json.loads((corpus / "joalla__users_example_collection_folders_0_releases_page1.json")
-                       .read_text(encoding="utf-8"))["releases"]
+    items = json.loads(
+        (corpus / "joalla__users_example_collection_folders_0_releases_page1.json").read_text(encoding="utf-8")
+    )["releases"]
     items += json.loads((corpus / "buntine__valid_user_collection.json").read_text(encoding="utf-8"))["releases"]
     items += _http_body(corpus / "ricbra__get_collection_items_by_folder.http")["releases"]
     return items
 
 
 def load_release_templates(corpus: Path) -> list[dict[str, Any]]:
-    names = ["joalla__releases_1.json", "joalla__releases_79.json", "joalla__releases_3329867.json",
-             "buntine__valid_release.json"]
+    names = [
+        "joalla__releases_1.json",
+        "joalla__releases_79.json",
+        "joalla__releases_3329867.json",
+        "buntine__valid_release.json",
+    ]
     releases = [json.loads((corpus / name).read_text(encoding="utf-8")) for name in names]
     releases.append(_http_body(corpus / "ricbra__get_release.http"))
     return releases
@@ -79,8 +84,15 @@ class Failure:
 class FakeDiscogs:
     """The server and its knobs; thread-safe. Use as a context manager."""
 
-    def __init__(self, corpus: Path, items: int = 0, *, username: str = USERNAME, token: str = TOKEN,
-                 cover_base: str | None = None) -> None:
+    def __init__(
+        self,
+        corpus: Path,
+        items: int = 0,
+        *,
+        username: str = USERNAME,
+        token: str = TOKEN,
+        cover_base: str | None = None,
+    ) -> None:
         self.cover_base = cover_base
         self.username = username
         self.token = token
@@ -90,17 +102,18 @@ class FakeDiscogs:
         self.items: list[dict[str, Any]] = [self.make_item(i) for i in range(items)]
         self.short_pages = False
         self.ratelimit = 60
-        self.remaining: int | None = None   # None: count requests in a 60-request window
+        self.remaining: int | None = None  # None: count requests in a 60-request window
         self.failures: deque[Failure] = deque()
         self.log: list[tuple[str, dict[str, list[str]], dict[str, str]]] = []
-        self.fields = [{"id": 1, "name": "Media", "type": "dropdown"},
-                       {"id": 2, "name": "Sleeve", "type": "dropdown"},
-                       {"id": 3, "name": "Notes", "type": "textarea"},
-                       {"id": 4, "name": "Originally from", "type": "textarea"}]
-        self.folders = [{"id": 0, "name": "All"}, {"id": 1, "name": "Uncategorized"},
-                        {"id": 2, "name": "Jazz shelf"}]
+        self.fields = [
+            {"id": 1, "name": "Media", "type": "dropdown"},
+            {"id": 2, "name": "Sleeve", "type": "dropdown"},
+            {"id": 3, "name": "Notes", "type": "textarea"},
+            {"id": 4, "name": "Originally from", "type": "textarea"},
+        ]
+        self.folders = [{"id": 0, "name": "All"}, {"id": 1, "name": "Uncategorized"}, {"id": 2, "name": "Jazz shelf"}]
         self.wants: list[dict[str, Any]] = []
-        self.arrivals: list[float] = []   # wall-clock arrival of every request, for pacing checks
+        self.arrivals: list[float] = []  # wall-clock arrival of every request, for pacing checks
         self.value: dict[str, str] = {"minimum": "€1,234.56", "median": "€2,000.00", "maximum": "€3,210.99"}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -121,9 +134,11 @@ class FakeDiscogs:
         if "folder_id" in item:
             item["folder_id"] = 1 + n % 2
         if n % 7 == 0:
-            item["notes"] = [{"field_id": 1, "value": "Very Good Plus (VG+)"},
-                             {"field_id": 2, "value": "Near Mint (NM or M-)"},
-                             {"field_id": 4, "value": "Record fair"}]
+            item["notes"] = [
+                {"field_id": 1, "value": "Very Good Plus (VG+)"},
+                {"field_id": 2, "value": "Near Mint (NM or M-)"},
+                {"field_id": 4, "value": "Record fair"},
+            ]
         if self.cover_base is not None:
             for key in IMAGE_KEYS & basic.keys():
                 basic[key] = self.cover_url(n)
@@ -157,10 +172,12 @@ class FakeDiscogs:
             pages = max(1, -(-len(self.wants) // per_page))
             if page < 1 or page > pages:
                 return 404, {"message": "Page not found."}
-            wants = copy.deepcopy(self.wants[(page - 1) * per_page: page * per_page])
+            wants = copy.deepcopy(self.wants[(page - 1) * per_page : page * per_page])
             total = len(self.wants)
-        return 200, {"pagination": {"page": page, "pages": pages, "per_page": per_page, "items": total,
-                                    "urls": {}}, "wants": wants}
+        return 200, {
+            "pagination": {"page": page, "pages": pages, "per_page": per_page, "items": total, "urls": {}},
+            "wants": wants,
+        }
 
     def _collector_route(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any] | None:
         """The wantlist and collection value endpoints; ``None`` for any other path."""
@@ -171,6 +188,7 @@ class FakeDiscogs:
             with self.lock:
                 return 200, dict(self.value)
         return None
+
     def cover_url(self, n: int) -> str:
         """Where item ``n``'s images point when ``cover_base`` is set."""
         return f"{self.cover_base}{n}.jpg"
@@ -287,8 +305,11 @@ class FakeDiscogs:
         with self.lock:
             used = len(self.log) % self.ratelimit
             remaining = self.remaining if self.remaining is not None else self.ratelimit - used
-        return {"X-Discogs-Ratelimit": str(self.ratelimit), "X-Discogs-Ratelimit-Used": str(self.ratelimit - remaining),
-                "X-Discogs-Ratelimit-Remaining": str(remaining)}
+        return {
+            "X-Discogs-Ratelimit": str(self.ratelimit),
+            "X-Discogs-Ratelimit-Used": str(self.ratelimit - remaining),
+            "X-Discogs-Ratelimit-Remaining": str(remaining),
+        }
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -309,7 +330,7 @@ class FakeDiscogs:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 query = parse_qs(parts.query)
                 with fake.lock:

@@ -38,8 +38,7 @@ LB_MINIMUM_TIMESTAMP = 1033430400
 class _FakeServer:
     """A threaded HTTP server with a lock, a down switch and a fixed-window rate limit."""
 
-    def __init__(self, *, limit: int = 1000, window: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, limit: int = 1000, window: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
         """``limit`` requests per ``window`` seconds of ``clock`` (a test's simulated clock, say)."""
         self.clock = clock
         self.lock = threading.Lock()
@@ -72,8 +71,11 @@ class _FakeServer:
         if allowed:
             self._used += 1
         reset_in = max(1, int(self.window - (now - self._window_start) + 0.999))
-        return allowed, {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(self.limit - self._used),
-                         "X-RateLimit-Reset-In": str(reset_in)}
+        return allowed, {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.limit - self._used),
+            "X-RateLimit-Reset-In": str(reset_in),
+        }
 
     def handle(self, path: str, headers: Any, body: bytes) -> tuple[int, Any, dict[str, str]]:
         raise NotImplementedError
@@ -87,7 +89,7 @@ class _FakeServer:
             def log_message(self, *_args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with fake.lock:
                     fake.requests += 1
@@ -116,7 +118,11 @@ class FakeListenBrainz(_FakeServer):
     def handle(self, path: str, headers: Any, body: bytes) -> tuple[int, Any, dict[str, str]]:
         allowed, limits = self._take_budget()
         if not allowed:
-            return 429, {"code": 429, "error": "Too many requests"}, {**limits, "Retry-After": limits["X-RateLimit-Reset-In"]}
+            return (
+                429,
+                {"code": 429, "error": "Too many requests"},
+                {**limits, "Retry-After": limits["X-RateLimit-Reset-In"]},
+            )
         if path != "/1/submit-listens":
             return 404, {"code": 404, "error": "Not found"}, limits
         if headers.get("Authorization") != f"Token {LB_TOKEN}":

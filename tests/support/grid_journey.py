@@ -99,8 +99,13 @@ class Card:
     @property
     def shows_real_cover(self) -> bool:
         """Its own cached cover is decoded and shown: not the blur preview, not the placeholder."""
-        return (not self.lazy and self.complete and "/cache/" in self.src
-                and not self.src.startswith("data:") and "/placeholders/" not in self.src)
+        return (
+            not self.lazy
+            and self.complete
+            and "/cache/" in self.src
+            and not self.src.startswith("data:")
+            and "/placeholders/" not in self.src
+        )
 
 
 def cards(page) -> list[Card]:
@@ -111,8 +116,9 @@ def cards(page) -> list[Card]:
 def scroll_by_flicks(page, until_cards: int = 0, pause_ms: int = PAUSE_MS) -> int:
     """Flick through the grid to its end (or until ``until_cards`` cards), ``pause_ms`` between
     flicks; the cards in the page."""
-    return page.evaluate(SCROLL_BY_FLICKS, {"flick": FLICK, "pause": pause_ms, "patience": PATIENCE,
-                                            "untilCards": until_cards})
+    return page.evaluate(
+        SCROLL_BY_FLICKS, {"flick": FLICK, "pause": pause_ms, "patience": PATIENCE, "untilCards": until_cards}
+    )
 
 
 class CoverRequests:
@@ -137,5 +143,8 @@ class CoverRequests:
 
 def not_showing(all_cards: list[Card]) -> list[str]:
     """One line per card that does not show its real cover (empty when all do)."""
-    return [f"card {i} {card.href}: src={card.src[:60]!r} lazy={card.lazy} complete={card.complete}"
-            for i, card in enumerate(all_cards) if not card.shows_real_cover]
+    return [
+        f"card {i} {card.href}: src={card.src[:60]!r} lazy={card.lazy} complete={card.complete}"
+        for i, card in enumerate(all_cards)
+        if not card.shows_real_cover
+    ]

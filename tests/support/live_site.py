@@ -35,8 +35,9 @@ class LiveSite:
 
     def start(self) -> None:
         self.app = self.factory(**self.settings)
-        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True,
-                                   request_handler=_OneRequestPerConnection)
+        self._server = make_server(
+            "127.0.0.1", self.port, self.app, threaded=True, request_handler=_OneRequestPerConnection
+        )
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:

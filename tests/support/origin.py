@@ -91,8 +91,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             route(self, attempt)
 
-    def send_body(self, status: int, body: bytes, content_type: str | None,
-                  headers: Mapping[str, str] | None = None) -> None:
+    def send_body(
+        self, status: int, body: bytes, content_type: str | None, headers: Mapping[str, str] | None = None
+    ) -> None:
         """Send a complete response with a Content-Length."""
         self.send_response(status)
         if content_type is not None:
@@ -133,8 +134,9 @@ class Origin:
         if tls is not None:
             self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         # A short poll interval keeps stop() (and so every test's teardown) quick.
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
-                                        name="test-origin", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="test-origin", daemon=True
+        )
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> "Origin":
@@ -191,13 +193,14 @@ class Origin:
         self._routes[path] = route
         return self.url(path)
 
-    def add_file(self, path: str, body: bytes, content_type: str | None = "image/jpeg",
-                 delay: float = 0.0) -> str:
+    def add_file(self, path: str, body: bytes, content_type: str | None = "image/jpeg", delay: float = 0.0) -> str:
         """Serve ``body`` with status 200, ``delay`` seconds after the request arrives."""
+
         def route(handler: _Handler, attempt: int) -> None:
             if delay:
                 self._stopping.wait(delay)
             handler.send_body(200, body, content_type)
+
         return self.add_route(path, route)
 
     def add_directory(self, prefix: str, folder: Path) -> dict[str, str]:
@@ -208,8 +211,14 @@ class Origin:
             urls[file.name] = self.add_file(f"{prefix.rstrip('/')}/{file.name}", file.read_bytes(), content_type)
         return urls
 
-    def add_status(self, path: str, status: int, body: bytes = b"", content_type: str | None = "text/plain",
-                   headers: Mapping[str, str] | None = None) -> str:
+    def add_status(
+        self,
+        path: str,
+        status: int,
+        body: bytes = b"",
+        content_type: str | None = "text/plain",
+        headers: Mapping[str, str] | None = None,
+    ) -> str:
         """Always answer ``status`` (404, 500, 403 ...)."""
         return self.add_route(path, lambda handler, attempt: handler.send_body(status, body, content_type, headers))
 
@@ -217,8 +226,15 @@ class Origin:
         """An HTML page, optionally mislabelled (``content_type="image/jpeg"``)."""
         return self.add_status(path, 200, _HTML, content_type)
 
-    def add_flaky(self, path: str, body: bytes, failures: int, status: int = 503,
-                  retry_after: str | None = None, content_type: str = "image/jpeg") -> str:
+    def add_flaky(
+        self,
+        path: str,
+        body: bytes,
+        failures: int,
+        status: int = 503,
+        retry_after: str | None = None,
+        content_type: str = "image/jpeg",
+    ) -> str:
         """Answer ``status`` to the first ``failures`` GETs, then serve ``body``."""
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
 
@@ -227,11 +243,14 @@ class Origin:
                 handler.send_body(status, b"try later\n", "text/plain", headers)
             else:
                 handler.send_body(200, body, content_type)
+
         return self.add_route(path, route)
 
-    def add_slow_drip(self, path: str, size: int, chunk: int = 1, interval: float = 0.1,
-                      content_type: str = "image/jpeg") -> str:
+    def add_slow_drip(
+        self, path: str, size: int, chunk: int = 1, interval: float = 0.1, content_type: str = "image/jpeg"
+    ) -> str:
         """Send ``size`` bytes (Content-Length announced), ``chunk`` bytes every ``interval`` s."""
+
         def route(handler: _Handler, attempt: int) -> None:
             handler.send_response(200)
             handler.send_header("Content-Type", content_type)
@@ -243,10 +262,10 @@ class Origin:
                 handler.wfile.write(b"\xff" * piece)
                 handler.wfile.flush()
                 sent += piece
+
         return self.add_route(path, route)
 
-    def add_oversize(self, path: str, size: int, framing: str = "length",
-                     content_type: str = "image/jpeg") -> str:
+    def add_oversize(self, path: str, size: int, framing: str = "length", content_type: str = "image/jpeg") -> str:
         """Stream ``size`` bytes without holding them in memory.
 
         ``framing`` is ``"length"`` (Content-Length announced), ``"chunked"``
@@ -276,6 +295,7 @@ class Origin:
                     handler.wfile.write(block)
             if framing == "chunked":
                 handler.wfile.write(b"0\r\n\r\n")
+
         return self.add_route(path, route)
 
     def add_redirect(self, path: str, location: str, status: int = 302) -> str:

@@ -63,8 +63,7 @@ def _log_tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
-def wait_until_listening(port: int, process: subprocess.Popen, log_path: Path,
-                         timeout: float = 30.0) -> None:
+def wait_until_listening(port: int, process: subprocess.Popen, log_path: Path, timeout: float = 30.0) -> None:
     """Block until something accepts TCP connections on ``port``.
 
     Raises :class:`ServerFailed` when ``process`` exits first or ``timeout``
@@ -82,8 +81,9 @@ def wait_until_listening(port: int, process: subprocess.Popen, log_path: Path,
     raise ServerFailed(f"not listening on {port} after {timeout} s:\n{_log_tail(log_path)}")
 
 
-def http_get(url: str, headers: Mapping[str, str] | None = None,
-             timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+def http_get(
+    url: str, headers: Mapping[str, str] | None = None, timeout: float = 10.0
+) -> tuple[int, dict[str, str], bytes]:
     """GET ``url`` without following redirects: (status, headers, body); 4xx/5xx are answers too."""
     request = urllib.request.Request(url, headers=dict(headers or {}))
     opener = urllib.request.build_opener(_NoRedirect)
@@ -96,7 +96,7 @@ def http_get(url: str, headers: Mapping[str, str] | None = None,
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003 - urllib's signature
+    def redirect_request(self, *args, **kwargs):
         return None
 
 
@@ -139,9 +139,16 @@ class GunicornServer(_Subprocess):
     argument (benchmarks run a bare baseline app the same way).
     """
 
-    def __init__(self, data_dir: Path, *, log_path: Path, workers: int = 2,
-                 env: Mapping[str, str] | None = None, port: int | None = None,
-                 app: str = "vinylvault:create_app()") -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        log_path: Path,
+        workers: int = 2,
+        env: Mapping[str, str] | None = None,
+        port: int | None = None,
+        app: str = "vinylvault:create_app()",
+    ) -> None:
         self.app = app
         self.data_dir = Path(data_dir)
         self.log_path = Path(log_path)
@@ -158,15 +165,20 @@ class GunicornServer(_Subprocess):
 
     def start(self) -> None:
         env = app_environment(self.data_dir, self.extra_env)
-        env.update({
-            "VINYL_VAULT_BIND": f"127.0.0.1:{self.port}",
-            "VINYL_VAULT_WORKERS": str(self.workers),
-        })
+        env.update(
+            {
+                "VINYL_VAULT_BIND": f"127.0.0.1:{self.port}",
+                "VINYL_VAULT_WORKERS": str(self.workers),
+            }
+        )
         self.log_file = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
-             self.app],
-            cwd=ROOT, env=env, stdout=self.log_file, stderr=subprocess.STDOUT)
+            [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"), self.app],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+        )
         try:
             wait_until_listening(self.port, self.process, self.log_path)
             self._wait_for_workers()
@@ -231,8 +243,16 @@ def render_nginx_site(*, port: int, upstream_port: int, covers_dir: Path, static
 class NginxServer(_Subprocess):
     """nginx in the foreground serving deploy/vinylvault.conf from a work directory."""
 
-    def __init__(self, workdir: Path, *, upstream_port: int, covers_dir: Path,
-                 static_dir: Path, worker_processes: int = 1, port: int | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        upstream_port: int,
+        covers_dir: Path,
+        static_dir: Path,
+        worker_processes: int = 1,
+        port: int | None = None,
+    ) -> None:
         self.workdir = Path(workdir)
         self.upstream_port = upstream_port
         self.covers_dir = Path(covers_dir)
@@ -247,13 +267,15 @@ class NginxServer(_Subprocess):
     def config_text(self) -> str:
         """A complete nginx.conf around the site, writing only under ``workdir``."""
         temp = self.workdir / "temp"
-        temp_paths = "\n".join(f"    {kind}_temp_path {temp / kind};"
-                               for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        temp_paths = "\n".join(
+            f"    {kind}_temp_path {temp / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
         # As root, nginx's workers would drop to "nobody", who cannot read a
         # pytest tmp_path (mode 0700).
         user = "user root root;\n" if os.geteuid() == 0 else ""
-        site = render_nginx_site(port=self.port, upstream_port=self.upstream_port,
-                                 covers_dir=self.covers_dir, static_dir=self.static_dir)
+        site = render_nginx_site(
+            port=self.port, upstream_port=self.upstream_port, covers_dir=self.covers_dir, static_dir=self.static_dir
+        )
         return (
             f"{user}worker_processes {self.worker_processes};\n"
             f"pid {self.workdir / 'nginx.pid'};\n"
@@ -274,9 +296,10 @@ class NginxServer(_Subprocess):
         conf = self.workdir / "nginx.conf"
         conf.write_text(self.config_text())
         self.process = subprocess.Popen(
-            [NGINX_BINARY, "-p", str(self.workdir), "-c", str(conf), "-e", str(self.log_path),
-             "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [NGINX_BINARY, "-p", str(self.workdir), "-c", str(conf), "-e", str(self.log_path), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             wait_until_listening(self.port, self.process, self.log_path)
         except ServerFailed:

@@ -23,8 +23,9 @@ class SlowClients:
     #: The announced body of ``body=True`` clients: far more than they ever send.
     BODY_LENGTH = 1000
 
-    def __init__(self, port: int, *, count: int = 50, interval: float = 2.0,
-                 path: str = "/health", body: bool = False) -> None:
+    def __init__(
+        self, port: int, *, count: int = 50, interval: float = 2.0, path: str = "/health", body: bool = False
+    ) -> None:
         self.port = port
         self.count = count
         self.interval = interval
@@ -52,8 +53,10 @@ class SlowClients:
     def _opening(self) -> str:
         if not self.body:
             return f"GET {self.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        return (f"POST {self.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {self.BODY_LENGTH}\r\n\r\n")
+        return (
+            f"POST {self.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {self.BODY_LENGTH}\r\n\r\n"
+        )
 
     def _drip(self) -> None:
         while not self._stop.wait(self.interval):

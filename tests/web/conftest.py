@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from tests.support.apps import app_factory
-from tests.support.origin import origin  # noqa: F401  (fixture)
+from tests.support.origin import origin
 from vinylvault import auth, db, images
 
 PASSWORD = "correct horse battery"

@@ -19,6 +19,7 @@ from .conftest import PASSWORD, log_in, page_csrf_token, session_csrf, set_owner
 
 def _add_probe_routes(app: Flask) -> None:
     """Owner-only routes, as api_cache and pages declare theirs."""
+
     @auth.owner_required
     @auth.rate_limit(3, scope="probe")
     def api_change():
@@ -46,6 +47,7 @@ def _new_token(app: Flask, name: str = "script") -> str:
 
 
 # --- password and login ----------------------------------------------------
+
 
 def test_password_rules_and_check(make_app):
     app = make_app()
@@ -79,8 +81,9 @@ def test_login_sets_session_cookie_flags_and_logout_ends_it(app, client):
 
 
 def test_login_cookie_is_secure_over_https(app, client):
-    response = client.post("/login", base_url="https://localhost",
-                           data={"password": PASSWORD, "csrf_token": page_csrf_token(client)})
+    response = client.post(
+        "/login", base_url="https://localhost", data={"password": PASSWORD, "csrf_token": page_csrf_token(client)}
+    )
     assert "Secure" in response.headers["Set-Cookie"]
 
 
@@ -91,8 +94,7 @@ def test_login_rotates_the_session(app, client):
 
 
 def test_wrong_password_is_401_page_without_session(app, client):
-    response = client.post("/login", data={"password": "wrong password",
-                                           "csrf_token": page_csrf_token(client)})
+    response = client.post("/login", data={"password": "wrong password", "csrf_token": page_csrf_token(client)})
     assert response.status_code == 401
     assert "Wrong password." in response.get_data(as_text=True)
     assert client.get("/owner-page").status_code == 302
@@ -105,16 +107,18 @@ def test_login_needs_csrf_token(app, client):
     assert client.get("/owner-page").status_code == 302
 
 
-@pytest.mark.parametrize("target, expected", [
-    ("/albums?page=2", "/albums?page=2"),
-    ("https://evil.example/", "/"),
-    ("//evil.example/", "/"),
-    ("/\\evil.example", "/"),
-    ("javascript:alert(1)", "/"),
-])
+@pytest.mark.parametrize(
+    "target, expected",
+    [
+        ("/albums?page=2", "/albums?page=2"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/", "/"),
+        ("/\\evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+    ],
+)
 def test_login_redirects_only_to_local_paths(app, client, target, expected):
-    response = client.post("/login", data={"password": PASSWORD, "next": target,
-                                           "csrf_token": page_csrf_token(client)})
+    response = client.post("/login", data={"password": PASSWORD, "next": target, "csrf_token": page_csrf_token(client)})
     assert response.headers["Location"] == expected
 
 
@@ -133,6 +137,7 @@ def test_password_change_logs_out_existing_sessions(app, client):
 
 # --- CSRF on session-authenticated requests --------------------------------
 
+
 def test_session_mutation_needs_csrf(app, client):
     log_in(client)
     missing = client.post("/api/probe")
@@ -146,6 +151,7 @@ def test_session_mutation_needs_csrf(app, client):
 
 
 # --- API tokens ----------------------------------------------------------------
+
 
 def test_token_is_stored_hashed(app):
     token = _new_token(app, "backup script")
@@ -175,8 +181,9 @@ def test_401_without_credentials_403_with_bad_ones(app, client):
 
 def test_bad_token_does_not_fall_back_to_the_session(app, client):
     log_in(client)
-    response = client.post("/api/probe", headers={"Authorization": "Bearer vv_wrong",
-                                                  "X-CSRF-Token": session_csrf(client)})
+    response = client.post(
+        "/api/probe", headers={"Authorization": "Bearer vv_wrong", "X-CSRF-Token": session_csrf(client)}
+    )
     assert response.status_code == 403
 
 
@@ -212,6 +219,7 @@ def test_last_used_is_written_at_most_hourly(app, client):
 
 # --- rate limits and client addresses --------------------------------------
 
+
 def test_rate_limit_answers_429_with_retry_after(app, client):
     headers = {"Authorization": f"Bearer {_new_token(app)}"}
     statuses = [client.post("/api/probe", headers=headers).status_code for _ in range(5)]
@@ -226,8 +234,9 @@ def test_login_attempts_are_rate_limited(make_app):
     set_owner_password(app)
     client = app.test_client()
     token = page_csrf_token(client)
-    codes = [client.post("/login", data={"password": "wrong guess!", "csrf_token": token}).status_code
-             for _ in range(3)]
+    codes = [
+        client.post("/login", data={"password": "wrong guess!", "csrf_token": token}).status_code for _ in range(3)
+    ]
     assert codes == [401, 401, 429]
     blocked = client.post("/login", data={"password": PASSWORD, "csrf_token": token})
     assert blocked.status_code == 429 and "Retry-After" in blocked.headers
@@ -266,18 +275,26 @@ def test_forwarded_for_ignored_unless_from_trusted_proxy(make_app):
 
 def test_spoofed_forwarded_for_does_not_dodge_the_limit(app, client):
     headers = {"Authorization": f"Bearer {_new_token(app)}"}
-    codes = [client.post("/api/probe", headers={**headers, "X-Forwarded-For": f"1.2.3.{i}"}).status_code
-             for i in range(4)]
+    codes = [
+        client.post("/api/probe", headers={**headers, "X-Forwarded-For": f"1.2.3.{i}"}).status_code for i in range(4)
+    ]
     assert codes == [200, 200, 200, 429]
 
 
 # --- CLI ----------------------------------------------------------------------
 
+
 def _flask_cli(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
     env = {"VINYL_VAULT_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin"}
-    return subprocess.run([sys.executable, "-m", "flask", "--app", "vinylvault", *args],
-                          input=stdin, capture_output=True, text=True, env=env, timeout=120,
-                          cwd=Path(__file__).resolve().parents[2])
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "vinylvault", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
 
 
 def test_cli_set_password_and_create_token(tmp_path, make_app):
@@ -323,8 +340,10 @@ def test_an_invented_authorization_header_does_not_skip_csrf(app, client):
     for _ in range(5):
         response = client.post(f"/now-playing/{ALBUM_ID}", headers={"Authorization": "Bearer nothing"})
         assert response.status_code == 403
-    assert client.post("/login", data={"password": PASSWORD},
-                       headers={"Authorization": "Basic dXNlcjpwYXNz"}).status_code == 403
+    assert (
+        client.post("/login", data={"password": PASSWORD}, headers={"Authorization": "Basic dXNlcjpwYXNz"}).status_code
+        == 403
+    )
     assert client.get("/owner-page").status_code == 302
     assert _plays(app) == 0
 

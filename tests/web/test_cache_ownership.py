@@ -30,6 +30,7 @@ def test_emitting_a_cached_covers_url_refreshes_recency_without_counting_a_hit(a
     time.sleep(0.01)
     with app.test_request_context("/"):
         from vinylvault.helpers import cover_img
+
         html = str(cover_img({"cover_url": entry.url, "artist": "A", "title": "T"}))
     assert entry.key in html
     cache.flush()

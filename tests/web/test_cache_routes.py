@@ -181,8 +181,12 @@ CANARY = b"CANARY-3f1d0c9e-must-never-be-served"
 def canaries(app) -> list[Path]:
     """Files a traversal would aim at, around and inside the cache."""
     covers = Path(app.config["COVERS_DIR"])
-    places = [Path(app.config["DATA_DIR"]) / "secret.webp", covers.parent / "secret.webp",
-              covers / "secret.webp", covers / "thumbnails" / "secret.webp"]
+    places = [
+        Path(app.config["DATA_DIR"]) / "secret.webp",
+        covers.parent / "secret.webp",
+        covers / "secret.webp",
+        covers / "thumbnails" / "secret.webp",
+    ]
     for place in places:
         place.write_bytes(CANARY)
     return places
@@ -251,14 +255,20 @@ def test_path_traversal_corpus_is_404_and_reads_nothing(app, client, origin, can
 def test_local_covers_come_from_the_demo_folder_only(app, client):
     """A ``local:`` cover URL (from a sync, say) cannot publish the owner's private files."""
     data_dir = Path(app.config["DATA_DIR"])
-    planted = {"demo/covers/1.jpg": "ok", "photos/originals/1/private.jpg": "refused",
-               "secret.jpg": "refused", "cache/covers/x.jpg": "refused"}
+    planted = {
+        "demo/covers/1.jpg": "ok",
+        "photos/originals/1/private.jpg": "refused",
+        "secret.jpg": "refused",
+        "cache/covers/x.jpg": "refused",
+    }
     for relative in planted:
         (data_dir / relative).parent.mkdir(parents=True, exist_ok=True)
         (data_dir / relative).write_bytes(jpeg())
     cache = app.extensions["image_cache"]
-    outcome = {relative: "ok" if cache.get_image(f"local:{relative}", "thumbnails", wait=30) else "refused"
-               for relative in planted}
+    outcome = {
+        relative: "ok" if cache.get_image(f"local:{relative}", "thumbnails", wait=30) else "refused"
+        for relative in planted
+    }
     assert outcome == planted
     private = cache.key_for("local:photos/originals/1/private.jpg")
     assert cache.index.failure_state(private).last_error == "path_traversal"

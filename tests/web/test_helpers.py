@@ -51,17 +51,25 @@ def _wait_for(predicate, timeout: float = 30.0) -> None:
 
 def test_urls_for_a_cached_source(app, origin):
     entry = cached_cover(app, origin)
-    html = _render(app, "{{ get_thumbnail_url(u) }} {{ get_detail_image_url(u) }} {{ get_placeholder_url('detail') }}",
-                   u=entry.url)
-    assert html.split() == [f"/cache/thumbnails/{entry.key}.webp", f"/cache/detail/{entry.key}.webp",
-                            "/cache/placeholders/placeholder_detail.webp"]
+    html = _render(
+        app, "{{ get_thumbnail_url(u) }} {{ get_detail_image_url(u) }} {{ get_placeholder_url('detail') }}", u=entry.url
+    )
+    assert html.split() == [
+        f"/cache/thumbnails/{entry.key}.webp",
+        f"/cache/detail/{entry.key}.webp",
+        "/cache/placeholders/placeholder_detail.webp",
+    ]
 
 
 def test_urls_without_a_source_are_placeholders(app):
-    html = _render(app, "{{ get_thumbnail_url(none) }} {{ get_detail_image_url('') }} {{ get_placeholder_url('bogus') }}")
-    assert html.split() == ["/cache/placeholders/placeholder_thumbnails.webp",
-                            "/cache/placeholders/placeholder_detail.webp",
-                            "/cache/placeholders/placeholder_thumbnails.webp"]
+    html = _render(
+        app, "{{ get_thumbnail_url(none) }} {{ get_detail_image_url('') }} {{ get_placeholder_url('bogus') }}"
+    )
+    assert html.split() == [
+        "/cache/placeholders/placeholder_thumbnails.webp",
+        "/cache/placeholders/placeholder_detail.webp",
+        "/cache/placeholders/placeholder_thumbnails.webp",
+    ]
 
 
 def test_cover_img_of_a_cached_album(app, origin):
@@ -71,8 +79,7 @@ def test_cover_img_of_a_cached_album(app, origin):
     assert (img["width"], img["height"]) == (str(entry.width), str(entry.height)) == ("150", "100")
     assert img["src"] == "data:image/webp;base64," + base64.b64encode(entry.preview).decode()
     assert img["data-src"] == f"/cache/thumbnails/{entry.key}.webp"
-    assert img["data-srcset"] == (f"/cache/thumbnails/{entry.key}.webp 150w, "
-                                  f"/cache/detail/{entry.key}.webp 600w")
+    assert img["data-srcset"] == (f"/cache/thumbnails/{entry.key}.webp 150w, /cache/detail/{entry.key}.webp 600w")
     assert img["data-sizes"] == "150px"
     assert img["loading"] == "lazy" and img["decoding"] == "async"
     assert img["class"] == "lazy-load" and img["data-size-type"] == "thumbnails"
@@ -99,8 +106,12 @@ def test_cover_img_of_an_object_and_of_a_plain_url(app, origin):
         artist = "Can"
         title = "Tago Mago"
 
-    html = _render(app, "{{ cover_img(album, 'detail', css_class='hero') }}{{ cover_img(url, alt='Front') }}",
-                   album=Album(), url=entry.url)
+    html = _render(
+        app,
+        "{{ cover_img(album, 'detail', css_class='hero') }}{{ cover_img(url, alt='Front') }}",
+        album=Album(),
+        url=entry.url,
+    )
     detail, _twin, plain, _ = _imgs(html)
     assert detail["data-src"] == f"/cache/detail/{entry.key}.webp" and "data-srcset" not in detail
     assert detail["class"] == "lazy-load hero" and detail["alt"] == "Can — Tago Mago"

@@ -35,8 +35,10 @@ def app(make_app) -> Flask:
 
     app.add_url_rule("/api/echo-json", "echo_json", echo_json, methods=["POST"])
     with app.app_context():
-        collection.save_album(db.get_db(), AlbumRecord(id=ALBUM, source="csv", artist="Nico", title="Chelsea Girl",
-                                                       artists=[(None, "Nico")]))
+        collection.save_album(
+            db.get_db(),
+            AlbumRecord(id=ALBUM, source="csv", artist="Nico", title="Chelsea Girl", artists=[(None, "Nico")]),
+        )
     return app
 
 
@@ -49,8 +51,11 @@ def owner(owner_client: FlaskClient) -> FlaskClient:
 
 @pytest.fixture
 def photo_id(owner: FlaskClient) -> str:
-    response = owner.post(f"/api/albums/{ALBUM}/photos", data={"photos": [(io.BytesIO(jpeg()), "sleeve.jpg")]},
-                          content_type="multipart/form-data")
+    response = owner.post(
+        f"/api/albums/{ALBUM}/photos",
+        data={"photos": [(io.BytesIO(jpeg()), "sleeve.jpg")]},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 201, response.get_json()
     return response.get_json()["photos"][0]["id"]
 
@@ -69,10 +74,22 @@ def assert_api_refusal(response, error: str, field_text: str) -> None:
 
 # --- NUL and other control characters in the address -------------------------------
 
-@pytest.mark.parametrize("path", ["/search?q=%00", "/?q=a%00b", f"/album/{ALBUM}?q=%00", "/?genre=%00",
-                                  "/search?q=%1b%5b2J", "/search?q=%c2%85", "/search?q=a%0ab"])
-def test_control_character_in_a_page_query_is_a_400_page(client: FlaskClient, owner: FlaskClient, path: str,
-                                                         caplog: pytest.LogCaptureFixture) -> None:
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/search?q=%00",
+        "/?q=a%00b",
+        f"/album/{ALBUM}?q=%00",
+        "/?genre=%00",
+        "/search?q=%1b%5b2J",
+        "/search?q=%c2%85",
+        "/search?q=a%0ab",
+    ],
+)
+def test_control_character_in_a_page_query_is_a_400_page(
+    client: FlaskClient, owner: FlaskClient, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO)
     for who in (client, owner):
         caplog.clear()
@@ -102,7 +119,9 @@ def test_raw_bytes_that_are_not_utf8_in_the_query_are_a_400(client: FlaskClient,
 def test_raw_utf8_in_the_query_is_searched(client: FlaskClient) -> None:
     response = client.get("/api/collection", environ_overrides={"QUERY_STRING": "q=chelsea".encode().decode("latin-1")})
     assert [album["id"] for album in response.get_json()["albums"]] == [ALBUM]
-    response = client.get("/api/collection", environ_overrides={"QUERY_STRING": "q=n\u00efco".encode().decode("latin-1")})
+    response = client.get(
+        "/api/collection", environ_overrides={"QUERY_STRING": "q=n\u00efco".encode().decode("latin-1")}
+    )
     assert response.status_code == 200
 
 
@@ -111,8 +130,17 @@ def test_nul_in_a_parameter_name_is_refused_without_echoing_it(client: FlaskClie
     assert_api_refusal(response, "invalid_text", "a field name ('a\\x00b')")
 
 
-@pytest.mark.parametrize("path", ["/album/%00", f"/album/{ALBUM}%0a", "/api/album/%00", "/cache/thumbnails/%00.webp",
-                                  "/static/app%00.js", "/theme/%1b"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/album/%00",
+        f"/album/{ALBUM}%0a",
+        "/api/album/%00",
+        "/cache/thumbnails/%00.webp",
+        "/static/app%00.js",
+        "/theme/%1b",
+    ],
+)
 def test_control_character_in_the_path_is_a_400(client: FlaskClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 400
@@ -142,12 +170,16 @@ def test_search_itself_ignores_a_nul() -> None:
 
 # --- JSON bodies -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("body, field_text", [
-    ('{"urls": ["http://example.com/\\ud800.jpg"]}', "'urls'"),
-    ('{"urls": ["http://example.com/a\\u0000.jpg"]}', "'urls'"),
-    ('{"urls": ["http://example.com/a.jpg"], "\\udfff": 1}', "a key ('\\udfff')"),
-    ('{"urls": ["http://example.com/a.jpg"], "x": [[{"y": ["\\ud83d"]}]]}', "'y'"),
-])
+
+@pytest.mark.parametrize(
+    "body, field_text",
+    [
+        ('{"urls": ["http://example.com/\\ud800.jpg"]}', "'urls'"),
+        ('{"urls": ["http://example.com/a\\u0000.jpg"]}', "'urls'"),
+        ('{"urls": ["http://example.com/a.jpg"], "\\udfff": 1}', "a key ('\\udfff')"),
+        ('{"urls": ["http://example.com/a.jpg"], "x": [[{"y": ["\\ud83d"]}]]}', "'y'"),
+    ],
+)
 def test_refused_text_anywhere_in_a_preload_body_is_a_400(owner: FlaskClient, body: str, field_text: str) -> None:
     response = owner.post("/api/cache/preload", data=body, content_type="application/json")
     assert_api_refusal(response, "invalid_text", field_text)
@@ -176,14 +208,22 @@ def test_description_length_is_the_photo_rule_not_the_edge(owner: FlaskClient, p
     assert_api_refusal(response, "text_too_long", "'description'")
 
 
-@pytest.mark.parametrize("levels, error", [(inputs.MAX_JSON_DEPTH, "json_too_deep"), (500, "json_too_deep"),
-                                           (3_000, "malformed_json"), (100_000, "malformed_json")])
+@pytest.mark.parametrize(
+    "levels, error",
+    [
+        (inputs.MAX_JSON_DEPTH, "json_too_deep"),
+        (500, "json_too_deep"),
+        (3_000, "malformed_json"),
+        (100_000, "malformed_json"),
+    ],
+)
 def test_deep_json_is_a_400(make_app, levels: int, error: str) -> None:
     """Deeper than the bound: refused once parsed; deeper than the parser follows: not readable."""
     app = make_app(MAX_JSON_BYTES=1_000_000)
     body = '{"urls": ' + "[" * levels + "]" * levels + "}"
-    response = app.test_client().post("/api/cache/preload", data=body, content_type="application/json",
-                                      headers=_bearer(app))
+    response = app.test_client().post(
+        "/api/cache/preload", data=body, content_type="application/json", headers=_bearer(app)
+    )
     assert_api_refusal(response, error, "")
 
 
@@ -198,8 +238,11 @@ def test_json_within_the_depth_bound_reaches_the_view(owner: FlaskClient) -> Non
 
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
 def test_json_numbers_must_be_finite(owner: FlaskClient, number: str) -> None:
-    response = owner.post("/api/cache/preload", data='{"urls": ["http://example.com/a.jpg"], "n": %s}' % number,
-                          content_type="application/json")
+    response = owner.post(
+        "/api/cache/preload",
+        data='{"urls": ["http://example.com/a.jpg"], "n": %s}' % number,
+        content_type="application/json",
+    )
     assert_api_refusal(response, "malformed_json", "")
 
 
@@ -221,6 +264,7 @@ def _bearer(app: Flask) -> dict[str, str]:
 
 # --- forms and uploads -------------------------------------------------------------------
 
+
 def test_nul_in_a_form_field_is_a_400_page(app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     set_owner_password(app)
@@ -240,8 +284,15 @@ def test_refused_form_is_not_seen_after_the_refusal(app: Flask) -> None:
 
 
 def test_description_form_field_keeps_its_line_breaks(owner: FlaskClient, photo_id: str) -> None:
-    response = owner.post(f"/photos/{photo_id}/edit", data={"csrf_token": session_csrf(owner), "title": "Sleeve",
-                                                            "description": "Front\r\nBack", "visibility": "public"})
+    response = owner.post(
+        f"/photos/{photo_id}/edit",
+        data={
+            "csrf_token": session_csrf(owner),
+            "title": "Sleeve",
+            "description": "Front\r\nBack",
+            "visibility": "public",
+        },
+    )
     assert response.status_code in (302, 303)
     photo = owner.get(f"/api/albums/{ALBUM}/photos").get_json()["photos"][0]
     # Browsers send a textarea's line breaks as CR LF; the photo keeps the line feed.
@@ -249,8 +300,11 @@ def test_description_form_field_keeps_its_line_breaks(owner: FlaskClient, photo_
 
 
 def test_nul_in_an_upload_file_name_is_a_400(owner: FlaskClient) -> None:
-    response = owner.post(f"/api/albums/{ALBUM}/photos", data={"photos": [(io.BytesIO(jpeg()), "a\x00.jpg")]},
-                          content_type="multipart/form-data")
+    response = owner.post(
+        f"/api/albums/{ALBUM}/photos",
+        data={"photos": [(io.BytesIO(jpeg()), "a\x00.jpg")]},
+        content_type="multipart/form-data",
+    )
     assert_api_refusal(response, "invalid_text", "the file name in 'photos'")
     assert owner.get(f"/api/albums/{ALBUM}/photos").get_json()["photos"] == []
 
@@ -270,6 +324,7 @@ def test_check_json_walks_keys_lists_and_depth_without_recursion() -> None:
 
 # --- body size ---------------------------------------------------------------------------
 
+
 def _login_body(app: Flask, client: FlaskClient, size: int) -> bytes:
     set_owner_password(app)
     return f"csrf_token={page_csrf_token(client)}&password=".encode() + b"p" * size
@@ -278,33 +333,42 @@ def _login_body(app: Flask, client: FlaskClient, size: int) -> bytes:
 def test_a_form_past_the_body_cap_is_413(make_app) -> None:
     app = make_app(MAX_JSON_BYTES=2048)
     client = app.test_client()
-    response = client.post("/login", data=_login_body(app, client, 4096),
-                           content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        "/login", data=_login_body(app, client, 4096), content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 413
-    response = client.post("/login", data={"csrf_token": page_csrf_token(client), "password": "p",
-                                           "photos": [(io.BytesIO(b"x" * 4096), "big.jpg")]},
-                           content_type="multipart/form-data")
+    response = client.post(
+        "/login",
+        data={"csrf_token": page_csrf_token(client), "password": "p", "photos": [(io.BytesIO(b"x" * 4096), "big.jpg")]},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 413
 
 
 def test_a_form_within_the_body_cap_reaches_the_view(make_app) -> None:
     app = make_app(MAX_JSON_BYTES=2048)
     client = app.test_client()
-    response = client.post("/login", data=_login_body(app, client, 1000),
-                           content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        "/login", data=_login_body(app, client, 1000), content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 401
 
 
 def test_photo_uploads_may_be_larger_than_the_body_cap(make_app) -> None:
     app = make_app(MAX_JSON_BYTES=2048)
     with app.app_context():
-        collection.save_album(db.get_db(), AlbumRecord(id=ALBUM, source="csv", artist="Nico", title="Chelsea Girl",
-                                                       artists=[(None, "Nico")]))
+        collection.save_album(
+            db.get_db(),
+            AlbumRecord(id=ALBUM, source="csv", artist="Nico", title="Chelsea Girl", artists=[(None, "Nico")]),
+        )
     buffer = io.BytesIO()
     Image.frombytes("RGB", (128, 128), os.urandom(128 * 128 * 3)).save(buffer, "JPEG")
     image = buffer.getvalue()
     assert len(image) > 4096
-    response = app.test_client().post(f"/api/albums/{ALBUM}/photos", headers=_bearer(app),
-                                      data={"photos": [(io.BytesIO(image), "sleeve.jpg")]},
-                                      content_type="multipart/form-data")
+    response = app.test_client().post(
+        f"/api/albums/{ALBUM}/photos",
+        headers=_bearer(app),
+        data={"photos": [(io.BytesIO(image), "sleeve.jpg")]},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 201

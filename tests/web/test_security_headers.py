@@ -29,8 +29,9 @@ def site(app):
     set_owner_password(app)
     with app.app_context():
         conn = db.get_db()
-        collection.save_album(conn, AlbumRecord(id=1, source="csv", artist="Band", title="Record",
-                                                artists=[(None, "Band")]))
+        collection.save_album(
+            conn, AlbumRecord(id=1, source="csv", artist="Band", title="Record", artists=[(None, "Band")])
+        )
         token = auth.create_api_token(conn, "tests")
     return app, token
 
@@ -58,9 +59,20 @@ def test_pages_json_errors_and_redirects_carry_them(site, client):
         "placeholder": client.get("/cache/placeholders/placeholder_thumbnails.webp"),
         "unknown cover": client.get(f"/cache/thumbnails/{'a' * 64}.webp"),
     }
-    expected_status = {"page": 200, "album": 200, "login": 200, "json": 200, "json error": 404,
-                       "page error": 404, "405": 405, "redirect": 302, "csrf refusal": 403, "static": 200,
-                       "placeholder": 200, "unknown cover": 404}
+    expected_status = {
+        "page": 200,
+        "album": 200,
+        "login": 200,
+        "json": 200,
+        "json error": 404,
+        "page error": 404,
+        "405": 405,
+        "redirect": 302,
+        "csrf refusal": 403,
+        "static": 200,
+        "placeholder": 200,
+        "unknown cover": 404,
+    }
     assert {name: r.status_code for name, r in responses.items()} == expected_status
     for name, response in responses.items():
         assert _security_headers(response) == EXPECTED, name

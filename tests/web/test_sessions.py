@@ -23,16 +23,19 @@ def _browser_login(base_url: str) -> requests.Session:
     browser = requests.Session()
     html = browser.get(f"{base_url}/login", timeout=30).text
     token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-    response = browser.post(f"{base_url}/login", data={"password": PASSWORD, "csrf_token": token},
-                            allow_redirects=False, timeout=30)
+    response = browser.post(
+        f"{base_url}/login", data={"password": PASSWORD, "csrf_token": token}, allow_redirects=False, timeout=30
+    )
     assert response.status_code == 302
     return browser
 
 
 def _admin_statuses(base_url: str, cookie: str) -> set[int]:
     """Statuses of /admin opened with a copied session cookie, in fresh connections."""
-    return {requests.get(f"{base_url}/admin", cookies={"session": cookie}, allow_redirects=False,
-                         timeout=30).status_code for _ in range(REPLAYS)}
+    return {
+        requests.get(f"{base_url}/admin", cookies={"session": cookie}, allow_redirects=False, timeout=30).status_code
+        for _ in range(REPLAYS)
+    }
 
 
 def _page_csrf(browser: requests.Session, base_url: str) -> str:
@@ -44,9 +47,12 @@ def _page_csrf(browser: requests.Session, base_url: str) -> str:
 def server(make_app, tmp_path: Path):
     """gunicorn with two workers on a DATA_DIR whose owner password is set."""
     set_owner_password(make_app())
-    with GunicornServer(tmp_path / "data", log_path=tmp_path / "gunicorn.log", workers=2,
-                        env={"VINYL_VAULT_DEMO_WHEN_EMPTY": "false",
-                             "VINYL_VAULT_SYNC_INTERVAL_HOURS": "0"}) as running:
+    with GunicornServer(
+        tmp_path / "data",
+        log_path=tmp_path / "gunicorn.log",
+        workers=2,
+        env={"VINYL_VAULT_DEMO_WHEN_EMPTY": "false", "VINYL_VAULT_SYNC_INTERVAL_HOURS": "0"},
+    ) as running:
         yield running
 
 
@@ -57,8 +63,9 @@ def test_a_logged_out_cookie_opens_nothing_in_any_worker(server):
     assert _admin_statuses(base, cookie) == {200}
     other = _browser_login(base)  # another device stays logged in
 
-    response = browser.post(f"{base}/logout", data={"csrf_token": _page_csrf(browser, base)},
-                            allow_redirects=False, timeout=30)
+    response = browser.post(
+        f"{base}/logout", data={"csrf_token": _page_csrf(browser, base)}, allow_redirects=False, timeout=30
+    )
     assert response.status_code == 302
     assert _admin_statuses(base, cookie) == {302}  # the old cookie, replayed
     assert _admin_statuses(base, other.cookies["session"]) == {200}
@@ -68,8 +75,9 @@ def test_log_out_everywhere_ends_every_session(server):
     base = server.base_url
     phone, laptop = _browser_login(base), _browser_login(base)
     cookies = [phone.cookies["session"], laptop.cookies["session"]]
-    response = laptop.post(f"{base}/logout/everywhere", data={"csrf_token": _page_csrf(laptop, base)},
-                           allow_redirects=False, timeout=30)
+    response = laptop.post(
+        f"{base}/logout/everywhere", data={"csrf_token": _page_csrf(laptop, base)}, allow_redirects=False, timeout=30
+    )
     assert response.status_code == 303 and response.headers["Location"] == "/login"
     assert [_admin_statuses(base, cookie) for cookie in cookies] == [{302}, {302}]
     assert "logged out on every device" in laptop.get(f"{base}/login", timeout=30).text
@@ -98,8 +106,10 @@ def test_an_expired_session_is_refused_and_swept(app, client):
     set_owner_password(app)
     log_in(client)
     with app.app_context():
-        db.get_db().execute("UPDATE owner_sessions SET created_at = created_at - ?",
-                            (app.permanent_session_lifetime.total_seconds() + 1,))
+        db.get_db().execute(
+            "UPDATE owner_sessions SET created_at = created_at - ?",
+            (app.permanent_session_lifetime.total_seconds() + 1,),
+        )
     assert client.get("/admin").status_code == 302
     log_in(client)
     with app.app_context():
@@ -117,6 +127,7 @@ def test_the_cookie_holds_no_usable_secret_in_the_database(app, client):
 
 
 # --- API tokens on the admin page and the command line ---------------------------
+
 
 def _token(app, name: str) -> str:
     with app.app_context():
@@ -158,8 +169,10 @@ def test_cli_lists_and_revokes_tokens(tmp_path, make_app):
     listing = _flask_cli(data, "list-api-tokens")
     assert listing.returncode == 0, listing.stderr
     lines = listing.stdout.strip().splitlines()
-    assert [line.split("\t")[:3] for line in lines] == [["1", "cron", f"{first[:7]}..."],
-                                                        ["2", "phone", f"{second[:7]}..."]]
+    assert [line.split("\t")[:3] for line in lines] == [
+        ["1", "cron", f"{first[:7]}..."],
+        ["2", "phone", f"{second[:7]}..."],
+    ]
     assert first not in listing.stdout and "last used never" in lines[0]
     done = _flask_cli(data, "revoke-api-token", "1")
     assert done.returncode == 0 and "revoked" in done.stdout
@@ -176,8 +189,10 @@ def test_an_upgraded_database_keeps_the_password(tmp_path):
     conn = db.connect(tmp_path / "old.db")
     for number, path in db.migrations()[:4]:
         conn.executescript(f"BEGIN;\n{path.read_text()}\nPRAGMA user_version = {number};\nCOMMIT;")
-    conn.execute("INSERT INTO owner (id, password_hash, session_epoch, created_at, updated_at)"
-                 " VALUES (1, ?, 'old-epoch', 0, 0)", (generate_password_hash(PASSWORD),))
+    conn.execute(
+        "INSERT INTO owner (id, password_hash, session_epoch, created_at, updated_at) VALUES (1, ?, 'old-epoch', 0, 0)",
+        (generate_password_hash(PASSWORD),),
+    )
     assert db.migrate(conn) == db.migrations()[-1][0]  # numbers may have gaps
     assert auth.check_password(conn, PASSWORD)
     assert "session_epoch" not in {row["name"] for row in conn.execute("PRAGMA table_info(owner)")}
