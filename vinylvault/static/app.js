@@ -93,11 +93,7 @@
     if (!observer) {
       observer = new IntersectionObserver(function (entries) {
         entries.forEach(function (entry) {
-          // A cover already above the screen when first seen was scrolled past between two
-          // frames (a fast flick, a busy Pi): it will never intersect on the way down, and the
-          // reader meets it again on the way back up, so it loads now too.
-          var passed = entry.rootBounds && entry.boundingClientRect.bottom < entry.rootBounds.top;
-          if (entry.isIntersecting || passed) {
+          if (entry.isIntersecting) {
             observer.unobserve(entry.target);
             reveal(entry.target);
           }
