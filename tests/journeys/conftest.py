@@ -12,11 +12,10 @@ Every test module here sets ``pytestmark = [pytest.mark.browser, pytest.mark.slo
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
-from tests.browser.conftest import new_page
 from tests.support.browser import launch_chromium
 from tests.support.collection_site import CollectionSite, collection_site
 from vinylvault import collection, db
@@ -37,6 +36,27 @@ def browser(playwright_driver):
     launched = launch_chromium(playwright_driver, bfcache=True)
     yield launched
     launched.close()
+
+
+@pytest.fixture
+def new_page(browser) -> Iterator[Callable[..., object]]:
+    """``new_page(viewport, **context_options)`` -> a page in a fresh context, service workers blocked.
+
+    The journeys count what the page itself asks the server for; the phones'
+    service worker (tests/browser/test_phones_offline.py) would fetch each
+    cover a second time on the page's behalf.
+    """
+    contexts = []
+
+    def factory(viewport: dict[str, int], **options):
+        context = browser.new_context(viewport=viewport, service_workers="block", **options)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield factory
+    for context in contexts:
+        context.close()
 
 
 @pytest.fixture
