@@ -511,53 +511,44 @@ _SELECT_WANT = (
 )
 
 
+def _listing_fields(row: sqlite3.Row) -> dict[str, Any]:
+    """The columns ``albums`` and ``wants`` share, decoded: what a grid card of either needs."""
+    return {
+        "id": row["id"],
+        "release_id": row["release_id"],
+        "master_id": row["master_id"],
+        "artist": row["artist"],
+        "title": row["title"],
+        "year": row["year"] or None,
+        "labels": [Label(l.get("name") or "", l.get("catno") or "") for l in json.loads(row["labels"])],
+        "formats": json.loads(row["formats"]),
+        "genres": json.loads(row["genres"]),
+        "styles": json.loads(row["styles"]),
+        "rating": row["rating"],
+        "date_added": row["date_added"],
+        "cover_url": row["cover_url"],
+        "thumb_url": row["thumb_url"],
+        "notes": row["notes"],
+    }
+
+
 def _album(row: sqlite3.Row) -> Album:
     return Album(
-        id=row["id"],
-        release_id=row["release_id"],
-        artist=row["artist"],
-        title=row["title"],
-        year=row["year"] or None,
-        labels=[Label(l.get("name") or "", l.get("catno") or "") for l in json.loads(row["labels"])],
-        formats=json.loads(row["formats"]),
-        genres=json.loads(row["genres"]),
-        styles=json.loads(row["styles"]),
+        **_listing_fields(row),
         folder=row["folder"],
-        rating=row["rating"],
-        date_added=row["date_added"],
-        cover_url=row["cover_url"],
-        thumb_url=row["thumb_url"],
         media_condition=row["media_condition"],
         sleeve_condition=row["sleeve_condition"],
-        notes=row["notes"],
         custom_fields=json.loads(row["custom_fields"]),
         play_count=row["play_count"],
         last_played=row["last_played"],
         is_demo=bool(row["is_demo"]),
         source=row["source"],
         updated_at=row["updated_at"],
-        master_id=row["master_id"],
     )
 
 
 def _want(row: sqlite3.Row) -> Want:
-    return Want(
-        id=row["id"],
-        release_id=row["release_id"],
-        master_id=row["master_id"],
-        artist=row["artist"],
-        title=row["title"],
-        year=row["year"] or None,
-        labels=[Label(l.get("name") or "", l.get("catno") or "") for l in json.loads(row["labels"])],
-        formats=json.loads(row["formats"]),
-        genres=json.loads(row["genres"]),
-        styles=json.loads(row["styles"]),
-        rating=row["rating"],
-        date_added=row["date_added"],
-        cover_url=row["cover_url"],
-        thumb_url=row["thumb_url"],
-        notes=row["notes"],
-    )
+    return Want(**_listing_fields(row))
 
 
 def get_album(conn: sqlite3.Connection, album_id: int) -> Album | None:
