@@ -13,7 +13,8 @@ from flask.testing import FlaskClient
 
 from tests.support.servers import ROOT, app_environment
 from tests.web.conftest import session_csrf
-from vinylvault import db, guest_links
+from vinylvault import db
+from vinylvault.access import guest_links
 
 
 def _new_link(app: Flask, expires: str = "week", label: str = "Friends") -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image, ImageChops
 
 from tests.web.conftest import log_in
-from vinylvault import pwa
+from vinylvault.site import pwa
 
 ICONS_DIR = Path(pwa.__file__).parent / "static" / "icons"
 

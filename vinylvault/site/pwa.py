@@ -31,7 +31,7 @@ from PIL import Image, ImageDraw
 
 import config
 
-from . import auth
+from vinylvault.access import auth
 
 bp = Blueprint("pwa", __name__, cli_group=None)
 
