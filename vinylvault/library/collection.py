@@ -40,6 +40,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from cache_engine.files import is_storage_full
+from cache_engine.sqlite import write_transaction
 
 log = logging.getLogger("vinylvault.library.collection")
 
@@ -1528,27 +1529,6 @@ def value_history(conn: sqlite3.Connection, limit: int = MAX_VALUE_SNAPSHOTS) ->
 # --------------------------------------------------------------------------
 # Writes from browsing: random pick, plays, settings
 # --------------------------------------------------------------------------
-
-
-class write_transaction:
-    """``with write_transaction(conn):`` runs the block in ``BEGIN IMMEDIATE`` ... ``COMMIT``.
-
-    Immediate, because a deferred transaction that reads then writes fails
-    with "database is locked" when another process writes meanwhile.
-    """
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type: type[BaseException] | None, *_: Any) -> None:
-        if exc_type is None:
-            self.conn.execute("COMMIT")
-        elif self.conn.in_transaction:  # SQLite has already rolled back after SQLITE_FULL
-            self.conn.execute("ROLLBACK")
 
 
 def _weighted_pick(conn: sqlite3.Connection, excluded: list[int], rng: random.Random) -> int | None:

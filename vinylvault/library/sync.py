@@ -54,10 +54,11 @@ from urllib.parse import urljoin
 from flask import Flask
 
 import config
+from cache_engine.sqlite import write_transaction
 
 from vinylvault import db
 from vinylvault.library import collection
-from vinylvault.library.collection import AlbumRecord, Label, ReleaseDetails, Track, WantRecord, write_transaction
+from vinylvault.library.collection import AlbumRecord, Label, ReleaseDetails, Track, WantRecord
 from vinylvault.library.discogs import DiscogsAuthError, DiscogsClient, DiscogsError, DiscogsNotFound
 
 log = logging.getLogger("vinylvault.library.sync")

@@ -48,6 +48,7 @@ from cache_engine.convert import SourceInfo, identify
 from cache_engine.errors import SourceRefused
 from cache_engine.files import write_atomically
 from cache_engine.memory_tier import MemoryTier
+from cache_engine.sqlite import write_transaction
 from image_cache import LOCAL_PREFIX, Entry, ImageCache
 
 from vinylvault import db
@@ -292,16 +293,14 @@ class ViewCounter:
             self._last_flush = time.monotonic()
         if not pending:
             return 0
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executemany(
-                "UPDATE photos SET view_count = view_count + ?,"
-                " last_viewed_at = max(coalesce(last_viewed_at, 0), ?) WHERE id = ?",
-                [(count, last, photo_id) for photo_id, (count, last) in pending.items()],
-            )
-            conn.execute("COMMIT")
+            with write_transaction(conn):
+                conn.executemany(
+                    "UPDATE photos SET view_count = view_count + ?,"
+                    " last_viewed_at = max(coalesce(last_viewed_at, 0), ?) WHERE id = ?",
+                    [(count, last, photo_id) for photo_id, (count, last) in pending.items()],
+                )
         except BaseException:
-            conn.execute("ROLLBACK")
             with self._lock:  # keep them for the next flush
                 for photo_id, (count, last) in pending.items():
                     newer, latest = self._pending.get(photo_id, (0, 0.0))
@@ -538,17 +537,12 @@ class PhotoStore:
             raise InvalidPhoto(reason, f"{name}: the image data is damaged and cannot be converted")
 
     def _insert(self, conn: sqlite3.Connection, album_id: int, photos: list[Photo]) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(conn):
             self._check_room(conn, album_id, len(photos))
             conn.executemany(
                 f"INSERT INTO photos ({_COLUMNS}) VALUES ({', '.join('?' * 14)})",
                 [tuple(p.as_dict().values()) for p in photos],
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def _remove_files(self, photo: Photo) -> None:
         with contextlib.suppress(FileNotFoundError):
