@@ -20,6 +20,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 
+from cache_engine.convert import SIZE_TYPES
 from image_cache import ImageCache
 
 from vinylvault.library import collection
@@ -32,8 +33,6 @@ from vinylvault.covers.extension import PHOTO_STORE, get_cache
 log = logging.getLogger("vinylvault.covers.image_api")
 
 bp = Blueprint("api_images", __name__, url_prefix="/api/images")
-
-SIZE_TYPES = ("thumbnails", "detail")
 
 
 def artist_image_urls(conn: sqlite3.Connection) -> list[str]:

@@ -27,9 +27,10 @@ from typing import Any
 from flask import Flask, current_app, g, url_for
 from markupsafe import Markup, escape
 
+from cache_engine.convert import SIZE_TYPES
+
 from vinylvault.covers import extension
 
-SIZE_TYPES = ("thumbnails", "detail")
 _PENDING = "vv_cover_misses"
 #: Discogs tells same-named artists apart with a number ("Nadja Orsk (2)"): at
 #: the end of the name, or of one name in a joined credit ("A (2) & B").

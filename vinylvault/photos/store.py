@@ -44,7 +44,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Sequence
 
 import config
-from cache_engine.convert import SourceInfo, identify
+from cache_engine.convert import SIZE_TYPES, SourceInfo, identify
 from cache_engine.errors import SourceRefused
 from cache_engine.files import write_atomically
 from cache_engine.memory_tier import MemoryTier
@@ -55,7 +55,8 @@ from vinylvault import db
 
 log = logging.getLogger("vinylvault.photos.store")
 
-PHOTO_SIZE_TYPES = ("thumbnails", "detail", "square")
+#: A photo gets a cover's renditions and a square crop for the gallery.
+PHOTO_SIZE_TYPES = (*SIZE_TYPES, "square")
 #: Decoded format -> extensions a client may give it; the first is the one stored.
 FORMAT_EXTENSIONS: dict[str, tuple[str, ...]] = {
     "JPEG": ("jpg", "jpeg"),
