@@ -53,7 +53,7 @@ ICONS = (
 MAX_COVERS = 400
 MAX_PAGES = 150
 #: Files the worker stores on install, so the offline page has its look.
-_PRECACHED_STATIC = ("style.css", "app.js", "pages.js", "pwa.js", "noscript.css")
+_PRECACHED_STATIC = ("style.css", "fetch.js", "app.js", "pages.js", "pwa.js", "noscript.css")
 
 _VERSION_KEY = "vv_pwa_version"
 _WORKER_TEMPLATE_KEY = "vv_pwa_worker"
