@@ -723,12 +723,12 @@ def _shelf_filter(conn: sqlite3.Connection, shelf: str | None) -> tuple[str | No
 
 def _filters(
     conn: sqlite3.Connection,
-    genre: str | None,
-    style: str | None,
-    decade: int | str | None,
-    format: str | None,
-    folder: str | None,
-    q: str | None,
+    genre: str | None = None,
+    style: str | None = None,
+    decade: int | str | None = None,
+    format: str | None = None,
+    folder: str | None = None,
+    q: str | None = None,
     media: str | None = None,
     sleeve: str | None = None,
     shelf: str | None = None,
@@ -958,25 +958,16 @@ def list_albums(
     *,
     sort: str = "artist",
     order: str | None = None,
-    genre: str | None = None,
-    style: str | None = None,
-    decade: int | str | None = None,
-    format: str | None = None,
-    folder: str | None = None,
-    q: str | None = None,
-    media: str | None = None,
-    sleeve: str | None = None,
-    shelf: str | None = None,
-    duplicates: bool | str | None = None,
-    group: str | None = None,
     limit: int = 48,
     after: str | None = None,
     offset: int | None = None,
+    **filters: str | int | bool | None,
 ) -> AlbumPage:
     """One page of the grid.
 
     ``sort`` is one of :data:`SORTS`; ``order`` defaults to :data:`DEFAULT_ORDER`.
-    Filters combine with AND: ``genre``/``style``/``format`` match a tag
+    The filters are keyword arguments (another name is a :class:`TypeError`),
+    all optional, and combine with AND: ``genre``/``style``/``format`` match a tag
     ignoring case and accents, ``decade`` is a year ending in 0 (``1970``
     means 1970-1979), ``folder`` is a folder name, ``q`` is free text matched
     by prefix against artist, title, labels, catalog numbers and track titles,
@@ -989,8 +980,7 @@ def list_albums(
 
     Raises :class:`InvalidQuery` for any unusable parameter.
     """
-    filters = _filters(conn, genre, style, decade, format, folder, q, media, sleeve, shelf, duplicates, group)
-    return _list_page(conn, _ALBUMS, filters, sort, order, limit, after, offset)
+    return _list_page(conn, _ALBUMS, _filters(conn, **filters), sort, order, limit, after, offset)
 
 
 def list_wants(
@@ -1062,25 +1052,15 @@ def neighbours(
     *,
     sort: str = "artist",
     order: str | None = None,
-    genre: str | None = None,
-    style: str | None = None,
-    decade: int | str | None = None,
-    format: str | None = None,
-    folder: str | None = None,
-    q: str | None = None,
-    media: str | None = None,
-    sleeve: str | None = None,
-    shelf: str | None = None,
-    duplicates: bool | str | None = None,
-    group: str | None = None,
+    **filters: str | int | bool | None,
 ) -> tuple[int | None, int | None]:
     """``(previous_id, next_id)`` of an album in a grid's sort and filters (``None`` at the ends).
 
-    Takes the same parameters as :func:`list_albums`; an unknown album gives
+    Takes the sort and filters of :func:`list_albums`; an unknown album gives
     ``(None, None)``.
     """
     sort, order = _check_sort(sort, order)
-    filters = _filters(conn, genre, style, decade, format, folder, q, media, sleeve, shelf, duplicates, group)
+    filters = _filters(conn, **filters)
     key = conn.execute(f"SELECT {_sort_key_sql(sort)} FROM albums AS a WHERE a.id = ?", (album_id,)).fetchone()
     if key is None:
         return None, None
