@@ -307,6 +307,18 @@ def current_user_is_owner() -> bool:
     return authentication() in (Auth.SESSION, Auth.TOKEN)
 
 
+def page_is_for_owner() -> bool:
+    """:func:`current_user_is_owner` for what a page shows, False when that cannot be known.
+
+    An error page can render before the database is usable: it is then a guest
+    page, since the header and the response's headers must never turn it into a 500.
+    """
+    try:
+        return current_user_is_owner()
+    except Exception:  # noqa: BLE001 - any failure here means "not known to be the owner"
+        return False
+
+
 def _is_api_request() -> bool:
     return request.path.startswith("/api/")
 

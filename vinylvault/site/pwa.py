@@ -175,17 +175,9 @@ def _no_csrf_token() -> None:
 def _keep_owner_pages_off_phones(response: Response) -> Response:
     # The service worker and the browser keep nothing marked no-store: a page
     # rendered for the owner holds their tools and the session's CSRF token.
-    if response.mimetype == "text/html" and "Cache-Control" not in response.headers and _is_owner():
+    if response.mimetype == "text/html" and "Cache-Control" not in response.headers and auth.page_is_for_owner():
         response.headers["Cache-Control"] = "private, no-store"
     return response
-
-
-def _is_owner() -> bool:
-    # An error page can answer before the database is usable: it is a guest page then.
-    try:
-        return auth.current_user_is_owner()
-    except Exception:  # noqa: BLE001 - never let a header turn a response into a 500
-        return False
 
 
 @bp.app_context_processor
