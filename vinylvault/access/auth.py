@@ -542,7 +542,6 @@ def _init_app(state: Any) -> None:
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.globals["session_csrf_token"] = session_csrf_token
-    app.jinja_env.globals["current_user_is_owner"] = current_user_is_owner
     app.jinja_env.filters["format_time"] = format_time
 
 

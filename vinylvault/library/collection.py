@@ -122,10 +122,6 @@ class Album:
         return self.cover_url or self.thumb_url
 
     @property
-    def catalog_numbers(self) -> list[str]:
-        return [label.catno for label in self.labels if label.catno]
-
-    @property
     def discogs_url(self) -> str | None:
         """The release page on discogs.com, or ``None`` for demo/unknown releases."""
         if self.is_demo or self.release_id <= 0:
@@ -587,18 +583,6 @@ def get_release_details(conn: sqlite3.Connection, release_id: int) -> ReleaseDet
         image_url=row["image_url"],
         fetched_at=row["fetched_at"],
     )
-
-
-def album_artist_ids(conn: sqlite3.Connection, album_id: int) -> list[tuple[int, str, str]]:
-    """``(artist_id, name, image_url)`` of an album's artists, in credit order."""
-    return [
-        tuple(row)
-        for row in conn.execute(
-            "SELECT ar.id, ar.name, ar.image_url FROM album_artists AS aa JOIN artists AS ar ON ar.id = aa.artist_id "
-            "WHERE aa.album_id = ? ORDER BY aa.position",
-            (album_id,),
-        )
-    ]
 
 
 # --------------------------------------------------------------------------
@@ -1565,23 +1549,16 @@ def _pick_outside_history(conn: sqlite3.Connection, rng: random.Random) -> int |
     total = conn.execute("SELECT count(*) FROM albums").fetchone()[0]
     if total == 0:
         return None
-    history = min(RANDOM_HISTORY, total - 1)
-    excluded = (
-        [row[0] for row in conn.execute("SELECT album_id FROM random_picks ORDER BY id DESC LIMIT ?", (history,))]
-        if history
-        else []
-    )
+    excluded = recent_random_picks(conn, min(RANDOM_HISTORY, total - 1))
     picked = _weighted_pick(conn, excluded, rng)
     if picked is None:  # every remaining album was deleted from under the history
         picked = _weighted_pick(conn, [], rng)
     return picked
 
 
-def recent_random_picks(conn: sqlite3.Connection) -> list[int]:
-    """Album ids of the last :data:`RANDOM_HISTORY` random picks, newest first."""
-    return [
-        row[0] for row in conn.execute("SELECT album_id FROM random_picks ORDER BY id DESC LIMIT ?", (RANDOM_HISTORY,))
-    ]
+def recent_random_picks(conn: sqlite3.Connection, limit: int = RANDOM_HISTORY) -> list[int]:
+    """Album ids of the last ``limit`` random picks, newest first."""
+    return [row[0] for row in conn.execute("SELECT album_id FROM random_picks ORDER BY id DESC LIMIT ?", (limit,))]
 
 
 def record_play(conn: sqlite3.Connection, album_id: int) -> bool:
