@@ -173,7 +173,7 @@ MEMORY_TIER_FINDING = (
     "percent of a request that production never makes. It would also hold up to "
     "`MEMORY_CACHE_SIZE_MB` per worker process on a Pi with little RAM, duplicating the kernel's page "
     "cache, which already keeps hot files in memory for every process at once. "
-    "`MEMORY_CACHE_ENABLED=true` turns it on (per-page scopes and TTL as in seed 000)."
+    "`MEMORY_CACHE_ENABLED=true` turns it on (with per-page scopes and a TTL)."
 )
 
 

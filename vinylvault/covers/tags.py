@@ -1,7 +1,7 @@
 """Jinja helpers that put cached covers on pages.
 
 ``get_thumbnail_url(url)``, ``get_detail_image_url(url)`` and
-``get_placeholder_url(size_type)`` keep the seed's names; ``cover_img(album)``
+``get_placeholder_url(size_type)`` give one URL each; ``cover_img(album)``
 renders a whole ``<img>``; the ``artist_name`` filter shows an artist
 without Discogs' disambiguation number. None of them downloads anything: they look the
 source up in the cache index, and a miss is registered (so any worker can map

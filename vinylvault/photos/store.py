@@ -1,7 +1,6 @@
 """Owner photos of their copies (sleeve, labels, runout): upload, visibility, share links.
 
-Seeds 000-002's "stream images" become album photos here. :class:`PhotoStore`
-keeps the metadata in the collection database (table ``photos``), the
+:class:`PhotoStore` keeps the metadata in the collection database (table ``photos``), the
 originals under ``PHOTOS_DIR/originals/<album_id>/<photo_id>.<ext>`` (mode
 0600, written atomically, extension from the decoded format), and the
 derivatives (thumbnails, detail, square) in a second
@@ -138,7 +137,7 @@ class Visibility(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: object) -> "Visibility":
-        """The API value (any case); the seed's ``SUBSCRIBERS`` means shared.
+        """The API value (any case); ``subscribers`` is accepted for shared.
 
         :raises InvalidPhoto: anything else.
         """
@@ -356,7 +355,7 @@ class PhotoStore:
         return photo
 
     def list_photos(self, conn: sqlite3.Connection, album_id: int, access: Access) -> list[Photo]:
-        """The album's photos that ``access`` may see, oldest first (seed: get_stream_images)."""
+        """The album's photos that ``access`` may see, oldest first."""
         visible = [v.value for v in self._visible_to(conn, album_id, access)]
         rows = conn.execute(
             f"SELECT {_COLUMNS} FROM photos WHERE album_id = ? AND visibility IN "
@@ -395,7 +394,7 @@ class PhotoStore:
             return None
 
     def stats(self, conn: sqlite3.Connection, album_id: int) -> dict[str, Any]:
-        """``{total, public, private, shared, total_size_mb, most_viewed}`` of an album (seed: get_image_stats).
+        """``{total, public, private, shared, total_size_mb, most_viewed}`` of an album.
 
         ``total_size_mb`` counts the originals; ``most_viewed`` is
         ``{id, title, view_count}`` or None when nothing was viewed yet.
@@ -429,7 +428,7 @@ class PhotoStore:
         title: object = "",
         description: object = "",
     ) -> list[Photo]:
-        """Check and keep every file of one upload, or none of them (seed: upload_stream_image).
+        """Check and keep every file of one upload, or none of them.
 
         :raises NotFound: no album ``album_id``.
         :raises InvalidPhoto: no files, a bad field, or a file that is not an accepted image.
@@ -586,7 +585,7 @@ class PhotoStore:
         return photo
 
     def delete(self, conn: sqlite3.Connection, photo_id: str) -> Photo:
-        """Remove the row, the original, its derivatives and cache entries (seed: delete_stream_image).
+        """Remove the row, the original, its derivatives and cache entries.
 
         The row goes first, so no request can reach the files while they are removed.
 

@@ -1,7 +1,7 @@
 /*
- * VinylVault covers: lazy loading with blur-up, and the cache helpers of the
- * seed (window.VinylVault.preloadCurrentPageImages, getCacheStats,
- * clearImageCache). Vanilla JS, no build step, no crypto.subtle: the keys in
+ * VinylVault covers: lazy loading with blur-up, and the cache helpers on
+ * window.VinylVault (preloadCurrentPageImages, getCacheStats,
+ * clearImageCache) that admin.js builds on. Vanilla JS, no build step, no crypto.subtle: the keys in
  * the image URLs are computed by the server, never here.
  *
  * Markup contract (vinylvault/covers/tags.py renders it):
