@@ -297,69 +297,41 @@ def synthetic_artist_id(name: str) -> int:
 # Writing
 # --------------------------------------------------------------------------
 
-_ALBUM_COLUMNS = (
-    "release_id",
-    "artist",
-    "artist_sort",
-    "title",
-    "title_sort",
-    "year",
-    "labels",
-    "formats",
-    "genres",
-    "styles",
-    "folder",
-    "folder_id",
-    "rating",
-    "date_added",
-    "cover_url",
-    "thumb_url",
-    "media_condition",
-    "sleeve_condition",
-    "notes",
-    "custom_fields",
-    "is_demo",
-    "source",
-    "sync_run",
-    "updated_at",
-    "master_id",
-)
-_UPSERT_SQL = (
-    f"INSERT INTO albums (id, {', '.join(_ALBUM_COLUMNS)}) "
-    f"VALUES (?, {', '.join('?' for _ in _ALBUM_COLUMNS)}) "
-    f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _ALBUM_COLUMNS)}"
-)
+
+def _release_columns(record: ReleaseRecord, updated_at: str) -> dict[str, Any]:
+    """The columns ``albums`` and ``wants`` share, as stored: lists as JSON, sort keys, unknown numbers 0."""
+    return {
+        "release_id": record.release_id,
+        "master_id": max(0, record.master_id),
+        "artist": record.artist,
+        "artist_sort": artist_sort_key(record.artist),
+        "title": record.title,
+        "title_sort": title_sort_key(record.title),
+        "year": max(0, record.year),
+        "labels": json.dumps([{"name": l.name, "catno": l.catno} for l in record.labels], ensure_ascii=False),
+        "formats": json.dumps(record.formats, ensure_ascii=False),
+        "genres": json.dumps(record.genres, ensure_ascii=False),
+        "styles": json.dumps(record.styles, ensure_ascii=False),
+        "rating": min(5, max(0, record.rating)),
+        "date_added": record.date_added,
+        "cover_url": record.cover_url,
+        "thumb_url": record.thumb_url,
+        "notes": record.notes,
+        "sync_run": record.sync_run,
+        "updated_at": updated_at,
+    }
 
 
-def _record_values(record: AlbumRecord, updated_at: str) -> tuple[Any, ...]:
-    return (
-        record.id,
-        record.release_id,
-        record.artist,
-        artist_sort_key(record.artist),
-        record.title,
-        title_sort_key(record.title),
-        max(0, record.year),
-        json.dumps([{"name": l.name, "catno": l.catno} for l in record.labels], ensure_ascii=False),
-        json.dumps(record.formats, ensure_ascii=False),
-        json.dumps(record.genres, ensure_ascii=False),
-        json.dumps(record.styles, ensure_ascii=False),
-        record.folder,
-        record.folder_id,
-        min(5, max(0, record.rating)),
-        record.date_added,
-        record.cover_url,
-        record.thumb_url,
-        record.media_condition,
-        record.sleeve_condition,
-        record.notes,
-        json.dumps(record.custom_fields, ensure_ascii=False),
-        int(record.source == "demo"),
-        record.source,
-        record.sync_run,
-        updated_at,
-        max(0, record.master_id),
+def _upsert(conn: sqlite3.Connection, table: str, row_id: int, columns: dict[str, Any]) -> bool:
+    """Insert the row ``row_id`` of ``table``, or update those ``columns`` of it; return True if it was new."""
+    existed = conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (row_id,)).fetchone() is not None
+    names = ", ".join(columns)
+    updates = ", ".join(f"{name} = excluded.{name}" for name in columns)
+    conn.execute(
+        f"INSERT INTO {table} (id, {names}) VALUES (?{', ?' * len(columns)}) ON CONFLICT (id) DO UPDATE SET {updates}",
+        (row_id, *columns.values()),
     )
+    return not existed
 
 
 def save_album(conn: sqlite3.Connection, record: AlbumRecord) -> bool:
@@ -368,69 +340,31 @@ def save_album(conn: sqlite3.Connection, record: AlbumRecord) -> bool:
     Call inside the caller's ``BEGIN IMMEDIATE`` transaction. Play count and
     history are kept across updates.
     """
-    existed = conn.execute("SELECT 1 FROM albums WHERE id = ?", (record.id,)).fetchone() is not None
-    conn.execute(_UPSERT_SQL, _record_values(record, now_iso()))
+    new = _upsert(
+        conn,
+        "albums",
+        record.id,
+        {
+            **_release_columns(record, now_iso()),
+            "folder": record.folder,
+            "folder_id": record.folder_id,
+            "media_condition": record.media_condition,
+            "sleeve_condition": record.sleeve_condition,
+            "custom_fields": json.dumps(record.custom_fields, ensure_ascii=False),
+            "is_demo": int(record.source == "demo"),
+            "source": record.source,
+        },
+    )
     _save_tags(conn, "album_tags", "album_id", record)
     _save_artists(conn, record)
-    return not existed
-
-
-_WANT_COLUMNS = (
-    "release_id",
-    "master_id",
-    "artist",
-    "artist_sort",
-    "title",
-    "title_sort",
-    "year",
-    "labels",
-    "formats",
-    "genres",
-    "styles",
-    "rating",
-    "date_added",
-    "cover_url",
-    "thumb_url",
-    "notes",
-    "sync_run",
-    "updated_at",
-)
-_UPSERT_WANT_SQL = (
-    f"INSERT INTO wants (id, {', '.join(_WANT_COLUMNS)}) "
-    f"VALUES (?, {', '.join('?' for _ in _WANT_COLUMNS)}) "
-    f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _WANT_COLUMNS)}"
-)
+    return new
 
 
 def save_want(conn: sqlite3.Connection, record: WantRecord) -> bool:
     """Insert or update one want with its tags; return True if it was new. Call inside a write transaction."""
-    existed = conn.execute("SELECT 1 FROM wants WHERE id = ?", (record.id,)).fetchone() is not None
-    conn.execute(
-        _UPSERT_WANT_SQL,
-        (
-            record.id,
-            record.release_id,
-            max(0, record.master_id),
-            record.artist,
-            artist_sort_key(record.artist),
-            record.title,
-            title_sort_key(record.title),
-            max(0, record.year),
-            json.dumps([{"name": l.name, "catno": l.catno} for l in record.labels], ensure_ascii=False),
-            json.dumps(record.formats, ensure_ascii=False),
-            json.dumps(record.genres, ensure_ascii=False),
-            json.dumps(record.styles, ensure_ascii=False),
-            min(5, max(0, record.rating)),
-            record.date_added,
-            record.cover_url,
-            record.thumb_url,
-            record.notes,
-            record.sync_run,
-            now_iso(),
-        ),
-    )
+    new = _upsert(conn, "wants", record.id, _release_columns(record, now_iso()))
     _save_tags(conn, "want_tags", "want_id", record)
-    return not existed
+    return new
 
 
 def _save_tags(conn: sqlite3.Connection, table: str, row_id: str, record: AlbumRecord | WantRecord) -> None:
