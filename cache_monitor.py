@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Admin CLI for the cover cache (seed 004's ``cache_monitor.py``).
+"""Admin CLI for the cover cache.
 
 ::
 

@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import config
-from cache_engine.convert import ConvertOptions, convert, make_preview
+from cache_engine.convert import SIZE_TYPES, ConvertOptions, convert, make_preview
 from cache_engine.coordination import HostPacer, KeyedLocks, Slots
 from cache_engine.errors import CacheTimeout, EntryTooLarge, ImageCacheError, SourceRefused, TooLarge, UnsafeURL
 from cache_engine.files import is_storage_full, write_synced_temp
@@ -55,7 +55,6 @@ __all__ = [
 
 log = logging.getLogger("vinylvault.image_cache")
 
-SIZE_TYPES = ("thumbnails", "detail")
 #: Sources inside the data directory: ``local:demo/covers/0001.png``.
 LOCAL_PREFIX = "local:"
 _KEY = re.compile(r"[0-9a-f]{64}")

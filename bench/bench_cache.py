@@ -29,7 +29,7 @@ from bench_convert import make_source
 from report import table, write_section
 
 import config
-from cache_engine.convert import ConvertOptions, convert
+from cache_engine.convert import SIZE_TYPES, ConvertOptions, convert
 from image_cache import ImageCache
 
 TARGET_LOOKUP_MS = 0.2
@@ -122,7 +122,7 @@ def bench_cold(cache: ImageCache, source: bytes) -> list[list[object]]:
 
 def bench_memory_tier(off: ImageCache, on: ImageCache, url: str) -> list[list[object]]:
     rows = []
-    for size_type in ("thumbnails", "detail"):
+    for size_type in SIZE_TYPES:
         entry_off, entry_on = off.lookup(url, size_type), on.lookup(url, size_type)
         from_file = per_call_us(lambda e=entry_off: off.read_bytes(e), calls=5000)
         from_memory = per_call_us(lambda e=entry_on: on.read_bytes(e, scope="grid"), calls=5000)
@@ -173,7 +173,7 @@ MEMORY_TIER_FINDING = (
     "percent of a request that production never makes. It would also hold up to "
     "`MEMORY_CACHE_SIZE_MB` per worker process on a Pi with little RAM, duplicating the kernel's page "
     "cache, which already keeps hot files in memory for every process at once. "
-    "`MEMORY_CACHE_ENABLED=true` turns it on (per-page scopes and TTL as in seed 000)."
+    "`MEMORY_CACHE_ENABLED=true` turns it on (with per-page scopes and a TTL)."
 )
 
 

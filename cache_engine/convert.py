@@ -29,6 +29,7 @@ from .errors import CorruptImage, NotAnImage, TooManyPixels, TooMuchMemory, Unsu
 
 __all__ = [
     "DEFAULT_FORMATS",
+    "SIZE_TYPES",
     "VariantSpec",
     "ConvertOptions",
     "SourceInfo",
@@ -84,6 +85,9 @@ _SIZE_SETTINGS = {
     "detail": ("DETAIL_SIZE", False),
     "square": ("SQUARE_SIZE", True),
 }
+#: The renditions every cover gets, smallest first (the folders of a covers cache, too);
+#: ``square`` is for photos only.
+SIZE_TYPES = ("thumbnails", "detail")
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,7 @@ class ConvertOptions:
     allowed_formats: frozenset[str] = DEFAULT_FORMATS
 
     @classmethod
-    def from_settings(cls, settings: Any, size_types: tuple[str, ...] = ("thumbnails", "detail")) -> "ConvertOptions":
+    def from_settings(cls, settings: Any, size_types: tuple[str, ...] = SIZE_TYPES) -> "ConvertOptions":
         """Options from :class:`config.Settings` for the given size types.
 
         :raises ValueError: for a size type other than thumbnails, detail, square.

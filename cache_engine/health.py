@@ -30,13 +30,13 @@ from typing import Any, Callable, Mapping
 
 import config
 
+from .convert import SIZE_TYPES
 from .units import human_bytes
 
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 _RANK = {HEALTHY: 0, DEGRADED: 1, UNHEALTHY: 2}
 #: Fewer fetches than this say nothing about an error rate.
 MIN_FETCHES_FOR_ERROR_RATE = 20
-SIZE_FOLDERS = ("thumbnails", "detail")
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def exit_code(status: str) -> int:
 def _disk_files(covers_dir: Path) -> tuple[int, int]:
     """(count, bytes) of the cached image files, placeholders and temp files excluded."""
     count = size = 0
-    for folder in SIZE_FOLDERS:
+    for folder in SIZE_TYPES:
         root = covers_dir / folder
         if not root.is_dir():
             continue
@@ -153,7 +153,7 @@ def check_health(
     """
     covers_dir, database_path = Path(covers_dir), Path(database_path)
     checks = [
-        check_writable([covers_dir, *(covers_dir / f for f in SIZE_FOLDERS), covers_dir / ".tmp", database_path.parent])
+        check_writable([covers_dir, *(covers_dir / f for f in SIZE_TYPES), covers_dir / ".tmp", database_path.parent])
     ]
     try:
         stats = read_stats()

@@ -36,6 +36,7 @@ from typing import Callable, Iterable, Iterator
 
 from .errors import EntryTooLarge
 from .files import BLOCK_BYTES, DiskReserveReached, disk_bytes, free_bytes, is_storage_full
+from .sqlite import CORRUPT_CODES, write_transaction
 
 log = logging.getLogger("vinylvault.image_cache.index")
 
@@ -45,8 +46,6 @@ RECENT_TIMINGS = 1000
 COUNTER_NAMES = ("hits", "misses", "downloads", "failures", "evictions", "conversions")
 #: Rows per flush transaction: a big batch stalls every other writer (1.7 s for 49k rows).
 FLUSH_BATCH_ROWS = 500
-#: SQLite's answers for a file that is not (or no longer) a database.
-_CORRUPT_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 SAMPLE_BUCKET_SECONDS = 600
 SAMPLE_KEEP_SECONDS = 30 * 86400
 
@@ -310,23 +309,9 @@ class CacheIndex:
                 self._connections.append(conn)
         return conn
 
-    @contextlib.contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on error.
-
-        SQLite rolls back by itself after some errors (``SQLITE_FULL``: a full
-        disk), so the rollback happens only if the transaction is still open,
-        and a failed ``COMMIT`` never leaves one open for the next caller.
-        """
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+    def write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One :func:`~cache_engine.sqlite.write_transaction` on this thread's connection."""
+        return write_transaction(self.conn)
 
     def _open_or_rebuild(self) -> None:
         """Migrate the index; a corrupt file is moved aside and rebuilt empty.
@@ -341,7 +326,7 @@ class CacheIndex:
             self._migrate()
             return
         except sqlite3.DatabaseError as exc:
-            if exc.sqlite_errorcode not in _CORRUPT_CODES:
+            if exc.sqlite_errorcode not in CORRUPT_CODES:
                 raise
         with open(f"{self.database_path}.rebuild-lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -350,7 +335,7 @@ class CacheIndex:
                 self._migrate()
                 return
             except sqlite3.DatabaseError as exc:
-                if exc.sqlite_errorcode not in _CORRUPT_CODES:
+                if exc.sqlite_errorcode not in CORRUPT_CODES:
                     raise
                 reason = str(exc)
             self._reopen()

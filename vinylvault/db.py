@@ -18,6 +18,8 @@ from pathlib import Path
 
 from flask import Flask, current_app, g
 
+from cache_engine.sqlite import CORRUPT_CODES
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _MIGRATION_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
 
@@ -32,10 +34,6 @@ class CorruptDatabase(MigrationError):
     Unlike the cache index it holds what cannot be fetched again (the owner's
     account, notes, photos), so the app refuses to start rather than replace it.
     """
-
-
-#: SQLite's answers for a file that is not (or no longer) a database.
-_CORRUPT_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 
 
 def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
@@ -89,7 +87,7 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 def _corrupt_or_reraise(path: Path, exc: sqlite3.DatabaseError) -> Exception:
     """:class:`CorruptDatabase` for a damaged file; any other database error unchanged."""
-    if getattr(exc, "sqlite_errorcode", None) not in _CORRUPT_CODES:
+    if getattr(exc, "sqlite_errorcode", None) not in CORRUPT_CODES:
         return exc
     return CorruptDatabase(
         f"the collection database {path} is damaged ({exc}): restore it from a backup, "

@@ -48,7 +48,7 @@ def test_quirky_export_crlf_bom_dates_quotes_unicode(conn, tmp_path):
     assert solace.media_condition == "Very Good Plus (VG+)" and solace.sleeve_condition == "Generic"
     nadja = albums["Foreverglade"]  # trailing space trimmed
     assert nadja.artist == "Nadja (5)" and nadja.year is None and nadja.rating == 0
-    assert nadja.catalog_numbers == ["SBH-009"] and nadja.date_added == "2023-04-23T04:38:00"
+    assert [label.catno for label in nadja.labels] == ["SBH-009"] and nadja.date_added == "2023-04-23T04:38:00"
     assert albums["如迷宮"].notes == "line one\r\nline two"
     assert collection.list_albums(conn, format="cassette").total == 1
     assert collection.list_albums(conn, format="vinyl").total == 1

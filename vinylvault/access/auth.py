@@ -22,7 +22,6 @@ number; the counter is a sliding-window estimate over two one-minute windows.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import enum
 import functools
@@ -34,7 +33,7 @@ import math
 import secrets
 import sqlite3
 import time
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, TypeVar
 from urllib.parse import urlsplit
 
 import click
@@ -57,6 +56,7 @@ from werkzeug.exceptions import Forbidden, TooManyRequests, Unauthorized
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from cache_engine.files import is_storage_full
+from cache_engine.sqlite import write_transaction
 
 from vinylvault import db
 from vinylvault.web import errors
@@ -122,7 +122,7 @@ def set_password(conn: sqlite3.Connection, password: str) -> None:
         raise WeakPassword(f"the password must not exceed {MAX_PASSWORD_LENGTH} characters")
     now = time.time()
     password_hash = generate_password_hash(password)
-    with _transaction(conn):
+    with write_transaction(conn):
         conn.execute(
             "INSERT INTO owner (id, password_hash, created_at, updated_at) VALUES (1, ?, ?, ?)"
             " ON CONFLICT (id) DO UPDATE SET password_hash = excluded.password_hash,"
@@ -144,18 +144,6 @@ def check_password(conn: sqlite3.Connection, password: str) -> bool:
     return check_password_hash(row["password_hash"], password)
 
 
-@contextlib.contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any error."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
 # --- Server-side sessions ---------------------------------------------------
 
 
@@ -175,7 +163,7 @@ def start_session(conn: sqlite3.Connection, lifetime: float) -> str:
     """
     session_id = secrets.token_urlsafe(32)
     now = time.time()
-    with _transaction(conn):
+    with write_transaction(conn):
         conn.execute("DELETE FROM owner_sessions WHERE created_at < ?", (now - lifetime,))
         conn.execute("INSERT INTO owner_sessions (id_hash, created_at) VALUES (?, ?)", (_session_hash(session_id), now))
     return session_id
@@ -319,6 +307,18 @@ def current_user_is_owner() -> bool:
     return authentication() in (Auth.SESSION, Auth.TOKEN)
 
 
+def page_is_for_owner() -> bool:
+    """:func:`current_user_is_owner` for what a page shows, False when that cannot be known.
+
+    An error page can render before the database is usable: it is then a guest
+    page, since the header and the response's headers must never turn it into a 500.
+    """
+    try:
+        return current_user_is_owner()
+    except Exception:  # noqa: BLE001 - any failure here means "not known to be the owner"
+        return False
+
+
 def _is_api_request() -> bool:
     return request.path.startswith("/api/")
 
@@ -451,21 +451,19 @@ def hit_rate_limit(conn: sqlite3.Connection, bucket: str, per_minute: int, now: 
     """
     now = time.time() if now is None else now
     window = int(now // RATE_WINDOW_SECONDS) * RATE_WINDOW_SECONDS
-    conn.execute("BEGIN IMMEDIATE")
     try:
-        current = conn.execute(
-            "INSERT INTO rate_limits (bucket, window_start, hits) VALUES (?, ?, 1)"
-            " ON CONFLICT (bucket, window_start) DO UPDATE SET hits = hits + 1 RETURNING hits",
-            (bucket, window),
-        ).fetchone()[0]
-        row = conn.execute(
-            "SELECT hits FROM rate_limits WHERE bucket = ? AND window_start = ?", (bucket, window - RATE_WINDOW_SECONDS)
-        ).fetchone()
-        conn.execute("DELETE FROM rate_limits WHERE window_start < ?", (window - RATE_WINDOW_SECONDS,))
-        conn.execute("COMMIT")
-    except BaseException as exc:
-        if conn.in_transaction:  # SQLite already rolled back after SQLITE_FULL
-            conn.execute("ROLLBACK")
+        with write_transaction(conn):
+            current = conn.execute(
+                "INSERT INTO rate_limits (bucket, window_start, hits) VALUES (?, ?, 1)"
+                " ON CONFLICT (bucket, window_start) DO UPDATE SET hits = hits + 1 RETURNING hits",
+                (bucket, window),
+            ).fetchone()[0]
+            row = conn.execute(
+                "SELECT hits FROM rate_limits WHERE bucket = ? AND window_start = ?",
+                (bucket, window - RATE_WINDOW_SECONDS),
+            ).fetchone()
+            conn.execute("DELETE FROM rate_limits WHERE window_start < ?", (window - RATE_WINDOW_SECONDS,))
+    except (sqlite3.Error, OSError) as exc:
         if is_storage_full(exc):
             # Failing open: a full disk must not lock the owner out of the clear that frees it.
             log.warning("request not counted against the %s rate limit: %s", bucket.partition(":")[0], exc)
@@ -544,7 +542,6 @@ def _init_app(state: Any) -> None:
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.globals["session_csrf_token"] = session_csrf_token
-    app.jinja_env.globals["current_user_is_owner"] = current_user_is_owner
     app.jinja_env.filters["format_time"] = format_time
 
 

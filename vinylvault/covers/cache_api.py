@@ -1,4 +1,4 @@
-"""JSON API over the cover cache: stats, health, clear, and preload jobs (seed 004 names).
+"""JSON API over the cover cache: stats, health, clear, and preload jobs.
 
 Read endpoints are public (the grid's JavaScript shows the stats). Mutating
 endpoints need the owner (session with CSRF token, or ``Authorization: Bearer``)

@@ -3,8 +3,8 @@
 The cover cache (covers from Discogs, local files and the demo) lives on
 ``app.extensions["image_cache"]``; request code reaches it with
 :func:`get_cache`. It is also the process-wide instance that
-:func:`image_cache.get_image_cache` returns, so code written against the seed's
-module-level API sees the same cache as the app.
+:func:`image_cache.get_image_cache` returns, so code using that module-level
+API sees the same cache as the app.
 
 Shutdown flushes the batched hit counts: :func:`shutdown` runs at interpreter
 exit, and gunicorn's ``worker_exit`` hook should call it too (a worker killed
@@ -58,7 +58,7 @@ def init_app(app: Flask) -> None:
     except (OSError, ValueError) as exc:
         raise CacheUnavailable(f"the cover cache in {settings.COVERS_DIR} could not be opened: {exc}") from exc
     # The app owns and closes its cache; it is also the process-wide instance,
-    # so code written against the seed's get_image_cache() sees the same one.
+    # so code calling image_cache.get_image_cache() sees the same one.
     # An earlier app's cache (tests create several) stays open for that app.
     image_cache.install_image_cache(cache)
     app.extensions[COVERS] = cache

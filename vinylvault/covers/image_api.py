@@ -1,8 +1,7 @@
-"""Image management API (seed 003's "Unified Image Service", mapped onto VinylVault).
+"""Image management API: the collection's images and their state in the cover cache.
 
-Seed 003 managed streamer and category images; here the kinds are album
-covers (``albums.cover_url``, else ``thumb_url``; wanted releases' too) and artist images
-(``artists.image_url``). Every image lives in the one cover cache, so these
+The kinds are album covers (``albums.cover_url``, else ``thumb_url``; wanted
+releases' too) and artist images (``artists.image_url``). Every image lives in the one cover cache, so these
 endpoints are views over it joined with the collection:
 
 - ``GET  /api/images/stats``: per kind, referenced / cached / failed / missing and bytes.
@@ -20,6 +19,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 
+from cache_engine.convert import SIZE_TYPES
 from image_cache import ImageCache
 
 from vinylvault.library import collection
@@ -32,8 +32,6 @@ from vinylvault.covers.extension import PHOTO_STORE, get_cache
 log = logging.getLogger("vinylvault.covers.image_api")
 
 bp = Blueprint("api_images", __name__, url_prefix="/api/images")
-
-SIZE_TYPES = ("thumbnails", "detail")
 
 
 def artist_image_urls(conn: sqlite3.Connection) -> list[str]:
@@ -50,7 +48,7 @@ def referenced_urls(conn: sqlite3.Connection) -> dict[str, list[str]]:
 
 
 def _cache_url(size_type: str, key: str) -> str:
-    # The serving route's fixed shape (issue 3): key and size type never come from the client here.
+    # The serving route's fixed shape: key and size type never come from the client here.
     return f"/cache/{size_type}/{key}.webp"
 
 

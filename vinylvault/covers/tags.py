@@ -1,7 +1,7 @@
 """Jinja helpers that put cached covers on pages.
 
 ``get_thumbnail_url(url)``, ``get_detail_image_url(url)`` and
-``get_placeholder_url(size_type)`` keep the seed's names; ``cover_img(album)``
+``get_placeholder_url(size_type)`` give one URL each; ``cover_img(album)``
 renders a whole ``<img>``; the ``artist_name`` filter shows an artist
 without Discogs' disambiguation number. None of them downloads anything: they look the
 source up in the cache index, and a miss is registered (so any worker can map
@@ -27,9 +27,10 @@ from typing import Any
 from flask import Flask, current_app, g, url_for
 from markupsafe import Markup, escape
 
+from cache_engine.convert import SIZE_TYPES
+
 from vinylvault.covers import extension
 
-SIZE_TYPES = ("thumbnails", "detail")
 _PENDING = "vv_cover_misses"
 #: Discogs tells same-named artists apart with a number ("Nadja Orsk (2)"): at
 #: the end of the name, or of one name in a joined credit ("A (2) & B").

@@ -40,6 +40,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from cache_engine.files import is_storage_full
+from cache_engine.sqlite import write_transaction
 
 log = logging.getLogger("vinylvault.library.collection")
 
@@ -119,10 +120,6 @@ class Album:
     def image_url(self) -> str:
         """The best source for the cover: the 600 px image, else the thumbnail, else ''."""
         return self.cover_url or self.thumb_url
-
-    @property
-    def catalog_numbers(self) -> list[str]:
-        return [label.catno for label in self.labels if label.catno]
 
     @property
     def discogs_url(self) -> str | None:
@@ -300,69 +297,41 @@ def synthetic_artist_id(name: str) -> int:
 # Writing
 # --------------------------------------------------------------------------
 
-_ALBUM_COLUMNS = (
-    "release_id",
-    "artist",
-    "artist_sort",
-    "title",
-    "title_sort",
-    "year",
-    "labels",
-    "formats",
-    "genres",
-    "styles",
-    "folder",
-    "folder_id",
-    "rating",
-    "date_added",
-    "cover_url",
-    "thumb_url",
-    "media_condition",
-    "sleeve_condition",
-    "notes",
-    "custom_fields",
-    "is_demo",
-    "source",
-    "sync_run",
-    "updated_at",
-    "master_id",
-)
-_UPSERT_SQL = (
-    f"INSERT INTO albums (id, {', '.join(_ALBUM_COLUMNS)}) "
-    f"VALUES (?, {', '.join('?' for _ in _ALBUM_COLUMNS)}) "
-    f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _ALBUM_COLUMNS)}"
-)
+
+def _release_columns(record: ReleaseRecord, updated_at: str) -> dict[str, Any]:
+    """The columns ``albums`` and ``wants`` share, as stored: lists as JSON, sort keys, unknown numbers 0."""
+    return {
+        "release_id": record.release_id,
+        "master_id": max(0, record.master_id),
+        "artist": record.artist,
+        "artist_sort": artist_sort_key(record.artist),
+        "title": record.title,
+        "title_sort": title_sort_key(record.title),
+        "year": max(0, record.year),
+        "labels": json.dumps([{"name": l.name, "catno": l.catno} for l in record.labels], ensure_ascii=False),
+        "formats": json.dumps(record.formats, ensure_ascii=False),
+        "genres": json.dumps(record.genres, ensure_ascii=False),
+        "styles": json.dumps(record.styles, ensure_ascii=False),
+        "rating": min(5, max(0, record.rating)),
+        "date_added": record.date_added,
+        "cover_url": record.cover_url,
+        "thumb_url": record.thumb_url,
+        "notes": record.notes,
+        "sync_run": record.sync_run,
+        "updated_at": updated_at,
+    }
 
 
-def _record_values(record: AlbumRecord, updated_at: str) -> tuple[Any, ...]:
-    return (
-        record.id,
-        record.release_id,
-        record.artist,
-        artist_sort_key(record.artist),
-        record.title,
-        title_sort_key(record.title),
-        max(0, record.year),
-        json.dumps([{"name": l.name, "catno": l.catno} for l in record.labels], ensure_ascii=False),
-        json.dumps(record.formats, ensure_ascii=False),
-        json.dumps(record.genres, ensure_ascii=False),
-        json.dumps(record.styles, ensure_ascii=False),
-        record.folder,
-        record.folder_id,
-        min(5, max(0, record.rating)),
-        record.date_added,
-        record.cover_url,
-        record.thumb_url,
-        record.media_condition,
-        record.sleeve_condition,
-        record.notes,
-        json.dumps(record.custom_fields, ensure_ascii=False),
-        int(record.source == "demo"),
-        record.source,
-        record.sync_run,
-        updated_at,
-        max(0, record.master_id),
+def _upsert(conn: sqlite3.Connection, table: str, row_id: int, columns: dict[str, Any]) -> bool:
+    """Insert the row ``row_id`` of ``table``, or update those ``columns`` of it; return True if it was new."""
+    existed = conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (row_id,)).fetchone() is not None
+    names = ", ".join(columns)
+    updates = ", ".join(f"{name} = excluded.{name}" for name in columns)
+    conn.execute(
+        f"INSERT INTO {table} (id, {names}) VALUES (?{', ?' * len(columns)}) ON CONFLICT (id) DO UPDATE SET {updates}",
+        (row_id, *columns.values()),
     )
+    return not existed
 
 
 def save_album(conn: sqlite3.Connection, record: AlbumRecord) -> bool:
@@ -371,69 +340,31 @@ def save_album(conn: sqlite3.Connection, record: AlbumRecord) -> bool:
     Call inside the caller's ``BEGIN IMMEDIATE`` transaction. Play count and
     history are kept across updates.
     """
-    existed = conn.execute("SELECT 1 FROM albums WHERE id = ?", (record.id,)).fetchone() is not None
-    conn.execute(_UPSERT_SQL, _record_values(record, now_iso()))
+    new = _upsert(
+        conn,
+        "albums",
+        record.id,
+        {
+            **_release_columns(record, now_iso()),
+            "folder": record.folder,
+            "folder_id": record.folder_id,
+            "media_condition": record.media_condition,
+            "sleeve_condition": record.sleeve_condition,
+            "custom_fields": json.dumps(record.custom_fields, ensure_ascii=False),
+            "is_demo": int(record.source == "demo"),
+            "source": record.source,
+        },
+    )
     _save_tags(conn, "album_tags", "album_id", record)
     _save_artists(conn, record)
-    return not existed
-
-
-_WANT_COLUMNS = (
-    "release_id",
-    "master_id",
-    "artist",
-    "artist_sort",
-    "title",
-    "title_sort",
-    "year",
-    "labels",
-    "formats",
-    "genres",
-    "styles",
-    "rating",
-    "date_added",
-    "cover_url",
-    "thumb_url",
-    "notes",
-    "sync_run",
-    "updated_at",
-)
-_UPSERT_WANT_SQL = (
-    f"INSERT INTO wants (id, {', '.join(_WANT_COLUMNS)}) "
-    f"VALUES (?, {', '.join('?' for _ in _WANT_COLUMNS)}) "
-    f"ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _WANT_COLUMNS)}"
-)
+    return new
 
 
 def save_want(conn: sqlite3.Connection, record: WantRecord) -> bool:
     """Insert or update one want with its tags; return True if it was new. Call inside a write transaction."""
-    existed = conn.execute("SELECT 1 FROM wants WHERE id = ?", (record.id,)).fetchone() is not None
-    conn.execute(
-        _UPSERT_WANT_SQL,
-        (
-            record.id,
-            record.release_id,
-            max(0, record.master_id),
-            record.artist,
-            artist_sort_key(record.artist),
-            record.title,
-            title_sort_key(record.title),
-            max(0, record.year),
-            json.dumps([{"name": l.name, "catno": l.catno} for l in record.labels], ensure_ascii=False),
-            json.dumps(record.formats, ensure_ascii=False),
-            json.dumps(record.genres, ensure_ascii=False),
-            json.dumps(record.styles, ensure_ascii=False),
-            min(5, max(0, record.rating)),
-            record.date_added,
-            record.cover_url,
-            record.thumb_url,
-            record.notes,
-            record.sync_run,
-            now_iso(),
-        ),
-    )
+    new = _upsert(conn, "wants", record.id, _release_columns(record, now_iso()))
     _save_tags(conn, "want_tags", "want_id", record)
-    return not existed
+    return new
 
 
 def _save_tags(conn: sqlite3.Connection, table: str, row_id: str, record: AlbumRecord | WantRecord) -> None:
@@ -588,18 +519,6 @@ def get_release_details(conn: sqlite3.Connection, release_id: int) -> ReleaseDet
     )
 
 
-def album_artist_ids(conn: sqlite3.Connection, album_id: int) -> list[tuple[int, str, str]]:
-    """``(artist_id, name, image_url)`` of an album's artists, in credit order."""
-    return [
-        tuple(row)
-        for row in conn.execute(
-            "SELECT ar.id, ar.name, ar.image_url FROM album_artists AS aa JOIN artists AS ar ON ar.id = aa.artist_id "
-            "WHERE aa.album_id = ? ORDER BY aa.position",
-            (album_id,),
-        )
-    ]
-
-
 # --------------------------------------------------------------------------
 # Grid pages
 # --------------------------------------------------------------------------
@@ -722,12 +641,12 @@ def _shelf_filter(conn: sqlite3.Connection, shelf: str | None) -> tuple[str | No
 
 def _filters(
     conn: sqlite3.Connection,
-    genre: str | None,
-    style: str | None,
-    decade: int | str | None,
-    format: str | None,
-    folder: str | None,
-    q: str | None,
+    genre: str | None = None,
+    style: str | None = None,
+    decade: int | str | None = None,
+    format: str | None = None,
+    folder: str | None = None,
+    q: str | None = None,
     media: str | None = None,
     sleeve: str | None = None,
     shelf: str | None = None,
@@ -957,25 +876,16 @@ def list_albums(
     *,
     sort: str = "artist",
     order: str | None = None,
-    genre: str | None = None,
-    style: str | None = None,
-    decade: int | str | None = None,
-    format: str | None = None,
-    folder: str | None = None,
-    q: str | None = None,
-    media: str | None = None,
-    sleeve: str | None = None,
-    shelf: str | None = None,
-    duplicates: bool | str | None = None,
-    group: str | None = None,
     limit: int = 48,
     after: str | None = None,
     offset: int | None = None,
+    **filters: str | int | bool | None,
 ) -> AlbumPage:
     """One page of the grid.
 
     ``sort`` is one of :data:`SORTS`; ``order`` defaults to :data:`DEFAULT_ORDER`.
-    Filters combine with AND: ``genre``/``style``/``format`` match a tag
+    The filters are keyword arguments (another name is a :class:`TypeError`),
+    all optional, and combine with AND: ``genre``/``style``/``format`` match a tag
     ignoring case and accents, ``decade`` is a year ending in 0 (``1970``
     means 1970-1979), ``folder`` is a folder name, ``q`` is free text matched
     by prefix against artist, title, labels, catalog numbers and track titles,
@@ -988,8 +898,7 @@ def list_albums(
 
     Raises :class:`InvalidQuery` for any unusable parameter.
     """
-    filters = _filters(conn, genre, style, decade, format, folder, q, media, sleeve, shelf, duplicates, group)
-    return _list_page(conn, _ALBUMS, filters, sort, order, limit, after, offset)
+    return _list_page(conn, _ALBUMS, _filters(conn, **filters), sort, order, limit, after, offset)
 
 
 def list_wants(
@@ -1061,25 +970,15 @@ def neighbours(
     *,
     sort: str = "artist",
     order: str | None = None,
-    genre: str | None = None,
-    style: str | None = None,
-    decade: int | str | None = None,
-    format: str | None = None,
-    folder: str | None = None,
-    q: str | None = None,
-    media: str | None = None,
-    sleeve: str | None = None,
-    shelf: str | None = None,
-    duplicates: bool | str | None = None,
-    group: str | None = None,
+    **filters: str | int | bool | None,
 ) -> tuple[int | None, int | None]:
     """``(previous_id, next_id)`` of an album in a grid's sort and filters (``None`` at the ends).
 
-    Takes the same parameters as :func:`list_albums`; an unknown album gives
+    Takes the sort and filters of :func:`list_albums`; an unknown album gives
     ``(None, None)``.
     """
     sort, order = _check_sort(sort, order)
-    filters = _filters(conn, genre, style, decade, format, folder, q, media, sleeve, shelf, duplicates, group)
+    filters = _filters(conn, **filters)
     key = conn.execute(f"SELECT {_sort_key_sql(sort)} FROM albums AS a WHERE a.id = ?", (album_id,)).fetchone()
     if key is None:
         return None, None
@@ -1530,27 +1429,6 @@ def value_history(conn: sqlite3.Connection, limit: int = MAX_VALUE_SNAPSHOTS) ->
 # --------------------------------------------------------------------------
 
 
-class write_transaction:
-    """``with write_transaction(conn):`` runs the block in ``BEGIN IMMEDIATE`` ... ``COMMIT``.
-
-    Immediate, because a deferred transaction that reads then writes fails
-    with "database is locked" when another process writes meanwhile.
-    """
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn
-
-    def __exit__(self, exc_type: type[BaseException] | None, *_: Any) -> None:
-        if exc_type is None:
-            self.conn.execute("COMMIT")
-        elif self.conn.in_transaction:  # SQLite has already rolled back after SQLITE_FULL
-            self.conn.execute("ROLLBACK")
-
-
 def _weighted_pick(conn: sqlite3.Connection, excluded: list[int], rng: random.Random) -> int | None:
     """Pick a rating in proportion to (albums with it) x (its weight), then an album with it uniformly.
 
@@ -1605,23 +1483,16 @@ def _pick_outside_history(conn: sqlite3.Connection, rng: random.Random) -> int |
     total = conn.execute("SELECT count(*) FROM albums").fetchone()[0]
     if total == 0:
         return None
-    history = min(RANDOM_HISTORY, total - 1)
-    excluded = (
-        [row[0] for row in conn.execute("SELECT album_id FROM random_picks ORDER BY id DESC LIMIT ?", (history,))]
-        if history
-        else []
-    )
+    excluded = recent_random_picks(conn, min(RANDOM_HISTORY, total - 1))
     picked = _weighted_pick(conn, excluded, rng)
     if picked is None:  # every remaining album was deleted from under the history
         picked = _weighted_pick(conn, [], rng)
     return picked
 
 
-def recent_random_picks(conn: sqlite3.Connection) -> list[int]:
-    """Album ids of the last :data:`RANDOM_HISTORY` random picks, newest first."""
-    return [
-        row[0] for row in conn.execute("SELECT album_id FROM random_picks ORDER BY id DESC LIMIT ?", (RANDOM_HISTORY,))
-    ]
+def recent_random_picks(conn: sqlite3.Connection, limit: int = RANDOM_HISTORY) -> list[int]:
+    """Album ids of the last ``limit`` random picks, newest first."""
+    return [row[0] for row in conn.execute("SELECT album_id FROM random_picks ORDER BY id DESC LIMIT ?", (limit,))]
 
 
 def record_play(conn: sqlite3.Connection, album_id: int) -> bool:

@@ -31,10 +31,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from cache_engine.sqlite import write_transaction
 from cache_engine.units import plural
 
 from vinylvault.library import collection
-from vinylvault.library.collection import AlbumRecord, Label, write_transaction
+from vinylvault.library.collection import AlbumRecord, Label
 
 MAX_BYTES = 20 * 1024 * 1024
 REQUIRED_COLUMNS = ("Artist", "Title")

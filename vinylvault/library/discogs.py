@@ -109,7 +109,6 @@ class DiscogsClient:
         self._session = requests.Session()
         self._session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
         self._throttle = 0.0
-        self.requests_sent = 0
 
     def __repr__(self) -> str:  # never show the token, even in a debugger
         return f"<DiscogsClient {self.base_url} token={'set' if self._token else 'none'}>"
@@ -142,7 +141,6 @@ class DiscogsClient:
         self._pacer.wait_turn(self.host, self.min_interval)
         if self._throttle:
             self._sleep(self._throttle)
-        self.requests_sent += 1
         return self._session.get(
             self.base_url + path,
             params=params,

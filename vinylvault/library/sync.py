@@ -54,10 +54,12 @@ from urllib.parse import urljoin
 from flask import Flask
 
 import config
+import image_cache
+from cache_engine.sqlite import write_transaction
 
 from vinylvault import db
 from vinylvault.library import collection
-from vinylvault.library.collection import AlbumRecord, Label, ReleaseDetails, Track, WantRecord, write_transaction
+from vinylvault.library.collection import AlbumRecord, Label, ReleaseDetails, Track, WantRecord
 from vinylvault.library.discogs import DiscogsAuthError, DiscogsClient, DiscogsError, DiscogsNotFound
 
 log = logging.getLogger("vinylvault.library.sync")
@@ -796,10 +798,6 @@ def ensure_release_details(
 
 def _queue_covers(urls: list[str]) -> None:
     """Hand new cover URLs to the image cache's background queue, if the cache is running."""
-    try:
-        import image_cache
-    except ImportError:
-        return
     cache = image_cache.get_image_cache()
     if cache is not None:
         cache.queue(urls)

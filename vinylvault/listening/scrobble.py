@@ -47,12 +47,12 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 import config
+from cache_engine.sqlite import write_transaction
 
 from vinylvault import db
 from vinylvault.library import collection
 from vinylvault.covers import extension
 from vinylvault.listening import spins
-from vinylvault.library.collection import write_transaction
 from vinylvault.covers.tags import artist_name
 
 log = logging.getLogger("vinylvault.listening.scrobble")

@@ -1,7 +1,6 @@
 """Owner photos of their copies (sleeve, labels, runout): upload, visibility, share links.
 
-Seeds 000-002's "stream images" become album photos here. :class:`PhotoStore`
-keeps the metadata in the collection database (table ``photos``), the
+:class:`PhotoStore` keeps the metadata in the collection database (table ``photos``), the
 originals under ``PHOTOS_DIR/originals/<album_id>/<photo_id>.<ext>`` (mode
 0600, written atomically, extension from the decoded format), and the
 derivatives (thumbnails, detail, square) in a second
@@ -44,17 +43,19 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Sequence
 
 import config
-from cache_engine.convert import SourceInfo, identify
+from cache_engine.convert import SIZE_TYPES, SourceInfo, identify
 from cache_engine.errors import SourceRefused
 from cache_engine.files import write_atomically
 from cache_engine.memory_tier import MemoryTier
+from cache_engine.sqlite import write_transaction
 from image_cache import LOCAL_PREFIX, Entry, ImageCache
 
 from vinylvault import db
 
 log = logging.getLogger("vinylvault.photos.store")
 
-PHOTO_SIZE_TYPES = ("thumbnails", "detail", "square")
+#: A photo gets a cover's renditions and a square crop for the gallery.
+PHOTO_SIZE_TYPES = (*SIZE_TYPES, "square")
 #: Decoded format -> extensions a client may give it; the first is the one stored.
 FORMAT_EXTENSIONS: dict[str, tuple[str, ...]] = {
     "JPEG": ("jpg", "jpeg"),
@@ -136,7 +137,7 @@ class Visibility(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: object) -> "Visibility":
-        """The API value (any case); the seed's ``SUBSCRIBERS`` means shared.
+        """The API value (any case); ``subscribers`` is accepted for shared.
 
         :raises InvalidPhoto: anything else.
         """
@@ -292,16 +293,14 @@ class ViewCounter:
             self._last_flush = time.monotonic()
         if not pending:
             return 0
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executemany(
-                "UPDATE photos SET view_count = view_count + ?,"
-                " last_viewed_at = max(coalesce(last_viewed_at, 0), ?) WHERE id = ?",
-                [(count, last, photo_id) for photo_id, (count, last) in pending.items()],
-            )
-            conn.execute("COMMIT")
+            with write_transaction(conn):
+                conn.executemany(
+                    "UPDATE photos SET view_count = view_count + ?,"
+                    " last_viewed_at = max(coalesce(last_viewed_at, 0), ?) WHERE id = ?",
+                    [(count, last, photo_id) for photo_id, (count, last) in pending.items()],
+                )
         except BaseException:
-            conn.execute("ROLLBACK")
             with self._lock:  # keep them for the next flush
                 for photo_id, (count, last) in pending.items():
                     newer, latest = self._pending.get(photo_id, (0, 0.0))
@@ -356,7 +355,7 @@ class PhotoStore:
         return photo
 
     def list_photos(self, conn: sqlite3.Connection, album_id: int, access: Access) -> list[Photo]:
-        """The album's photos that ``access`` may see, oldest first (seed: get_stream_images)."""
+        """The album's photos that ``access`` may see, oldest first."""
         visible = [v.value for v in self._visible_to(conn, album_id, access)]
         rows = conn.execute(
             f"SELECT {_COLUMNS} FROM photos WHERE album_id = ? AND visibility IN "
@@ -395,7 +394,7 @@ class PhotoStore:
             return None
 
     def stats(self, conn: sqlite3.Connection, album_id: int) -> dict[str, Any]:
-        """``{total, public, private, shared, total_size_mb, most_viewed}`` of an album (seed: get_image_stats).
+        """``{total, public, private, shared, total_size_mb, most_viewed}`` of an album.
 
         ``total_size_mb`` counts the originals; ``most_viewed`` is
         ``{id, title, view_count}`` or None when nothing was viewed yet.
@@ -429,7 +428,7 @@ class PhotoStore:
         title: object = "",
         description: object = "",
     ) -> list[Photo]:
-        """Check and keep every file of one upload, or none of them (seed: upload_stream_image).
+        """Check and keep every file of one upload, or none of them.
 
         :raises NotFound: no album ``album_id``.
         :raises InvalidPhoto: no files, a bad field, or a file that is not an accepted image.
@@ -538,17 +537,12 @@ class PhotoStore:
             raise InvalidPhoto(reason, f"{name}: the image data is damaged and cannot be converted")
 
     def _insert(self, conn: sqlite3.Connection, album_id: int, photos: list[Photo]) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(conn):
             self._check_room(conn, album_id, len(photos))
             conn.executemany(
                 f"INSERT INTO photos ({_COLUMNS}) VALUES ({', '.join('?' * 14)})",
                 [tuple(p.as_dict().values()) for p in photos],
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def _remove_files(self, photo: Photo) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -591,7 +585,7 @@ class PhotoStore:
         return photo
 
     def delete(self, conn: sqlite3.Connection, photo_id: str) -> Photo:
-        """Remove the row, the original, its derivatives and cache entries (seed: delete_stream_image).
+        """Remove the row, the original, its derivatives and cache entries.
 
         The row goes first, so no request can reach the files while they are removed.
 

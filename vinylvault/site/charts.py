@@ -18,7 +18,7 @@ Every label is drawn inside the ``viewBox``: nothing depends on overflow.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 from markupsafe import Markup, escape
 
@@ -74,6 +74,27 @@ def not_enough_data(chart_id: str, message: str = NOT_ENOUGH_DATA) -> Markup:
     return Markup(f'<p class="chart-empty muted" id="{escape(chart_id)}">{escape(message)}</p>')
 
 
+def _category_chart(
+    data: Series,
+    chart_id: str,
+    title: str,
+    unit: str,
+    empty: str,
+    width: int,
+    draw: Callable[[list[tuple[str, float]], float], tuple[int, list[str]]],
+) -> Markup:
+    """A chart of one value per category: ``draw(rows, top)`` returns its height and elements.
+
+    ``top`` is the largest value (1 when all are 0), the one the bars are scaled to;
+    no rows make the ``empty`` sentence instead. The ``<desc>`` lists every value.
+    """
+    rows = _check(data)
+    if not rows:
+        return not_enough_data(chart_id, empty)
+    height, body = draw(rows, max(v for _, v in rows) or 1)
+    return _svg(chart_id, width, height, title, _describe(rows, unit), body)
+
+
 def bar_chart(
     data: Series,
     *,
@@ -90,27 +111,26 @@ def bar_chart(
     its bar and the value right of it. The ``<desc>`` lists every value.
     No rows: the ``empty`` sentence instead.
     """
-    rows = _check(data)
-    if not rows:
-        return not_enough_data(chart_id, empty)
-    label_w, value_w = 128, 52
-    bar_space = width - label_w - value_w
-    top = max((v for _, v in rows), default=0) or 1
-    height = max(row_height * len(rows), row_height)
-    body = []
-    for i, (label, value) in enumerate(rows):
-        y = i * row_height
-        bar_w = max(round(bar_space * value / top, 1), 2 if value else 0)
-        mid = y + row_height / 2
-        body.append(
-            f'<text class="chart-text" x="{label_w - 8}" y="{mid}" text-anchor="end" '
-            f'dominant-baseline="central">{escape(_short(label))}</text>'
-            f'<rect class="chart-bar" x="{label_w}" y="{y + 4}" width="{bar_w}" '
-            f'height="{row_height - 8}" rx="3"/>'
-            f'<text class="chart-text chart-value" x="{label_w + bar_w + 6}" y="{mid}" '
-            f'dominant-baseline="central">{_number(value)}</text>'
-        )
-    return _svg(chart_id, width, height, title, _describe(rows, unit), body)
+
+    def draw(rows: list[tuple[str, float]], top: float) -> tuple[int, list[str]]:
+        label_w, value_w = 128, 52
+        bar_space = width - label_w - value_w
+        body = []
+        for i, (label, value) in enumerate(rows):
+            y = i * row_height
+            bar_w = max(round(bar_space * value / top, 1), 2 if value else 0)
+            mid = y + row_height / 2
+            body.append(
+                f'<text class="chart-text" x="{label_w - 8}" y="{mid}" text-anchor="end" '
+                f'dominant-baseline="central">{escape(_short(label))}</text>'
+                f'<rect class="chart-bar" x="{label_w}" y="{y + 4}" width="{bar_w}" '
+                f'height="{row_height - 8}" rx="3"/>'
+                f'<text class="chart-text chart-value" x="{label_w + bar_w + 6}" y="{mid}" '
+                f'dominant-baseline="central">{_number(value)}</text>'
+            )
+        return row_height * len(rows), body
+
+    return _category_chart(data, chart_id, title, unit, empty, width, draw)
 
 
 def column_chart(
@@ -127,29 +147,29 @@ def column_chart(
 
     No rows: the ``empty`` sentence instead.
     """
-    rows = _check(data)
-    if not rows:
-        return not_enough_data(chart_id, empty)
-    label_h, value_h = 22, 18
-    plot_h = height - label_h - value_h
-    top = max((v for _, v in rows), default=0) or 1
-    slot = width / max(len(rows), 1)
-    col_w = max(min(slot * 0.7, 48), 4)
-    base = value_h + plot_h
-    body = [f'<line class="chart-axis" x1="0" y1="{base}" x2="{width}" y2="{base}"/>']
-    for i, (label, value) in enumerate(rows):
-        col_h = round(plot_h * value / top, 1)
-        x = round(i * slot + (slot - col_w) / 2, 1)
-        centre = round(i * slot + slot / 2, 1)
-        body.append(
-            f'<rect class="chart-bar" x="{x}" y="{base - col_h}" width="{round(col_w, 1)}" '
-            f'height="{col_h}" rx="2"/>'
-            f'<text class="chart-text chart-value" x="{centre}" y="{base - col_h - 4}" '
-            f'text-anchor="middle">{_number(value)}</text>'
-            f'<text class="chart-text" x="{centre}" y="{height - 5}" '
-            f'text-anchor="middle">{escape(_short(label, 6))}</text>'
-        )
-    return _svg(chart_id, width, height, title, _describe(rows, unit), body)
+
+    def draw(rows: list[tuple[str, float]], top: float) -> tuple[int, list[str]]:
+        label_h, value_h = 22, 18
+        plot_h = height - label_h - value_h
+        slot = width / len(rows)
+        col_w = max(min(slot * 0.7, 48), 4)
+        base = value_h + plot_h
+        body = [f'<line class="chart-axis" x1="0" y1="{base}" x2="{width}" y2="{base}"/>']
+        for i, (label, value) in enumerate(rows):
+            col_h = round(plot_h * value / top, 1)
+            x = round(i * slot + (slot - col_w) / 2, 1)
+            centre = round(i * slot + slot / 2, 1)
+            body.append(
+                f'<rect class="chart-bar" x="{x}" y="{base - col_h}" width="{round(col_w, 1)}" '
+                f'height="{col_h}" rx="2"/>'
+                f'<text class="chart-text chart-value" x="{centre}" y="{base - col_h - 4}" '
+                f'text-anchor="middle">{_number(value)}</text>'
+                f'<text class="chart-text" x="{centre}" y="{height - 5}" '
+                f'text-anchor="middle">{escape(_short(label, 6))}</text>'
+            )
+        return height, body
+
+    return _category_chart(data, chart_id, title, unit, empty, width, draw)
 
 
 def nice_ceiling(value: float) -> float:

@@ -104,19 +104,11 @@ def _page_context() -> dict[str, Any]:
     app_js = Path(current_app.static_folder or "", "app.js")
     return {
         "theme": theme if theme in THEMES else "dark",
-        "is_owner": _is_owner(),
+        "is_owner": auth.page_is_for_owner(),
         "login_url": url_for("auth.login") if "auth.login" in current_app.view_functions else None,
         "asset_version": config.VERSION,
         "app_js": url_for("static", filename="app.js", v=config.VERSION) if app_js.is_file() else None,
     }
-
-
-def _is_owner() -> bool:
-    # An error page can render before the database is usable; it then shows the guest view.
-    try:
-        return auth.current_user_is_owner()
-    except Exception:  # noqa: BLE001 - never let the header break an error page
-        return False
 
 
 @bp.app_template_filter("human_when")
@@ -235,7 +227,7 @@ def album(album_id: int):
         details_pending=details_pending,
         params=params,
         **_pressings_context(conn, record),
-        sides=spins.album_sides(conn, record, _spin_settings()[0]) if _is_owner() else [],
+        sides=spins.album_sides(conn, record, _spin_settings()[0]) if auth.page_is_for_owner() else [],
         previous_id=previous_id,
         next_id=next_id,
         via_random=request.args.get("via") == "random",
@@ -445,7 +437,7 @@ def history():
 
 def _wants_visible(conn: sqlite3.Connection) -> bool:
     """The owner always sees the wantlist; a guest only once the owner made it public."""
-    return _is_owner() or collection.get_setting(conn, collection.WANTS_PUBLIC_KEY, "") == "1"
+    return auth.page_is_for_owner() or collection.get_setting(conn, collection.WANTS_PUBLIC_KEY, "") == "1"
 
 
 @bp.get("/wants")
@@ -466,7 +458,7 @@ def wants():
         "next_url": next_url,
         "params": params,
         "eager": 0 if after else EAGER_COVERS,
-        "show_notes": _is_owner(),
+        "show_notes": auth.page_is_for_owner(),
     }
     if request.args.get("fragment"):
         return render_template("_wants_page.html", **context)
@@ -563,14 +555,14 @@ def stats():
             empty=STATS_EMPTY.format(what="formats"),
         ),
     }
-    value = _value_context(db.get_db()) if _is_owner() else None
+    value = _value_context(db.get_db()) if auth.page_is_for_owner() else None
     return render_template(
         "stats.html",
         stats=numbers,
         charts=charts,
         cache=_cache_stats(),
         value=value,
-        spinning=_spinning_stats(db.get_db()) if _is_owner() else None,
+        spinning=_spinning_stats(db.get_db()) if auth.page_is_for_owner() else None,
     )
 
 

@@ -53,7 +53,7 @@ ICONS = (
 MAX_COVERS = 400
 MAX_PAGES = 150
 #: Files the worker stores on install, so the offline page has its look.
-_PRECACHED_STATIC = ("style.css", "app.js", "pages.js", "pwa.js", "noscript.css")
+_PRECACHED_STATIC = ("style.css", "fetch.js", "app.js", "pages.js", "pwa.js", "noscript.css")
 
 _VERSION_KEY = "vv_pwa_version"
 _WORKER_TEMPLATE_KEY = "vv_pwa_worker"
@@ -175,17 +175,9 @@ def _no_csrf_token() -> None:
 def _keep_owner_pages_off_phones(response: Response) -> Response:
     # The service worker and the browser keep nothing marked no-store: a page
     # rendered for the owner holds their tools and the session's CSRF token.
-    if response.mimetype == "text/html" and "Cache-Control" not in response.headers and _is_owner():
+    if response.mimetype == "text/html" and "Cache-Control" not in response.headers and auth.page_is_for_owner():
         response.headers["Cache-Control"] = "private, no-store"
     return response
-
-
-def _is_owner() -> bool:
-    # An error page can answer before the database is usable: it is a guest page then.
-    try:
-        return auth.current_user_is_owner()
-    except Exception:  # noqa: BLE001 - never let a header turn a response into a 500
-        return False
 
 
 @bp.app_context_processor

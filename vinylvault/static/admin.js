@@ -170,11 +170,7 @@
       box.hidden = false;
       showProgress({total: 0, loaded: 0, failed: 0});
       say(actionsStatus, "Preloading the covers of the first grid page…");
-      fetch(button.getAttribute("data-preload-grid"), {headers: {"Accept": "text/html"}, credentials: "same-origin"})
-        .then(function (response) {
-          if (!response.ok) throw new Error("HTTP " + response.status);
-          return response.text();
-        })
+      window.VinylVaultFetch.html(button.getAttribute("data-preload-grid"))
         .then(function (html) {
           var page = new DOMParser().parseFromString(html, "text/html");
           return vv.preloadCurrentPageImages(page, showProgress);
@@ -187,7 +183,7 @@
   }
 
   // Without app.js (or fetch) the plain link and form keep doing the job.
-  if (!vv || !window.fetch || !window.DOMParser) return;
+  if (!vv || !window.VinylVaultFetch || !window.DOMParser) return;
   document.querySelectorAll("[data-stats-refresh]").forEach(initRefresh);
   document.querySelectorAll("form[data-clear-cache]").forEach(initClear);
   document.querySelectorAll("[data-preload-grid]").forEach(initPreload);

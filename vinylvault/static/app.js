@@ -1,7 +1,7 @@
 /*
- * VinylVault covers: lazy loading with blur-up, and the cache helpers of the
- * seed (window.VinylVault.preloadCurrentPageImages, getCacheStats,
- * clearImageCache). Vanilla JS, no build step, no crypto.subtle: the keys in
+ * VinylVault covers: lazy loading with blur-up, and the cache helpers on
+ * window.VinylVault (preloadCurrentPageImages, getCacheStats,
+ * clearImageCache) that admin.js builds on. Vanilla JS, no build step, no crypto.subtle: the keys in
  * the image URLs are computed by the server, never here.
  *
  * Markup contract (vinylvault/covers/tags.py renders it):
@@ -178,21 +178,14 @@
 
   /* The cache statistics (GET /api/cache/stats), or null when unavailable. */
   function getCacheStats() {
-    return fetch("/api/cache/stats", {headers: {"Accept": "application/json"}, credentials: "same-origin"})
-      .then(function (response) { return response.ok ? response.json() : null; })
-      .catch(function () { return null; });
+    return window.VinylVaultFetch.json("/api/cache/stats").catch(function () { return null; });
   }
 
   /* Empty the image cache (owner only; POST /api/cache/clear). Resolves to true or false. */
   function clearImageCache() {
-    return fetch("/api/cache/clear", {
-      method: "POST",
-      credentials: "same-origin",
-      headers: {"Accept": "application/json", "X-CSRF-Token": csrfToken()}
-    }).then(function (response) {
-      if (!response.ok) return false;
-      return response.json().then(function (body) { return body.success !== false; });
-    }).catch(function () { return false; });
+    return window.VinylVaultFetch.json("/api/cache/clear", {method: "POST", headers: {"X-CSRF-Token": csrfToken()}})
+      .then(function (body) { return body.success !== false; })
+      .catch(function () { return false; });
   }
 
   window.VinylVault = {

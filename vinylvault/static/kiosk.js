@@ -38,8 +38,7 @@
   function showAttract() {
     idle = true;
     applyDim();
-    fetch(attractUrl, { headers: { "Accept": "text/html" }, credentials: "same-origin" })
-      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.text(); })
+    window.VinylVaultFetch.html(attractUrl)
       .then(place)
       .catch(function () { if (idle) refreshTimer = window.setTimeout(showAttract, REFRESH_MS); });
   }

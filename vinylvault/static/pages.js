@@ -114,18 +114,14 @@
 
   /* One grid page's fragment, parsed; rejects on a failed answer. */
   function fetchPage(url) {
-    return fetch(url, { headers: { "Accept": "text/html" }, credentials: "same-origin" })
-      .then(function (response) {
-        if (!response.ok) throw new Error("HTTP " + response.status);
-        return response.text();
-      })
+    return window.VinylVaultFetch.html(url)
       .then(function (html) { return new DOMParser().parseFromString(html, "text/html"); });
   }
 
   /* Grid: the "Load more" link fetches the next page's fragment and appends it. */
   function initInfiniteScroll() {
     var grid = document.querySelector("[data-album-grid]");
-    if (!grid || !window.fetch || !window.DOMParser) return;
+    if (!grid || !window.VinylVaultFetch || !window.DOMParser) return;
     var loading = false;
     var pages = [];
     var saveTimer = null;
@@ -233,14 +229,13 @@
   /* Sync page: poll the JSON status while a sync runs, reload when it ends. */
   function initSyncProgress() {
     var box = document.querySelector("[data-sync-status-url]");
-    if (!box || !window.fetch) return;
+    if (!box || !window.VinylVaultFetch) return;
     var url = box.getAttribute("data-sync-status-url");
     var bar = box.querySelector(".progress__bar");
     var progress = box.querySelector("[role=progressbar]");
     var text = box.querySelector("[data-sync-text]");
     function tick() {
-      fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
-        .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+      window.VinylVaultFetch.json(url)
         .then(function (status) {
           var percent = Math.max(0, Math.min(100, Math.round(status.percent || 0)));
           if (bar) bar.style.width = percent + "%";
@@ -257,12 +252,11 @@
   /* Album page: while Discogs details are being fetched, reload just the tracklist section. */
   function initPendingDetails() {
     var section = document.querySelector("[data-details-pending]");
-    if (!section || !window.fetch || !window.DOMParser) return;
+    if (!section || !window.VinylVaultFetch || !window.DOMParser) return;
     var attempts = 0;
     function poll() {
       attempts += 1;
-      fetch(window.location.href, { headers: { "Accept": "text/html" }, credentials: "same-origin" })
-        .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.text(); })
+      window.VinylVaultFetch.html(window.location.href)
         .then(function (html) {
           var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(section.id);
           if (fresh && !fresh.hasAttribute("data-details-pending")) {

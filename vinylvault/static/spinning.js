@@ -37,8 +37,7 @@
   }
 
   function poll() {
-    fetch(stateUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
-      .then(function (response) { return response.ok ? response.json() : null; })
+    window.VinylVaultFetch.json(stateUrl)
       .then(function (state) {
         if (state && String(state.spin || "") !== String(spinId || "")) { window.location.reload(); }
       })
