@@ -441,6 +441,13 @@ def client_ip() -> str:
     return address
 
 
+def is_secure_request() -> bool:
+    """Whether the visitor reached the site over HTTPS: directly, or through a trusted proxy that says so."""
+    if request.is_secure:
+        return True
+    return _is_trusted(request.remote_addr or "") and request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+
+
 def hit_rate_limit(conn: sqlite3.Connection, bucket: str, per_minute: int, now: float | None = None) -> int:
     """Count one request in ``bucket``; return 0 if allowed, else seconds to wait.
 
@@ -528,11 +535,7 @@ class SessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
     def get_cookie_secure(self, app: Flask) -> bool:
-        if request.is_secure:
-            return True
-        return (
-            _is_trusted(request.remote_addr or "") and request.headers.get("X-Forwarded-Proto", "").lower() == "https"
-        )
+        return is_secure_request()
 
 
 @bp.record_once

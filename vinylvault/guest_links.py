@@ -42,7 +42,7 @@ EXPIRY_CHOICES: dict[str, float | None] = {"day": 86400.0, "week": 7 * 86400.0, 
 LAST_USED_RESOLUTION_SECONDS = 3600
 MAX_LABEL_LENGTH = 100
 #: Reachable without a link when GUESTS_NEED_LINK is on: logging in, set-up,
-#: the link itself, assets and the phone app shell. Covers are named by the
+#: the link itself, assets and the phone app shell (with the way to HTTPS). Covers are named by the
 #: hash of their source and nginx serves them without asking the app anyway.
 OPEN_PREFIXES = (
     "/login",
@@ -56,6 +56,7 @@ OPEN_PREFIXES = (
     "/manifest.webmanifest",
     "/sw.js",
     "/offline",
+    "/secure",
 )
 
 NEED_LINK_DETAIL = (

@@ -26,7 +26,7 @@ from markupsafe import Markup
 
 import config
 
-from . import collection, db, images, lan, spins
+from . import auth, collection, db, images, lan, spins
 
 bp = Blueprint("kiosk", __name__)
 
@@ -124,7 +124,7 @@ def wall_covers(conn: sqlite3.Connection, limit: int = WALL_COVERS) -> list[tupl
 # --- The guests' address and its QR code --------------------------------------------
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
     """Whether a ``Host`` header names this machine only (``localhost``, ``127.0.0.1:8080``, ``[::1]``)."""
     try:
         name = urlsplit(f"//{host}").hostname or ""
@@ -138,9 +138,24 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def secure_url() -> str | None:
+    """The site's HTTPS address (nginx on ``HTTPS_PORT``) for a phone, or ``None`` when there is no HTTPS.
+
+    The host name the page was opened at, which the LAN certificate names;
+    on the Pi's own screen (``localhost``) its LAN address instead.
+    """
+    port = current_app.config["SETTINGS"].HTTPS_PORT
+    if not port:
+        return None
+    if is_loopback_host(request.host):
+        return lan.guest_url(lan.ANY_HOST[0], port, "https")
+    return lan.origin("https", urlsplit(f"//{request.host}").hostname or "", port)
+
+
 @bp.app_template_global("guest_address")
 def guest_url() -> str:
-    """The address a guest's phone should open: ``GUEST_URL``, else how this page was reached, else the LAN.
+    """The address a guest's phone should open: ``GUEST_URL``, else the HTTPS address when there is one,
+    else how this page was reached, else the LAN.
 
     The kiosk itself opens ``localhost``, which means nothing to a phone:
     then the machine's network address and ``BIND``'s port stand in.
@@ -148,13 +163,16 @@ def guest_url() -> str:
     settings = current_app.config["SETTINGS"]
     if settings.GUEST_URL:
         return settings.GUEST_URL.rstrip("/")
-    if not _is_loopback(request.host):
-        return f"{request.scheme}://{request.host}"
+    secure = secure_url()
+    if secure:
+        return secure
+    if not is_loopback_host(request.host):
+        return f"{'https' if auth.is_secure_request() else 'http'}://{request.host}"
     bind = config.parse_bind(settings.BIND)
-    if bind.port and not _is_loopback(lan.host_port(bind.host, bind.port)):
+    if bind.port and not is_loopback_host(lan.host_port(bind.host, bind.port)):
         return lan.guest_url(bind.host, bind.port)
     # A loopback address or a Unix socket: nginx is in front (deploy/vinylvault.conf), on port 80.
-    return lan.guest_url(lan.ANY_HOST[0], 80).removesuffix(":80")
+    return lan.guest_url(lan.ANY_HOST[0], 80)
 
 
 def qr_svg(url: str, title: str) -> Markup:
