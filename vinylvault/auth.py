@@ -441,6 +441,22 @@ def client_ip() -> str:
     return address
 
 
+def is_this_machine() -> bool:
+    """Whether the visitor is a browser on this machine itself (the kiosk screen): a loopback client,
+    connected directly, or through a trusted proxy that names a loopback client.
+
+    A request through an untrusted proxy comes from 127.0.0.1 too, but
+    carries ``X-Forwarded-For``: it never counts (nginx in front without
+    ``TRUSTED_PROXIES`` must not make every visitor "this machine").
+    """
+    if not _is_trusted(request.remote_addr or "") and "X-Forwarded-For" in request.headers:
+        return False
+    try:
+        return ipaddress.ip_address(client_ip()).is_loopback
+    except ValueError:
+        return False
+
+
 def is_secure_request() -> bool:
     """Whether the visitor reached the site over HTTPS: directly, or through a trusted proxy that says so."""
     if request.is_secure:

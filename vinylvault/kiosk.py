@@ -152,7 +152,6 @@ def secure_url() -> str | None:
     return lan.origin("https", urlsplit(f"//{request.host}").hostname or "", port)
 
 
-@bp.app_template_global("guest_address")
 def guest_url() -> str:
     """The address a guest's phone should open: ``GUEST_URL``, else the HTTPS address when there is one,
     else how this page was reached, else the LAN.
@@ -190,9 +189,8 @@ def qr_svg(url: str, title: str) -> Markup:
 
 
 @bp.app_template_global("guest_qr")
-def guest_qr() -> Markup:
-    """The QR code of :func:`guest_url`, for templates (attract screen, admin page)."""
-    url = guest_url()
+def guest_qr(url: str) -> Markup:
+    """The QR code of a guest's address, for templates (attract screen, admin page)."""
     return qr_svg(url, f"QR code: {url}")
 
 
@@ -204,6 +202,6 @@ def attract():
     """What the kiosk shows while nobody touches it; ``?fragment=1`` is the overlay kiosk.js lays over a page."""
     conn = db.get_db()
     spin = current_spin(conn)
-    context = {"spin": spin, "wall": [] if spin else wall_covers(conn), "guest_address": guest_url()}
+    context = {"spin": spin, "wall": [] if spin else wall_covers(conn)}
     template = "_attract.html" if request.args.get("fragment") == "1" else "attract.html"
     return render_template(template, **context)

@@ -126,7 +126,9 @@ def test_the_owner_makes_lists_and_revokes_links_on_the_admin_page(owner_client:
     assert owner_client.post(revoke, data={"csrf_token": csrf}).status_code == 303
     assert guest.get("/").status_code == 403
     assert owner_client.post(revoke, data={"csrf_token": csrf}).status_code == 404
-    assert "No guest links yet." in owner_client.get("/admin").get_data(as_text=True)
+    left = owner_client.get("/admin").get_data(as_text=True)
+    assert "<tr><td>Sam" not in left
+    assert "<tr data-kiosk-link><td>Kiosk screen" in left  # the QR code's own, made when the page first showed it
 
 
 def test_a_bad_expiry_is_a_400(owner_client: FlaskClient):
