@@ -19,7 +19,7 @@ Run it again at any time: it changes only what needs changing and says what it
 did. ``vinylvault-tls.timer`` runs it daily with ``--reload-nginx``.
 
     sudo /opt/vinylvault/deploy/lan_tls.py                      # /etc/vinylvault/tls
-    sudo /opt/vinylvault/deploy/lan_tls.py --name records.home  # another name phones use
+    sudo /opt/vinylvault/deploy/lan_tls.py --name records.home  # on the first run: another name phones use
 """
 
 from __future__ import annotations
@@ -286,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="HOST",
-        help="another name or address phones reach this machine by (repeatable), e.g. records.home",
+        help="another name or address phones reach this machine by (repeatable), e.g. records.home; a name "
+        "belongs on the first run: the authority vouches only for the names it was made with",
     )
     parser.add_argument(
         "--reload-nginx", action="store_true", help="reload nginx (if running) after issuing a new certificate"
