@@ -245,7 +245,8 @@ def create_link_form():
         token = create_link(db.get_db(), request.form.get("expires", "week"), request.form.get("label", ""))
     except UnknownExpiry as exc:
         abort(400, str(exc))
-    flash(f"New guest link (shown this once): {url_for('guest_links.open_link', token=token, _external=True)}", "ok")
+    # At the address guests open (the QR code's): the owner may be at the Pi's own screen, on localhost.
+    flash(f"New guest link (shown this once): {kiosk.guest_url()}{url_for('guest_links.open_link', token=token)}", "ok")
     return redirect(_admin_anchor(), 303)
 
 
