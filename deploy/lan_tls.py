@@ -31,8 +31,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -66,31 +66,19 @@ class Failed(Exception):
     """A step could not be done; the message is the one line the user sees."""
 
 
-@dataclass(frozen=True)
-class Files:
-    """The four files in the certificate folder."""
+class Files(NamedTuple):
+    """The files in the certificate folder."""
 
     folder: Path
+    ca_key: Path
+    ca_cert: Path
+    server_key: Path
+    server_cert: Path
+    extra_names: Path
 
-    @property
-    def ca_key(self) -> Path:
-        return self.folder / "ca.key"
-
-    @property
-    def ca_cert(self) -> Path:
-        return self.folder / "ca.crt"
-
-    @property
-    def server_key(self) -> Path:
-        return self.folder / "server.key"
-
-    @property
-    def server_cert(self) -> Path:
-        return self.folder / "server.crt"
-
-    @property
-    def extra_names(self) -> Path:
-        return self.folder / "extra-names"
+    @classmethod
+    def of(cls, folder: Path) -> Files:
+        return cls(folder, *(folder / name for name in ("ca.key", "ca.crt", "server.key", "server.crt", "extra-names")))
 
 
 def remembered_names(files: Files) -> list[str]:
@@ -233,7 +221,7 @@ def run(folder: Path, extra_hosts: list[str], reload_nginx: bool) -> list[str]:
     """Make or renew what is needed in ``folder``; the lines saying what was done."""
     if shutil.which("openssl") is None:
         raise Failed("openssl is missing: sudo apt install openssl")
-    files = Files(folder)
+    files = Files.of(folder)
     folder.mkdir(mode=0o755, parents=True, exist_ok=True)
     known = remembered_names(files)
     extras = list(dict.fromkeys([*known, *extra_hosts]))

@@ -5,7 +5,6 @@ done is one line. The certificates in use, through nginx, are checked in test_ht
 from __future__ import annotations
 
 import ipaddress
-import json
 import os
 import shutil
 import stat
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.test_deploy_files import unit_entries
+from tests.support.fake_commands import calls, recording_command
 from tests.support.servers import LAN_TLS, ROOT
 from vinylvault import lan
 
@@ -176,27 +176,15 @@ def test_an_unwritable_folder_and_a_missing_openssl_are_one_line(tmp_path: Path)
     assert (result.returncode, result.stderr) == (1, "lan_tls.py: openssl is missing: sudo apt install openssl\n")
 
 
-def fake_systemctl(folder: Path) -> Path:
-    """A ``systemctl`` that records its arguments, one JSON list a line."""
-    folder.mkdir()
-    record = folder / "calls"
-    script = folder / "systemctl"
-    script.write_text(
-        f'#!{sys.executable}\nimport json, sys\nopen("{record}", "a").write(json.dumps(sys.argv[1:]) + "\\n")\n'
-    )
-    script.chmod(0o755)
-    return record
-
-
 def test_reload_nginx_only_after_a_new_certificate(made: Path, tmp_path: Path):
-    calls = fake_systemctl(tmp_path / "bin")
+    record = recording_command(tmp_path / "bin", "systemctl")
     env = {"PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"}
     assert run(made, "--reload-nginx", env=env).returncode == 0
-    assert not calls.exists()  # nothing new: nginx left alone
+    assert not record.exists()  # nothing new: nginx left alone
     result = run(made, "--reload-nginx", "--name", "10.9.8.7", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "nginx reloaded"
-    assert [json.loads(line) for line in calls.read_text().splitlines()] == [["try-reload-or-restart", "nginx.service"]]
+    assert calls(record) == [["try-reload-or-restart", "nginx.service"]]
 
 
 def test_the_renewal_units_pass_systemd_analyze(tmp_path: Path):
