@@ -34,12 +34,12 @@ import config
 from cache_engine.health import cache_health, exit_code
 from cache_engine.units import byte_unit, human_bytes, human_when, plural
 from image_cache import SAMPLE_INTERVAL_SECONDS, ImageCache
-from vinylvault.svg_charts import line_chart
+from vinylvault.site.charts import line_chart
 
 ACTIONS = ("status", "health", "cleanup", "report", "monitor")
 BAR_WIDTH = 30
 CHART_SIZE = {"width": 640, "height": 180}
-#: The report is one file: the chart classes of vinylvault.svg_charts get their colours here.
+#: The report is one file: the chart classes of vinylvault.site.charts get their colours here.
 CHART_CSS = (
     ".chart-line{stroke:#2a7ab0;stroke-width:2}.chart-bar{fill:#2a7ab0}"
     ".chart-axis{stroke:#888}.chart-grid{stroke:#ddd}.chart-text{fill:#222;font-size:12px}"

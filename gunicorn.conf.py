@@ -25,8 +25,8 @@ import sys
 from config import load_or_exit as _check_settings
 
 # The LAN addresses are shared with the kiosk's QR code.
-from vinylvault.lan import host_port as _host_port
-from vinylvault.lan import site_urls
+from vinylvault.web.lan import host_port as _host_port
+from vinylvault.web.lan import site_urls
 
 # A bad VINYL_VAULT_* value stops the master here with one line, before any
 # worker boots (otherwise every worker would die with a traceback).
@@ -102,9 +102,9 @@ def worker_exit(server, worker):
     app = getattr(worker, "wsgi", None)
     if app is None:  # the app failed to load: nothing was ever cached
         return
-    from vinylvault import images
+    from vinylvault.covers import extension
 
-    images.shutdown(app)
+    extension.shutdown(app)
 
 
 # --- Start-up messages ----------------------------------------------------------
@@ -175,7 +175,8 @@ def post_worker_init(worker):
     app = worker.wsgi
     if worker.age != worker.cfg.workers or "SETTINGS" not in getattr(app, "config", {}):
         return  # a later worker, or not VinylVault (the benchmarks' bare baseline app)
-    from vinylvault import auth, db
+    from vinylvault import db
+    from vinylvault.access import auth
 
     with app.app_context():
         needs_password = not auth.is_configured(db.get_db())

@@ -3,7 +3,7 @@
 Run alone with ``.venv/bin/python bench/bench_pages.py`` (or via run_all.py);
 ``--by-size`` measures and writes only "Pages by collection size".
 
-Pages: a synthetic collection (:func:`vinylvault.demo.make_synthetic_collection`)
+Pages: a synthetic collection (:func:`vinylvault.library.demo.make_synthetic_collection`)
 of each size in ``SIZES``, each in its own temporary DATA_DIR,
 the real app from ``create_app``, requests through Flask's test client in
 this process (no network, no gunicorn: the server's own time). After a
@@ -21,7 +21,7 @@ Sync: the fake Discogs API (tests/support/fake_discogs.py, real HTTP on
 pages' release details, counting the requests that reached the server
 against the budget ``ceil(items / 100)`` collection pages + ``ceil(wants /
 100)`` wantlist pages + 1 value + releases opened + the two constant lists
-(folders, custom fields; see vinylvault/sync.py).
+(folders, custom fields; see vinylvault/library/sync.py).
 
 Writes "## Pages" and "## Pages by collection size" in BENCHMARKS.md.
 """
@@ -42,8 +42,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bare_app import app as bare_app
 from report import ROOT, percentile, table, write_section
 from tests.support.fake_discogs import FakeDiscogs
-from vinylvault import auth, collection, create_app, db, demo, sync
-from vinylvault.discogs import DiscogsClient
+from vinylvault import create_app, db
+from vinylvault.access import auth
+from vinylvault.library import collection
+from vinylvault.library import demo
+from vinylvault.library import sync
+from vinylvault.library.discogs import DiscogsClient
 
 WORK = ROOT / "bench" / ".work" / "pages"
 DISCOGS_CORPUS = ROOT.parent / "shared" / "corpus" / "discogs"
@@ -218,7 +222,7 @@ def sync_section(counts: dict[str, int]) -> str:
     return (
         table(("requests", "sent", "budget"), rows)
         + f"\n\n- Target: no more requests than the budget: **{counts['total']} of {budget}, {verdict}**."
-        + f"\n- Afterwards, the background cover pass (vinylvault/sync.py `fill_missing_covers`) gave covers to "
+        + f"\n- Afterwards, the background cover pass (vinylvault/library/sync.py `fill_missing_covers`) gave covers to "
         f"the {counts['coverless']} copies synced without any image (spacer.gif only): "
         f"{counts['cover_pass']} release requests, one per release never fetched "
         f"({counts['cover_pass_stored']} copies took the cover of a release already opened, without a request)."

@@ -9,7 +9,7 @@ Home screen" only on HTTPS, or on localhost. This makes, with openssl:
   It may only vouch for this machine: its name constraints allow the names
   and addresses it was made for and private network addresses, nothing else;
 - a server certificate for nginx, ``server.key`` (0600) and ``server.crt``,
-  naming this machine's LAN names and address (``vinylvault.lan``) and any
+  naming this machine's LAN names and address (``vinylvault.web.lan``) and any
   ``--name`` (remembered in ``extra-names``, one a line: delete a line to
   drop that name), issued again when it nears its end, when the names or the
   address changed (a new address from the router), or when it was not signed
@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # After the line above: the project's own modules, from the folder this script lives in.
 from cache_engine.files import write_atomically
-from vinylvault import lan
+from vinylvault.web import lan
 
 DEFAULT_DIR = Path("/etc/vinylvault/tls")
 CA_DAYS = 3650

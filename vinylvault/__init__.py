@@ -24,17 +24,17 @@ log = logging.getLogger("vinylvault")
 
 # Each module owns one area of the site and exposes ``bp``.
 _BLUEPRINT_MODULES = (
-    "auth",  # owner login, sessions, CSRF, API tokens, rate limits
-    "security_headers",  # CSP, nosniff, frame and referrer policies on every response
-    "cache_routes",  # /cache/...: serving cached images
-    "api_cache",  # /api/cache/...: stats, health, clear, preload jobs
-    "api_images",  # /api/images/...: image management (seed 003)
-    "api_photos",  # /api/albums/<id>/photos, /photos/...: owner photos (issue 5)
-    "api_collection",  # /api/collection, /api/album/<id>, /health
-    "pages",  # the HTML site
-    "kiosk",  # the touchscreen kiosk view, attract screen, guests' QR code
-    "guest_links",  # /guest/<token>: read-only guest links, GUESTS_NEED_LINK
-    "pwa",  # /manifest.webmanifest, /sw.js, /offline: the phone app shell
+    "access.auth",  # owner login, sessions, CSRF, API tokens, rate limits
+    "web.security_headers",  # CSP, nosniff, frame and referrer policies on every response
+    "covers.routes",  # /cache/...: serving cached images
+    "covers.cache_api",  # /api/cache/...: stats, health, clear, preload jobs
+    "covers.image_api",  # /api/images/...: image management
+    "photos.views",  # /api/albums/<id>/photos, /photos/...: owner photos
+    "library.api",  # /api/collection, /api/album/<id>, /health
+    "site.pages",  # the HTML site
+    "site.kiosk",  # the touchscreen kiosk view, attract screen, guests' QR code
+    "access.guest_links",  # /guest/<token>: read-only guest links, GUESTS_NEED_LINK
+    "site.pwa",  # /manifest.webmanifest, /sw.js, /offline: the phone app shell
 )
 
 
@@ -81,11 +81,11 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     ``overrides`` maps setting names (as in :mod:`config`) or Flask config keys
     to values; settings given here win over ``VINYL_VAULT_*`` variables.
     """
-    # Imported here, not at the top: vinylvault.svg_charts is imported by
+    # Imported here, not at the top: vinylvault.site.charts is imported by
     # cache_monitor.py, which has no use for Flask.
     from flask import Flask
 
-    from .converters import AlbumIdConverter, SQLiteIntegerConverter
+    from vinylvault.web.converters import AlbumIdConverter, SQLiteIntegerConverter
 
     ours, flask_only = _split_overrides(overrides or {})
     settings = config.load(**ours)
@@ -103,17 +103,22 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     Path(settings.DATA_DIR).mkdir(parents=True, exist_ok=True, mode=0o700)
     app.secret_key = _secret_key(settings)
 
-    from . import db, errors, images, inputs
+    from vinylvault import db
+    from vinylvault.web import errors
+    from vinylvault.covers import extension
+    from vinylvault.web import inputs
 
     db.init_app(app)
-    images.init_app(app)
+    extension.init_app(app)
     errors.init_app(app)
     inputs.init_app(app)  # before the blueprints: its check runs ahead of theirs
 
     for name in _BLUEPRINT_MODULES:
         module = importlib.import_module(f"{__name__}.{name}")
         app.register_blueprint(module.bp)
-    from . import cli, scrobble, sync
+    from vinylvault import cli
+    from vinylvault.listening import scrobble
+    from vinylvault.library import sync
 
     cli.init_app(app)
     sync.init_app(app)

@@ -2,7 +2,7 @@
 
 ``init`` (run.sh calls it), ``demo``, ``remove-demo``, ``import-csv FILE``,
 ``sync`` and ``covers`` (fill in missing covers from Discogs). The owner's ``set-password`` and ``create-api-token`` live in
-:mod:`vinylvault.auth`.
+:mod:`vinylvault.access.auth`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,12 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from . import collection, csv_import, db, demo, sync
-from .discogs import DiscogsError
+from vinylvault import db
+from vinylvault.library import collection
+from vinylvault.library import csv_import
+from vinylvault.library import demo
+from vinylvault.library import sync
+from vinylvault.library.discogs import DiscogsError
 
 
 def _settings():

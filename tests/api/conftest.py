@@ -17,7 +17,8 @@ from flask.testing import FlaskClient
 from tests.engine.conftest import jpeg_bytes
 from tests.support.origin import Origin
 from tests.web.conftest import make_app, origin, owner_client, session_csrf
-from vinylvault import auth, db
+from vinylvault import db
+from vinylvault.access import auth
 
 #: Settings of the API tests on top of tests/web's BASE_SETTINGS.
 API_SETTINGS: dict[str, Any] = {"JOB_POLL_SECONDS": 0.05}

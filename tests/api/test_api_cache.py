@@ -12,11 +12,12 @@ import pytest
 
 from tests.api.conftest import API_SETTINGS, bearer, serve_covers, wait_for_job
 from tests.web.conftest import session_csrf
-from vinylvault import api_cache, images
+from vinylvault.covers import cache_api
+from vinylvault.covers import extension
 
 
 def _cache(app):
-    return app.extensions[images.COVERS]
+    return app.extensions[extension.COVERS]
 
 
 # --- stats and health ----------------------------------------------------------
@@ -38,7 +39,7 @@ def test_fresh_cache_is_healthy(client):
 
 
 def test_file_deleted_behind_the_index_is_degraded_drift(client, app, origin, monkeypatch):
-    monkeypatch.setattr(api_cache, "HEALTH_REUSE_SECONDS", 0.0)
+    monkeypatch.setattr(cache_api, "HEALTH_REUSE_SECONDS", 0.0)
     [url] = serve_covers(origin, 1)
     path = _cache(app).get_image(url, "detail")
     assert client.get("/api/cache/health").get_json()["status"] == "healthy"
@@ -51,14 +52,14 @@ def test_file_deleted_behind_the_index_is_degraded_drift(client, app, origin, mo
 
 
 def test_health_report_is_reused_briefly(client, app, monkeypatch):
-    monkeypatch.setattr(api_cache, "HEALTH_REUSE_SECONDS", 3600.0)
+    monkeypatch.setattr(cache_api, "HEALTH_REUSE_SECONDS", 3600.0)
     first = client.get("/api/cache/health").get_json()
     shutil.rmtree(_cache(app).cache_dir)
     assert client.get("/api/cache/health").get_json() == first
 
 
 def test_missing_cache_folder_is_unhealthy_503(client, app, monkeypatch):
-    monkeypatch.setattr(api_cache, "HEALTH_REUSE_SECONDS", 0.0)
+    monkeypatch.setattr(cache_api, "HEALTH_REUSE_SECONDS", 0.0)
     shutil.rmtree(_cache(app).cache_dir)
     response = client.get("/api/cache/health")
     assert response.status_code == 503
@@ -100,7 +101,8 @@ def test_clear_with_bearer_token(client, token):
 
 def test_mutating_endpoints_are_rate_limited_per_client(make_app):
     app = make_app(RATE_LIMIT_PER_MINUTE=2, **API_SETTINGS)
-    from vinylvault import auth, db
+    from vinylvault import db
+    from vinylvault.access import auth
 
     with app.app_context():
         token = auth.create_api_token(db.get_db(), "t")
@@ -149,7 +151,8 @@ def test_preload_needs_json_content_type(client, token):
 
 def test_preload_oversized_body_is_413(make_app):
     app = make_app(MAX_JSON_BYTES=2048, **API_SETTINGS)
-    from vinylvault import auth, db
+    from vinylvault import db
+    from vinylvault.access import auth
 
     with app.app_context():
         token = auth.create_api_token(db.get_db(), "t")
@@ -161,7 +164,8 @@ def test_preload_oversized_body_is_413(make_app):
 
 def test_preload_oversized_body_without_length_is_413(make_app):
     app = make_app(MAX_JSON_BYTES=2048, **API_SETTINGS)
-    from vinylvault import auth, db
+    from vinylvault import db
+    from vinylvault.access import auth
 
     with app.app_context():
         token = auth.create_api_token(db.get_db(), "t")
@@ -205,7 +209,8 @@ SSRF_CORPUS = [
 
 def test_ssrf_corpus_is_refused_at_request_time(make_app, origin):
     app = make_app(ALLOW_PRIVATE_SOURCES=False, **API_SETTINGS)
-    from vinylvault import auth, db
+    from vinylvault import db
+    from vinylvault.access import auth
 
     with app.app_context():
         token = auth.create_api_token(db.get_db(), "t")
@@ -219,7 +224,8 @@ def test_ssrf_corpus_is_refused_at_request_time(make_app, origin):
 
 def test_preload_lists_refused_urls_and_queues_the_rest(make_app):
     app = make_app(ALLOW_PRIVATE_SOURCES=False, **API_SETTINGS)
-    from vinylvault import auth, db
+    from vinylvault import db
+    from vinylvault.access import auth
 
     with app.app_context():
         token = auth.create_api_token(db.get_db(), "t")
@@ -291,7 +297,8 @@ def test_job_status_validates_the_id(client, job_id, code, error):
 
 def test_clear_scope_frees_that_scope_only(make_app, origin):
     app = make_app(MEMORY_CACHE_ENABLED=True, **API_SETTINGS)
-    from vinylvault import auth, db
+    from vinylvault import db
+    from vinylvault.access import auth
 
     with app.app_context():
         token = auth.create_api_token(db.get_db(), "t")

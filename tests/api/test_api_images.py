@@ -10,7 +10,9 @@ from flask import Flask
 
 from tests.api.conftest import bearer, serve_covers, wait_for_job
 from tests.web.conftest import session_csrf
-from vinylvault import collection, db, images
+from vinylvault import db
+from vinylvault.library import collection
+from vinylvault.covers import extension
 
 
 def add_album(app: Flask, album_id: int, cover_url: str = "", artist_image: str = "") -> None:
@@ -31,7 +33,7 @@ def add_album(app: Flask, album_id: int, cover_url: str = "", artist_image: str 
 
 
 def _cache(app: Flask):
-    return app.extensions[images.COVERS]
+    return app.extensions[extension.COVERS]
 
 
 def test_stats_count_each_kind(client, app, origin):

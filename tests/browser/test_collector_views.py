@@ -10,8 +10,9 @@ import config
 from tests.browser.conftest import PASSWORD, SITE_ENV, VIEWPORTS, Site, screenshot
 from tests.support.demo_site import prepare_demo_site
 from tests.support.servers import GunicornServer
-from vinylvault import collection, db
-from vinylvault.collection import WantRecord
+from vinylvault import db
+from vinylvault.library import collection
+from vinylvault.library.collection import WantRecord
 
 pytestmark = pytest.mark.browser
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.conftest import log_in, screenshot
-from vinylvault.security_headers import CONTENT_SECURITY_POLICY
+from vinylvault.web.security_headers import CONTENT_SECURITY_POLICY
 
 pytestmark = pytest.mark.browser
 

@@ -20,7 +20,9 @@ from tests.browser.conftest import PASSWORD, SITE_ENV, VIEWPORTS, Site, screensh
 from tests.browser.test_grid import LAYOUT_SHIFT_OBSERVER, SCROLL_TO_END, cover_requests
 from tests.support.demo_site import cover_cache, prepare_demo_site
 from tests.support.servers import GunicornServer
-from vinylvault import collection, db, demo
+from vinylvault import db
+from vinylvault.library import collection
+from vinylvault.library import demo
 
 pytestmark = pytest.mark.browser
 

@@ -23,7 +23,8 @@ from tests.support.browser import COVERS_ON_SCREEN, FIRST_SCREEN_PAINTED, PHONE,
 from tests.support.demo_site import prepare_demo_site
 from tests.support.live_site import LiveSite
 from tests.support.servers import ROOT, NginxServer
-from vinylvault import db, guest_links
+from vinylvault import db
+from vinylvault.access import guest_links
 
 pytestmark = pytest.mark.browser
 

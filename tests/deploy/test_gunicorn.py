@@ -16,7 +16,8 @@ import config
 from cache_engine.index import CacheIndex
 from tests.support.demo_site import cache_local_cover
 from tests.support.servers import ROOT, GunicornServer, app_environment, free_port, http_get
-from vinylvault import auth, db
+from vinylvault import db
+from vinylvault.access import auth
 
 HITS = 12
 RECYCLE_AFTER = 3

@@ -16,7 +16,9 @@ import pytest
 import config
 from tests.deploy.test_nginx import _expected_headers, _header_values
 from tests.support.servers import http_get
-from vinylvault import auth, db, lan
+from vinylvault import db
+from vinylvault.access import auth
+from vinylvault.web import lan
 
 LAN_HOST = "192.168.1.20"  # a Host header as a phone on the LAN sends it; nginx answers any
 

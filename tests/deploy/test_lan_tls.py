@@ -17,7 +17,7 @@ import pytest
 from tests.deploy.test_deploy_files import unit_entries
 from tests.support.fake_commands import calls, recording_command
 from tests.support.servers import LAN_TLS, ROOT
-from vinylvault import lan
+from vinylvault.web import lan
 
 FILES = {"ca.key": 0o600, "ca.crt": 0o644, "server.key": 0o600, "server.crt": 0o644}
 

@@ -133,7 +133,7 @@ def _header_values(
     import urllib.error
     import urllib.request
 
-    from vinylvault.security_headers import security_headers
+    from vinylvault.web.security_headers import security_headers
 
     request = urllib.request.Request(url, headers=headers or {})
     try:
@@ -145,7 +145,7 @@ def _header_values(
 
 
 def _expected_headers() -> dict[str, list[str]]:
-    from vinylvault.security_headers import security_headers
+    from vinylvault.web.security_headers import security_headers
 
     return {name: [value] for name, value in security_headers(False).items()}
 

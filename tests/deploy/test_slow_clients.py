@@ -23,7 +23,8 @@ from gunicorn_worker import MAX_HEAD_BYTES
 from tests.support.demo_site import prepare_demo_site
 from tests.support.servers import GunicornServer, http_get
 from tests.support.slow_clients import SlowClients
-from vinylvault import auth, db
+from vinylvault import db
+from vinylvault.access import auth
 
 SLOW_CLIENTS = 50
 DRIP_SECONDS = 2.0

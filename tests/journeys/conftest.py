@@ -18,7 +18,8 @@ import pytest
 
 from tests.support.browser import launch_chromium
 from tests.support.collection_site import CollectionSite, collection_site
-from vinylvault import collection, db
+from vinylvault import db
+from vinylvault.library import collection
 
 ALBUMS = 520
 

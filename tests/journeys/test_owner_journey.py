@@ -13,7 +13,8 @@ from tests.browser.conftest import VIEWPORTS, log_in
 from tests.support.collection_site import cover_jpeg
 from tests.support.demo_site import cover_cache
 from tests.support.grid_journey import SIDEWAYS_OVERFLOW, cards, scroll_by_flicks
-from vinylvault import collection, db
+from vinylvault import db
+from vinylvault.library import collection
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

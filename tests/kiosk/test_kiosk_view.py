@@ -10,7 +10,12 @@ from flask import Flask
 
 from tests.pages.conftest import BASE_SETTINGS, fill, set_owner_password
 from tests.support.apps import app_factory
-from vinylvault import collection, db, images, kiosk, lan, spins
+from vinylvault import db
+from vinylvault.library import collection
+from vinylvault.covers import extension
+from vinylvault.site import kiosk
+from vinylvault.web import lan
+from vinylvault.listening import spins
 
 KIOSK_HTML = re.compile(r'<html[^>]*class="kiosk"')
 
@@ -106,9 +111,9 @@ def test_attract_wall_holds_only_cached_covers(demo_app):
         conn = db.get_db()
         albums = collection.list_albums(conn, limit=collection.MAX_LIMIT).albums
         cached = [album for album in albums if album.image_url][:5]
-        done = images.get_cache().preload_images([album.image_url for album in cached])
+        done = extension.get_cache().preload_images([album.image_url for album in cached])
         assert all(done.values())
-        keys = {images.get_cache().lookup(album.image_url, "thumbnails").key for album in cached}
+        keys = {extension.get_cache().lookup(album.image_url, "thumbnails").key for album in cached}
     html = demo_app.test_client().get("/kiosk/attract").get_data(as_text=True)
     shown = set(re.findall(r'<img src="/cache/thumbnails/([0-9a-f]{64})\.webp"', html))
     assert shown == keys  # every cached cover, nothing uncached (no placeholder, no download)

@@ -3,7 +3,7 @@
 ``empty``: no albums. ``demo``: the demo collection, covers drawn locally.
 ``small``: a handful of hand-made albums covering every field the pages show
 (Discogs, CSV and demo sources). ``big``: 10,000 synthetic albums
-(:func:`vinylvault.demo.make_synthetic_collection`), built once per session
+(:func:`vinylvault.library.demo.make_synthetic_collection`), built once per session
 and copied for each test that uses it.
 """
 
@@ -19,8 +19,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.support.apps import app_factory
-from vinylvault import auth, collection, create_app, db, demo, images
-from vinylvault.collection import AlbumRecord, Label
+from vinylvault import create_app, db
+from vinylvault.access import auth
+from vinylvault.library import collection
+from vinylvault.library import demo
+from vinylvault.covers import extension
+from vinylvault.library.collection import AlbumRecord, Label
 
 PASSWORD = "correct horse battery"
 #: Covers point at a closed loopback port: registering them is real, fetching fails fast.
@@ -202,7 +206,7 @@ def big_app(tmp_path: Path, big_database: Path) -> Iterator[Flask]:
     shutil.copy(big_database, data / big_database.name)
     app = create_app({**BASE_SETTINGS, "DATA_DIR": data})
     yield app
-    images.shutdown(app)
+    extension.shutdown(app)
 
 
 @pytest.fixture(params=["empty", "demo", "small", "big"])

@@ -9,8 +9,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from vinylvault import collection, db
-from vinylvault.collection import AlbumRecord, Label
+from vinylvault import db
+from vinylvault.library import collection
+from vinylvault.library.collection import AlbumRecord, Label
 
 from .conftest import fill, log_in
 

@@ -7,7 +7,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
-from vinylvault.converters import AlbumIdConverter
+from vinylvault.web.converters import AlbumIdConverter
 
 CSV_ALBUM = -13  # SMALL's CSV copy (conftest)
 #: The GET routes taking an album id, as an owner opens them for the CSV copy.

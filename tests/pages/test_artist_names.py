@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from vinylvault import collection, db
-from vinylvault.collection import AlbumRecord
-from vinylvault.helpers import artist_name
+from vinylvault import db
+from vinylvault.library import collection
+from vinylvault.library.collection import AlbumRecord
+from vinylvault.covers.tags import artist_name
 
 from .conftest import COVER_BASE, fill, log_in
 

@@ -8,8 +8,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from vinylvault import collection, db
-from vinylvault.collection import AlbumRecord, WantRecord
+from vinylvault import db
+from vinylvault.library import collection
+from vinylvault.library.collection import AlbumRecord, WantRecord
 
 from .conftest import fill, form_csrf, log_in
 
@@ -159,7 +160,7 @@ def test_stats_chart_the_value_for_the_owner_only_and_say_why_a_point_is_left_ou
 
 
 def test_line_chart_shows_money_as_written_and_keeps_end_labels_inside():
-    from vinylvault.svg_charts import ChartError, line_chart
+    from vinylvault.site.charts import ChartError, line_chart
 
     chart = str(
         line_chart(

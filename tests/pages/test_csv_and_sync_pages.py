@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from tests.pages.test_setup import SHARED, post_setup
 from tests.support.fake_discogs import TOKEN, USERNAME, FakeDiscogs
-from vinylvault.collection import AlbumRecord
+from vinylvault.library.collection import AlbumRecord
 
 from .conftest import fill, form_csrf, log_in, set_owner_password
 

@@ -10,7 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
 
-from vinylvault import collection, db
+from vinylvault import db
+from vinylvault.library import collection
 
 from .conftest import COVER_BASE, form_csrf, log_in
 

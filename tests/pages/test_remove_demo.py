@@ -8,7 +8,9 @@ from flask import Flask
 
 from tests.pages.conftest import form_csrf, log_in
 from tests.support.demo_site import cache_local_cover
-from vinylvault import collection, db, demo
+from vinylvault import db
+from vinylvault.library import collection
+from vinylvault.library import demo
 
 
 def cache_the_demo(app: Flask) -> list[Path]:

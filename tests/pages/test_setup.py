@@ -15,7 +15,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.support.fake_discogs import TOKEN, USERNAME, FakeDiscogs
-from vinylvault import auth, collection, db, sync
+from vinylvault import db
+from vinylvault.access import auth
+from vinylvault.library import collection
+from vinylvault.library import sync
 
 from .conftest import PASSWORD, form_csrf
 

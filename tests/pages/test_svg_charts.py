@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from vinylvault.svg_charts import (
+from vinylvault.site.charts import (
     CHAR_PX,
     NOT_ENOUGH_DATA,
     ChartError,

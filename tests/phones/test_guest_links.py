@@ -14,7 +14,9 @@ from flask.testing import FlaskClient
 
 from tests.support.servers import ROOT, app_environment
 from tests.web.conftest import log_in, session_csrf
-from vinylvault import db, guest_links, lan
+from vinylvault import db
+from vinylvault.access import guest_links
+from vinylvault.web import lan
 
 
 def _new_link(app: Flask, expires: str = "week", label: str = "Friends") -> str:

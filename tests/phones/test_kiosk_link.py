@@ -12,7 +12,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.web.conftest import log_in, session_csrf
-from vinylvault import db, guest_links, kiosk
+from vinylvault import db
+from vinylvault.access import guest_links
+from vinylvault.site import kiosk
 
 #: A phone on the Wi-Fi, as the app sees it; Flask's test client is 127.0.0.1 (this machine) by default.
 PHONE = {"REMOTE_ADDR": "192.168.1.50"}

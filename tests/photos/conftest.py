@@ -25,8 +25,10 @@ from tests.web.conftest import (
     session_csrf,
     set_owner_password,
 )
-from vinylvault import auth, collection, db
-from vinylvault.collection import AlbumRecord
+from vinylvault import db
+from vinylvault.access import auth
+from vinylvault.library import collection
+from vinylvault.library.collection import AlbumRecord
 
 ALBUM = 1
 OTHER_ALBUM = 2

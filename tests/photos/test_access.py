@@ -12,8 +12,10 @@ import hashlib
 import pytest
 
 from tests.photos.conftest import ALBUM, OTHER_ALBUM, image_bytes, set_owner_password, upload_one
-from vinylvault import auth, collection, db
-from vinylvault.collection import AlbumRecord
+from vinylvault import db
+from vinylvault.access import auth
+from vinylvault.library import collection
+from vinylvault.library.collection import AlbumRecord
 
 VISIBILITIES = ("public", "private", "shared")
 VIEWERS = ("guest", "owner", "valid share", "revoked share", "other album's share")

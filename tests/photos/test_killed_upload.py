@@ -30,7 +30,7 @@ from PIL import Image
 from image_cache import LOCAL_PREFIX, key_for
 from tests.photos.conftest import ALBUM, image_bytes, stored, upload_one
 from tests.photos.upload_worker import STAGES
-from vinylvault.photos import ORPHAN_GRACE_SECONDS, PHOTO_SIZE_TYPES
+from vinylvault.photos.store import ORPHAN_GRACE_SECONDS, PHOTO_SIZE_TYPES
 
 WORKER = Path(__file__).with_name("upload_worker.py")
 #: Generous: the child imports Pillow and opens two databases before it gets there.

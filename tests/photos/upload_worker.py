@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 import config  # noqa: E402
 from cache_engine import files  # noqa: E402
 from vinylvault import db  # noqa: E402
-from vinylvault.photos import Photo, PhotoStore, Upload, open_photo_cache  # noqa: E402
+from vinylvault.photos.store import Photo, PhotoStore, Upload, open_photo_cache  # noqa: E402
 
 #: Where an upload can be stopped, in the order it passes them.
 STAGES = (

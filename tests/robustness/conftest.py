@@ -25,8 +25,10 @@ from PIL import Image
 from werkzeug.test import TestResponse
 
 from tests.web.conftest import PASSWORD, make_app, origin
-from vinylvault import auth, collection, db
-from vinylvault.collection import AlbumRecord
+from vinylvault import db
+from vinylvault.access import auth
+from vinylvault.library import collection
+from vinylvault.library.collection import AlbumRecord
 
 ALBUM = 1
 

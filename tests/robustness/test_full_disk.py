@@ -29,8 +29,10 @@ from tests.robustness.conftest import ALBUM, fill_site, jpeg
 from tests.support.disk import fill, free_bytes, mounted_tmpfs
 from tests.support.servers import GunicornServer
 from tests.web.conftest import log_in, make_app, origin, session_csrf  # noqa: F401  (fixtures)
-from vinylvault import collection, db, images
-from vinylvault.collection import AlbumRecord
+from vinylvault import db
+from vinylvault.library import collection
+from vinylvault.covers import extension
+from vinylvault.library.collection import AlbumRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 DISK_MB = 8
@@ -75,7 +77,7 @@ def test_background_conversions_stop_at_the_reserve_whatever_the_budget(small_di
     fill_site(app)
     urls = [origin.add_file(f"/cover-{n}.jpg", noisy_jpeg()) for n in range(30)]  # ~8 MB of WebP
     with app.app_context():
-        cache = images.get_cache()
+        cache = extension.get_cache()
     assert cache.queue(urls) == len(urls)
     _wait_until_idle(cache)
     stats = cache.get_cache_stats()
@@ -136,7 +138,7 @@ def _set_covers(app: Flask, urls: dict[int, str]) -> None:
 
 def _cache_path(app: Flask, url: str, size_type: str = "thumbnails") -> str:
     with app.app_context():
-        return f"/cache/{size_type}/{images.get_cache().key_for(url)}.webp"
+        return f"/cache/{size_type}/{extension.get_cache().key_for(url)}.webp"
 
 
 def _tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -145,7 +147,7 @@ def _tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 def _cached(app: Flask, url: str) -> bool:
     with app.app_context():
-        return images.get_cache().get_image(url, "thumbnails", wait=30) is not None
+        return extension.get_cache().get_image(url, "thumbnails", wait=30) is not None
 
 
 @pytest.fixture
@@ -160,7 +162,7 @@ def full_site(small_disk, make_app, origin):
     owner = app.test_client()
     assert log_in(owner).status_code == 302
     with app.app_context():
-        cache = images.get_cache()
+        cache = extension.get_cache()
         cache.register_sources([miss])  # known, not converted: what a page shows before its cover is in
         cache.flush()
     filler = fill(small_disk)
@@ -235,7 +237,7 @@ def test_on_a_full_card_batched_hits_wait_in_memory_with_one_log_line(full_site,
     app = full_site["app"]
     assert app.test_client().get(_cache_path(app, full_site["hit"])).status_code == 200
     with app.app_context():
-        cache = images.get_cache()
+        cache = extension.get_cache()
     pending = cache.index.recorder.pending()
     assert pending > 0
     caplog.clear()
@@ -279,7 +281,7 @@ def _cleanup_from_the_command_line(site) -> None:
 
 
 def test_cleanup_frees_a_full_card_while_the_server_is_stopped(full_site, caplog):
-    images.shutdown(full_site["app"])  # no process has the databases open any more
+    extension.shutdown(full_site["app"])  # no process has the databases open any more
     fill(full_site["disk"])
     _cleanup_from_the_command_line(full_site)
     assert free_bytes(full_site["disk"]) > 0
@@ -296,7 +298,7 @@ def test_on_a_full_card_clearing_frees_space_and_then_everything_works(full_site
     free_space(full_site)
     assert free_bytes(disk) > 0
     with app.app_context():
-        cache = images.get_cache()
+        cache = extension.get_cache()
         assert cache.lookup(full_site["hit"], "thumbnails") is None  # its file and its row are gone
     assert not list((disk / "data" / "cache" / "covers" / "thumbnails").rglob("*.webp"))
     assert _tracebacks(caplog) == []
@@ -339,8 +341,8 @@ def test_under_gunicorn_a_full_card_keeps_the_site_up_and_clear_frees_it(small_d
     assert _cached(app, hit)
     hit_path, miss_path = _cache_path(app, hit), _cache_path(app, miss)
     with app.app_context():
-        images.get_cache().register_sources([miss])
-    images.shutdown(app)
+        extension.get_cache().register_sources([miss])
+    extension.shutdown(app)
     env = {
         "VINYL_VAULT_MIN_FREE_DISK_MB": "1",
         "VINYL_VAULT_DEMO_WHEN_EMPTY": "false",

@@ -42,8 +42,10 @@ from werkzeug.test import TestResponse
 
 import vinylvault
 from tests.robustness.conftest import ALBUM, Caller, Site, ensure_photo, jpeg, owner_session
-from vinylvault import collection, inputs, pages
-from vinylvault.photos import Visibility
+from vinylvault.library import collection
+from vinylvault.web import inputs
+from vinylvault.site import pages
+from vinylvault.photos.store import Visibility
 
 # The cache's background workers draw retry jitter from ``random`` while hypothesis generates a request.
 pytestmark = pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
@@ -87,7 +89,7 @@ def read_names() -> tuple[str, ...]:
     is generated too.
     """
     names: set[str] = set()
-    for source in Path(vinylvault.__file__).parent.glob("*.py"):
+    for source in Path(vinylvault.__file__).parent.rglob("*.py"):
         text = source.read_text(encoding="utf-8")
         if "Blueprint(" not in text:
             continue

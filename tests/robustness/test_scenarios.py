@@ -26,8 +26,10 @@ from tests.robustness.conftest import ALBUM, ROBUST_SETTINGS, fill_site, site  #
 from tests.support.servers import GunicornServer
 from tests.support.disk import fill, mounted_tmpfs
 from tests.web.conftest import cached_cover
-from vinylvault import collection, db, images
-from vinylvault.collection import AlbumRecord
+from vinylvault import db
+from vinylvault.library import collection
+from vinylvault.covers import extension
+from vinylvault.library.collection import AlbumRecord
 from vinylvault.db import CorruptDatabase
 
 GARBAGE = b"this is not a database\x00\xff" * 2000
@@ -45,7 +47,7 @@ def _set_cover(app: Flask, url: str, album_id: int = ALBUM) -> None:
 
 def _cache_url(app: Flask, url: str, size_type: str = "thumbnails") -> str:
     with app.app_context():
-        return f"/cache/{size_type}/{images.get_cache().key_for(url)}.webp"
+        return f"/cache/{size_type}/{extension.get_cache().key_for(url)}.webp"
 
 
 # --- damaged databases ----------------------------------------------------------------------
@@ -56,7 +58,7 @@ def test_corrupt_cache_index_is_moved_aside_and_rebuilt(make_app, origin, caplog
     fill_site(app)
     entry = cached_cover(app, origin)
     settings = app.config["SETTINGS"]
-    images.shutdown(app)
+    extension.shutdown(app)
     index_path = Path(settings.CACHE_DATABASE_PATH)
     index_path.write_bytes(GARBAGE)
     for suffix in ("-wal", "-shm"):
@@ -101,7 +103,7 @@ def test_html_served_as_jpeg_renders_the_page_and_serves_a_placeholder(make_app,
     assert response.status_code == 200 and response.mimetype == "image/webp"
     assert response.headers["Cache-Control"] == "no-store"
     with app.app_context():
-        assert images.get_cache().is_failed(url)
+        assert extension.get_cache().is_failed(url)
     assert client.get(f"/album/{ALBUM}").status_code == 200  # and again, from the negative cache
 
 
@@ -115,7 +117,7 @@ def test_a_dripping_origin_does_not_hold_up_page_renders(make_app, origin):
     for path in ("/", f"/album/{ALBUM}", f"/now-playing/{ALBUM}", "/search?q=Band", "/api/collection"):
         assert client.get(path).status_code == 200, path
     with app.app_context():
-        cache = images.get_cache()
+        cache = extension.get_cache()
         # Rendered while the download had neither finished nor given up.
         assert cache.lookup(url, "thumbnails") is None and not cache.is_failed(url)
 
@@ -140,7 +142,7 @@ def test_full_disk_fails_the_conversion_cleanly_and_the_app_keeps_serving(make_a
     _set_cover(app, url)
     caplog.clear()
     with app.app_context():
-        assert images.get_cache().get_image(url, "thumbnails", wait=30) is None
+        assert extension.get_cache().get_image(url, "thumbnails", wait=30) is None
     tracebacks = [r for r in caplog.records if r.exc_info and r.levelno >= logging.ERROR]
     assert not tracebacks, tracebacks[0].getMessage()
     assert any("No space" in r.getMessage() or "space" in r.getMessage() for r in caplog.records)
@@ -234,7 +236,7 @@ def test_refused_text_is_a_400_through_gunicorn(make_app, tmp_path):
     """What the app refuses is a 400 naming the reason through the production server too."""
     app = make_app(**ROBUST_SETTINGS)
     token, _album = fill_site(app)
-    images.shutdown(app)
+    extension.shutdown(app)
     requests = [
         (b"GET /search?q=%00 HTTP/1.1", b""),
         (b"GET /album/%00 HTTP/1.1", b""),

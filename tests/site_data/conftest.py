@@ -11,7 +11,7 @@ import pytest
 import config
 from tests.support.fake_discogs import FakeDiscogs
 from vinylvault import db
-from vinylvault.discogs import DiscogsClient
+from vinylvault.library.discogs import DiscogsClient
 
 
 @pytest.fixture

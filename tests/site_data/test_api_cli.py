@@ -9,7 +9,8 @@ import pytest
 from flask import Flask
 
 from tests.web.conftest import make_app as web_make_app  # noqa: F401  (fixture)
-from vinylvault import collection, db
+from vinylvault import db
+from vinylvault.library import collection
 
 
 @pytest.fixture

@@ -5,8 +5,10 @@ from __future__ import annotations
 import random
 import pytest
 
-from vinylvault import collection, db, demo
-from vinylvault.collection import AlbumRecord, InvalidQuery, Label, list_albums, save_album, write_transaction
+from vinylvault import db
+from vinylvault.library import collection
+from vinylvault.library import demo
+from vinylvault.library.collection import AlbumRecord, InvalidQuery, Label, list_albums, save_album, write_transaction
 
 
 @pytest.fixture(scope="module")

@@ -23,11 +23,11 @@ RUN = 12
 MAX_DELAY = 0.5
 
 SYNC = (
-    "import config; from vinylvault import sync\n"
+    "import config; from vinylvault.library import sync\n"
     "try:\n    sync.sync_once(config.load())\nexcept sync.SyncBusy:\n    print('busy')\n"
 )
 OPEN_ALBUMS = (
-    "import config; from vinylvault import db, sync\n"
+    "import config; from vinylvault import db; from vinylvault.library import sync\n"
     "s = config.load(); conn = db.connect(s.DATABASE_PATH)\n"
     "for release_id in range(5_000_000, 5_000_012):\n"
     "    sync.ensure_release_details(conn, s, release_id)\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from vinylvault import collection
-from vinylvault.collection import AlbumRecord, WantRecord
+from vinylvault.library import collection
+from vinylvault.library.collection import AlbumRecord, WantRecord
 
 
 def copy(album_id: int, release_id: int, master_id: int, **fields) -> AlbumRecord:

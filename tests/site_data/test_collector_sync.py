@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from vinylvault import collection, sync
-from vinylvault.discogs import DiscogsUnavailable
+from vinylvault.library import collection
+from vinylvault.library import sync
+from vinylvault.library.discogs import DiscogsUnavailable
 
 PAGES_PATH = "/collection/folders/0/releases"
 WANTS_PATH = "/wants"

@@ -6,8 +6,9 @@ import io
 
 import pytest
 
-from vinylvault import collection, csv_import
-from vinylvault.csv_import import CSVImportError, import_csv
+from vinylvault.library import collection
+from vinylvault.library import csv_import
+from vinylvault.library.csv_import import CSVImportError, import_csv
 
 HEADER = (
     "Catalog#,Artist,Title,Label,Format,Rating,Released,release_id,CollectionFolder,Date Added,"

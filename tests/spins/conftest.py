@@ -16,8 +16,9 @@ from tests.pages.conftest import (
     make_app,
     set_owner_password,
 )
-from vinylvault import collection, db
-from vinylvault.collection import ReleaseDetails, Track
+from vinylvault import db
+from vinylvault.library import collection
+from vinylvault.library.collection import ReleaseDetails, Track
 
 #: Kind of Blue as Discogs lists it: two sides, durations, a heading to skip.
 KIND_OF_BLUE = [

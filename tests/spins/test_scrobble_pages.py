@@ -21,7 +21,10 @@ from tests.spins.conftest import (
     store_tracklist,
 )
 from tests.support.fake_scrobblers import LASTFM_KEY, LASTFM_SECRET, LASTFM_SESSION, LASTFM_USER, LB_TOKEN, FakeLastFM
-from vinylvault import collection, db, scrobble, spins
+from vinylvault import db
+from vinylvault.library import collection
+from vinylvault.listening import scrobble
+from vinylvault.listening import spins
 
 
 @pytest.fixture

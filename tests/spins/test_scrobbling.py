@@ -22,7 +22,10 @@ from tests.support.fake_scrobblers import (
     FakeLastFM,
     FakeListenBrainz,
 )
-from vinylvault import collection, db, scrobble, spins
+from vinylvault import db
+from vinylvault.library import collection
+from vinylvault.listening import scrobble
+from vinylvault.listening import spins
 
 T0 = 1_780_000_000.0
 SIDE_A = [562, 586, 337]
@@ -246,14 +249,14 @@ def test_the_signature_is_lastfms(fakes):
 
 
 def test_a_serving_process_starts_the_tick_and_its_shutdown_stops_it(make_app):
-    from vinylvault import images
+    from vinylvault.covers import extension
 
     served = make_app(TESTING=False, SCROBBLE_TICK_SECONDS=0.05)
     served.testing = False
-    assert images.SCROBBLES not in served.extensions  # building the app (CLI, tests) starts nothing
+    assert extension.SCROBBLES not in served.extensions  # building the app (CLI, tests) starts nothing
     assert served.test_client().get("/health").status_code == 200
-    ticker = served.extensions[images.SCROBBLES]
+    ticker = served.extensions[extension.SCROBBLES]
     thread = ticker._thread
     assert thread is not None and thread.is_alive()
-    images.shutdown(served)
-    assert not thread.is_alive() and images.SCROBBLES not in served.extensions
+    extension.shutdown(served)
+    assert not thread.is_alive() and extension.SCROBBLES not in served.extensions

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vinylvault.collection import Track
-from vinylvault.spins import Side, SideTrack, needle, parse_duration, side_name, sides_of
+from vinylvault.library.collection import Track
+from vinylvault.listening.spins import Side, SideTrack, needle, parse_duration, side_name, sides_of
 
 
 def _t(position: str, title: str = "t", duration: str = "3:00", kind: str = "track") -> Track:

@@ -8,7 +8,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.spins.conftest import KOB_ID, form_csrf, shift_spin
-from vinylvault import db, spins
+from vinylvault import db
+from vinylvault.listening import spins
 
 
 def _spin(client: FlaskClient, album_id: int = KOB_ID, side: str = "0"):

@@ -9,7 +9,9 @@ from datetime import datetime, timezone
 from flask import Flask
 from flask.testing import FlaskClient
 
-from vinylvault import collection, db, spins
+from vinylvault import db
+from vinylvault.library import collection
+from vinylvault.listening import spins
 
 NOW = datetime(2026, 12, 3, tzinfo=timezone.utc).timestamp()
 

@@ -8,7 +8,8 @@ from typing import Any, Callable, Iterator, Mapping
 
 from flask import Flask
 
-from vinylvault import create_app, images
+from vinylvault import create_app
+from vinylvault.covers import extension
 
 
 @contextlib.contextmanager
@@ -26,4 +27,4 @@ def app_factory(data_dir: Path, base_settings: Mapping[str, Any]) -> Iterator[Ca
         yield factory
     finally:
         for app in built:
-            images.shutdown(app)
+            extension.shutdown(app)

@@ -36,7 +36,8 @@ from tests.support.demo_site import cover_cache
 from tests.support.fake_discogs import FakeDiscogs
 from tests.support.origin import Origin
 from tests.support.servers import ROOT, GunicornServer, ServerFailed, app_environment
-from vinylvault import auth, db
+from vinylvault import db
+from vinylvault.access import auth
 
 DISCOGS_CORPUS = ROOT.parent / "shared" / "corpus" / "discogs"
 COVER_PATH = "/covers/"

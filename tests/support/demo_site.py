@@ -18,7 +18,9 @@ from PIL import Image
 import config
 from image_cache import ImageCache
 from tests.support.servers import ROOT, ServerFailed, app_environment
-from vinylvault import auth, collection, db
+from vinylvault import db
+from vinylvault.access import auth
+from vinylvault.library import collection
 
 
 def cover_cache(settings: config.Settings) -> ImageCache:

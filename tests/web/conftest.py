@@ -19,7 +19,9 @@ from PIL import Image
 
 from tests.support.apps import app_factory
 from tests.support.origin import origin
-from vinylvault import auth, db, images
+from vinylvault import db
+from vinylvault.access import auth
+from vinylvault.covers import extension
 
 PASSWORD = "correct horse battery"
 
@@ -95,6 +97,6 @@ def cached_cover(app: Flask, origin, path: str = "/cover.jpg", **size: int):
     """Serve a JPEG at ``path`` on the origin and cache it; return its thumbnail entry."""
     url = origin.add_file(path, jpeg(**size))
     with app.app_context():
-        cache = images.get_cache()
+        cache = extension.get_cache()
         assert cache.get_image(url, "thumbnails", wait=30)
         return cache.lookup(url, "thumbnails")

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from vinylvault import auth, collection, db
-from vinylvault.collection import AlbumRecord
+from vinylvault import db
+from vinylvault.access import auth
+from vinylvault.library import collection
+from vinylvault.library.collection import AlbumRecord
 
 from .conftest import PASSWORD, log_in, page_csrf_token, session_csrf, set_owner_password
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import image_cache
-from vinylvault import images
+from vinylvault.covers import extension
 
 from .conftest import cached_cover
 
@@ -16,7 +16,7 @@ def test_a_second_app_leaves_the_first_apps_cache_open(make_app, tmp_path):
     first_cache = first.extensions["image_cache"]
     assert image_cache.get_image_cache() is second.extensions["image_cache"]
     assert first_cache.get_cache_stats()["total_entries"] == 0  # still usable: not closed
-    images.shutdown(second)
+    extension.shutdown(second)
     assert image_cache.get_image_cache() is None
     assert first_cache.get_cache_stats()["total_entries"] == 0
 
@@ -29,7 +29,7 @@ def test_emitting_a_cached_covers_url_refreshes_recency_without_counting_a_hit(a
     hits_before = cache.get_cache_stats()["hits"]
     time.sleep(0.01)
     with app.test_request_context("/"):
-        from vinylvault.helpers import cover_img
+        from vinylvault.covers.tags import cover_img
 
         html = str(cover_img({"cover_url": entry.url, "artist": "A", "title": "T"}))
     assert entry.key in html

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vinylvault import images
+from vinylvault.covers import extension
 
 from .conftest import cached_cover, jpeg
 
@@ -37,7 +37,7 @@ def test_detail_size_is_served_too(app, client, origin):
     response = client.get(f"/cache/detail/{entry.key}.webp")
     assert response.status_code == 200 and response.mimetype == "image/webp"
     with app.app_context():
-        detail = images.get_cache().lookup_key(entry.key, "detail")
+        detail = extension.get_cache().lookup_key(entry.key, "detail")
     assert response.data == detail.path.read_bytes()
 
 
@@ -73,7 +73,7 @@ def test_hits_are_batched_in_memory_then_flushed(app, client, origin):
         assert client.get(_url(entry)).status_code == 200
     assert client.get(_url(entry), headers={"If-None-Match": f'"{entry.content_hash}"'}).status_code == 304
     with app.app_context():
-        cache = images.get_cache()
+        cache = extension.get_cache()
         assert cache.lookup_key(entry.key, "thumbnails").hits == 0  # nothing written per hit
         cache.flush()
         assert cache.lookup_key(entry.key, "thumbnails").hits == 4
@@ -102,7 +102,7 @@ def test_unknown_key_is_404(client):
 def test_known_source_is_converted_on_demand_once(app, client, origin):
     url = origin.add_file("/new.jpg", jpeg(400, 300))
     with app.app_context():
-        cache = images.get_cache()
+        cache = extension.get_cache()
         cache.register_sources([url])
         key = cache.key_for(url)
     first = client.get(f"/cache/thumbnails/{key}.webp")
@@ -116,7 +116,7 @@ def test_known_source_is_converted_on_demand_once(app, client, origin):
 def test_failing_source_gets_placeholder_never_cached(app, client, origin):
     url = origin.add_status("/gone.jpg", 404)
     with app.app_context():
-        cache = images.get_cache()
+        cache = extension.get_cache()
         cache.register_sources([url])
         key = cache.key_for(url)
         placeholder = Path(cache.get_placeholder_path("thumbnails")).read_bytes()
@@ -162,7 +162,7 @@ def test_x_accel_redirect_delivery(make_app, origin):
     # Placeholders come from memory in every delivery mode: no file a full disk could keep from being written.
     assert "X-Accel-Redirect" not in placeholder.headers
     with app.app_context():
-        assert placeholder.data == images.get_cache().placeholder_bytes("detail")
+        assert placeholder.data == extension.get_cache().placeholder_bytes("detail")
 
 
 def test_x_sendfile_delivery(make_app, origin):
@@ -246,7 +246,7 @@ def test_path_traversal_corpus_is_404_and_reads_nothing(app, client, origin, can
     for path in _traversal_corpus(entry.key):
         for method in (client.get, client.head):
             response = method(path)
-            # A NUL is refused at the edge (vinylvault/inputs.py) before any route looks.
+            # A NUL is refused at the edge (vinylvault/web/inputs.py) before any route looks.
             assert response.status_code == (400 if "%00" in path else 404), path
             assert CANARY not in response.data and b"SQLite format 3" not in response.data, path
     assert all(place.read_bytes() == CANARY for place in canaries)

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 from flask import Flask, render_template_string
 
-from vinylvault import images
+from vinylvault.covers import extension
 
 from .conftest import cached_cover, jpeg, set_owner_password
 
@@ -162,7 +162,7 @@ def test_rendering_never_downloads_and_queues_misses(make_app, origin):
         assert (img["width"], img["height"]) == ("150", "150")
         assert img["src"] == "/cache/placeholders/placeholder_thumbnails.webp"
     with app.app_context():
-        cache = images.get_cache()
+        cache = extension.get_cache()
         # Registered, so any worker can serve the key...
         assert [cache.source_url(cache.key_for(url)) for url in urls] == urls
         # ...and queued for the background fetcher.
@@ -174,11 +174,11 @@ def test_failed_source_points_to_placeholder_or_original(make_app, origin):
     app = make_app()
     url = origin.add_status("/broken.jpg", 500)
     with app.app_context():
-        images.get_cache().get_image(url, "thumbnails", wait=10)
+        extension.get_cache().get_image(url, "thumbnails", wait=10)
     img = _imgs(_render(app, "{{ cover_img(u) }}", u=url))[0]
     assert img["data-src"] == "/cache/placeholders/placeholder_thumbnails.webp"
     assert "data-srcset" not in img and "data-original-src" not in img
-    images.shutdown(app)
+    extension.shutdown(app)
 
     app = make_app(FALLBACK_TO_ORIGINAL=True)
     assert _render(app, "{{ get_thumbnail_url(u) }}", u=url) == url

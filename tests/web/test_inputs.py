@@ -1,4 +1,4 @@
-"""The text rules at the edge (vinylvault/inputs.py): what every query, form and JSON body may hold.
+"""The text rules at the edge (vinylvault/web/inputs.py): what every query, form and JSON body may hold.
 
 Each refusal is a 400 with one log line naming the field; under /api/ it is
 ``{"error", "detail"}``, elsewhere the site's error page. What is legitimate
@@ -18,8 +18,11 @@ from flask import Flask, request
 from flask.testing import FlaskClient
 from PIL import Image
 
-from vinylvault import auth, collection, db, inputs
-from vinylvault.collection import AlbumRecord
+from vinylvault import db
+from vinylvault.access import auth
+from vinylvault.library import collection
+from vinylvault.web import inputs
+from vinylvault.library.collection import AlbumRecord
 
 from .conftest import jpeg, page_csrf_token, session_csrf, set_owner_password
 
@@ -61,7 +64,7 @@ def photo_id(owner: FlaskClient) -> str:
 
 
 def refusal_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name == "vinylvault.errors" and "-> 400" in r.getMessage()]
+    return [r.getMessage() for r in caplog.records if r.name == "vinylvault.web.errors" and "-> 400" in r.getMessage()]
 
 
 def assert_api_refusal(response, error: str, field_text: str) -> None:

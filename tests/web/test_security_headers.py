@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from tests.photos.conftest import image_bytes, upload_one
-from vinylvault import auth, collection, db
-from vinylvault.collection import AlbumRecord
-from vinylvault.security_headers import CONTENT_SECURITY_POLICY
+from vinylvault import db
+from vinylvault.access import auth
+from vinylvault.library import collection
+from vinylvault.library.collection import AlbumRecord
+from vinylvault.web.security_headers import CONTENT_SECURITY_POLICY
 
 from .conftest import cached_cover, log_in, set_owner_password
 

@@ -9,7 +9,8 @@ import pytest
 import requests
 
 from tests.support.servers import GunicornServer
-from vinylvault import auth, db
+from vinylvault import db
+from vinylvault.access import auth
 
 from .conftest import PASSWORD, log_in, session_csrf, set_owner_password
 from .test_auth import _flask_cli

@@ -4,7 +4,7 @@
  * clearImageCache). Vanilla JS, no build step, no crypto.subtle: the keys in
  * the image URLs are computed by the server, never here.
  *
- * Markup contract (vinylvault/helpers.py renders it):
+ * Markup contract (vinylvault/covers/tags.py renders it):
  *   <img class="lazy-load" src="<preview data: URI or placeholder>"
  *        data-src data-srcset data-sizes data-original-src data-placeholder ...>
  * The class goes lazy-load -> loaded (real image shown) or errored (placeholder

@@ -1,5 +1,5 @@
 /* VinylVault's service worker: what a phone has seen stays browsable when the Pi is out of reach.
-   Served at /sw.js by vinylvault/pwa.py, which fills in SETTINGS (the deployment's version, the
+   Served at /sw.js by vinylvault/site/pwa.py, which fills in SETTINGS (the deployment's version, the
    files to pre-cache and the budgets); the rules are described there. */
 "use strict";
 

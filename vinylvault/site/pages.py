@@ -4,8 +4,8 @@ Every page is rendered on the server and works without JavaScript;
 ``static/pages.js`` only upgrades links and forms that already work (infinite
 scroll over the "Load more" link, arrow keys over the previous/next links).
 
-Query parameters are validated by :mod:`vinylvault.collection`; its
-:class:`~vinylvault.collection.InvalidQuery` becomes a 400 page here, never a
+Query parameters are validated by :mod:`vinylvault.library.collection`; its
+:class:`~vinylvault.library.collection.InvalidQuery` becomes a 400 page here, never a
 500. Writes are POST forms carrying the CSRF token and answer with a redirect
 (post/redirect/get), so reloading a page never repeats an action.
 
@@ -42,10 +42,20 @@ from werkzeug.exceptions import BadRequest
 import config
 from cache_engine.units import human_when, plural
 
-from . import auth, collection, csv_import, db, demo, discogs, errors, guest_links, scrobble, spins, sync
-from .svg_charts import bar_chart, column_chart, line_chart
+from vinylvault import db
+from vinylvault.access import auth
+from vinylvault.library import collection
+from vinylvault.library import csv_import
+from vinylvault.library import demo
+from vinylvault.library import discogs
+from vinylvault.web import errors
+from vinylvault.access import guest_links
+from vinylvault.listening import scrobble
+from vinylvault.listening import spins
+from vinylvault.library import sync
+from vinylvault.site.charts import bar_chart, column_chart, line_chart
 
-log = logging.getLogger("vinylvault.pages")
+log = logging.getLogger("vinylvault.site.pages")
 
 bp = Blueprint("pages", __name__)
 

@@ -34,9 +34,9 @@ from werkzeug.wsgi import wrap_file
 
 from image_cache import Entry, ImageCache
 
-from .images import get_cache
+from vinylvault.covers.extension import get_cache
 
-log = logging.getLogger("vinylvault.cache_routes")
+log = logging.getLogger("vinylvault.covers.routes")
 
 bp = Blueprint("cache_routes", __name__)
 

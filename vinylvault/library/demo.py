@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Callable, NamedTuple
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from . import collection
-from .collection import AlbumRecord, Label, ReleaseDetails, Track, write_transaction
+from vinylvault.library import collection
+from vinylvault.library.collection import AlbumRecord, Label, ReleaseDetails, Track, write_transaction
 
 if TYPE_CHECKING:
     from image_cache import ImageCache

@@ -27,7 +27,7 @@ from typing import Any
 from flask import Flask, current_app, g, url_for
 from markupsafe import Markup, escape
 
-from . import images
+from vinylvault.covers import extension
 
 SIZE_TYPES = ("thumbnails", "detail")
 _PENDING = "vv_cover_misses"
@@ -99,7 +99,7 @@ def _defer_fetch(url: str) -> None:
 def _queue_misses(response: Any) -> Any:
     pending = g.pop(_PENDING, None)
     if pending:
-        cache = images.get_cache()
+        cache = extension.get_cache()
         urls = list(pending)
         cache.register_sources(urls)
         cache.queue(urls)
@@ -110,7 +110,7 @@ def _resolve(url: str | None, size_type: str) -> tuple[str | None, Any]:
     """(key, entry) for ``url``: key None when there is nothing to serve from the cache."""
     if not isinstance(url, str) or not url.strip():
         return None, None
-    cache = images.get_cache()
+    cache = extension.get_cache()
     try:
         entry = cache.lookup(url, size_type)
     except ValueError:  # not even parseable as a URL (say "http://[::1"): show the placeholder

@@ -23,7 +23,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-log = logging.getLogger("vinylvault.discogs")
+log = logging.getLogger("vinylvault.library.discogs")
 
 #: Below this many remaining requests in the window, each request waits longer.
 SLOW_BELOW_REMAINING = 10

@@ -50,9 +50,9 @@ from cache_engine.files import write_atomically
 from cache_engine.memory_tier import MemoryTier
 from image_cache import LOCAL_PREFIX, Entry, ImageCache
 
-from . import db
+from vinylvault import db
 
-log = logging.getLogger("vinylvault.photos")
+log = logging.getLogger("vinylvault.photos.store")
 
 PHOTO_SIZE_TYPES = ("thumbnails", "detail", "square")
 #: Decoded format -> extensions a client may give it; the first is the one stored.

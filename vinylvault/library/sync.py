@@ -55,11 +55,12 @@ from flask import Flask
 
 import config
 
-from . import collection, db
-from .collection import AlbumRecord, Label, ReleaseDetails, Track, WantRecord, write_transaction
-from .discogs import DiscogsAuthError, DiscogsClient, DiscogsError, DiscogsNotFound
+from vinylvault import db
+from vinylvault.library import collection
+from vinylvault.library.collection import AlbumRecord, Label, ReleaseDetails, Track, WantRecord, write_transaction
+from vinylvault.library.discogs import DiscogsAuthError, DiscogsClient, DiscogsError, DiscogsNotFound
 
-log = logging.getLogger("vinylvault.sync")
+log = logging.getLogger("vinylvault.library.sync")
 
 PER_PAGE = 100
 LEASE_SECONDS = 600.0

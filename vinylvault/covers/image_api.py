@@ -22,14 +22,14 @@ from flask import Blueprint, current_app, jsonify
 
 from image_cache import ImageCache
 
-from . import collection
-from .api_cache import get_jobs, job_response, job_status_body
-from .auth import owner_required, rate_limit
-from .db import get_db
-from .errors import APIError
-from .images import PHOTO_STORE, get_cache
+from vinylvault.library import collection
+from vinylvault.covers.cache_api import get_jobs, job_response, job_status_body
+from vinylvault.access.auth import owner_required, rate_limit
+from vinylvault.db import get_db
+from vinylvault.web.errors import APIError
+from vinylvault.covers.extension import PHOTO_STORE, get_cache
 
-log = logging.getLogger("vinylvault.api_images")
+log = logging.getLogger("vinylvault.covers.image_api")
 
 bp = Blueprint("api_images", __name__, url_prefix="/api/images")
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Sequence
 
-from . import collection
-from .collection import Track, write_transaction
+from vinylvault.library import collection
+from vinylvault.library.collection import Track, write_transaction
 
 #: A vinyl/cassette position: side letters, then an optional track number ("A1", "B", "AA2", "C3a").
 _SIDE_POSITION = re.compile(r"^([A-Za-z]{1,2})(\d.*)?$")

@@ -20,7 +20,7 @@ owner or the album's share token; private: the owner):
 A photo the caller may not see answers exactly like one that does not exist
 (404), so its existence does not leak. Public derivatives may be kept by
 shared caches for a few minutes; the others are ``private``. A view is
-counted per request for a detail image (see :mod:`vinylvault.photos`).
+counted per request for a detail image (see :mod:`vinylvault.photos.store`).
 
 The album page's gallery (``templates/_photos.html``) calls the Jinja
 global ``photo_gallery(album_id)``; its forms post to ``/album/<id>/photos``,
@@ -35,12 +35,14 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, flash, jsonify, redirect, request, send_file, url_for
 
-from . import auth, db, images
-from .api_cache import read_json_body
-from .errors import APIError, handle_api_error
-from .photos import MIMETYPES, Access, NotFound, Photo, PhotoError, PhotoStore, Upload, Visibility
+from vinylvault import db
+from vinylvault.access import auth
+from vinylvault.covers import extension
+from vinylvault.covers.cache_api import read_json_body
+from vinylvault.web.errors import APIError, handle_api_error
+from vinylvault.photos.store import MIMETYPES, Access, NotFound, Photo, PhotoError, PhotoStore, Upload, Visibility
 
-log = logging.getLogger("vinylvault.api_photos")
+log = logging.getLogger("vinylvault.photos.views")
 
 bp = Blueprint("api_photos", __name__)
 
@@ -53,7 +55,7 @@ PATCH_FIELDS = frozenset({"title", "description", "visibility"})
 
 def get_store() -> PhotoStore:
     """The app's photo store."""
-    return current_app.extensions[images.PHOTO_STORE]
+    return current_app.extensions[extension.PHOTO_STORE]
 
 
 def current_access() -> Access:
@@ -338,7 +340,7 @@ def photo_gallery(album_id: int) -> dict[str, Any]:
 def _init(state: Any) -> None:
     app: Flask = state.app
     settings = app.config["SETTINGS"]
-    app.extensions[images.PHOTO_STORE] = PhotoStore(
-        settings.PHOTOS_DIR, settings.DATABASE_PATH, app.extensions[images.PHOTOS], settings
+    app.extensions[extension.PHOTO_STORE] = PhotoStore(
+        settings.PHOTOS_DIR, settings.DATABASE_PATH, app.extensions[extension.PHOTOS], settings
     )
     app.jinja_env.globals["photo_gallery"] = photo_gallery

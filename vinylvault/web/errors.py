@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from cache_engine.files import is_storage_full
 
-log = logging.getLogger("vinylvault.errors")
+log = logging.getLogger("vinylvault.web.errors")
 
 #: Longest piece of client input copied into one log line.
 LOG_FIELD_LIMIT = 200

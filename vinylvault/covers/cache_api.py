@@ -23,12 +23,13 @@ from cache_engine.fetch import Fetcher, FetchPolicy
 from cache_engine.health import UNHEALTHY, cache_health
 from cache_engine.jobs import JobQueue
 
-from .auth import owner_required, rate_limit
-from .errors import APIError
-from . import images, inputs
-from .images import get_cache
+from vinylvault.access.auth import owner_required, rate_limit
+from vinylvault.web.errors import APIError
+from vinylvault.covers import extension as covers_extension
+from vinylvault.web import inputs
+from vinylvault.covers.extension import get_cache
 
-log = logging.getLogger("vinylvault.api_cache")
+log = logging.getLogger("vinylvault.covers.cache_api")
 
 bp = Blueprint("api_cache", __name__, url_prefix="/api/cache")
 
@@ -44,7 +45,7 @@ _HEALTH_MEMO = "vv_cache_health"
 
 def get_jobs() -> JobQueue:
     """The app's job queue (created when the blueprint is registered)."""
-    return current_app.extensions[images.JOBS]
+    return current_app.extensions[covers_extension.JOBS]
 
 
 def read_json_body() -> Any:
@@ -207,12 +208,14 @@ def _start_jobs(state: Any) -> None:
 def init_jobs(app: Flask) -> JobQueue:
     """Create the app's :class:`JobQueue` over its cache and start the runner thread.
 
-    :func:`vinylvault.images.shutdown` stops it with the cache.
+    :func:`vinylvault.covers.extension.shutdown` stops it with the cache.
     """
     settings = app.config["SETTINGS"]
     queue = JobQueue(
-        app.extensions[images.COVERS], lease_seconds=settings.JOB_LEASE_SECONDS, poll_seconds=settings.JOB_POLL_SECONDS
+        app.extensions[covers_extension.COVERS],
+        lease_seconds=settings.JOB_LEASE_SECONDS,
+        poll_seconds=settings.JOB_POLL_SECONDS,
     )
-    app.extensions[images.JOBS] = queue
+    app.extensions[covers_extension.JOBS] = queue
     queue.start()
     return queue

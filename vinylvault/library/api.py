@@ -18,9 +18,11 @@ from typing import Any, Mapping
 
 from flask import Blueprint, current_app, jsonify, request
 
-from . import collection, db, images
-from .collection import Album, InvalidQuery
-from .errors import APIError
+from vinylvault import db
+from vinylvault.library import collection
+from vinylvault.covers import extension
+from vinylvault.library.collection import Album, InvalidQuery
+from vinylvault.web.errors import APIError
 
 bp = Blueprint("api_collection", __name__)
 
@@ -99,7 +101,7 @@ def _database_check() -> dict[str, Any]:
 def _cache_check() -> dict[str, Any]:
     """The cover cache's index answers; no file scan (health is polled every few seconds)."""
     try:
-        stats = images.get_cache().get_cache_stats()
+        stats = extension.get_cache().get_cache_stats()
     except Exception as exc:  # noqa: BLE001 - any failure to read the cache is the finding
         return {"ok": False, "detail": f"cache error: {type(exc).__name__}"}
     return {"ok": True, "entries": stats.get("total_entries", 0)}

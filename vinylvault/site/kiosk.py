@@ -26,7 +26,12 @@ from markupsafe import Markup
 
 import config
 
-from . import auth, collection, db, images, lan, spins
+from vinylvault import db
+from vinylvault.access import auth
+from vinylvault.covers import extension
+from vinylvault.library import collection
+from vinylvault.listening import spins
+from vinylvault.web import lan
 
 bp = Blueprint("kiosk", __name__)
 
@@ -106,7 +111,7 @@ def wall_covers(conn: sqlite3.Connection, limit: int = WALL_COVERS) -> list[tupl
     Only cached covers: the wall never shows a placeholder and never makes
     the Pi download or convert anything while nobody is looking.
     """
-    cache = images.get_cache()
+    cache = extension.get_cache()
     # Twice the need: a few covers may not be cached yet. No touch(): random covers must not look recently used.
     rows = conn.execute(
         "SELECT id FROM albums WHERE cover_url != '' OR thumb_url != '' ORDER BY random() LIMIT ?", (limit * 2,)

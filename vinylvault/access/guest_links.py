@@ -3,7 +3,7 @@
 A guest link is ``/guest/<token>``. Opening it stores the sha256 of the token
 in the visitor's session cookie and sends them to the collection; from then on
 they browse as any guest does (public photos only, none of the owner's tools:
-:mod:`vinylvault.auth` and the photo access rules are unchanged).
+:mod:`vinylvault.access.auth` and the photo access rules are unchanged).
 
 On a LAN the site is open to guests anyway, so a link only matters with
 ``GUESTS_NEED_LINK`` on: then every page but login, set-up, the app shell
@@ -36,10 +36,12 @@ from werkzeug.exceptions import Forbidden
 
 from cache_engine.files import is_storage_full
 
-from . import auth, db, kiosk
-from .collection import write_transaction
+from vinylvault import db
+from vinylvault.access import auth
+from vinylvault.library.collection import write_transaction
+from vinylvault.site import kiosk
 
-log = logging.getLogger("vinylvault.guest_links")
+log = logging.getLogger("vinylvault.access.guest_links")
 
 bp = Blueprint("guest_links", __name__, cli_group=None)
 

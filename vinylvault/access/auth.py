@@ -58,9 +58,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from cache_engine.files import is_storage_full
 
-from . import db, errors
+from vinylvault import db
+from vinylvault.web import errors
 
-log = logging.getLogger("vinylvault.auth")
+log = logging.getLogger("vinylvault.access.auth")
 
 bp = Blueprint("auth", __name__, cli_group=None)
 

@@ -21,18 +21,20 @@ from flask import Flask, current_app
 import image_cache
 from image_cache import ImageCache
 
-from . import db, helpers, photos
-from .demo import DEMO_COVERS
+from vinylvault import db
+from vinylvault.covers import tags
+from vinylvault.photos import store as photos_store
+from vinylvault.library.demo import DEMO_COVERS
 
 COVERS = "image_cache"
-#: The preload/sync job runner (vinylvault.api_cache) works on the cache: it stops first.
+#: The preload/sync job runner (vinylvault.covers.cache_api) works on the cache: it stops first.
 JOBS = "image_jobs"
-#: The owner photos' derivatives (vinylvault.photos): their own ImageCache in
+#: The owner photos' derivatives (vinylvault.photos.store): their own ImageCache in
 #: PHOTOS_DIR/derived, never under COVERS_DIR, which nginx serves without access checks.
 PHOTOS = "photo_cache"
-#: The PhotoStore over it (created by vinylvault.api_photos); flushes view counts at shutdown.
+#: The PhotoStore over it (created by vinylvault.photos.views); flushes view counts at shutdown.
 PHOTO_STORE = "photo_store"
-#: The scrobble tick (vinylvault.scrobble): it writes to the collection database, so it stops first.
+#: The scrobble tick (vinylvault.listening.scrobble): it writes to the collection database, so it stops first.
 SCROBBLES = "scrobble_ticker"
 EXIT_HOOK = "vv_exit_hook"
 
@@ -60,11 +62,11 @@ def init_app(app: Flask) -> None:
     # An earlier app's cache (tests create several) stays open for that app.
     image_cache.install_image_cache(cache)
     app.extensions[COVERS] = cache
-    app.extensions[PHOTOS] = photos.open_photo_cache(settings, memory=cache.memory)
+    app.extensions[PHOTOS] = photos_store.open_photo_cache(settings, memory=cache.memory)
     # At exit, the whole ordered shutdown: the job runner must stop before the caches close.
     app.extensions[EXIT_HOOK] = hook = functools.partial(shutdown, app)
     atexit.register(hook)
-    helpers.init_app(app)
+    tags.init_app(app)
 
 
 def get_cache() -> ImageCache:

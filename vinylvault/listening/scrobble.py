@@ -48,11 +48,14 @@ from flask.cli import with_appcontext
 
 import config
 
-from . import collection, db, images, spins
-from .collection import write_transaction
-from .helpers import artist_name
+from vinylvault import db
+from vinylvault.library import collection
+from vinylvault.covers import extension
+from vinylvault.listening import spins
+from vinylvault.library.collection import write_transaction
+from vinylvault.covers.tags import artist_name
 
-log = logging.getLogger("vinylvault.scrobble")
+log = logging.getLogger("vinylvault.listening.scrobble")
 
 SERVICES = ("listenbrainz", "lastfm")
 SERVICE_NAMES = {"listenbrainz": "ListenBrainz", "lastfm": "Last.fm"}
@@ -544,7 +547,7 @@ class ScrobbleTicker:
 
     Built on the same pattern as the cover job runner
     (:class:`cache_engine.jobs.JobQueue`): one daemon thread, an Event to stop
-    it, and :func:`vinylvault.images.shutdown` stops it before the caches
+    it, and :func:`vinylvault.covers.extension.shutdown` stops it before the caches
     and the database close. Each tick opens its own connection.
     """
 
@@ -608,7 +611,7 @@ def init_app(app: Flask) -> None:
     Not in ``create_app`` itself: CLI commands and tests build apps too and
     must not send anything in the background. Every worker runs a tick: the
     queue's keys and claims make that safe, and whichever worker is alive
-    keeps the listens flowing. :func:`vinylvault.images.shutdown` stops it.
+    keeps the listens flowing. :func:`vinylvault.covers.extension.shutdown` stops it.
     """
     app.cli.add_command(scrobbles_command)
     settings = app.config["SETTINGS"]
@@ -617,12 +620,12 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _start_ticker() -> None:
-        if images.SCROBBLES in app.extensions:
+        if extension.SCROBBLES in app.extensions:
             return
         with _start_lock:
-            if images.SCROBBLES not in app.extensions:
+            if extension.SCROBBLES not in app.extensions:
                 ticker = ScrobbleTicker(settings, settings.USER_AGENT)
-                app.extensions[images.SCROBBLES] = ticker
+                app.extensions[extension.SCROBBLES] = ticker
                 ticker.start()
 
 

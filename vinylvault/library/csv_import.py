@@ -33,8 +33,8 @@ from typing import BinaryIO, Iterator
 
 from cache_engine.units import plural
 
-from . import collection
-from .collection import AlbumRecord, Label, write_transaction
+from vinylvault.library import collection
+from vinylvault.library.collection import AlbumRecord, Label, write_transaction
 
 MAX_BYTES = 20 * 1024 * 1024
 REQUIRED_COLUMNS = ("Artist", "Title")

@@ -39,7 +39,8 @@ from PIL import Image, ImageDraw
 
 import config
 
-from . import auth, kiosk
+from vinylvault.access import auth
+from vinylvault.site import kiosk
 
 bp = Blueprint("pwa", __name__, cli_group=None)
 

@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from cache_engine.files import is_storage_full
 
-log = logging.getLogger("vinylvault.collection")
+log = logging.getLogger("vinylvault.library.collection")
 
 #: Sort name -> its columns after the first one, which carry the ties (ascending).
 SORTS: dict[str, tuple[str, ...]] = {

@@ -1,0 +1,1 @@
+"""The collection: its queries, and the ways it gets in (Discogs sync, CSV import, the demo)."""

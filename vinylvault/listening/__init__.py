@@ -1,0 +1,1 @@
+"""Records being played: spins and sides, history, and the scrobble queue to ListenBrainz and Last.fm."""
