@@ -134,6 +134,13 @@ class Settings:
     BIND: str = _setting(
         "0.0.0.0:8080", "Where gunicorn listens: host:port (127.0.0.1:8080 behind nginx) or unix:/path/to.sock."
     )
+    HTTPS_PORT: int = _setting(
+        0,
+        "Port nginx serves HTTPS on with the LAN certificate of deploy/lan_tls.py (443 as shipped); 0: no HTTPS. "
+        "When set, the guests' QR code opens the HTTPS address and plain-HTTP pages show the way to it.",
+        minimum=0,
+        maximum=65535,
+    )
     FILE_DELIVERY: str = _setting(
         "direct",
         "How cache files are sent: direct, x-accel-redirect or x-sendfile.",
@@ -354,7 +361,12 @@ def _validate(settings: Settings) -> None:
             raise ConfigError(f"{ENV_PREFIX}{f.name}={value!r}: must be one of {', '.join(meta['choices'])}")
     if settings.NEGATIVE_CACHE_MAX_SECONDS < settings.NEGATIVE_CACHE_MIN_SECONDS:
         raise ConfigError(f"{ENV_PREFIX}NEGATIVE_CACHE_MAX_SECONDS must not be below NEGATIVE_CACHE_MIN_SECONDS")
-    parse_bind(settings.BIND)
+    bind = parse_bind(settings.BIND)
+    if settings.HTTPS_PORT and settings.HTTPS_PORT == bind.port:
+        raise ConfigError(
+            f"{ENV_PREFIX}HTTPS_PORT={settings.HTTPS_PORT}: that is gunicorn's plain-HTTP port (BIND); "
+            "HTTPS is nginx's port, 443 as shipped"
+        )
     if settings.THUMBNAIL_SIZE > settings.DETAIL_SIZE:
         raise ConfigError(f"{ENV_PREFIX}THUMBNAIL_SIZE must not exceed DETAIL_SIZE")
     if settings.GUEST_URL and not settings.GUEST_URL.startswith(("http://", "https://")):

@@ -8,6 +8,7 @@ cd "$(dirname "$0")"
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 [ -x /usr/sbin/nginx ] || need_apt+=(nginx)   # tests/deploy runs the shipped nginx site
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)              # ... with deploy/lan_tls.py's certificate
 command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)        # tests/kiosk checks deploy/kiosk's scripts
 command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)      # ... and verifies its systemd unit
 command -v desktop-file-validate >/dev/null 2>&1 || need_apt+=(desktop-file-utils)  # ... and its autostart entry

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import subprocess
 from typing import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 import zxingcpp
@@ -167,6 +168,37 @@ def test_admin_page_qr_code_decodes_to_the_guest_address(kiosk_site, new_page):
     assert decode_qr(qr) == address
     screenshot(page, "kiosk-admin-qr-pi")
     assert violations(page) == []
+
+
+@pytest.fixture(scope="module")
+def locked_kiosk_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """:data:`KIOSK_ENV` with GUESTS_NEED_LINK on: only the owner, the kiosk and guests with a link get in."""
+    env = {**KIOSK_ENV, "VINYL_VAULT_GUESTS_NEED_LINK": "true"}
+    with demo_site(tmp_path_factory.mktemp("locked-kiosk-site"), env) as running:
+        yield running
+
+
+@pytest.mark.parametrize("viewport", ["pi", "phone"])
+def test_when_guests_need_a_link_the_kiosks_code_carries_one_that_opens(locked_kiosk_site, new_page, viewport):
+    page = kiosk_page(new_page, viewport)
+    assert page.goto(locked_kiosk_site.url("/?kiosk=1")).status == 200  # the kiosk itself is let in
+    attract = page.locator("[data-attract]")
+    attract.wait_for(state="visible", timeout=ATTRACT_WAIT_MS)
+    address = page.locator(".attract__address").inner_text()
+    assert urlsplit(address).path.startswith("/guest/vg_")
+    assert f"{urlsplit(address).scheme}://{urlsplit(address).netloc}" in lan_urls()
+    assert decode_qr(page.locator(".attract .qr")) == address
+    box = page.locator(".attract__address").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= VIEWPORTS[viewport]["width"]  # the long address fits
+    screenshot(page, f"kiosk-attract-guest-link-{viewport}")
+    assert violations(page) == []
+
+    # A phone that scans it (here the same site on 127.0.0.1: the code's LAN address is nginx's port 80).
+    guest = new_page(viewport=VIEWPORTS["phone"])
+    assert guest.goto(locked_kiosk_site.url("/")).status == 403
+    guest.goto(locked_kiosk_site.url(urlsplit(address).path))
+    guest.wait_for_url(locked_kiosk_site.url("/"))
+    assert guest.locator("a.card").count() > 0
 
 
 # Last: a play counted here makes the record "spinning" for the rest of the session.

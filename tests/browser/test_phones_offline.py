@@ -2,21 +2,27 @@
 
 The site runs with GUESTS_NEED_LINK on, so the phone first opens a guest link,
 as a visitor would after scanning the code. Each test runs at the Pi's
-800x480 and at a 390x844 phone.
+800x480 and at a 390x844 phone, on 127.0.0.1 (a secure context like
+localhost); the offline test also runs at the phone through deploy/vinylvault.conf's
+HTTPS, with the LAN certificate deploy/lan_tls.py makes, as a phone on the
+Wi-Fi that trusts its authority reaches the Pi.
 """
 
 from __future__ import annotations
 
-from typing import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
 
 import config
 from tests.browser.conftest import PASSWORD, SITE_ENV, log_in, screenshot
 from tests.support.apps import app_factory
-from tests.support.browser import COVERS_ON_SCREEN, FIRST_SCREEN_PAINTED, PHONE, PI_SCREEN
+from tests.support.browser import COVERS_ON_SCREEN, FIRST_SCREEN_PAINTED, PHONE, PI_SCREEN, launch_chromium
 from tests.support.demo_site import prepare_demo_site
 from tests.support.live_site import LiveSite
+from tests.support.servers import ROOT, NginxServer
 from vinylvault import db
 from vinylvault.access import guest_links
 
@@ -64,9 +70,10 @@ def _wait_for_control(page) -> None:
     page.wait_for_function(CONTROLLED)
 
 
-def _guest_link(live_site) -> str:
+def _guest_link(live_site, url: Callable[[str], str] | None = None) -> str:
+    """A new day-long guest link, at ``url`` (default: the site's own address)."""
     with live_site.app.app_context():
-        return live_site.url("/guest/" + guest_links.create_link(db.get_db(), "day", "Phone test"))
+        return (url or live_site.url)("/guest/" + guest_links.create_link(db.get_db(), "day", "Phone test"))
 
 
 @pytest.fixture(scope="module")
@@ -83,10 +90,47 @@ def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
             site.stop()
 
 
+@pytest.fixture(scope="module")
+def lan_https(live_site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[NginxServer]:
+    """The shipped nginx site in front of the live site: HTTPS with a LAN certificate of its own."""
+    settings = live_site.app.config["SETTINGS"]
+    with NginxServer(
+        tmp_path_factory.mktemp("phones-nginx"),
+        upstream_port=live_site.port,
+        covers_dir=settings.COVERS_DIR,
+        static_dir=ROOT / "vinylvault" / "static",
+    ) as web:
+        yield web
+
+
+@pytest.fixture(scope="module")
+def trusting_browser(playwright_driver, lan_https):
+    """Chromium taking the LAN certificate as valid, as a phone that trusts the authority does."""
+    browser = launch_chromium(playwright_driver, trusted_cert=Path(lan_https.tls_dir, "server.crt"))
+    yield browser
+    browser.close()
+
+
+@dataclass
+class Origin:
+    """Where the phone opens the site, and the browser that does."""
+
+    url: Callable[[str], str]
+    browser: object
+
+
 @pytest.fixture
-def phone(browser, live_site, request):
+def origin(request, browser, live_site) -> Origin:
+    """``localhost`` (default): the live site itself; ``lan-https``: through nginx's HTTPS."""
+    if getattr(request, "param", "localhost") == "localhost":
+        return Origin(live_site.url, browser)
+    return Origin(request.getfixturevalue("lan_https").https_url, request.getfixturevalue("trusting_browser"))
+
+
+@pytest.fixture
+def phone(origin, request):
     """A fresh browser context at the requested viewport; closed afterwards, with no CSP violation seen."""
-    context = browser.new_context(viewport=VIEWPORTS[request.param], service_workers="allow")
+    context = origin.browser.new_context(viewport=VIEWPORTS[request.param], service_workers="allow")
     context.set_default_timeout(20_000)
     violations: list[str] = []
     context.on("console", lambda message: "Content Security Policy" in message.text and violations.append(message.text))
@@ -125,11 +169,14 @@ def _installable(page) -> None:
     assert sizes and all(declared == real for declared, real in sizes), sizes
 
 
-@pytest.mark.parametrize("phone", list(VIEWPORTS), indirect=True)
-def test_seen_pages_stay_browsable_offline(phone, live_site, request):
+@pytest.mark.parametrize(
+    "phone, origin", [("pi", "localhost"), ("phone", "localhost"), ("phone", "lan-https")], indirect=True
+)
+def test_seen_pages_stay_browsable_offline(phone, origin, live_site, request):
     name = request.node.callspec.id
     page = phone.new_page()
-    page.goto(_guest_link(live_site))
+    page.goto(_guest_link(live_site, origin.url))
+    assert page.evaluate("window.isSecureContext")
     _wait_for_control(page)
     _installable(page)
     downloads: list[str] = []  # what the worker itself asks the network for
@@ -138,26 +185,41 @@ def test_seen_pages_stay_browsable_offline(phone, live_site, request):
     grid = _wait_for_covers_in_the_worker(page)
     assert downloads and len(downloads) == len(set(downloads)), downloads
     album_href = page.locator("a.card").first.get_attribute("href")
-    page.goto(live_site.url(album_href))
+    page.goto(origin.url(album_href))
     album = _wait_for_covers_in_the_worker(page)
     album_title = page.locator("h1").inner_text()
 
     phone.set_offline(True)
     try:
-        page.goto(live_site.url("/"))
+        page.goto(origin.url("/"))
         assert page.locator("a.card").count() > 0
         assert _wait_for_covers_in_the_worker(page) == grid
         screenshot(page, f"phones-offline-grid-{name}")
-        page.goto(live_site.url(album_href))
+        page.goto(origin.url(album_href))
         assert page.locator("h1").inner_text() == album_title
         assert _wait_for_covers_in_the_worker(page) == album
+        screenshot(page, f"phones-offline-album-{name}")
 
-        page.goto(live_site.url("/stats"))  # never opened on this phone
+        page.goto(origin.url("/stats"))  # never opened on this phone
         assert page.locator("h1").inner_text() == "The record player is out of reach"
         assert page.evaluate(OVERFLOWING) == []
         screenshot(page, f"phones-offline-page-{name}")
     finally:
         phone.set_offline(False)
+
+
+def test_without_trusting_the_authority_a_phone_browses_but_keeps_nothing(browser, lan_https, live_site):
+    """What the trusted runs above rely on: a certificate warning clicked through is no secure context
+    for a service worker."""
+    context = browser.new_context(viewport=PHONE, service_workers="allow", ignore_https_errors=True)
+    try:
+        page = context.new_page()
+        page.goto(_guest_link(live_site, lan_https.https_url))
+        assert page.locator("a.card").count() > 0
+        refusal = page.evaluate("navigator.serviceWorker.register('/sw.js').then(() => '', e => e.message)")
+        assert "SSL certificate error" in refusal
+    finally:
+        context.close()
 
 
 @pytest.mark.parametrize("phone", list(VIEWPORTS), indirect=True)

@@ -11,7 +11,7 @@ from typing import Iterator
 import pytest
 
 from tests.support.demo_site import cache_local_cover
-from tests.support.servers import NGINX_BINARY, GunicornServer, NginxServer
+from tests.support.servers import NGINX_BINARY, GunicornServer, NginxServer, free_port
 
 # Big enough for gzip_min_length, like the real stylesheet.
 STYLESHEET = "".join(f".cover-{i} {{ width: {i}px; height: {i}px; }}\n" for i in range(200))
@@ -42,7 +42,7 @@ def _require_nginx() -> None:
 
 @contextlib.contextmanager
 def running_stack(root: Path, **app_env: str) -> Iterator[Stack]:
-    """Start gunicorn (one worker: enough here, and quick) and nginx in front of it."""
+    """Start gunicorn (one worker: enough here, and quick) and nginx in front of it, on HTTP and HTTPS."""
     _require_nginx()
     data_dir = root / "data"
     covers_dir = data_dir / "cache" / "covers"
@@ -50,9 +50,17 @@ def running_stack(root: Path, **app_env: str) -> Iterator[Stack]:
     covers_dir.mkdir(parents=True)
     static_dir.mkdir()
     (static_dir / "style.css").write_text(STYLESHEET)
-    env = {"VINYL_VAULT_TRUSTED_PROXIES": "127.0.0.1", "VINYL_VAULT_DEMO_WHEN_EMPTY": "false", **app_env}
+    https_port = free_port()
+    env = {
+        "VINYL_VAULT_TRUSTED_PROXIES": "127.0.0.1",
+        "VINYL_VAULT_DEMO_WHEN_EMPTY": "false",
+        "VINYL_VAULT_HTTPS_PORT": str(https_port),
+        **app_env,
+    }
     with GunicornServer(data_dir, log_path=root / "gunicorn.log", workers=1, env=env) as app:
-        with NginxServer(root / "nginx", upstream_port=app.port, covers_dir=covers_dir, static_dir=static_dir) as web:
+        with NginxServer(
+            root / "nginx", upstream_port=app.port, covers_dir=covers_dir, static_dir=static_dir, https_port=https_port
+        ) as web:
             yield Stack(app, web, data_dir, covers_dir, static_dir)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import ssl
 
 import pytest
 
@@ -125,7 +126,9 @@ def test_covers_are_not_recompressed(stack, cached_key):
 # --- security headers on what nginx sends itself ------------------------------------
 
 
-def _header_values(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, list[str]]]:
+def _header_values(
+    url: str, headers: dict[str, str] | None = None, context: ssl.SSLContext | None = None
+) -> tuple[int, dict[str, list[str]]]:
     """(status, every value of each security header): a header sent twice shows twice."""
     import urllib.error
     import urllib.request
@@ -134,7 +137,7 @@ def _header_values(url: str, headers: dict[str, str] | None = None) -> tuple[int
 
     request = urllib.request.Request(url, headers=headers or {})
     try:
-        response = urllib.request.urlopen(request, timeout=10)
+        response = urllib.request.urlopen(request, timeout=10, context=context)
     except urllib.error.HTTPError as error:
         response = error
     with response:

@@ -16,6 +16,7 @@ from typing import Iterator
 
 import pytest
 
+from tests.support.fake_commands import calls, recording_command
 from tests.support.servers import ROOT
 
 KIOSK = ROOT / "deploy" / "kiosk"
@@ -175,20 +176,8 @@ def local_site() -> Iterator[str]:
         server.server_close()
 
 
-def fake_chromium(folder: Path) -> Path:
-    """A ``chromium`` on PATH that writes its arguments as JSON and exits."""
-    folder.mkdir()
-    record = folder / "args.json"
-    script = folder / "chromium"
-    script.write_text(
-        f'#!/bin/sh\nexec python3 -c \'import json, sys; json.dump(sys.argv[1:], open("{record}", "w"))\' "$@"\n'
-    )
-    script.chmod(0o755)
-    return record
-
-
 def test_launcher_opens_the_site_in_chromium_kiosk_mode(tmp_path: Path, local_site: str):
-    record = fake_chromium(tmp_path / "bin")
+    record = recording_command(tmp_path / "bin", "chromium")
     prefs = tmp_path / ".local/state/vinylvault-kiosk/chromium/Default/Preferences"
     prefs.parent.mkdir(parents=True)
     prefs.write_text('{"profile":{"exit_type":"Crashed","exited_cleanly":false}}')
@@ -197,7 +186,7 @@ def test_launcher_opens_the_site_in_chromium_kiosk_mode(tmp_path: Path, local_si
         env={"HOME": str(tmp_path), "PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", "VINYLVAULT_KIOSK_URL": local_site},
     )
     assert result.returncode == 0, result.stderr
-    args = json.loads(record.read_text())
+    (args,) = calls(record)
     assert set(KIOSK_FLAGS) <= set(args)
     assert args[-1] == local_site
     assert f"--user-data-dir={prefs.parent.parent}" in args
@@ -206,7 +195,7 @@ def test_launcher_opens_the_site_in_chromium_kiosk_mode(tmp_path: Path, local_si
 
 
 def test_launcher_gives_up_with_one_line_when_the_site_never_answers(tmp_path: Path):
-    record = fake_chromium(tmp_path / "bin")
+    record = recording_command(tmp_path / "bin", "chromium")
     result = run(
         LAUNCHER,
         env={

@@ -161,6 +161,55 @@ def test_guest_url_setting_wins(make_app):
     assert guest_address(app, "raspberrypi.local:8080") == "http://records.home"
 
 
+@pytest.mark.parametrize(
+    "https_port, host, expected",
+    [
+        (443, "localhost:8080", "https://{lan}"),  # the Pi's own screen: its LAN address
+        (8443, "127.0.0.1", "https://{lan}:8443"),
+        (443, "raspberrypi.local", "https://raspberrypi.local"),  # a name the LAN certificate carries
+        (443, "192.168.1.20:80", "https://192.168.1.20"),
+    ],
+)
+def test_with_https_the_guests_open_the_https_address(make_app, https_port, host, expected):
+    app = make_app(HTTPS_PORT=https_port, BIND="127.0.0.1:8080")
+    set_owner_password(app)
+    assert guest_address(app, host) == expected.format(lan=lan.lan_address())
+
+
+def test_guest_url_wins_over_https(make_app):
+    app = make_app(HTTPS_PORT=443, GUEST_URL="http://records.home")
+    set_owner_password(app)
+    assert guest_address(app, "localhost") == "http://records.home"
+
+
+def test_a_page_that_came_over_https_gives_its_own_https_address(make_app):
+    # Through nginx on 443 without HTTPS_PORT set: the scheme nginx reports, not http.
+    app = make_app(TRUSTED_PROXIES=("127.0.0.1",))
+    set_owner_password(app)
+    html = (
+        app.test_client()
+        .get("/kiosk/attract?fragment=1", headers={"Host": "raspberrypi.local", "X-Forwarded-Proto": "https"})
+        .get_data(as_text=True)
+    )
+    assert re.search(r'<strong class="attract__address">([^<]+)</strong>', html).group(1) == "https://raspberrypi.local"
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"HTTPS_PORT": 70000}, "HTTPS_PORT=70000: must be at most 65535"),
+        ({"HTTPS_PORT": -1}, "HTTPS_PORT=-1: must be at least 0"),
+        ({"HTTPS_PORT": 8080, "BIND": "0.0.0.0:8080"}, "HTTPS_PORT=8080: that is gunicorn's plain-HTTP port"),
+    ],
+)
+def test_https_port_is_checked(tmp_path, settings, message):
+    import config
+
+    with pytest.raises(config.ConfigError, match=re.escape(message)):
+        config.load(DATA_DIR=tmp_path, **settings)
+    assert config.load({"VINYL_VAULT_HTTPS_PORT": "443"}, DATA_DIR=tmp_path).HTTPS_PORT == 443
+
+
 def test_guest_url_must_be_a_web_address(tmp_path):
     import config
 

@@ -7,14 +7,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.support.servers import ROOT, app_environment
-from tests.web.conftest import session_csrf
+from tests.web.conftest import log_in, session_csrf
 from vinylvault import db
 from vinylvault.access import guest_links
+from vinylvault.web import lan
 
 
 def _new_link(app: Flask, expires: str = "week", label: str = "Friends") -> str:
@@ -110,7 +112,9 @@ def test_the_owner_makes_lists_and_revokes_links_on_the_admin_page(owner_client:
     made = owner_client.post("/admin/guest-links", data={"csrf_token": csrf, "expires": "day", "label": "Sam"})
     assert made.status_code == 303 and made.headers["Location"].endswith("/admin#guest-links-h")
     admin = owner_client.get("/admin").get_data(as_text=True)
-    link = re.search(r"shown this once\): (http://localhost/guest/vg_[\w-]+)", admin).group(1)
+    # At the guests' address, not the owner's localhost.
+    link = re.search(r"shown this once\): (http://[\d.]+:8080/guest/vg_[\w-]+)", admin).group(1)
+    assert urlsplit(link).hostname == lan.lan_address()
     row = re.search(
         r'<tr><td>Sam<br><span class="muted">vg_.{4}…</span></td>\s*<td>made (\d{4}-\d\d-\d\d \d\d:\d\d)'
         r'<br>ends (\d{4}-\d\d-\d\d \d\d:\d\d)<br><span class="muted">last used never</span>',
@@ -119,7 +123,7 @@ def test_the_owner_makes_lists_and_revokes_links_on_the_admin_page(owner_client:
     assert row and row.group(1) < row.group(2)
 
     guest = owner_client.application.test_client()
-    assert guest.get(link.removeprefix("http://localhost")).status_code == 303
+    assert guest.get(urlsplit(link).path).status_code == 303
     assert guest.get("/").status_code == 200
 
     revoke = re.search(r'action="(/admin/guest-links/\d+/revoke)"', admin).group(1)
@@ -127,7 +131,9 @@ def test_the_owner_makes_lists_and_revokes_links_on_the_admin_page(owner_client:
     assert owner_client.post(revoke, data={"csrf_token": csrf}).status_code == 303
     assert guest.get("/").status_code == 403
     assert owner_client.post(revoke, data={"csrf_token": csrf}).status_code == 404
-    assert "No guest links yet." in owner_client.get("/admin").get_data(as_text=True)
+    left = owner_client.get("/admin").get_data(as_text=True)
+    assert "<tr><td>Sam" not in left
+    assert "<tr data-kiosk-link><td>Kiosk screen" in left  # the QR code's own, made when the page first showed it
 
 
 def test_a_bad_expiry_is_a_400(owner_client: FlaskClient):
@@ -167,3 +173,12 @@ def test_cli_makes_lists_and_revokes_links(make_app, tmp_path: Path):
     again = _flask(data, "revoke-guest-link", "1")
     assert again.returncode == 1 and "no guest link number 1" in again.stderr
     assert _links(app) == []
+
+
+def test_a_new_link_is_shown_at_the_guests_address(make_app):
+    app = make_app(GUESTS_NEED_LINK=True, GUEST_URL="https://records.home")
+    owner = app.test_client()
+    assert log_in(owner).status_code == 302
+    owner.post("/admin/guest-links", data={"csrf_token": session_csrf(owner), "expires": "day"})
+    admin = owner.get("/admin").get_data(as_text=True)
+    assert re.search(r"shown this once\): https://records\.home/guest/vg_[\w-]+", admin)

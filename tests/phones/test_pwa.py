@@ -118,3 +118,48 @@ def test_owner_pages_are_never_stored_guest_pages_may_be(make_app):
     assert 'href="/admin"' not in shell.get_data(as_text=True)
     assert 'name="csrf-token"' not in shell.get_data(as_text=True)
     assert 'name="csrf-token"' in owner.get("/").get_data(as_text=True)
+
+
+# --- The way to HTTPS (HTTPS_PORT, nginx with deploy/lan_tls.py's certificate) ---------------------
+
+LAN_HOST = {"Host": "192.168.1.20"}
+
+
+def invited(client, path: str = "/", **headers: str) -> bool:
+    answer = client.get(path, headers={**LAN_HOST, **headers})
+    assert answer.status_code == 200, path
+    return "data-https-invite" in answer.get_data(as_text=True)
+
+
+def test_plain_http_pages_show_the_way_to_https_without_redirecting(make_app):
+    client = make_app(HTTPS_PORT=443, TRUSTED_PROXIES=("127.0.0.1",)).test_client()
+    assert invited(client, "/") and invited(client, "/stats")
+    assert not invited(client, "/", **{"X-Forwarded-Proto": "https"})  # already there
+    assert not invited(client, "/secure")  # the page itself
+    assert "data-https-invite" not in client.get("/", headers={"Host": "localhost:8080"}).get_data(as_text=True)
+    assert not invited(client, "/?kiosk=1")  # a public screen installs nothing
+
+
+def test_a_forwarded_scheme_is_believed_only_from_a_trusted_proxy(make_app):
+    client = make_app(HTTPS_PORT=443).test_client()
+    assert invited(client, "/", **{"X-Forwarded-Proto": "https"})
+
+
+def test_no_https_no_invitation_and_no_secure_page(make_app):
+    client = make_app().test_client()
+    assert not invited(client, "/")
+    assert client.get("/secure", headers=LAN_HOST).status_code == 404
+
+
+def test_the_secure_page_gives_the_certificate_the_steps_and_the_address(make_app):
+    client = make_app(HTTPS_PORT=8443).test_client()
+    html = client.get("/secure", headers=LAN_HOST).get_data(as_text=True)
+    assert 'href="/vinylvault-ca.crt" download="vinylvault-ca.crt"' in html
+    assert "CA certificate" in html and "Certificate Trust Settings" in html
+    assert 'href="https://192.168.1.20:8443/" data-secure-address' in html
+
+
+def test_guests_without_a_link_can_read_the_secure_page(make_app):
+    client = make_app(HTTPS_PORT=443, GUESTS_NEED_LINK=True).test_client()
+    assert client.get("/", headers=LAN_HOST).status_code == 403
+    assert client.get("/secure", headers=LAN_HOST).status_code == 200

@@ -6,6 +6,11 @@ downloads a browser here: it is pointed at ``/usr/bin/chromium``.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import subprocess
+from pathlib import Path
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -37,11 +42,26 @@ FIRST_SCREEN_PAINTED = f"""() => {{
 }}"""
 
 
-def launch_chromium(playwright, bfcache: bool = False):
+def spki_sha256(cert: Path) -> str:
+    """The base64 sha256 of a PEM certificate's public key, as ``--ignore-certificate-errors-spki-list`` takes it."""
+    public_key = subprocess.run(
+        ["openssl", "x509", "-in", str(cert), "-noout", "-pubkey"], capture_output=True, check=True
+    ).stdout
+    der = subprocess.run(
+        ["openssl", "pkey", "-pubin", "-outform", "der"], input=public_key, capture_output=True, check=True
+    ).stdout
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+def launch_chromium(playwright, bfcache: bool = False, trusted_cert: Path | None = None):
     """Headless Debian chromium with the flags a sandboxed test machine needs.
 
     ``bfcache`` keeps the back/forward cache every real chromium has, which
-    Playwright turns off by default.
+    Playwright turns off by default. ``trusted_cert``: a server certificate
+    chromium takes as valid, as a phone that trusts its authority does (a
+    secure context: service workers allowed), where Playwright's
+    ``ignore_https_errors`` only lets the page load.
     """
     ignored = ["--disable-back-forward-cache"] if bfcache else None
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, ignore_default_args=ignored)
+    trust = [f"--ignore-certificate-errors-spki-list={spki_sha256(trusted_cert)}"] if trusted_cert else []
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + trust, ignore_default_args=ignored)

@@ -10,7 +10,8 @@ work directory, so tests can run them side by side and leave nothing behind::
 
 :class:`NginxServer` runs the shipped site file ``deploy/vinylvault.conf``
 itself, with only its paths and ports substituted, so the tests check what a
-Pi actually installs.
+Pi actually installs; its HTTPS port uses a LAN certificate that
+``deploy/lan_tls.py`` makes in the work directory (naming 127.0.0.1 too).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -28,6 +30,7 @@ from typing import Mapping
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_SITE = ROOT / "deploy" / "vinylvault.conf"
+LAN_TLS = ROOT / "deploy" / "lan_tls.py"
 NGINX_BINARY = "/usr/sbin/nginx"
 
 #: What deploy/vinylvault.conf says, and what tests put in its place.
@@ -35,6 +38,8 @@ SITE_STATIC_DIR = "/opt/vinylvault/vinylvault/static/"
 SITE_COVERS_DIR = "/var/cache/vinylvault/covers"
 SITE_UPSTREAM = "server 127.0.0.1:8080;"
 SITE_LISTEN = ("listen 80 default_server;", "listen [::]:80 default_server;")
+SITE_LISTEN_TLS = ("listen 443 ssl http2 default_server;", "listen [::]:443 ssl http2 default_server;")
+SITE_TLS_DIR = "/etc/vinylvault/tls/"
 
 
 class ServerFailed(RuntimeError):
@@ -82,11 +87,14 @@ def wait_until_listening(port: int, process: subprocess.Popen, log_path: Path, t
 
 
 def http_get(
-    url: str, headers: Mapping[str, str] | None = None, timeout: float = 10.0
+    url: str, headers: Mapping[str, str] | None = None, timeout: float = 10.0, context: ssl.SSLContext | None = None
 ) -> tuple[int, dict[str, str], bytes]:
-    """GET ``url`` without following redirects: (status, headers, body); 4xx/5xx are answers too."""
+    """GET ``url`` without following redirects: (status, headers, body); 4xx/5xx are answers too.
+
+    ``context`` verifies an ``https://`` server (the LAN authority's, say).
+    """
     request = urllib.request.Request(url, headers=dict(headers or {}))
-    opener = urllib.request.build_opener(_NoRedirect)
+    opener = urllib.request.build_opener(_NoRedirect, urllib.request.HTTPSHandler(context=context))
     try:
         with opener.open(request, timeout=timeout) as response:
             return response.status, dict(response.headers.items()), response.read()
@@ -219,7 +227,19 @@ class GunicornServer(_Subprocess):
         return self.log_path.read_text(errors="replace")
 
 
-def render_nginx_site(*, port: int, upstream_port: int, covers_dir: Path, static_dir: Path) -> str:
+def make_lan_tls(folder: Path) -> Path:
+    """Run ``deploy/lan_tls.py`` into ``folder``, adding 127.0.0.1 to the names: the folder."""
+    result = subprocess.run(
+        [sys.executable, str(LAN_TLS), "--dir", str(folder), "--name", "127.0.0.1"], capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise ServerFailed(f"{LAN_TLS} failed: {result.stderr.strip()}")
+    return folder
+
+
+def render_nginx_site(
+    *, port: int, https_port: int, upstream_port: int, covers_dir: Path, static_dir: Path, tls_dir: Path
+) -> str:
     """deploy/vinylvault.conf with its paths and ports replaced for a test run.
 
     Fails loudly when the shipped file no longer contains what is replaced,
@@ -230,6 +250,9 @@ def render_nginx_site(*, port: int, upstream_port: int, covers_dir: Path, static
         (SITE_UPSTREAM, f"server 127.0.0.1:{upstream_port};"),
         (SITE_LISTEN[0], f"listen 127.0.0.1:{port};"),
         (SITE_LISTEN[1], ""),
+        (SITE_LISTEN_TLS[0], f"listen 127.0.0.1:{https_port} ssl http2;"),
+        (SITE_LISTEN_TLS[1], ""),
+        (SITE_TLS_DIR, f"{Path(tls_dir)}/"),
         (SITE_STATIC_DIR, f"{Path(static_dir)}/"),
         (SITE_COVERS_DIR, str(Path(covers_dir))),
     ]
@@ -241,7 +264,11 @@ def render_nginx_site(*, port: int, upstream_port: int, covers_dir: Path, static
 
 
 class NginxServer(_Subprocess):
-    """nginx in the foreground serving deploy/vinylvault.conf from a work directory."""
+    """nginx in the foreground serving deploy/vinylvault.conf from a work directory, HTTP and HTTPS.
+
+    ``tls_dir`` holds the LAN certificate (``deploy/lan_tls.py``'s files);
+    without one, one is made in the work directory.
+    """
 
     def __init__(
         self,
@@ -252,6 +279,8 @@ class NginxServer(_Subprocess):
         static_dir: Path,
         worker_processes: int = 1,
         port: int | None = None,
+        https_port: int | None = None,
+        tls_dir: Path | None = None,
     ) -> None:
         self.workdir = Path(workdir)
         self.upstream_port = upstream_port
@@ -259,10 +288,15 @@ class NginxServer(_Subprocess):
         self.static_dir = Path(static_dir)
         self.worker_processes = worker_processes
         self.port = port or free_port()
+        self.https_port = https_port or free_port()
+        self.tls_dir = Path(tls_dir) if tls_dir else self.workdir / "tls"
         self.log_path = self.workdir / "error.log"
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
+
+    def https_url(self, path: str) -> str:
+        return f"https://127.0.0.1:{self.https_port}{path}"
 
     def config_text(self) -> str:
         """A complete nginx.conf around the site, writing only under ``workdir``."""
@@ -274,7 +308,12 @@ class NginxServer(_Subprocess):
         # pytest tmp_path (mode 0700).
         user = "user root root;\n" if os.geteuid() == 0 else ""
         site = render_nginx_site(
-            port=self.port, upstream_port=self.upstream_port, covers_dir=self.covers_dir, static_dir=self.static_dir
+            port=self.port,
+            https_port=self.https_port,
+            upstream_port=self.upstream_port,
+            covers_dir=self.covers_dir,
+            static_dir=self.static_dir,
+            tls_dir=self.tls_dir,
         )
         return (
             f"{user}worker_processes {self.worker_processes};\n"
@@ -293,6 +332,8 @@ class NginxServer(_Subprocess):
 
     def start(self) -> None:
         (self.workdir / "temp").mkdir(parents=True, exist_ok=True)
+        if not (self.tls_dir / "server.crt").exists():
+            make_lan_tls(self.tls_dir)
         conf = self.workdir / "nginx.conf"
         conf.write_text(self.config_text())
         self.process = subprocess.Popen(

@@ -442,6 +442,29 @@ def client_ip() -> str:
     return address
 
 
+def is_this_machine() -> bool:
+    """Whether the visitor is a browser on this machine itself (the kiosk screen): a loopback client,
+    connected directly, or through a trusted proxy that names a loopback client.
+
+    A request through an untrusted proxy comes from 127.0.0.1 too, but
+    carries ``X-Forwarded-For``: it never counts (nginx in front without
+    ``TRUSTED_PROXIES`` must not make every visitor "this machine").
+    """
+    if not _is_trusted(request.remote_addr or "") and "X-Forwarded-For" in request.headers:
+        return False
+    try:
+        return ipaddress.ip_address(client_ip()).is_loopback
+    except ValueError:
+        return False
+
+
+def is_secure_request() -> bool:
+    """Whether the visitor reached the site over HTTPS: directly, or through a trusted proxy that says so."""
+    if request.is_secure:
+        return True
+    return _is_trusted(request.remote_addr or "") and request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+
+
 def hit_rate_limit(conn: sqlite3.Connection, bucket: str, per_minute: int, now: float | None = None) -> int:
     """Count one request in ``bucket``; return 0 if allowed, else seconds to wait.
 
@@ -527,11 +550,7 @@ class SessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
     def get_cookie_secure(self, app: Flask) -> bool:
-        if request.is_secure:
-            return True
-        return (
-            _is_trusted(request.remote_addr or "") and request.headers.get("X-Forwarded-Proto", "").lower() == "https"
-        )
+        return is_secure_request()
 
 
 @bp.record_once

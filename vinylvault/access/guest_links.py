@@ -7,15 +7,23 @@ they browse as any guest does (public photos only, none of the owner's tools:
 
 On a LAN the site is open to guests anyway, so a link only matters with
 ``GUESTS_NEED_LINK`` on: then every page but login, set-up, the app shell
-(:data:`OPEN_PREFIXES`) and the covers asks for a live link or the owner. Each
+(:data:`OPEN_PREFIXES`) and the covers asks for a live link, the owner, or the
+kiosk on the machine's own screen (:func:`is_kiosk_screen`). Each
 guarded request looks the link's row up again (one indexed read), so a revoked
 or expired link locks its guests out at once, in every worker. Only token
 hashes are stored; ``last_used_at`` is rewritten at most hourly.
+
+The kiosk's QR code needs a link it can draw again and again: :func:`kiosk_link`,
+made on first need, never expiring, revoked like any other (the next code
+carries a new one). Its token is derived from the secret key and a stored
+nonce, so it too is stored only as a hash.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import logging
 import secrets
 import sqlite3
@@ -30,6 +38,8 @@ from cache_engine.files import is_storage_full
 
 from vinylvault import db
 from vinylvault.access import auth
+from vinylvault.library.collection import write_transaction
+from vinylvault.site import kiosk
 
 log = logging.getLogger("vinylvault.access.guest_links")
 
@@ -42,8 +52,9 @@ SESSION_FIELD = "guest_link"
 EXPIRY_CHOICES: dict[str, float | None] = {"day": 86400.0, "week": 7 * 86400.0, "never": None}
 LAST_USED_RESOLUTION_SECONDS = 3600
 MAX_LABEL_LENGTH = 100
+KIOSK_LABEL = "Kiosk screen"
 #: Reachable without a link when GUESTS_NEED_LINK is on: logging in, set-up,
-#: the link itself, assets and the phone app shell. Covers are named by the
+#: the link itself, assets and the phone app shell (with the way to HTTPS). Covers are named by the
 #: hash of their source and nginx serves them without asking the app anyway.
 OPEN_PREFIXES = (
     "/login",
@@ -57,6 +68,7 @@ OPEN_PREFIXES = (
     "/manifest.webmanifest",
     "/sw.js",
     "/offline",
+    "/secure",
 )
 
 NEED_LINK_DETAIL = (
@@ -93,11 +105,50 @@ def create_link(conn: sqlite3.Connection, expires: str = "week", label: str = ""
     return token
 
 
+def _kiosk_token(secret: str | bytes, nonce: str) -> str:
+    key = secret if isinstance(secret, bytes) else secret.encode("utf-8")
+    digest = hmac.new(key, f"vinylvault kiosk guest link\0{nonce}".encode(), hashlib.sha256).digest()
+    return TOKEN_PREFIX + base64.urlsafe_b64encode(digest[:18]).decode("ascii")
+
+
+def _current_kiosk_token(conn: sqlite3.Connection, secret: str | bytes) -> str | None:
+    """The kiosk link's token, or ``None`` when there is none or it was made under another secret key."""
+    row = conn.execute("SELECT token_hash, kiosk_nonce FROM guest_links WHERE kiosk_nonce IS NOT NULL").fetchone()
+    if row is None:
+        return None
+    token = _kiosk_token(secret, row["kiosk_nonce"])
+    return token if hmac.compare_digest(_hash(token), row["token_hash"]) else None
+
+
+def kiosk_link(conn: sqlite3.Connection, secret: str | bytes, now: float | None = None) -> str:
+    """The token of the kiosk screen's guest link, made now if there is none (it never expires).
+
+    One read when it exists. A link left from an earlier secret key cannot
+    be drawn any more: it is replaced, which locks out its guests as a
+    revocation would.
+    """
+    token = _current_kiosk_token(conn, secret)
+    if token is not None:
+        return token
+    with write_transaction(conn):
+        token = _current_kiosk_token(conn, secret)  # another worker may just have made it
+        if token is None:
+            conn.execute("DELETE FROM guest_links WHERE kiosk_nonce IS NOT NULL")
+            nonce = secrets.token_hex(16)
+            token = _kiosk_token(secret, nonce)
+            conn.execute(
+                "INSERT INTO guest_links (label, token_hash, hint, created_at, kiosk_nonce) VALUES (?, ?, ?, ?, ?)",
+                (KIOSK_LABEL, _hash(token), token[:7], time.time() if now is None else now, nonce),
+            )
+    return token
+
+
 def list_links(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Every link's id, label, hint, created_at, expires_at, last_used_at and ``expired`` flag."""
+    """Every link's id, label, hint, created_at, expires_at, last_used_at, ``kiosk`` and ``expired`` flags."""
     now = time.time()
     rows = conn.execute(
-        "SELECT id, label, hint, created_at, expires_at, last_used_at FROM guest_links ORDER BY id"
+        "SELECT id, label, hint, created_at, expires_at, last_used_at, kiosk_nonce IS NOT NULL AS kiosk"
+        " FROM guest_links ORDER BY id"
     ).fetchall()
     return [{**dict(row), "expired": row["expires_at"] is not None and row["expires_at"] <= now} for row in rows]
 
@@ -125,6 +176,26 @@ def live_link(conn: sqlite3.Connection, token_hash: str, now: float | None = Non
     return row["id"]
 
 
+def is_kiosk_screen() -> bool:
+    """Whether this is the kiosk on the machine's own screen: the kiosk view, from this machine."""
+    return kiosk.kiosk_requested() and auth.is_this_machine()
+
+
+@bp.app_template_global("guest_entry_url")
+def entry_url() -> str:
+    """What the guests' QR code opens: :func:`kiosk.guest_url`, and with GUESTS_NEED_LINK the kiosk's
+    guest link (:func:`kiosk_link`) on it, or a guest who scans it would be refused.
+
+    Only the owner and the kiosk screen are given the link: a guest whose own link
+    lasts a day must not find a never-ending one on the attract screen.
+    """
+    address = kiosk.guest_url()
+    if not current_app.config["GUESTS_NEED_LINK"] or not (auth.current_user_is_owner() or is_kiosk_screen()):
+        return address
+    token = kiosk_link(db.get_db(), current_app.secret_key)
+    return address + url_for("guest_links.open_link", token=token)
+
+
 def has_live_guest_session() -> bool:
     """Whether this visitor's session names a guest link that is still live."""
     token_hash = session.get(SESSION_FIELD)
@@ -136,10 +207,11 @@ def has_live_guest_session() -> bool:
 
 @bp.before_app_request
 def _require_link() -> None:
-    """With GUESTS_NEED_LINK, refuse (403) a visitor who is neither the owner nor holding a live link."""
+    """With GUESTS_NEED_LINK, refuse (403) a visitor who is neither the owner, nor the machine's own
+    screen, nor holding a live link."""
     if not current_app.config["GUESTS_NEED_LINK"] or request.path.startswith(OPEN_PREFIXES):
         return
-    if auth.current_user_is_owner() or has_live_guest_session():
+    if auth.current_user_is_owner() or is_kiosk_screen() or has_live_guest_session():
         return
     if SESSION_FIELD in session:
         session.pop(SESSION_FIELD)  # revoked or expired: forget it
@@ -175,7 +247,8 @@ def create_link_form():
         token = create_link(db.get_db(), request.form.get("expires", "week"), request.form.get("label", ""))
     except UnknownExpiry as exc:
         abort(400, str(exc))
-    flash(f"New guest link (shown this once): {url_for('guest_links.open_link', token=token, _external=True)}", "ok")
+    # At the address guests open (the QR code's): the owner may be at the Pi's own screen, on localhost.
+    flash(f"New guest link (shown this once): {kiosk.guest_url()}{url_for('guest_links.open_link', token=token)}", "ok")
     return redirect(_admin_anchor(), 303)
 
 

@@ -27,10 +27,11 @@ from markupsafe import Markup
 import config
 
 from vinylvault import db
-from vinylvault.library import collection
+from vinylvault.access import auth
 from vinylvault.covers import extension
-from vinylvault.web import lan
+from vinylvault.library import collection
 from vinylvault.listening import spins
+from vinylvault.web import lan
 
 bp = Blueprint("kiosk", __name__)
 
@@ -128,7 +129,7 @@ def wall_covers(conn: sqlite3.Connection, limit: int = WALL_COVERS) -> list[tupl
 # --- The guests' address and its QR code --------------------------------------------
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
     """Whether a ``Host`` header names this machine only (``localhost``, ``127.0.0.1:8080``, ``[::1]``)."""
     try:
         name = urlsplit(f"//{host}").hostname or ""
@@ -142,9 +143,23 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-@bp.app_template_global("guest_address")
+def secure_url() -> str | None:
+    """The site's HTTPS address (nginx on ``HTTPS_PORT``) for a phone, or ``None`` when there is no HTTPS.
+
+    The host name the page was opened at, which the LAN certificate names;
+    on the Pi's own screen (``localhost``) its LAN address instead.
+    """
+    port = current_app.config["SETTINGS"].HTTPS_PORT
+    if not port:
+        return None
+    if is_loopback_host(request.host):
+        return lan.guest_url(lan.ANY_HOST[0], port, "https")
+    return lan.origin("https", urlsplit(f"//{request.host}").hostname or "", port)
+
+
 def guest_url() -> str:
-    """The address a guest's phone should open: ``GUEST_URL``, else how this page was reached, else the LAN.
+    """The address a guest's phone should open: ``GUEST_URL``, else the HTTPS address when there is one,
+    else how this page was reached, else the LAN.
 
     The kiosk itself opens ``localhost``, which means nothing to a phone:
     then the machine's network address and ``BIND``'s port stand in.
@@ -152,13 +167,16 @@ def guest_url() -> str:
     settings = current_app.config["SETTINGS"]
     if settings.GUEST_URL:
         return settings.GUEST_URL.rstrip("/")
-    if not _is_loopback(request.host):
-        return f"{request.scheme}://{request.host}"
+    secure = secure_url()
+    if secure:
+        return secure
+    if not is_loopback_host(request.host):
+        return f"{'https' if auth.is_secure_request() else 'http'}://{request.host}"
     bind = config.parse_bind(settings.BIND)
-    if bind.port and not _is_loopback(lan.host_port(bind.host, bind.port)):
+    if bind.port and not is_loopback_host(lan.host_port(bind.host, bind.port)):
         return lan.guest_url(bind.host, bind.port)
     # A loopback address or a Unix socket: nginx is in front (deploy/vinylvault.conf), on port 80.
-    return lan.guest_url(lan.ANY_HOST[0], 80).removesuffix(":80")
+    return lan.guest_url(lan.ANY_HOST[0], 80)
 
 
 def qr_svg(url: str, title: str) -> Markup:
@@ -176,9 +194,8 @@ def qr_svg(url: str, title: str) -> Markup:
 
 
 @bp.app_template_global("guest_qr")
-def guest_qr() -> Markup:
-    """The QR code of :func:`guest_url`, for templates (attract screen, admin page)."""
-    url = guest_url()
+def guest_qr(url: str) -> Markup:
+    """The QR code of a guest's address, for templates (attract screen, admin page)."""
     return qr_svg(url, f"QR code: {url}")
 
 
@@ -190,6 +207,6 @@ def attract():
     """What the kiosk shows while nobody touches it; ``?fragment=1`` is the overlay kiosk.js lays over a page."""
     conn = db.get_db()
     spin = current_spin(conn)
-    context = {"spin": spin, "wall": [] if spin else wall_covers(conn), "guest_address": guest_url()}
+    context = {"spin": spin, "wall": [] if spin else wall_covers(conn)}
     template = "_attract.html" if request.args.get("fragment") == "1" else "attract.html"
     return render_template(template, **context)

@@ -887,6 +887,8 @@ def admin():
             "enabled": scrobble.accounts(conn).enabled(),
             "names": scrobble.SERVICE_NAMES,
         },
+        # First: the kiosk's guest link is made on demand, and then listed below the code.
+        guest_address=guest_links.entry_url(),
         guest_links=guest_links.list_links(conn),
     )
 

@@ -17,6 +17,14 @@ what the phone has seen usable when the Pi is out of reach:
 Cache names carry :func:`static_version`, a hash of the app version and every
 static file, so a new deployment installs a new worker (``/sw.js`` is sent
 with ``no-cache``) that deletes the old caches when it activates.
+
+Phones run a service worker only in a secure context: HTTPS, or localhost.
+With ``HTTPS_PORT`` set (nginx with the LAN certificate of
+``deploy/lan_tls.py``), a page reached over plain HTTP from another device
+says so and links ``/secure``: how to trust the certificate authority (which
+nginx serves at :data:`CA_CERT_PATH`) and the HTTPS address to open. Nobody is
+redirected there: a phone that does not trust the authority yet would only
+meet a certificate warning.
 """
 
 from __future__ import annotations
@@ -26,12 +34,13 @@ import json
 from pathlib import Path
 
 import click
-from flask import Blueprint, Flask, Response, current_app, render_template, url_for
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, request, url_for
 from PIL import Image, ImageDraw
 
 import config
 
 from vinylvault.access import auth
+from vinylvault.site import kiosk
 
 bp = Blueprint("pwa", __name__, cli_group=None)
 
@@ -54,6 +63,9 @@ MAX_COVERS = 400
 MAX_PAGES = 150
 #: Files the worker stores on install, so the offline page has its look.
 _PRECACHED_STATIC = ("style.css", "fetch.js", "app.js", "pages.js", "pwa.js", "noscript.css")
+
+#: Where nginx serves the LAN certificate authority (deploy/vinylvault.conf).
+CA_CERT_PATH = "/vinylvault-ca.crt"
 
 _VERSION_KEY = "vv_pwa_version"
 _WORKER_TEMPLATE_KEY = "vv_pwa_worker"
@@ -171,6 +183,27 @@ def _no_csrf_token() -> None:
     return None
 
 
+@bp.get("/secure")
+def secure():
+    """How to reach the site over HTTPS from a phone: trust the LAN certificate authority once, then open it."""
+    address = kiosk.secure_url()
+    if address is None:
+        abort(404, "This record player has no secure address (HTTPS_PORT is not set).")
+    return render_template("secure.html", secure_address=address, ca_cert_url=CA_CERT_PATH)
+
+
+def https_invite() -> bool:
+    """Whether this page should point its visitor to ``/secure``: HTTPS exists, this page is plain HTTP,
+    and the browser is another device (on the Pi's own screen, ``localhost`` is secure already)."""
+    return bool(
+        current_app.config["SETTINGS"].HTTPS_PORT
+        and not auth.is_secure_request()
+        and not kiosk.is_loopback_host(request.host)
+        and not kiosk.kiosk_requested()
+        and request.endpoint != "pwa.secure"
+    )
+
+
 @bp.after_app_request
 def _keep_owner_pages_off_phones(response: Response) -> Response:
     # The service worker and the browser keep nothing marked no-store: a page
@@ -182,7 +215,7 @@ def _keep_owner_pages_off_phones(response: Response) -> Response:
 
 @bp.app_context_processor
 def _pwa_context() -> dict[str, object]:
-    return {"theme_colours": THEME_COLOURS}
+    return {"theme_colours": THEME_COLOURS, "https_invite": https_invite}
 
 
 @bp.cli.command("draw-icons")

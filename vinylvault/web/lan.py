@@ -1,8 +1,9 @@
 """This machine's addresses as people on the home network type them.
 
-Shared by ``gunicorn.conf.py`` (the start-up lines say which address to open)
-and the kiosk's QR code (a guest's phone opens the same address). Imports
-nothing from Flask: gunicorn's master loads it before any app exists.
+Shared by ``gunicorn.conf.py`` (the start-up lines say which address to open),
+the kiosk's QR code (a guest's phone opens the same address) and
+``deploy/lan_tls.py`` (the names its certificate covers). Imports nothing from
+Flask: gunicorn's master loads it before any app exists.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import socket
 _ROUTE_PROBE = ("192.0.2.1", 9)
 #: Bind hosts meaning "every interface": the machine's LAN names stand for them.
 ANY_HOST = ("0.0.0.0", "::", "")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def host_port(host: str, port: int) -> str:
@@ -47,13 +49,32 @@ def lan_hosts() -> list[str]:
     return hosts
 
 
+def certificate_hosts() -> list[str]:
+    """Every name and address a phone may reach this machine by, for its LAN certificate.
+
+    The host name as set, its first label alone (what a router's DNS
+    answers to) and with ``.local`` (mDNS, how Raspberry Pi OS announces
+    it), and the LAN address the guests' QR code carries.
+    """
+    name = socket.gethostname()
+    short = name.split(".")[0]
+    return list(dict.fromkeys([name, short, f"{short}.local", *filter(None, [lan_address()])]))
+
+
+def origin(scheme: str, host: str, port: int) -> str:
+    """``scheme://host:port``, the port left out when it is the scheme's own (80, 443)."""
+    if port == _DEFAULT_PORTS.get(scheme):
+        return f"{scheme}://[{host}]" if ":" in host else f"{scheme}://{host}"
+    return f"{scheme}://{host_port(host, port)}"
+
+
 def site_urls(host: str, port: int) -> list[str]:
     """The URLs to open for a listening address (every LAN name when bound to all interfaces)."""
     hosts = lan_hosts() if host in ANY_HOST else [host]
     return [f"http://{host_port(name, port)}" for name in hosts]
 
 
-def guest_url(host: str, port: int) -> str:
+def guest_url(host: str, port: int, scheme: str = "http") -> str:
     """The one address for a guest's phone: the LAN IP address when known.
 
     A number, not ``name.local``: Android phones before version 12 do not
@@ -61,7 +82,5 @@ def guest_url(host: str, port: int) -> str:
     address itself.
     """
     if host in ANY_HOST:
-        address = lan_address()
-        if address:
-            return f"http://{host_port(address, port)}"
-    return site_urls(host, port)[0]
+        host = lan_address() or lan_hosts()[0]
+    return origin(scheme, host, port)
