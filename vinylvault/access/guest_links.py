@@ -35,10 +35,10 @@ from flask import Blueprint, abort, current_app, flash, redirect, request, sessi
 from werkzeug.exceptions import Forbidden
 
 from cache_engine.files import is_storage_full
+from cache_engine.sqlite import write_transaction
 
 from vinylvault import db
 from vinylvault.access import auth
-from vinylvault.library.collection import write_transaction
 from vinylvault.site import kiosk
 
 log = logging.getLogger("vinylvault.access.guest_links")
