@@ -174,13 +174,16 @@ def _installable(page) -> None:
 )
 def test_seen_pages_stay_browsable_offline(phone, origin, live_site, request):
     name = request.node.callspec.id
+    # What the worker itself asks the network for, from the start: the worker may take control
+    # during the first load or only after _wait_for_control's reload, and either way each cover
+    # must be downloaded by it once at most.
+    downloads: list[str] = []
+    phone.on("request", lambda r: r.service_worker and "/cache/" in r.url and downloads.append(r.url))
     page = phone.new_page()
     page.goto(_guest_link(live_site, origin.url))
     assert page.evaluate("window.isSecureContext")
     _wait_for_control(page)
     _installable(page)
-    downloads: list[str] = []  # what the worker itself asks the network for
-    phone.on("request", lambda r: r.service_worker and "/cache/" in r.url and downloads.append(r.url))
     page.reload()  # now every cover request goes through the worker
     grid = _wait_for_covers_in_the_worker(page)
     assert downloads and len(downloads) == len(set(downloads)), downloads
