@@ -1,8 +1,10 @@
 """VinylVault: a self-hosted browser for your record collection.
 
-:func:`create_app` builds the Flask application: settings from :mod:`config`,
-the collection database (migrated on start), the cover cache from
-:mod:`image_cache`, and one blueprint per area of the site.
+:func:`create_app` builds the Flask application and reads as its table of
+contents: settings from :mod:`config`, then each part's ``init_app`` in the
+order :mod:`vinylvault.lifecycle` stops them in reverse (the collection
+database, the cover cache from :mod:`image_cache`, the photo cache, the
+background threads), then one blueprint per area of the site.
 """
 
 from __future__ import annotations
@@ -89,27 +91,36 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     from vinylvault import cli, db
     from vinylvault.access import auth
-    from vinylvault.covers import extension, routes
+    from vinylvault.covers import extension, jobs, routes, tags
     from vinylvault.library import sync
     from vinylvault.listening import scrobble
+    from vinylvault.photos import views as photos
     from vinylvault.site import pwa
     from vinylvault.web import errors, inputs, security_headers
 
-    db.init_app(app)
-    extension.init_app(app)
-    errors.init_app(app)
-    inputs.init_app(app)  # before the blueprints: its check runs ahead of theirs
-    auth.init_app(app)
-    security_headers.init_app(app)
+    # What each area needs before the first request. Whatever starts a thread or
+    # opens a file registers its stop with vinylvault.lifecycle, which stops them
+    # in reverse order: what is built on something stops before it.
+    db.init_app(app)  # the collection database, migrated; closed last
+    extension.init_app(app)  # the cover cache
+    photos.init_app(app)  # the photo cache (sharing the cover cache's memory tier) and the PhotoStore
+    jobs.init_app(app)  # the preload/sync job runner's thread, fetching through the cover cache
+    tags.init_app(app)  # the templates' cover helpers; each request's misses queued after it
+    errors.init_app(app)  # JSON errors under /api/, error pages elsewhere
+    inputs.init_app(app)  # the checks on every request's text; before the blueprints' own
+    auth.init_app(app)  # sessions and their cookie, trusted proxies, the templates' auth helpers
+    security_headers.init_app(app)  # CSP, nosniff, frame and referrer policies on every response
     routes.init_app(app)  # the <cachekey:...> converter, before the cache routes use it
-    pwa.init_app(app)
+    pwa.init_app(app)  # the static files' version and the service worker's source
 
     for blueprint in _blueprints():
         app.register_blueprint(blueprint)
 
-    cli.init_app(app)
-    sync.init_app(app)
-    scrobble.init_app(app)
+    cli.init_app(app)  # the flask commands
+    # Started by a serving process's first request that passes the blueprints'
+    # checks (set-up, guest links), which come first.
+    sync.init_app(app)  # the Discogs thread and the periodic sync
+    scrobble.init_app(app)  # the scrobble tick, writing to the collection database: stops first
     return app
 
 

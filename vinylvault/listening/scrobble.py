@@ -48,9 +48,8 @@ from flask.cli import with_appcontext
 
 import config
 
-from vinylvault import db
+from vinylvault import db, lifecycle
 from vinylvault.library import collection
-from vinylvault.covers import extension
 from vinylvault.listening import spins
 from vinylvault.library.collection import write_transaction
 from vinylvault.covers.tags import artist_name
@@ -602,31 +601,24 @@ class ScrobbleTicker:
 
 # --- Wiring: the tick in serving processes, the CLI ---------------------------------
 
-_start_lock = threading.Lock()
+#: ``app.extensions`` key of the serving process's :class:`ScrobbleTicker`.
+TICKER = "scrobble_ticker"
 
 
 def init_app(app: Flask) -> None:
     """Add ``flask scrobbles``; start the tick on the first request of each serving process.
 
-    Not in ``create_app`` itself: CLI commands and tests build apps too and
-    must not send anything in the background. Every worker runs a tick: the
-    queue's keys and claims make that safe, and whichever worker is alive
-    keeps the listens flowing. :func:`vinylvault.covers.extension.shutdown` stops it.
+    Every worker runs a tick: the queue's keys and claims make that safe, and
+    whichever worker is alive keeps the listens flowing. It writes to the
+    collection database, so it was built last and stops first.
     """
     app.cli.add_command(scrobbles_command)
     settings = app.config["SETTINGS"]
-    if settings.SCROBBLE_TICK_SECONDS <= 0 or app.testing:
+    if settings.SCROBBLE_TICK_SECONDS <= 0:
         return
-
-    @app.before_request
-    def _start_ticker() -> None:
-        if extension.SCROBBLES in app.extensions:
-            return
-        with _start_lock:
-            if extension.SCROBBLES not in app.extensions:
-                ticker = ScrobbleTicker(settings, settings.USER_AGENT)
-                app.extensions[extension.SCROBBLES] = ticker
-                ticker.start()
+    ticker = app.extensions[TICKER] = ScrobbleTicker(settings, settings.USER_AGENT)
+    lifecycle.on_shutdown(app, "scrobble tick", lambda: app.extensions.pop(TICKER).stop())
+    lifecycle.start_on_first_request(app, ticker.start)
 
 
 @click.command("scrobbles")
