@@ -95,7 +95,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from vinylvault.library import sync
     from vinylvault.listening import scrobble
     from vinylvault.photos import views as photos
-    from vinylvault.site import pwa
+    from vinylvault.site import pages, pwa
     from vinylvault.web import errors, inputs, security_headers
 
     # What each area needs before the first request. Whatever starts a thread or
@@ -105,6 +105,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     extension.init_app(app)  # the cover cache
     photos.init_app(app)  # the photo cache (sharing the cover cache's memory tier) and the PhotoStore
     jobs.init_app(app)  # the preload/sync job runner's thread, fetching through the cover cache
+    pages.init_app(app)  # the album page's queue fetching release details from Discogs
     tags.init_app(app)  # the templates' cover helpers; each request's misses queued after it
     errors.init_app(app)  # JSON errors under /api/, error pages elsewhere
     inputs.init_app(app)  # the checks on every request's text; before the blueprints' own
