@@ -118,8 +118,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
 
     cli.init_app(app)  # the flask commands
-    # Started by a serving process's first request that passes the blueprints'
-    # checks (set-up, guest links), which come first.
+    # Their periodic work starts with a serving process's first request that
+    # passes the blueprints' checks (set-up, guest links), which run before it.
     sync.init_app(app)  # the Discogs thread and the periodic sync
     scrobble.init_app(app)  # the scrobble tick, writing to the collection database: stops first
     return app
