@@ -247,8 +247,18 @@ class Settings:
     MAX_IMAGES_PER_ALBUM: int = _setting(50, "Most photos per album.", minimum=1)
 
     # --- Process -----------------------------------------------------------
-    DEBUG: bool = _setting(False, "Development mode (never the Werkzeug debugger unless DEV_DEBUGGER).")
-    DEV_DEBUGGER: bool = _setting(False, "Allow the interactive Werkzeug debugger (development only).")
+    DEBUG: bool = _setting(
+        False,
+        "On its own, nothing (kept so the original project's VINYL_VAULT_DEBUG still reads); "
+        "with DEV_DEBUGGER, Flask's debug mode.",
+    )
+    DEV_DEBUGGER: bool = _setting(
+        False,
+        "With DEBUG, Flask's debug mode: templates reload when edited, and the vinylvault loggers log at DEBUG "
+        "level from the app's first line through Flask's logger, whatever LOG_LEVEL says. Never the interactive "
+        "Werkzeug debugger: gunicorn has none, and flask commands (flask run --debug too) follow FLASK_DEBUG, "
+        "not these two settings.",
+    )
     LOG_LEVEL: str = _setting("INFO", "Logging level.", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
     # ------------------------------------------------------------------------

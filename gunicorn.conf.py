@@ -92,19 +92,19 @@ control_socket_disable = True
 
 
 def worker_exit(server, worker):
-    """Flush the cover cache's batched state before a worker goes away.
+    """Stop the app's background work and flush and close its caches before a worker goes away.
 
     Runs in the worker process on every exit gunicorn controls: SIGTERM,
     SIGINT/SIGQUIT, max_requests recycling. Hits are counted in memory
     between flushes, so without this the LRU would forget the most recent
-    uses of every worker that stops.
+    uses of every worker that stops. The order is :mod:`vinylvault.lifecycle`'s.
     """
     app = getattr(worker, "wsgi", None)
     if app is None:  # the app failed to load: nothing was ever cached
         return
-    from vinylvault.covers import extension
+    from vinylvault import lifecycle
 
-    extension.shutdown(app)
+    lifecycle.shutdown(app)
 
 
 # --- Start-up messages ----------------------------------------------------------

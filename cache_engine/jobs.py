@@ -31,12 +31,12 @@ import logging
 import os
 import socket
 import sqlite3
-import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any, Iterable, Protocol
 
+from .background import Ticker
 from .index import CacheIndex
 
 
@@ -128,10 +128,7 @@ class JobQueue:
         self.batch_size = max(1, int(batch_size))
         pid = os.getpid()
         self.owner = f"{socket.gethostname()}:{pid}:{_process_start(pid) or '-'}:{uuid.uuid4().hex[:8]}"
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lifecycle = threading.Lock()
+        self._runner = Ticker("vinylvault-jobs", self._run_pass, self.poll_seconds)
         with self.index.write() as conn:
             for statement in _SCHEMA.split(";\n"):
                 if statement.strip():
@@ -159,7 +156,7 @@ class JobQueue:
                 ((job_id, seq, url) for seq, url in enumerate(unique)),
             )
         log.info("job %s queued: %s of %d urls", job_id, kind, len(unique))
-        self._wake.set()
+        self._runner.wake()
         return job_id
 
     def status(self, job_id: str) -> dict[str, Any] | None:
@@ -203,21 +200,11 @@ class JobQueue:
 
     def start(self) -> None:
         """Start this process's runner thread (no-op if it is running)."""
-        with self._lifecycle:
-            if self._thread is not None and self._thread.is_alive():
-                return
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="vinylvault-jobs", daemon=True)
-            self._thread.start()
+        self._runner.start()
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop the runner and wait for it; the job in hand is released for others to resume."""
-        with self._lifecycle:
-            thread, self._thread = self._thread, None
-            self._stop.set()
-            self._wake.set()
-            if thread is not None:
-                thread.join(timeout)
+        self._runner.stop(timeout)
 
     def run_once(self) -> str | None:
         """Claim one job and work on it until it ends or the runner stops; return its id.
@@ -233,17 +220,9 @@ class JobQueue:
             log.warning("job %s: lease lost to another runner; dropping it here", job_id)
         return job_id
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                claimed = self.run_once()
-            except sqlite3.Error:
-                # A full disk or a locked database must not kill the thread: retry later.
-                log.exception("job runner: database error")
-                claimed = None
-            if claimed is None:
-                self._wake.wait(self.poll_seconds)
-                self._wake.clear()
+    def _run_pass(self) -> float | None:
+        """One pass of the runner thread: straight on to the next job after one, else wait a poll."""
+        return 0 if self.run_once() is not None else None
 
     def _claim(self) -> str | None:
         """Take the oldest job that is queued or whose runner is gone; its id, or None."""
@@ -268,7 +247,7 @@ class JobQueue:
         return job_id
 
     def _work(self, job_id: str) -> None:
-        while not self._stop.is_set():
+        while not self._runner.stopping():
             pending = self.index.conn.execute(
                 "SELECT seq, url FROM job_items WHERE job_id = ? AND state = 'pending' ORDER BY seq LIMIT ?",
                 (job_id, self.batch_size),

@@ -1,13 +1,14 @@
 """VinylVault: a self-hosted browser for your record collection.
 
-:func:`create_app` builds the Flask application: settings from :mod:`config`,
-the collection database (migrated on start), the cover cache from
-:mod:`image_cache`, and one blueprint per area of the site.
+:func:`create_app` builds the Flask application and reads as its table of
+contents: settings from :mod:`config`, then each part's ``init_app`` in the
+order :mod:`vinylvault.lifecycle` stops them in reverse (the collection
+database, the cover cache from :mod:`image_cache`, the photo cache, the
+background threads), then one blueprint per area of the site.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import secrets
@@ -18,24 +19,9 @@ import config
 from cache_engine.files import write_synced_temp
 
 if TYPE_CHECKING:
-    from flask import Flask
+    from flask import Blueprint, Flask
 
 log = logging.getLogger("vinylvault")
-
-# Each module owns one area of the site and exposes ``bp``.
-_BLUEPRINT_MODULES = (
-    "access.auth",  # owner login, sessions, CSRF, API tokens, rate limits
-    "web.security_headers",  # CSP, nosniff, frame and referrer policies on every response
-    "covers.routes",  # /cache/...: serving cached images
-    "covers.cache_api",  # /api/cache/...: stats, health, clear, preload jobs
-    "covers.image_api",  # /api/images/...: image management
-    "photos.views",  # /api/albums/<id>/photos, /photos/...: owner photos
-    "library.api",  # /api/collection, /api/album/<id>, /health
-    "site.pages",  # the HTML site
-    "site.kiosk",  # the touchscreen kiosk view, attract screen, guests' QR code
-    "access.guest_links",  # /guest/<token>: read-only guest links, GUESTS_NEED_LINK
-    "site.pwa",  # /manifest.webmanifest, /sw.js, /offline: the phone app shell
-)
 
 
 def _split_overrides(overrides: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -103,24 +89,59 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     Path(settings.DATA_DIR).mkdir(parents=True, exist_ok=True, mode=0o700)
     app.secret_key = _secret_key(settings)
 
-    from vinylvault import db
-    from vinylvault.web import errors
-    from vinylvault.covers import extension
-    from vinylvault.web import inputs
-
-    db.init_app(app)
-    extension.init_app(app)
-    errors.init_app(app)
-    inputs.init_app(app)  # before the blueprints: its check runs ahead of theirs
-
-    for name in _BLUEPRINT_MODULES:
-        module = importlib.import_module(f"{__name__}.{name}")
-        app.register_blueprint(module.bp)
-    from vinylvault import cli
-    from vinylvault.listening import scrobble
+    from vinylvault import cli, db
+    from vinylvault.access import auth
+    from vinylvault.covers import extension, jobs, routes, tags
     from vinylvault.library import sync
+    from vinylvault.listening import scrobble
+    from vinylvault.photos import views as photos
+    from vinylvault.site import pages, pwa
+    from vinylvault.web import errors, inputs, security_headers
 
-    cli.init_app(app)
-    sync.init_app(app)
-    scrobble.init_app(app)
+    # What each area needs before the first request. Whatever starts a thread or
+    # opens a file registers its stop with vinylvault.lifecycle, which stops them
+    # in reverse order: what is built on something stops before it.
+    db.init_app(app)  # the collection database, migrated; closed last
+    extension.init_app(app)  # the cover cache
+    photos.init_app(app)  # the photo cache (sharing the cover cache's memory tier) and the PhotoStore
+    jobs.init_app(app)  # the preload/sync job runner's thread, fetching through the cover cache
+    pages.init_app(app)  # the album page's queue fetching release details from Discogs
+    tags.init_app(app)  # the templates' cover helpers; each request's misses queued after it
+    errors.init_app(app)  # JSON errors under /api/, error pages elsewhere
+    inputs.init_app(app)  # the checks on every request's text; before the blueprints' own
+    auth.init_app(app)  # sessions and their cookie, trusted proxies, the templates' auth helpers
+    security_headers.init_app(app)  # CSP, nosniff, frame and referrer policies on every response
+    routes.init_app(app)  # the <cachekey:...> converter, before the cache routes use it
+    pwa.init_app(app)  # the static files' version and the service worker's source
+
+    for blueprint in _blueprints():
+        app.register_blueprint(blueprint)
+
+    cli.init_app(app)  # the flask commands
+    # Their periodic work starts with a serving process's first request that
+    # passes the blueprints' checks (set-up, guest links), which run before it.
+    sync.init_app(app)  # the Discogs thread and the periodic sync
+    scrobble.init_app(app)  # the scrobble tick, writing to the collection database: stops first
     return app
+
+
+def _blueprints() -> tuple[Blueprint, ...]:
+    """One blueprint per area of the site; registering one only adds its routes and hooks."""
+    from vinylvault.access import auth, guest_links
+    from vinylvault.covers import cache_api, image_api, routes
+    from vinylvault.library import api
+    from vinylvault.photos import views as photos
+    from vinylvault.site import kiosk, pages, pwa
+
+    return (
+        auth.bp,  # owner login, sessions, CSRF, API tokens, rate limits
+        routes.bp,  # /cache/...: serving cached images
+        cache_api.bp,  # /api/cache/...: stats, health, clear, preload jobs
+        image_api.bp,  # /api/images/...: image management
+        photos.bp,  # /api/albums/<id>/photos, /photos/...: owner photos
+        api.bp,  # /api/collection, /api/album/<id>, /health
+        pages.bp,  # the HTML site
+        kiosk.bp,  # the touchscreen kiosk view, attract screen, guests' QR code
+        guest_links.bp,  # /guest/<token>: read-only guest links, GUESTS_NEED_LINK
+        pwa.bp,  # /manifest.webmanifest, /sw.js, /offline: the phone app shell
+    )

@@ -19,6 +19,7 @@ from pathlib import Path
 from flask import Flask, current_app, g
 
 from cache_engine.sqlite import CORRUPT_CODES
+from vinylvault import lifecycle
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _MIGRATION_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
@@ -145,11 +146,5 @@ def init_app(app: Flask) -> None:
     # on a full disk and would take every page down. One connection held open
     # keeps them, so reading pages never needs free space.
     app.extensions[ANCHOR] = connect(app.config["DATABASE_PATH"])
+    lifecycle.on_shutdown(app, "collection database", lambda: app.extensions.pop(ANCHOR).close())
     app.teardown_appcontext(close_db)
-
-
-def close_anchor(app: Flask) -> None:
-    """Close the connection :func:`init_app` holds open (last, at the app's shutdown)."""
-    conn = app.extensions.pop(ANCHOR, None)
-    if conn is not None:
-        conn.close()

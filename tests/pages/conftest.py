@@ -23,7 +23,7 @@ from vinylvault import create_app, db
 from vinylvault.access import auth
 from vinylvault.library import collection
 from vinylvault.library import demo
-from vinylvault.covers import extension
+from vinylvault import lifecycle
 from vinylvault.library.collection import AlbumRecord, Label
 
 PASSWORD = "correct horse battery"
@@ -206,7 +206,7 @@ def big_app(tmp_path: Path, big_database: Path) -> Iterator[Flask]:
     shutil.copy(big_database, data / big_database.name)
     app = create_app({**BASE_SETTINGS, "DATA_DIR": data})
     yield app
-    extension.shutdown(app)
+    lifecycle.shutdown(app)
 
 
 @pytest.fixture(params=["empty", "demo", "small", "big"])

@@ -13,7 +13,7 @@ import pytest
 from tests.photos.conftest import ALBUM, NOTHING, image_bytes, session_csrf, stored, upload_one
 from vinylvault import db
 from vinylvault.library import collection
-from vinylvault.covers import extension
+from vinylvault.photos import views as photos
 from vinylvault.photos import store
 
 
@@ -83,8 +83,8 @@ def test_delete_removes_original_derivatives_and_cache_entries(client, albums, o
     assert len(after["derived"]) == after["entries"] == before["entries"] - 3 == 3
     with albums.app_context():
         assert (
-            albums.extensions[extension.PHOTOS].source_url(
-                albums.extensions[extension.PHOTOS].key_for(f"local:originals/{ALBUM}/{photo['id']}.jpg")
+            albums.extensions[photos.PHOTOS].source_url(
+                albums.extensions[photos.PHOTOS].key_for(f"local:originals/{ALBUM}/{photo['id']}.jpg")
             )
             is None
         )
@@ -96,7 +96,7 @@ def test_delete_removes_original_derivatives_and_cache_entries(client, albums, o
 def test_evicted_derivative_is_made_again_from_the_original(client, albums, owner_headers):
     photo = upload_one(client, owner_headers, visibility="public")
     first = client.get(photo["urls"]["detail"]).data
-    cache = albums.extensions[extension.PHOTOS]
+    cache = albums.extensions[photos.PHOTOS]
     assert cache.clear_cache()
     assert stored(albums)["derived"] == []
     assert client.get(photo["urls"]["detail"]).data == first
@@ -200,7 +200,7 @@ def test_deleting_an_album_leaves_orphans_that_clean_up_removes(client, albums, 
         collection.delete_albums(conn, [ALBUM])
         assert stored(albums)["rows"] == []
         # A fresh original may belong to an upload whose row is not committed yet: spared.
-        assert albums.extensions[extension.PHOTO_STORE].remove_orphans(conn) == 0
+        assert albums.extensions[photos.PHOTO_STORE].remove_orphans(conn) == 0
     assert stored(albums)["originals"]
     long_ago = time.time() - store.ORPHAN_GRACE_SECONDS - 60
     for original in (Path(albums.config["PHOTOS_DIR"]) / "originals").rglob("*.*"):

@@ -55,13 +55,13 @@ def test_derivatives_are_owner_only_files_too(client, albums, owner_headers):
 
 
 def test_the_photo_cache_reads_sources_from_the_originals_only(albums):
-    from vinylvault.covers import extension
+    from vinylvault.photos import views as photos
 
     photos_dir = albums.config["PHOTOS_DIR"]
     for folder in ("originals/1", ".tmp", "derived"):
         (photos_dir / folder).mkdir(parents=True, exist_ok=True)
         (photos_dir / folder / "planted.jpg").write_bytes(image_bytes())
-    cache = albums.extensions[extension.PHOTOS]
+    cache = albums.extensions[photos.PHOTOS]
     assert cache.get_image("local:originals/1/planted.jpg", "square") is not None
     for url in ("local:.tmp/planted.jpg", "local:derived/planted.jpg"):
         assert cache.get_image(url, "square") is None, url

@@ -31,6 +31,7 @@ from tests.support.servers import GunicornServer
 from tests.web.conftest import log_in, make_app, origin, session_csrf  # noqa: F401  (fixtures)
 from vinylvault import db
 from vinylvault.library import collection
+from vinylvault import lifecycle
 from vinylvault.covers import extension
 from vinylvault.library.collection import AlbumRecord
 
@@ -281,7 +282,7 @@ def _cleanup_from_the_command_line(site) -> None:
 
 
 def test_cleanup_frees_a_full_card_while_the_server_is_stopped(full_site, caplog):
-    extension.shutdown(full_site["app"])  # no process has the databases open any more
+    lifecycle.shutdown(full_site["app"])  # no process has the databases open any more
     fill(full_site["disk"])
     _cleanup_from_the_command_line(full_site)
     assert free_bytes(full_site["disk"]) > 0
@@ -342,7 +343,7 @@ def test_under_gunicorn_a_full_card_keeps_the_site_up_and_clear_frees_it(small_d
     hit_path, miss_path = _cache_path(app, hit), _cache_path(app, miss)
     with app.app_context():
         extension.get_cache().register_sources([miss])
-    extension.shutdown(app)
+    lifecycle.shutdown(app)
     env = {
         "VINYL_VAULT_MIN_FREE_DISK_MB": "1",
         "VINYL_VAULT_DEMO_WHEN_EMPTY": "false",

@@ -28,6 +28,7 @@ from tests.support.disk import fill, mounted_tmpfs
 from tests.web.conftest import cached_cover
 from vinylvault import db
 from vinylvault.library import collection
+from vinylvault import lifecycle
 from vinylvault.covers import extension
 from vinylvault.library.collection import AlbumRecord
 from vinylvault.db import CorruptDatabase
@@ -58,7 +59,7 @@ def test_corrupt_cache_index_is_moved_aside_and_rebuilt(make_app, origin, caplog
     fill_site(app)
     entry = cached_cover(app, origin)
     settings = app.config["SETTINGS"]
-    extension.shutdown(app)
+    lifecycle.shutdown(app)
     index_path = Path(settings.CACHE_DATABASE_PATH)
     index_path.write_bytes(GARBAGE)
     for suffix in ("-wal", "-shm"):
@@ -236,7 +237,7 @@ def test_refused_text_is_a_400_through_gunicorn(make_app, tmp_path):
     """What the app refuses is a 400 naming the reason through the production server too."""
     app = make_app(**ROBUST_SETTINGS)
     token, _album = fill_site(app)
-    extension.shutdown(app)
+    lifecycle.shutdown(app)
     requests = [
         (b"GET /search?q=%00 HTTP/1.1", b""),
         (b"GET /album/%00 HTTP/1.1", b""),

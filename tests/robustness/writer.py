@@ -13,7 +13,7 @@ import sys
 from tests.robustness.conftest import ALBUM, ROBUST_SETTINGS, jpeg
 from tests.web.conftest import BASE_SETTINGS
 from vinylvault import create_app
-from vinylvault.covers import extension
+from vinylvault import lifecycle
 
 
 def main(data_dir: str, token: str, photo_id: str, rounds: int) -> None:
@@ -30,7 +30,7 @@ def main(data_dir: str, token: str, photo_id: str, rounds: int) -> None:
             patch = client.patch(f"/api/photos/{photo_id}", headers=auth, json={"title": f"round {n}"})
             print(upload.status_code, patch.status_code, flush=True)
     finally:
-        extension.shutdown(app)
+        lifecycle.shutdown(app)
 
 
 if __name__ == "__main__":

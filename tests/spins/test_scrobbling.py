@@ -249,14 +249,16 @@ def test_the_signature_is_lastfms(fakes):
 
 
 def test_a_serving_process_starts_the_tick_and_its_shutdown_stops_it(make_app):
-    from vinylvault.covers import extension
+    from vinylvault import lifecycle
 
     served = make_app(TESTING=False, SCROBBLE_TICK_SECONDS=0.05)
-    served.testing = False
-    assert extension.SCROBBLES not in served.extensions  # building the app (CLI, tests) starts nothing
+    assert not _tick_threads()  # building the app (CLI, tests) starts nothing
     assert served.test_client().get("/health").status_code == 200
-    ticker = served.extensions[extension.SCROBBLES]
-    thread = ticker._thread
-    assert thread is not None and thread.is_alive()
-    extension.shutdown(served)
-    assert not thread.is_alive() and extension.SCROBBLES not in served.extensions
+    threads = _tick_threads()
+    assert len(threads) == 1
+    lifecycle.shutdown(served)
+    assert not threads[0].is_alive() and scrobble.TICKER not in served.extensions
+
+
+def _tick_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == "vinylvault-scrobbles" and thread.is_alive()]

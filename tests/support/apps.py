@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterator, Mapping
 from flask import Flask
 
 from vinylvault import create_app
-from vinylvault.covers import extension
+from vinylvault import lifecycle
 
 
 @contextlib.contextmanager
@@ -27,4 +27,4 @@ def app_factory(data_dir: Path, base_settings: Mapping[str, Any]) -> Iterator[Ca
         yield factory
     finally:
         for app in built:
-            extension.shutdown(app)
+            lifecycle.shutdown(app)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import image_cache
-from vinylvault.covers import extension
+from vinylvault import lifecycle
 
 from .conftest import cached_cover
 
@@ -16,7 +16,7 @@ def test_a_second_app_leaves_the_first_apps_cache_open(make_app, tmp_path):
     first_cache = first.extensions["image_cache"]
     assert image_cache.get_image_cache() is second.extensions["image_cache"]
     assert first_cache.get_cache_stats()["total_entries"] == 0  # still usable: not closed
-    extension.shutdown(second)
+    lifecycle.shutdown(second)
     assert image_cache.get_image_cache() is None
     assert first_cache.get_cache_stats()["total_entries"] == 0
 

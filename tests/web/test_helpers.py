@@ -10,6 +10,7 @@ from html.parser import HTMLParser
 import pytest
 from flask import Flask, render_template_string
 
+from vinylvault import lifecycle
 from vinylvault.covers import extension
 
 from .conftest import cached_cover, jpeg, set_owner_password
@@ -178,7 +179,7 @@ def test_failed_source_points_to_placeholder_or_original(make_app, origin):
     img = _imgs(_render(app, "{{ cover_img(u) }}", u=url))[0]
     assert img["data-src"] == "/cache/placeholders/placeholder_thumbnails.webp"
     assert "data-srcset" not in img and "data-original-src" not in img
-    extension.shutdown(app)
+    lifecycle.shutdown(app)
 
     app = make_app(FALLBACK_TO_ORIGINAL=True)
     assert _render(app, "{{ get_thumbnail_url(u) }}", u=url) == url

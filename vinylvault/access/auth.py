@@ -402,12 +402,12 @@ def _enforce_csrf() -> None:
 # --- Client address and rate limits ------------------------------------------
 
 
+#: ``app.extensions`` key of ``TRUSTED_PROXIES`` parsed into networks (once, by :func:`init_app`).
+_TRUSTED_PROXIES = "vv_trusted_proxies"
+
+
 def _trusted_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    networks = current_app.extensions.get("vv_trusted_proxies")
-    if networks is None:
-        networks = [ipaddress.ip_network(entry, strict=False) for entry in current_app.config["TRUSTED_PROXIES"]]
-        current_app.extensions["vv_trusted_proxies"] = networks
-    return networks
+    return current_app.extensions[_TRUSTED_PROXIES]
 
 
 def _is_trusted(address: str) -> bool:
@@ -553,15 +553,17 @@ class SessionInterface(SecureCookieSessionInterface):
         return is_secure_request()
 
 
-@bp.record_once
-def _init_app(state: Any) -> None:
-    app = state.app
+def init_app(app: Flask) -> None:
+    """Sessions, their cookie flags, the trusted proxies, and the templates' auth helpers."""
     app.session_interface = SessionInterface()
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.globals["session_csrf_token"] = session_csrf_token
     app.jinja_env.filters["format_time"] = format_time
+    app.extensions[_TRUSTED_PROXIES] = [
+        ipaddress.ip_network(entry, strict=False) for entry in app.config["TRUSTED_PROXIES"]
+    ]
 
 
 # --- Views ------------------------------------------------------------------

@@ -5,8 +5,7 @@ endpoints need the owner (session with CSRF token, or ``Authorization: Bearer``)
 and are rate limited per client. Every client error is ``{"error", "detail"}``
 with its 4xx status; no input reaches a 500.
 
-Preload jobs run in :class:`cache_engine.jobs.JobQueue`, whose state lives in
-the cache index: any worker answers for a job another worker accepted.
+Preload jobs run in the app's job runner (:mod:`vinylvault.covers.jobs`).
 """
 
 from __future__ import annotations
@@ -16,16 +15,15 @@ import re
 import time
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify, request, url_for
+from flask import Blueprint, current_app, jsonify, request
 
 from cache_engine.errors import UnsafeURL
 from cache_engine.fetch import Fetcher, FetchPolicy
 from cache_engine.health import UNHEALTHY, cache_health
-from cache_engine.jobs import JobQueue
 
 from vinylvault.access.auth import owner_required, rate_limit
 from vinylvault.web.errors import APIError
-from vinylvault.covers import extension as covers_extension
+from vinylvault.covers import jobs
 from vinylvault.web import inputs
 from vinylvault.covers.extension import get_cache
 
@@ -33,19 +31,13 @@ log = logging.getLogger("vinylvault.covers.cache_api")
 
 bp = Blueprint("api_cache", __name__, url_prefix="/api/cache")
 
-_JOB_ID = re.compile(r"[0-9a-f]{32}")
 _SCOPE = re.compile(r"[a-z0-9_-]{1,64}")
 #: How long one health report answers every request (per process).
 HEALTH_REUSE_SECONDS = 5.0
 _HEALTH_MEMO = "vv_cache_health"
 
 
-# --- helpers shared with api_images ------------------------------------------
-
-
-def get_jobs() -> JobQueue:
-    """The app's job queue (created when the blueprint is registered)."""
-    return current_app.extensions[covers_extension.JOBS]
+# --- reading the posted URLs -------------------------------------------------
 
 
 def read_json_body() -> Any:
@@ -101,24 +93,6 @@ def screen_urls(urls: list[str]) -> tuple[list[str], list[dict[str, str]]]:
     return accepted, refused
 
 
-def job_response(job_id: str, endpoint: str, **extra: Any):
-    """202 Accepted naming the job and where to follow it (``Location``)."""
-    response = jsonify({"job_id": job_id, **extra})
-    response.status_code = 202
-    response.headers["Location"] = url_for(endpoint, job_id=job_id)
-    return response
-
-
-def job_status_body(job_id: str) -> dict[str, Any]:
-    """A job's status, or 400/404 for a malformed or unknown id."""
-    if not _JOB_ID.fullmatch(job_id):
-        raise APIError(400, "invalid_job_id", "a job id is 32 lowercase hex digits")
-    status = get_jobs().status(job_id)
-    if status is None:
-        raise APIError(404, "unknown_job", f"no job {job_id}")
-    return status
-
-
 # --- endpoints ---------------------------------------------------------------
 
 
@@ -165,8 +139,7 @@ def preload():
     if not accepted:
         body = {"error": "no_acceptable_urls", "detail": "every URL was refused", "refused": refused}
         return jsonify(body), 400
-    job_id = get_jobs().submit("preload", accepted)
-    return job_response(job_id, "api_cache.preload_status", accepted=len(accepted), refused=refused)
+    return jobs.submit("preload", accepted, "api_cache.preload_status", accepted=len(accepted), refused=refused)
 
 
 @bp.get("/preload/<job_id>")
@@ -176,7 +149,7 @@ def preload_status(job_id: str):
     ``state`` is queued, running, done, failed or cancelled, or resuming while
     a job whose worker died waits for another to take it over.
     """
-    return jsonify(job_status_body(job_id))
+    return jobs.status(job_id)
 
 
 @bp.post("/scopes/<scope>/clear")
@@ -195,27 +168,3 @@ def clear_scope(scope: str):
         raise APIError(409, "memory_tier_disabled", "MEMORY_CACHE_ENABLED is off: there is nothing to clear")
     freed = memory.clear_scope(scope)
     return jsonify({"success": True, "scope": scope, "freed_bytes": freed})
-
-
-# --- wiring ------------------------------------------------------------------
-
-
-@bp.record_once
-def _start_jobs(state: Any) -> None:
-    init_jobs(state.app)
-
-
-def init_jobs(app: Flask) -> JobQueue:
-    """Create the app's :class:`JobQueue` over its cache and start the runner thread.
-
-    :func:`vinylvault.covers.extension.shutdown` stops it with the cache.
-    """
-    settings = app.config["SETTINGS"]
-    queue = JobQueue(
-        app.extensions[covers_extension.COVERS],
-        lease_seconds=settings.JOB_LEASE_SECONDS,
-        poll_seconds=settings.JOB_POLL_SECONDS,
-    )
-    app.extensions[covers_extension.JOBS] = queue
-    queue.start()
-    return queue

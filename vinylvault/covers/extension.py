@@ -1,4 +1,4 @@
-"""Connects the image caches to the app and stops their threads on exit.
+"""Connects the cover cache to the app, and closes it at the app's shutdown.
 
 The cover cache (covers from Discogs, local files and the demo) lives on
 ``app.extensions["image_cache"]``; request code reaches it with
@@ -6,37 +6,21 @@ The cover cache (covers from Discogs, local files and the demo) lives on
 :func:`image_cache.get_image_cache` returns, so code using that module-level
 API sees the same cache as the app.
 
-Shutdown flushes the batched hit counts: :func:`shutdown` runs at interpreter
-exit, and gunicorn's ``worker_exit`` hook should call it too (a worker killed
-by a signal does not always reach ``atexit``).
+Closing flushes the batched hit counts; :mod:`vinylvault.lifecycle` closes it
+after everything built on it (job runner, photo cache) has stopped.
 """
 
 from __future__ import annotations
-
-import atexit
-import functools
 
 from flask import Flask, current_app
 
 import image_cache
 from image_cache import ImageCache
 
-from vinylvault import db
-from vinylvault.covers import tags
-from vinylvault.photos import store as photos_store
+from vinylvault import lifecycle
 from vinylvault.library.demo import DEMO_COVERS
 
 COVERS = "image_cache"
-#: The preload/sync job runner (vinylvault.covers.cache_api) works on the cache: it stops first.
-JOBS = "image_jobs"
-#: The owner photos' derivatives (vinylvault.photos.store): their own ImageCache in
-#: PHOTOS_DIR/derived, never under COVERS_DIR, which nginx serves without access checks.
-PHOTOS = "photo_cache"
-#: The PhotoStore over it (created by vinylvault.photos.views); flushes view counts at shutdown.
-PHOTO_STORE = "photo_store"
-#: The scrobble tick (vinylvault.listening.scrobble): it writes to the collection database, so it stops first.
-SCROBBLES = "scrobble_ticker"
-EXIT_HOOK = "vv_exit_hook"
 
 
 class CacheUnavailable(RuntimeError):
@@ -44,7 +28,7 @@ class CacheUnavailable(RuntimeError):
 
 
 def init_app(app: Flask) -> None:
-    """Create the cover cache for ``app`` and register the Jinja helpers."""
+    """Open the cover cache for ``app`` and have the app's shutdown close it."""
     settings = app.config["SETTINGS"]
     try:
         cache = ImageCache(
@@ -62,11 +46,7 @@ def init_app(app: Flask) -> None:
     # An earlier app's cache (tests create several) stays open for that app.
     image_cache.install_image_cache(cache)
     app.extensions[COVERS] = cache
-    app.extensions[PHOTOS] = photos_store.open_photo_cache(settings, memory=cache.memory)
-    # At exit, the whole ordered shutdown: the job runner must stop before the caches close.
-    app.extensions[EXIT_HOOK] = hook = functools.partial(shutdown, app)
-    atexit.register(hook)
-    tags.init_app(app)
+    lifecycle.on_shutdown(app, "cover cache", lambda: _close(app))
 
 
 def get_cache() -> ImageCache:
@@ -74,26 +54,8 @@ def get_cache() -> ImageCache:
     return current_app.extensions[COVERS]
 
 
-def shutdown(app: Flask) -> None:
-    """Flush and close ``app``'s caches, then its collection database; safe to call more than once."""
-    hook = app.extensions.pop(EXIT_HOOK, None)
-    if hook is not None:
-        atexit.unregister(hook)
-    ticker = app.extensions.pop(SCROBBLES, None)
-    if ticker is not None:
-        ticker.stop()
-    jobs = app.extensions.pop(JOBS, None)  # api_cache's job runner uses the cache: stop it first
-    if jobs is not None:
-        jobs.stop()
-    store = app.extensions.pop(PHOTO_STORE, None)
-    if store is not None:
-        store.close()
-    photo_cache = app.extensions.pop(PHOTOS, None)
-    if photo_cache is not None:
-        photo_cache.close()
-    cache = app.extensions.pop(COVERS, None)
-    if cache is not None:
-        if image_cache.get_image_cache() is cache:
-            image_cache.install_image_cache(None)
-        cache.close()
-    db.close_anchor(app)
+def _close(app: Flask) -> None:
+    cache = app.extensions.pop(COVERS)
+    if image_cache.get_image_cache() is cache:
+        image_cache.install_image_cache(None)
+    cache.close()

@@ -23,11 +23,12 @@ from cache_engine.convert import SIZE_TYPES
 from image_cache import ImageCache
 
 from vinylvault.library import collection
-from vinylvault.covers.cache_api import get_jobs, job_response, job_status_body
+from vinylvault.covers import jobs
 from vinylvault.access.auth import owner_required, rate_limit
 from vinylvault.db import get_db
 from vinylvault.web.errors import APIError
-from vinylvault.covers.extension import PHOTO_STORE, get_cache
+from vinylvault.covers.extension import get_cache
+from vinylvault.photos import views as photos
 
 log = logging.getLogger("vinylvault.covers.image_api")
 
@@ -144,13 +145,12 @@ def sync():
     todo = [url for url in urls if url not in cached]
     if not todo:
         return jsonify({"job_id": None, "queued": 0, "already_cached": len(cached)})
-    job_id = get_jobs().submit("sync_images", todo)
-    return job_response(job_id, "api_images.sync_status", queued=len(todo), already_cached=len(cached))
+    return jobs.submit("sync_images", todo, "api_images.sync_status", queued=len(todo), already_cached=len(cached))
 
 
 @bp.get("/sync/<job_id>")
 def sync_status(job_id: str):
-    return jsonify(job_status_body(job_id))
+    return jobs.status(job_id)
 
 
 @bp.post("/cleanup")
@@ -168,8 +168,7 @@ def cleanup():
         removed_files += cache.remove_source(url)
         removed_sources += 1
     # Photos of deleted albums (their rows go with the album; the files stay until now).
-    store = current_app.extensions.get(PHOTO_STORE)
-    removed_photos = store.remove_orphans(get_db()) if store is not None else 0
+    removed_photos = photos.get_store().remove_orphans(get_db())
     log.info(
         "image cleanup: %d orphan sources removed (%d files), %d kept, %d orphan photos removed",
         removed_sources,

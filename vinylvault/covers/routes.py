@@ -28,7 +28,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Flask, Response, abort, current_app, request
 from werkzeug.routing import BaseConverter
 from werkzeug.wsgi import wrap_file
 
@@ -62,10 +62,9 @@ class CacheKeyConverter(BaseConverter):
     regex = "[0-9a-f]{64}"
 
 
-@bp.record_once
-def _register_converter(state) -> None:
-    # Must run before the rules below are added to the app's URL map.
-    state.app.url_map.converters["cachekey"] = CacheKeyConverter
+def init_app(app: Flask) -> None:
+    """Teach ``app`` the ``<cachekey:...>`` converter; before :data:`bp` is registered, whose rules use it."""
+    app.url_map.converters["cachekey"] = CacheKeyConverter
 
 
 def _deliver(path: Path, headers: dict[str, str]) -> Response | None:

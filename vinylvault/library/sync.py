@@ -38,6 +38,7 @@ the site keeps working from the database.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import socket
@@ -56,8 +57,9 @@ from flask import Flask
 import config
 import image_cache
 from cache_engine.sqlite import write_transaction
+from cache_engine.background import Ticker, WorkQueue
 
-from vinylvault import db
+from vinylvault import db, lifecycle
 from vinylvault.library import collection
 from vinylvault.library.collection import AlbumRecord, Label, ReleaseDetails, Track, WantRecord
 from vinylvault.library.discogs import DiscogsAuthError, DiscogsClient, DiscogsError, DiscogsNotFound
@@ -848,33 +850,30 @@ def _covers_in_background(settings: config.Settings) -> None:
         log.exception("cover pass crashed")
 
 
-_thread_lock = threading.Lock()
-_thread: threading.Thread | None = None
+#: ``app.extensions`` key of the app's one Discogs thread: a sync, else a cover pass, one at a time.
+DISCOGS = "vv_discogs"
+#: Submission numbers: each call gets its own key, so a busy thread refuses a second call instead of merging it.
+_submissions = itertools.count()
 
 
-def _start_thread(target: Callable[[config.Settings], None], settings: config.Settings, name: str) -> bool:
-    """Run ``target(settings)`` in this process's one Discogs thread; False if that thread is busy."""
-    global _thread
-    with _thread_lock:
-        if _thread is not None and _thread.is_alive():
-            return False
-        _thread = threading.Thread(target=target, args=(settings,), name=name, daemon=True)
-        _thread.start()
-        return True
+def _start_on_discogs_thread(app: Flask, name: str, work: Callable[[config.Settings], None]) -> bool:
+    """Run ``work(settings)`` on the app's one Discogs thread; False if that thread is busy."""
+    settings = app.config["SETTINGS"]
+    return app.extensions[DISCOGS].submit((name, next(_submissions)), lambda: work(settings))
 
 
 def start_sync(app: Flask) -> bool:
-    """Start a sync (then a cover pass) in a background thread; False if one is already running here.
+    """Start a sync (then a cover pass) on the Discogs thread; False if it is already busy here.
 
     Another process's run is detected through the lease: the thread then
     logs and stops.
     """
-    return _start_thread(_sync_in_background, app.config["SETTINGS"], "vinylvault-sync")
+    return _start_on_discogs_thread(app, "sync", _sync_in_background)
 
 
 def start_cover_pass(app: Flask) -> bool:
-    """Start a :func:`cover_pass_once` in the background thread; False if that thread is busy."""
-    return _start_thread(_covers_in_background, app.config["SETTINGS"], "vinylvault-covers")
+    """Start a :func:`cover_pass_once` on the Discogs thread; False if that thread is busy."""
+    return _start_on_discogs_thread(app, "covers", _covers_in_background)
 
 
 def sync_due(conn: sqlite3.Connection, interval_hours: float, now: float | None = None) -> bool:
@@ -889,44 +888,36 @@ def sync_due(conn: sqlite3.Connection, interval_hours: float, now: float | None 
 
 
 _SCHEDULER_TICK_SECONDS = 300.0
-_scheduler_started = False
 
 
-def _scheduler(app: Flask) -> None:
+def _schedule(app: Flask) -> None:
+    """One scheduler pass: a sync when one is due, else a cover pass while covers are missing."""
     settings = app.config["SETTINGS"]
-    while True:
-        try:
-            conn = db.connect(settings.DATABASE_PATH)
-            try:
-                username, token = discogs_credentials(conn, settings)
-                due = bool(username and token) and sync_due(conn, settings.SYNC_INTERVAL_HOURS)
-                covers = bool(token) and settings.COVERS_PER_PASS > 0 and missing_covers(conn)
-            finally:
-                conn.close()
-            if due:
-                start_sync(app)
-            elif covers:
-                start_cover_pass(app)
-        except sqlite3.Error as exc:
-            log.warning("sync scheduler: %s", exc)
-        time.sleep(_SCHEDULER_TICK_SECONDS)
+    conn = db.connect(settings.DATABASE_PATH)
+    try:
+        username, token = discogs_credentials(conn, settings)
+        due = bool(username and token) and sync_due(conn, settings.SYNC_INTERVAL_HOURS)
+        covers = bool(token) and settings.COVERS_PER_PASS > 0 and missing_covers(conn)
+    finally:
+        conn.close()
+    if due:
+        start_sync(app)
+    elif covers:
+        start_cover_pass(app)
 
 
 def init_app(app: Flask) -> None:
-    """Start the periodic sync on the first request of each serving process.
+    """Give the app its Discogs thread; start the periodic sync on the first request of each serving process.
 
-    Not at import or in ``create_app``: CLI commands and tests build apps
-    too, and must not sync in the background. The lease keeps workers from
-    running two syncs; ``sync_due`` keeps them from running one each.
+    The lease keeps workers from running two syncs; ``sync_due`` keeps them
+    from running one each. Shutdown does not wait for a run in progress: one
+    Discogs request can take longer than gunicorn's ``graceful_timeout``
+    leaves, and a run cut short resumes from its last stored page.
     """
-    if app.config["SETTINGS"].SYNC_INTERVAL_HOURS <= 0 or app.testing:
+    discogs = app.extensions[DISCOGS] = WorkQueue("vinylvault-discogs", threads=1, limit=1)
+    lifecycle.on_shutdown(app, "Discogs thread", lambda: discogs.stop(timeout=0))
+    if app.config["SETTINGS"].SYNC_INTERVAL_HOURS <= 0:
         return
-
-    @app.before_request
-    def _start_scheduler() -> None:
-        global _scheduler_started
-        with _thread_lock:
-            if _scheduler_started:
-                return
-            _scheduler_started = True
-        threading.Thread(target=_scheduler, args=(app,), name="vinylvault-sync-scheduler", daemon=True).start()
+    scheduler = Ticker("vinylvault-sync-scheduler", lambda: _schedule(app), _SCHEDULER_TICK_SECONDS)
+    lifecycle.on_shutdown(app, "sync scheduler", scheduler.stop)
+    lifecycle.start_on_first_request(app, scheduler.start)

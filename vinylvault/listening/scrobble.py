@@ -36,7 +36,6 @@ import hashlib
 import json
 import logging
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
@@ -48,10 +47,10 @@ from flask.cli import with_appcontext
 
 import config
 from cache_engine.sqlite import write_transaction
+from cache_engine.background import Ticker
 
-from vinylvault import db
+from vinylvault import db, lifecycle
 from vinylvault.library import collection
-from vinylvault.covers import extension
 from vinylvault.listening import spins
 from vinylvault.covers.tags import artist_name
 
@@ -545,19 +544,15 @@ def retry_failed(conn: sqlite3.Connection, now: float) -> int:
 class ScrobbleTicker:
     """This process's tick: closes forgotten sides, queues and delivers scrobbles every ``interval`` seconds.
 
-    Built on the same pattern as the cover job runner
-    (:class:`cache_engine.jobs.JobQueue`): one daemon thread, an Event to stop
-    it, and :func:`vinylvault.covers.extension.shutdown` stops it before the caches
-    and the database close. Each tick opens its own connection.
+    A :class:`cache_engine.background.Ticker` runs :meth:`tick`; each tick
+    opens its own connection. The app's shutdown stops it before the database closes.
     """
 
     def __init__(self, settings: config.Settings, user_agent: str, *, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.clock = clock
         self.sender = Sender(settings, user_agent)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lifecycle = threading.Lock()
+        self._ticker = Ticker("vinylvault-scrobbles", self.tick, settings.SCROBBLE_TICK_SECONDS)
 
     def tick(self, now: float | None = None) -> dict[str, int]:
         """One pass at ``now`` (default the clock); return :func:`deliver`'s counts plus ``queued``."""
@@ -572,61 +567,35 @@ class ScrobbleTicker:
             conn.close()
 
     def start(self) -> None:
-        with self._lifecycle:
-            if self._thread is not None and self._thread.is_alive():
-                return
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._run, name="vinylvault-scrobbles", daemon=True)
-            self._thread.start()
+        """Start the thread (no-op while it runs)."""
+        self._ticker.start()
 
     def stop(self, timeout: float | None = 10.0) -> None:
         """Stop the thread and wait for it (a send in flight ends within the HTTP timeout)."""
-        with self._lifecycle:
-            thread, self._thread = self._thread, None
-            self._stop.set()
-            if thread is not None:
-                thread.join(timeout)
+        self._ticker.stop(timeout)
         self.sender.close()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except sqlite3.Error as exc:
-                # A full disk or a locked database must not kill the thread: the next tick tries again.
-                log.warning("scrobble tick: %s", exc)
-            except Exception:
-                log.exception("scrobble tick crashed")
-            self._stop.wait(self.settings.SCROBBLE_TICK_SECONDS)
 
 
 # --- Wiring: the tick in serving processes, the CLI ---------------------------------
 
-_start_lock = threading.Lock()
+#: ``app.extensions`` key of the serving process's :class:`ScrobbleTicker`.
+TICKER = "scrobble_ticker"
 
 
 def init_app(app: Flask) -> None:
     """Add ``flask scrobbles``; start the tick on the first request of each serving process.
 
-    Not in ``create_app`` itself: CLI commands and tests build apps too and
-    must not send anything in the background. Every worker runs a tick: the
-    queue's keys and claims make that safe, and whichever worker is alive
-    keeps the listens flowing. :func:`vinylvault.covers.extension.shutdown` stops it.
+    Every worker runs a tick: the queue's keys and claims make that safe, and
+    whichever worker is alive keeps the listens flowing. It writes to the
+    collection database, so it was built last and stops first.
     """
     app.cli.add_command(scrobbles_command)
     settings = app.config["SETTINGS"]
-    if settings.SCROBBLE_TICK_SECONDS <= 0 or app.testing:
+    if settings.SCROBBLE_TICK_SECONDS <= 0:
         return
-
-    @app.before_request
-    def _start_ticker() -> None:
-        if extension.SCROBBLES in app.extensions:
-            return
-        with _start_lock:
-            if extension.SCROBBLES not in app.extensions:
-                ticker = ScrobbleTicker(settings, settings.USER_AGENT)
-                app.extensions[extension.SCROBBLES] = ticker
-                ticker.start()
+    ticker = app.extensions[TICKER] = ScrobbleTicker(settings, settings.USER_AGENT)
+    lifecycle.on_shutdown(app, "scrobble tick", lambda: app.extensions.pop(TICKER).stop())
+    lifecycle.start_on_first_request(app, ticker.start)
 
 
 @click.command("scrobbles")

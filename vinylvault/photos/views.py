@@ -35,16 +35,32 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, flash, jsonify, redirect, request, send_file, url_for
 
-from vinylvault import db
+from vinylvault import db, lifecycle
 from vinylvault.access import auth
 from vinylvault.covers import extension
 from vinylvault.covers.cache_api import read_json_body
 from vinylvault.web.errors import APIError, handle_api_error
-from vinylvault.photos.store import MIMETYPES, Access, NotFound, Photo, PhotoError, PhotoStore, Upload, Visibility
+from vinylvault.photos.store import (
+    MIMETYPES,
+    Access,
+    NotFound,
+    Photo,
+    PhotoError,
+    PhotoStore,
+    Upload,
+    Visibility,
+    open_photo_cache,
+)
 
 log = logging.getLogger("vinylvault.photos.views")
 
 bp = Blueprint("api_photos", __name__)
+
+#: ``app.extensions`` keys: the owner photos' derivatives, their own ImageCache in
+#: PHOTOS_DIR/derived (never under COVERS_DIR, which nginx serves without access
+#: checks), and the :class:`PhotoStore` over it.
+PHOTOS = "photo_cache"
+PHOTO_STORE = "photo_store"
 
 #: Public photos may change visibility later, so shared caches keep them only briefly.
 PUBLIC_CACHE_CONTROL = "public, max-age=600"
@@ -55,7 +71,7 @@ PATCH_FIELDS = frozenset({"title", "description", "visibility"})
 
 def get_store() -> PhotoStore:
     """The app's photo store."""
-    return current_app.extensions[extension.PHOTO_STORE]
+    return current_app.extensions[PHOTO_STORE]
 
 
 def current_access() -> Access:
@@ -336,11 +352,15 @@ def photo_gallery(album_id: int) -> dict[str, Any]:
     return gallery
 
 
-@bp.record_once
-def _init(state: Any) -> None:
-    app: Flask = state.app
+def init_app(app: Flask) -> None:
+    """Open the photos' own cache and the :class:`PhotoStore` over it; the app's shutdown closes both.
+
+    The photo cache shares the cover cache's memory tier, so the cover cache comes first.
+    """
     settings = app.config["SETTINGS"]
-    app.extensions[extension.PHOTO_STORE] = PhotoStore(
-        settings.PHOTOS_DIR, settings.DATABASE_PATH, app.extensions[extension.PHOTOS], settings
-    )
+    cache = open_photo_cache(settings, memory=app.extensions[extension.COVERS].memory)
+    app.extensions[PHOTOS] = cache
+    lifecycle.on_shutdown(app, "photo cache", lambda: app.extensions.pop(PHOTOS).close())
+    app.extensions[PHOTO_STORE] = PhotoStore(settings.PHOTOS_DIR, settings.DATABASE_PATH, cache, settings)
+    lifecycle.on_shutdown(app, "photo store", lambda: app.extensions.pop(PHOTO_STORE).close())
     app.jinja_env.globals["photo_gallery"] = photo_gallery

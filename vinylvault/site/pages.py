@@ -18,14 +18,13 @@ import calendar
 import logging
 import secrets
 import sqlite3
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Mapping
 
 from flask import (
     Blueprint,
+    Flask,
     Response,
     abort,
     current_app,
@@ -40,9 +39,10 @@ from flask import (
 from werkzeug.exceptions import BadRequest
 
 import config
+from cache_engine.background import WorkQueue
 from cache_engine.units import human_when, plural
 
-from vinylvault import db
+from vinylvault import db, lifecycle
 from vinylvault.access import auth
 from vinylvault.library import collection
 from vinylvault.library import csv_import
@@ -261,38 +261,33 @@ def _release_details(record: collection.Album) -> tuple[collection.ReleaseDetail
     return None, bool(token) and _fetch_details_later(current_app.config["SETTINGS"], record.release_id)
 
 
-_details_lock = threading.Lock()
-_details_pending: set[int] = set()
-_details_pool: ThreadPoolExecutor | None = None
+#: ``app.extensions`` key of the queue fetching release details off the request path.
+DETAILS = "vv_release_details"
 #: Releases waiting for their details in this process; beyond this, pages just don't ask.
 MAX_PENDING_DETAILS = 32
 
 
+def init_app(app: Flask) -> None:
+    """The album page's details queue: one thread (Discogs is paced anyway), started by its first release.
+
+    Shutdown does not wait for a fetch in flight (one Discogs request can
+    outlast gunicorn's ``graceful_timeout``); the next visit asks again.
+    """
+    details = app.extensions[DETAILS] = WorkQueue("vinylvault-details", threads=1, limit=MAX_PENDING_DETAILS)
+    lifecycle.on_shutdown(app, "release details queue", lambda: details.stop(timeout=0))
+
+
 def _fetch_details_later(settings: config.Settings, release_id: int) -> bool:
-    """Queue one background fetch per release (one worker: Discogs is paced anyway)."""
-    global _details_pool
-    with _details_lock:
-        if release_id in _details_pending:
-            return True
-        if len(_details_pending) >= MAX_PENDING_DETAILS:
-            return False
-        if _details_pool is None:
-            _details_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vinylvault-details")
-        _details_pending.add(release_id)
-        _details_pool.submit(_fetch_details, settings, release_id)
-        return True
+    """Queue one background fetch per release; False when :data:`MAX_PENDING_DETAILS` already wait."""
+    return current_app.extensions[DETAILS].submit(release_id, lambda: _fetch_details(settings, release_id))
 
 
 def _fetch_details(settings: config.Settings, release_id: int) -> None:
     conn = db.connect(settings.DATABASE_PATH)
     try:
         sync.ensure_release_details(conn, settings, release_id)
-    except Exception:
-        log.exception("release %d details: fetch failed", release_id)
     finally:
         conn.close()
-        with _details_lock:
-            _details_pending.discard(release_id)
 
 
 @bp.get("/now-playing/<album_id:album_id>")

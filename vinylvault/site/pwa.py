@@ -228,9 +228,8 @@ def draw_icons_command() -> None:
         click.echo(f"{folder / name}")
 
 
-@bp.record_once
-def _init_app(state) -> None:
-    app: Flask = state.app
+def init_app(app: Flask) -> None:
+    """Read this deployment's static version and the service worker's source once, at start."""
     static_dir = Path(app.static_folder or "")
     app.extensions[_VERSION_KEY] = static_version(static_dir)
     app.extensions[_WORKER_TEMPLATE_KEY] = (static_dir / "sw.js").read_text(encoding="utf-8")

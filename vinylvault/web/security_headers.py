@@ -17,9 +17,7 @@ deploy/vinylvault.conf sends the same headers for the files nginx serves itself.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, current_app
-
-bp = Blueprint("security_headers", __name__)
+from flask import Flask, Response, current_app
 
 #: The policy without FALLBACK_TO_ORIGINAL (deploy/vinylvault.conf repeats it verbatim).
 CONTENT_SECURITY_POLICY = (
@@ -45,7 +43,6 @@ def security_headers(fallback_to_original: bool) -> dict[str, str]:
     }
 
 
-@bp.after_app_request
 def _add_security_headers(response: Response) -> Response:
     # after_request runs for error handlers' responses too (404, 429, 500 pages
     # and JSON), and for 304s; headers a view set itself are kept.
@@ -55,7 +52,7 @@ def _add_security_headers(response: Response) -> Response:
     return response
 
 
-@bp.record_once
-def _init_app(state) -> None:
-    app: Flask = state.app
+def init_app(app: Flask) -> None:
+    """Add the headers to every response ``app`` sends (worked out once, from ``FALLBACK_TO_ORIGINAL``)."""
     app.extensions[_HEADERS_KEY] = security_headers(app.config["FALLBACK_TO_ORIGINAL"])
+    app.after_request(_add_security_headers)
