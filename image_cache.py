@@ -221,10 +221,12 @@ class ImageCache:
         """Absolute path of the cached ``size_type`` WebP of ``url``, producing it on a miss.
 
         A miss downloads (or reads) and converts the source once for every
-        size type, unless it is in the negative cache. ``wait`` bounds the
-        wait for another worker already producing it (default
-        ``ON_DEMAND_WAIT_SECONDS``). Returns None for a refused source or when
-        the wait runs out.
+        size type, unless it is in the negative cache. When another worker
+        (thread or process) is already producing it, ``wait`` bounds the wait
+        for it in seconds: request code passes its short
+        ``ON_DEMAND_WAIT_SECONDS``; ``None`` (a script, a test) waits as long
+        as that worker takes (its download has its own deadline).
+        Returns None for a refused source or when the wait runs out.
 
         :raises ValueError: ``size_type`` is not one of this cache's size types.
         """
@@ -235,7 +237,6 @@ class ImageCache:
             self.index.record_access(key, size_type)
             return str(entry.path)
         self.index.count("misses")
-        wait = self.settings.ON_DEMAND_WAIT_SECONDS if wait is None else wait
         entry = self._produce(url, key, wait, source=None).get(size_type)
         return None if entry is None else str(entry.path)
 
