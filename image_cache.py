@@ -4,7 +4,7 @@
 read (:mod:`cache_engine.sources`: downloaded, or read from the data
 directory) once, converted once into every size type of the cache, and stored
 as ``<size_type>/<key[:2]>/<key>.webp`` under ``cache_dir``, indexed in
-SQLite. Several processes share one cache_dir safely: single-flight and the
+SQLite (:mod:`cache_engine.renditions`). Several processes share one cache_dir safely: single-flight and the
 download bound use ``flock``, the byte budget and the free-space reserve
 (``MIN_FREE_DISK_MB``) are enforced inside the index's write transaction, and
 hits are batched in memory (:mod:`cache_engine.work` writes them, and runs the
@@ -20,11 +20,7 @@ owns its cache). No Flask here.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import logging
-import os
-import re
 import shutil
 import sqlite3
 import threading
@@ -33,13 +29,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 import config
-from cache_engine.convert import ConvertOptions, convert, make_preview
+from cache_engine.convert import ConvertOptions
 from cache_engine.coordination import SingleFlight
 from cache_engine.errors import CacheTimeout, EntryTooLarge, ImageCacheError, SourceRefused
-from cache_engine.files import DiskFullNotice, is_storage_full, write_synced_temp
+from cache_engine.files import DiskFullNotice, is_storage_full
 from cache_engine.index import CacheIndex, Entry
 from cache_engine.memory_tier import MemoryTier
 from cache_engine.placeholder import ensure_placeholder, render_placeholder
+from cache_engine.renditions import KEY, Renditions
 from cache_engine.sources import (
     LOCAL_PREFIX,
     Downloads,
@@ -69,9 +66,6 @@ __all__ = [
 log = logging.getLogger("vinylvault.image_cache")
 
 SIZE_TYPES = ("thumbnails", "detail")
-_KEY = re.compile(r"[0-9a-f]{64}")
-#: Temp files older than this are leftovers of a killed writer (a live one renames within seconds).
-STALE_TEMP_SECONDS = 60.0
 
 
 class ImageCache:
@@ -114,18 +108,17 @@ class ImageCache:
         # The smallest rendition is stored first: the one worth waiting for.
         self._first_size_type = min(self._box, key=self._box.__getitem__)
         self.cache_dir = Path(cache_dir)
-        self.file_mode = file_mode
-        self.temp_dir = self.cache_dir / ".tmp"
         self.placeholder_dir = self.cache_dir / "placeholders"
-        for folder in (self.temp_dir, *(self.cache_dir / name for name in self.size_types)):
-            folder.mkdir(parents=True, exist_ok=True)
         lock_dir = self.cache_dir / ".locks"
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
         self.index = CacheIndex(
             database_path,
             self.cache_dir,
             rebuild_corrupt=rebuild_corrupt_index,
             reserve_bytes=self.settings.min_free_disk_bytes,
         )
+        self.renditions = Renditions(self.cache_dir, self.index, self.options, self.settings, file_mode=file_mode)
+        self.temp_dir = self.renditions.temp_dir
         self.storage = DiskFullNotice("new images are not saved", "saving new images again")
         self.single_flight = SingleFlight(lock_dir)
         self.sources = Sources(
@@ -159,15 +152,11 @@ class ImageCache:
     key_for = staticmethod(key_for)
 
     def _check_size_type(self, size_type: str) -> None:
-        if size_type not in self._box:
-            raise ValueError(f"unknown size type {size_type!r}; expected one of {', '.join(self.size_types)}")
+        self.renditions.check_size_type(size_type)
 
     def path_for(self, key: str, size_type: str) -> Path:
         """Where the ``size_type`` rendition of ``key`` lives (built only from checked parts)."""
-        self._check_size_type(size_type)
-        if not _KEY.fullmatch(key):
-            raise ValueError("key must be 64 lowercase hex digits")
-        return self.cache_dir / size_type / key[:2] / f"{key}.webp"
+        return self.renditions.path_for(key, size_type)
 
     @property
     def limit_bytes(self) -> int:
@@ -177,7 +166,7 @@ class ImageCache:
     def lookup_key(self, key: str, size_type: str) -> Entry | None:
         """The stored entry for ``key``, or None; records no access."""
         self._check_size_type(size_type)
-        return self.index.get(key, size_type) if _KEY.fullmatch(key) else None
+        return self.index.get(key, size_type) if KEY.fullmatch(key) else None
 
     def lookup(self, url: str, size_type: str) -> Entry | None:
         return self.lookup_key(key_for(url), size_type)
@@ -202,7 +191,7 @@ class ImageCache:
         return self.index.register_sources({key_for(url): normalize_url(url) for url in urls})
 
     def source_url(self, key: str) -> str | None:
-        return self.index.source_url(key) if _KEY.fullmatch(key) else None
+        return self.index.source_url(key) if KEY.fullmatch(key) else None
 
     def is_failed(self, url: str) -> bool:
         """True while ``url`` is in the negative cache."""
@@ -293,14 +282,14 @@ class ImageCache:
             self._negative(url, key, exc)
             return {}
         try:
-            entries = self._convert_and_store(url, key, data)
+            entries = self.renditions.make(url, key, data)
         except (SourceRefused, EntryTooLarge) as exc:
             log_refusal(url, exc)
             self._negative(url, key, exc)
             return {}
         except (OSError, sqlite3.OperationalError) as exc:
             # Our disk, not the source, failed (full, read-only): no negative
-            # entry, the source is fine. _store removed its temp file.
+            # entry, the source is fine. No temp file is left behind.
             self._disk_failed(key, exc)
             return {}
         self.storage.recovered()
@@ -326,54 +315,6 @@ class ImageCache:
             self.settings.NEGATIVE_CACHE_MAX_SECONDS,
         )
         log.debug("%s blocked for %.0fs after %d failures", key[:12], state.retry_at - time.time(), state.attempts)
-
-    def _convert_and_store(self, url: str, key: str, data: bytes) -> dict[str, Entry]:
-        """Convert once; store each rendition as it is encoded, smallest first."""
-        # Whatever is cached can be served by key from any process, even after a
-        # clear or a removal forgot the source (a read, no write, when known).
-        self.index.register_sources({key: normalize_url(url)})
-        started = time.perf_counter()
-        entries: dict[str, Entry] = {}
-        preview = None
-        for variant in convert(data, self.options):
-            if preview is None:
-                preview = make_preview(variant.data)
-            entry = Entry(
-                key=key,
-                size_type=variant.size_type,
-                url=normalize_url(url),
-                path=self.path_for(key, variant.size_type),
-                bytes=len(variant.data),
-                width=variant.width,
-                height=variant.height,
-                content_hash=hashlib.sha256(variant.data).hexdigest(),
-                preview=preview,
-                process_ms=(time.perf_counter() - started) * 1000,
-            )
-            self._store(entry, variant.data)
-            entries[variant.size_type] = entry
-        self.index.count("conversions")
-        return entries
-
-    def _store(self, entry: Entry, data: bytes) -> None:
-        """Write to ``.tmp``, fsync, and rename into place inside the index transaction."""
-        temp = write_synced_temp(self.temp_dir, data, mode=self.file_mode, prefix=f"{entry.key}.{entry.size_type}.")
-        try:
-
-            def place() -> None:
-                entry.path.parent.mkdir(exist_ok=True)
-                os.replace(temp, entry.path)
-
-            evicted = self.index.add_entry(
-                entry, place, self.limit_bytes, int(self.limit_bytes * self.settings.CACHE_LOW_WATER_FRACTION)
-            )
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-        if evicted:
-            log.info(
-                "evicted %d entries (%d bytes) for %s", len(evicted), sum(e.bytes for e in evicted), entry.key[:12]
-            )
 
     # -- reading bytes -------------------------------------------------------------------
     def read_bytes(self, entry: Entry, scope: str = "default") -> bytes:
@@ -491,24 +432,12 @@ class ImageCache:
 
     def reconcile(self) -> dict[str, int]:
         """Repair drift a killed process can leave; report counts of what was removed."""
-        orphans, missing = self.index.reconcile(self._files_on_disk)
-        temps = 0
-        cutoff = time.time() - STALE_TEMP_SECONDS
-        for temp in self.temp_dir.iterdir():
-            with contextlib.suppress(FileNotFoundError):
-                if temp.stat().st_mtime < cutoff:
-                    temp.unlink()
-                    temps += 1
+        orphans, missing = self.index.reconcile(self.renditions.files_on_disk)
+        temps = self.renditions.remove_stale_temps()
         report = {"files_removed": len(orphans), "rows_removed": len(missing), "temp_files_removed": temps}
         if any(report.values()):
             log.info("reconcile: %s", report)
         return report
-
-    def _files_on_disk(self) -> Iterator[tuple[str, str, Path]]:
-        for size_type in self.size_types:
-            for path in (self.cache_dir / size_type).glob("*/*.webp"):
-                if _KEY.fullmatch(path.stem) and path.parent.name == path.stem[:2]:
-                    yield path.stem, size_type, path
 
     def close(self) -> None:
         """Stop the threads, write pending hits, close files. Idempotent."""
