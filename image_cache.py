@@ -1,51 +1,61 @@
 """The VinylVault cover cache: source URLs in, small WebP files out.
 
 :class:`ImageCache` orchestrates the parts in :mod:`cache_engine`: a source is
-downloaded (or read from the data directory) once, converted once into every
-size type of the cache, and stored as ``<size_type>/<key[:2]>/<key>.webp``
-under ``cache_dir``, indexed in SQLite. Several processes share one cache_dir
-safely: single-flight and the download bound use ``flock``, the byte budget and
-the free-space reserve (``MIN_FREE_DISK_MB``) are enforced inside the index's
-write transaction, and hits are batched in memory. On a full disk the cache
-keeps serving what it has: a failed write is logged once (and once more when
-space is back), placeholders come from memory, and clearing frees space first.
+read (:mod:`cache_engine.sources`: downloaded, or read from the data
+directory) once, converted once into every size type of the cache, and stored
+as ``<size_type>/<key[:2]>/<key>.webp`` under ``cache_dir``, indexed in
+SQLite (:mod:`cache_engine.renditions`). Several processes share one cache_dir safely: single-flight and the
+download bound use ``flock``, the byte budget and the free-space reserve
+(``MIN_FREE_DISK_MB``) are enforced inside the index's write transaction, and
+hits are batched in memory (:mod:`cache_engine.work` writes them, and runs the
+background downloads). On a full disk the cache keeps serving what it has: a
+failed write is logged once (and once more when space is back), placeholders
+come from memory, and clearing frees space first.
 
-The module-level functions keep the names of the original project (seed 004):
+The process-wide instance has module-level functions:
 :func:`initialize_image_cache`, :func:`get_image_cache`,
-:func:`shutdown_image_cache`. No Flask here.
+:func:`shutdown_image_cache` (and :func:`install_image_cache` for an app that
+owns its cache). No Flask here.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import logging
-import os
-import queue as queue_module
-import re
 import shutil
 import sqlite3
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import config
-from cache_engine.convert import SIZE_TYPES, ConvertOptions, convert, make_preview
-from cache_engine.coordination import HostPacer, KeyedLocks, Slots
-from cache_engine.errors import CacheTimeout, EntryTooLarge, ImageCacheError, SourceRefused, TooLarge, UnsafeURL
-from cache_engine.files import is_storage_full, write_synced_temp
+from cache_engine.convert import SIZE_TYPES, ConvertOptions
+from cache_engine.coordination import SingleFlight
+from cache_engine.errors import CacheTimeout, EntryTooLarge, ImageCacheError, SourceRefused
+from cache_engine.files import DiskFullNotice, is_storage_full
 from cache_engine.index import CacheIndex, Entry
 from cache_engine.memory_tier import MemoryTier
 from cache_engine.placeholder import ensure_placeholder, render_placeholder
+from cache_engine.renditions import KEY, Renditions
+from cache_engine.sources import (
+    LOCAL_PREFIX,
+    Downloads,
+    LocalFiles,
+    Sources,
+    key_for,
+    log_refusal,
+    normalize_url,
+)
+from cache_engine.work import QUEUE_LIMIT, SAMPLE_INTERVAL_SECONDS, DownloadQueue, IndexFlusher
 
 __all__ = [
     "ImageCache",
     "Entry",
     "SIZE_TYPES",
     "LOCAL_PREFIX",
+    "QUEUE_LIMIT",
+    "SAMPLE_INTERVAL_SECONDS",
+    "key_for",
     "normalize_url",
     "initialize_image_cache",
     "install_image_cache",
@@ -54,42 +64,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("vinylvault.image_cache")
-
-#: Sources inside the data directory: ``local:demo/covers/0001.png``.
-LOCAL_PREFIX = "local:"
-_KEY = re.compile(r"[0-9a-f]{64}")
-_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
-_THREAD_STRIPES = 256
-#: Temp files older than this are leftovers of a killed writer (a live one renames within seconds).
-STALE_TEMP_SECONDS = 60.0
-SAMPLE_INTERVAL_SECONDS = 600.0
-QUEUE_LIMIT = 10_000
-
-
-def normalize_url(url: str) -> str:
-    """The canonical form keys are computed from.
-
-    Strips surrounding space, lower-cases scheme and host, drops a default
-    port and the fragment, and keeps path and query byte-exact (Discogs image
-    URLs are signed). ``local:`` URLs are kept as given.
-    """
-    url = url.strip()
-    if url.startswith(LOCAL_PREFIX):
-        return url
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    userinfo, at, hostport = parts.netloc.rpartition("@")
-    hostport = hostport.lower()
-    default_port = _DEFAULT_PORTS.get(scheme)
-    if default_port and hostport.endswith(default_port):
-        hostport = hostport[: -len(default_port)]
-    path = parts.path or ("/" if hostport else "")
-    return urlunsplit((scheme, userinfo + at + hostport, path, parts.query, ""))
-
-
-def key_for(url: str) -> str:
-    """sha256 hex digest of :func:`normalize_url` (the file name of the cached images)."""
-    return hashlib.sha256(normalize_url(url).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class ImageCache:
@@ -132,30 +106,29 @@ class ImageCache:
         # The smallest rendition is stored first: the one worth waiting for.
         self._first_size_type = min(self._box, key=self._box.__getitem__)
         self.cache_dir = Path(cache_dir)
-        self.local_root = None if local_root is None else Path(local_root).resolve()
-        self.local_folders = (
-            () if self.local_root is None else tuple((self.local_root / folder).resolve() for folder in local_folders)
-        )
-        self.file_mode = file_mode
-        self.temp_dir = self.cache_dir / ".tmp"
         self.placeholder_dir = self.cache_dir / "placeholders"
-        for folder in (self.temp_dir, *(self.cache_dir / name for name in self.size_types)):
-            folder.mkdir(parents=True, exist_ok=True)
         lock_dir = self.cache_dir / ".locks"
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
         self.index = CacheIndex(
             database_path,
             self.cache_dir,
             rebuild_corrupt=rebuild_corrupt_index,
             reserve_bytes=self.settings.min_free_disk_bytes,
         )
+        self.renditions = Renditions(self.cache_dir, self.index, self.options, self.settings, file_mode=file_mode)
+        self.temp_dir = self.renditions.temp_dir
         self.storage = DiskFullNotice("new images are not saved", "saving new images again")
-        self._flush_storage = DiskFullNotice("cache hits are kept in memory", "cache hits are written again")
-        self.locks = KeyedLocks(lock_dir)
-        self.download_slots = Slots(lock_dir, "downloads", self.settings.MAX_CONCURRENT_DOWNLOADS)
-        self.pacer = HostPacer(lock_dir)
-        self._fetcher = fetcher
-        self._fetcher_lock = threading.Lock()
-        self._stripes = [threading.Lock() for _ in range(_THREAD_STRIPES)]
+        self.single_flight = SingleFlight(lock_dir)
+        self.sources = Sources(
+            LocalFiles(local_root, local_folders, self.settings.max_download_bytes),
+            Downloads(
+                self.settings,
+                lock_dir,
+                slot_wait=self._background_wait,
+                on_download=lambda: self.index.count("downloads"),
+                fetcher=fetcher,
+            ),
+        )
         self.memory = (
             MemoryTier(
                 int(self.settings.MEMORY_CACHE_SIZE_MB * 1024 * 1024), self.settings.IMAGE_CACHE_TTL_HOURS * 3600
@@ -163,15 +136,11 @@ class ImageCache:
             if self.settings.MEMORY_CACHE_ENABLED
             else None
         )
-        self._stop = threading.Event()
-        self._queue: queue_module.Queue[str | None] = queue_module.Queue(maxsize=QUEUE_LIMIT)
-        self._queued: set[str] = set()
-        self._queued_lock = threading.Lock()
-        self._workers: list[threading.Thread] = []
-        self._last_sample: float | None = None
+        self.download_queue = DownloadQueue(self._ensure, self._worth_queueing, self.settings.MAX_CONCURRENT_DOWNLOADS)
+        self.flusher = IndexFlusher(self.index, self.settings.ACCESS_FLUSH_INTERVAL_SECONDS)
         self._closed = False
-        self._background = threading.Thread(target=self._background_loop, name="image-cache-flush", daemon=True)
-        self._background.start()
+        self._close_lock = threading.Lock()
+        self.flusher.start()
         if self.index.moved_aside is not None:
             # The files of the lost index have no rows: remove them so the byte
             # budget holds; they are fetched or converted again on demand.
@@ -181,15 +150,11 @@ class ImageCache:
     key_for = staticmethod(key_for)
 
     def _check_size_type(self, size_type: str) -> None:
-        if size_type not in self._box:
-            raise ValueError(f"unknown size type {size_type!r}; expected one of {', '.join(self.size_types)}")
+        self.renditions.check_size_type(size_type)
 
     def path_for(self, key: str, size_type: str) -> Path:
         """Where the ``size_type`` rendition of ``key`` lives (built only from checked parts)."""
-        self._check_size_type(size_type)
-        if not _KEY.fullmatch(key):
-            raise ValueError("key must be 64 lowercase hex digits")
-        return self.cache_dir / size_type / key[:2] / f"{key}.webp"
+        return self.renditions.path_for(key, size_type)
 
     @property
     def limit_bytes(self) -> int:
@@ -199,7 +164,7 @@ class ImageCache:
     def lookup_key(self, key: str, size_type: str) -> Entry | None:
         """The stored entry for ``key``, or None; records no access."""
         self._check_size_type(size_type)
-        return self.index.get(key, size_type) if _KEY.fullmatch(key) else None
+        return self.index.get(key, size_type) if KEY.fullmatch(key) else None
 
     def lookup(self, url: str, size_type: str) -> Entry | None:
         return self.lookup_key(key_for(url), size_type)
@@ -224,12 +189,11 @@ class ImageCache:
         return self.index.register_sources({key_for(url): normalize_url(url) for url in urls})
 
     def source_url(self, key: str) -> str | None:
-        return self.index.source_url(key) if _KEY.fullmatch(key) else None
+        return self.index.source_url(key) if KEY.fullmatch(key) else None
 
     def is_failed(self, url: str) -> bool:
         """True while ``url`` is in the negative cache."""
-        state = self.index.failure_state(key_for(url))
-        return state is not None and state.blocks()
+        return self._blocked(key_for(url))
 
     def failure_reason(self, url: str) -> str | None:
         """The reason code the negative cache holds for ``url`` (``http_404``, ...), or None."""
@@ -244,10 +208,12 @@ class ImageCache:
         """Absolute path of the cached ``size_type`` WebP of ``url``, producing it on a miss.
 
         A miss downloads (or reads) and converts the source once for every
-        size type, unless it is in the negative cache. ``wait`` bounds the
-        wait for another worker already producing it (default
-        ``ON_DEMAND_WAIT_SECONDS``). Returns None for a refused source or when
-        the wait runs out.
+        size type, unless it is in the negative cache. When another worker
+        (thread or process) is already producing it, ``wait`` bounds the wait
+        for it in seconds: request code passes its short
+        ``ON_DEMAND_WAIT_SECONDS``; ``None`` (a script, a test) waits as long
+        as that worker takes (its download has its own deadline).
+        Returns None for a refused source or when the wait runs out.
 
         :raises ValueError: ``size_type`` is not one of this cache's size types.
         """
@@ -258,27 +224,27 @@ class ImageCache:
             self.index.record_access(key, size_type)
             return str(entry.path)
         self.index.count("misses")
-        wait = self.settings.ON_DEMAND_WAIT_SECONDS if wait is None else wait
-        produced = self._produce(url, key, wait, source=None)
-        entry = produced.get(size_type)
+        entry = self._produce(url, key, wait, source=None).get(size_type)
         return None if entry is None else str(entry.path)
 
     def store_source_bytes(self, url: str, data: bytes) -> bool:
         """Convert and store ``data`` as the source of ``url`` (a caller already holds the bytes)."""
-        key = key_for(url)
-        return bool(self._produce(url, key, self._background_wait, source=data))
+        return bool(self._produce(url, key_for(url), self._background_wait, source=data))
 
     @property
     def _background_wait(self) -> float:
         # Background work may wait for a whole download by another worker, not forever.
         return self.settings.DOWNLOAD_DEADLINE_SECONDS * 2
 
-    def _produce(self, url: str, key: str, wait: float, source: bytes | None) -> dict[str, Entry]:
-        """Single-flight production of every size type of ``key``; {} if refused or timed out."""
+    def _produce(self, url: str, key: str, wait: float | None, source: bytes | None) -> dict[str, Entry]:
+        """Single-flight production of every size type of ``key``; {} if refused or timed out.
+
+        ``wait`` bounds the wait for another producer (``None``: until it is done).
+        """
         if source is None and self._blocked(key):
             return {}
         try:
-            with self._single_flight(key, wait):
+            with self.single_flight.hold(key, wait):
                 stored = self._stored(key)
                 if source is None and len(stored) == len(self.size_types):
                     return stored  # another worker finished it while we waited
@@ -301,25 +267,6 @@ class ImageCache:
         state = self.index.failure_state(key)
         return state is not None and state.blocks()
 
-    @contextlib.contextmanager
-    def _single_flight(self, key: str, wait: float) -> Iterator[None]:
-        # The thread lock lets threads of this process wait without polling;
-        # the flock then excludes other processes.
-        deadline = time.monotonic() + wait
-        stripe = self._stripes[int(key[:4], 16) % _THREAD_STRIPES]
-        if not stripe.acquire(timeout=max(wait, 0)):
-            raise CacheTimeout(f"another thread is producing this source (waited {wait}s)")
-        try:
-            lock = self.locks.lock(key)
-            if not lock.acquire(max(deadline - time.monotonic(), 0)):
-                raise CacheTimeout(f"another process is producing this source (waited {wait}s)")
-            try:
-                yield
-            finally:
-                lock.release()
-        finally:
-            stripe.release()
-
     def _fetch_convert_store(self, url: str, key: str, source: bytes | None) -> dict[str, Entry]:
         try:
             # Before any download: room for the result, by evicting old entries if need be.
@@ -328,19 +275,19 @@ class ImageCache:
             self._disk_failed(key, exc)
             return {}
         try:
-            data = source if source is not None else self._read_source(url)
+            data = source if source is not None else self.sources.read(url)
         except SourceRefused as exc:
             self._negative(url, key, exc)
             return {}
         try:
-            entries = self._convert_and_store(url, key, data)
+            entries = self.renditions.make(url, key, data)
         except (SourceRefused, EntryTooLarge) as exc:
-            _log_refusal(url, exc)
+            log_refusal(url, exc)
             self._negative(url, key, exc)
             return {}
         except (OSError, sqlite3.OperationalError) as exc:
             # Our disk, not the source, failed (full, read-only): no negative
-            # entry, the source is fine. _store removed its temp file.
+            # entry, the source is fine. No temp file is left behind.
             self._disk_failed(key, exc)
             return {}
         self.storage.recovered()
@@ -366,103 +313,6 @@ class ImageCache:
             self.settings.NEGATIVE_CACHE_MAX_SECONDS,
         )
         log.debug("%s blocked for %.0fs after %d failures", key[:12], state.retry_at - time.time(), state.attempts)
-
-    def _read_source(self, url: str) -> bytes:
-        """The source bytes; every refusal is logged once (the fetcher logs its own)."""
-        normalized = normalize_url(url)
-        if normalized.startswith(LOCAL_PREFIX):
-            try:
-                return self._read_local(normalized[len(LOCAL_PREFIX) :])
-            except SourceRefused as exc:
-                _log_refusal(url, exc)
-                raise
-        fetcher = self._get_fetcher()
-        with self.download_slots.acquire(timeout=self._background_wait):
-            result = fetcher.fetch(normalized)
-        self.index.count("downloads")
-        return result.content
-
-    def _get_fetcher(self) -> Any:
-        with self._fetcher_lock:
-            if self._fetcher is None:
-                from cache_engine.fetch import Fetcher, FetchPolicy
-
-                self._fetcher = Fetcher(FetchPolicy.from_settings(self.settings), pacer=self.pacer)
-            return self._fetcher
-
-    def _read_local(self, relative: str) -> bytes:
-        """Bytes of a file inside ``local_root``, refusing anything that could leave it."""
-        if self.local_root is None:
-            raise UnsafeURL("local sources are not enabled for this cache", reason="local_disabled")
-        parts = PurePosixPath(relative).parts
-        if (
-            not relative
-            or "\x00" in relative
-            or "\\" in relative
-            or relative.startswith("/")
-            or any(part in ("..", ".") for part in parts)
-        ):
-            raise UnsafeURL("local source path is not a plain relative path", reason="path_traversal")
-        path = (self.local_root / relative).resolve()
-        if not any(path.is_relative_to(folder) for folder in self.local_folders):
-            raise UnsafeURL("local source resolves outside the folders covers come from", reason="path_traversal")
-        limit = self.settings.max_download_bytes
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read(limit + 1)
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
-            raise UnsafeURL(f"local source is not a file: {exc.strerror}", reason="local_missing") from None
-        if len(data) > limit:
-            raise TooLarge(f"local source is larger than {limit} bytes")
-        return data
-
-    def _convert_and_store(self, url: str, key: str, data: bytes) -> dict[str, Entry]:
-        """Convert once; store each rendition as it is encoded, smallest first."""
-        # Whatever is cached can be served by key from any process, even after a
-        # clear or a removal forgot the source (a read, no write, when known).
-        self.index.register_sources({key: normalize_url(url)})
-        started = time.perf_counter()
-        entries: dict[str, Entry] = {}
-        preview = None
-        for variant in convert(data, self.options):
-            if preview is None:
-                preview = make_preview(variant.data)
-            entry = Entry(
-                key=key,
-                size_type=variant.size_type,
-                url=normalize_url(url),
-                path=self.path_for(key, variant.size_type),
-                bytes=len(variant.data),
-                width=variant.width,
-                height=variant.height,
-                content_hash=hashlib.sha256(variant.data).hexdigest(),
-                preview=preview,
-                process_ms=(time.perf_counter() - started) * 1000,
-            )
-            self._store(entry, variant.data)
-            entries[variant.size_type] = entry
-        self.index.count("conversions")
-        return entries
-
-    def _store(self, entry: Entry, data: bytes) -> None:
-        """Write to ``.tmp``, fsync, and rename into place inside the index transaction."""
-        temp = write_synced_temp(self.temp_dir, data, mode=self.file_mode, prefix=f"{entry.key}.{entry.size_type}.")
-        try:
-
-            def place() -> None:
-                entry.path.parent.mkdir(exist_ok=True)
-                os.replace(temp, entry.path)
-
-            evicted = self.index.add_entry(
-                entry, place, self.limit_bytes, int(self.limit_bytes * self.settings.CACHE_LOW_WATER_FRACTION)
-            )
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-        if evicted:
-            log.info(
-                "evicted %d entries (%d bytes) for %s", len(evicted), sum(e.bytes for e in evicted), entry.key[:12]
-            )
 
     # -- reading bytes -------------------------------------------------------------------
     def read_bytes(self, entry: Entry, scope: str = "default") -> bytes:
@@ -495,52 +345,24 @@ class ImageCache:
         Skips URLs already cached, already queued or in the negative cache;
         drops the rest once the queue holds :data:`QUEUE_LIMIT` URLs.
         """
-        queued = 0
-        for url in urls:
-            key = key_for(url)
-            with self._queued_lock:
-                if self._closed or key in self._queued:
-                    continue
-            if self.index.get(key, self._first_size_type) is not None or self._blocked(key):
-                continue
-            with self._queued_lock:
-                if key in self._queued:
-                    continue
-                try:
-                    self._queue.put_nowait(url)
-                except queue_module.Full:
-                    log.warning("background queue full; %s not queued", key[:12])
-                    break
-                self._queued.add(key)
-                self._start_workers()
-            queued += 1
-        return queued
-
-    def _start_workers(self) -> None:
-        while len(self._workers) < self.settings.MAX_CONCURRENT_DOWNLOADS:
-            worker = threading.Thread(
-                target=self._worker_loop, name=f"image-cache-worker-{len(self._workers)}", daemon=True
-            )
-            worker.start()
-            self._workers.append(worker)
-
-    def _worker_loop(self) -> None:
-        while True:
-            url = self._queue.get()
-            if url is None:
-                return
-            try:
-                self._ensure(url)
-            except Exception:  # a worker must survive any one bad source
-                log.exception("background production failed for %s", _loggable(url))
-            finally:
-                with self._queued_lock:
-                    self._queued.discard(key_for(url))
+        return self.download_queue.queue(urls)
 
     def pending(self) -> int:
         """URLs waiting in the background queue or being produced."""
-        with self._queued_lock:
-            return len(self._queued)
+        return self.download_queue.pending()
+
+    def preload_images(
+        self, urls: Iterable[str], progress_callback: Callable[[int, int, str], None] | None = None
+    ) -> dict[str, bool]:
+        """Bring every URL into the cache now; ``{url: cached}``; records no hit.
+
+        ``progress_callback(completed, total, url)`` is called after each URL.
+        Runs ``MAX_CONCURRENT_DOWNLOADS`` at a time (the slots bound all processes together).
+        """
+        return self.download_queue.preload(urls, progress_callback)
+
+    def _worth_queueing(self, key: str) -> bool:
+        return self.index.get(key, self._first_size_type) is None and not self._blocked(key)
 
     def _ensure(self, url: str) -> bool:
         """True once every size type of ``url`` is cached (produced now if needed); records no hit."""
@@ -549,54 +371,13 @@ class ImageCache:
             return True
         return len(self._produce(url, key, self._background_wait, source=None)) == len(self.size_types)
 
-    def preload_images(
-        self, urls: Iterable[str], progress_callback: Callable[[int, int, str], None] | None = None
-    ) -> dict[str, bool]:
-        """Bring every URL into the cache now; ``{url: cached}``.
-
-        ``progress_callback(completed, total, url)`` is called after each URL.
-        Runs ``MAX_CONCURRENT_DOWNLOADS`` at a time (the slots bound all processes together).
-        """
-        unique = list(dict.fromkeys(urls))
-        results: dict[str, bool] = {}
-        with ThreadPoolExecutor(
-            max_workers=self.settings.MAX_CONCURRENT_DOWNLOADS, thread_name_prefix="image-cache-preload"
-        ) as pool:
-            futures = {pool.submit(self._ensure, url): url for url in unique}
-            for completed, future in enumerate(as_completed(futures), start=1):
-                url = futures[future]
-                try:
-                    results[url] = future.result()
-                except Exception:
-                    log.exception("preload failed for %s", _loggable(url))
-                    results[url] = False
-                if progress_callback is not None:
-                    progress_callback(completed, len(unique), url)
-        return results
-
-    def _background_loop(self) -> None:
-        while not self._stop.wait(self.settings.ACCESS_FLUSH_INTERVAL_SECONDS):
-            self.flush_quietly()
-
     def flush_quietly(self) -> None:
         """The background flush: pending hits, then a sample every :data:`SAMPLE_INTERVAL_SECONDS`.
 
-        Never raises. On a full disk the hits stay in memory (bounded by the
-        number of entries) for the next try, and that is logged once until a
-        flush succeeds; any other failure is logged each time.
+        A full disk keeps the hits in memory for the next try and is logged
+        once until a flush succeeds; another database failure is logged each time.
         """
-        try:
-            self.index.flush()
-            if self._last_sample is None or time.monotonic() - self._last_sample >= SAMPLE_INTERVAL_SECONDS:
-                self.index.take_sample()
-                self._last_sample = time.monotonic()
-        except Exception as exc:  # a busy or unwritable database must not end the loop
-            if is_storage_full(exc):
-                self._flush_storage.failed(exc)
-            else:
-                log.exception("cache index flush failed; retrying next interval")
-        else:
-            self._flush_storage.recovered()
+        self.flusher.flush_quietly()
 
     def flush(self) -> int:
         """Write pending hits and counters now."""
@@ -649,37 +430,21 @@ class ImageCache:
 
     def reconcile(self) -> dict[str, int]:
         """Repair drift a killed process can leave; report counts of what was removed."""
-        orphans, missing = self.index.reconcile(self._files_on_disk)
-        temps = 0
-        cutoff = time.time() - STALE_TEMP_SECONDS
-        for temp in self.temp_dir.iterdir():
-            with contextlib.suppress(FileNotFoundError):
-                if temp.stat().st_mtime < cutoff:
-                    temp.unlink()
-                    temps += 1
+        orphans, missing = self.index.reconcile(self.renditions.files_on_disk)
+        temps = self.renditions.remove_stale_temps()
         report = {"files_removed": len(orphans), "rows_removed": len(missing), "temp_files_removed": temps}
         if any(report.values()):
             log.info("reconcile: %s", report)
         return report
 
-    def _files_on_disk(self) -> Iterator[tuple[str, str, Path]]:
-        for size_type in self.size_types:
-            for path in (self.cache_dir / size_type).glob("*/*.webp"):
-                if _KEY.fullmatch(path.stem) and path.parent.name == path.stem[:2]:
-                    yield path.stem, size_type, path
-
     def close(self) -> None:
         """Stop the threads, write pending hits, close files. Idempotent."""
-        with self._queued_lock:
+        with self._close_lock:
             if self._closed:
                 return
             self._closed = True
-        self._stop.set()
-        self._drain_queue()
-        for _ in self._workers:
-            self._queue.put(None)
-        for thread in (*self._workers, self._background):
-            thread.join()
+        self.download_queue.stop()
+        self.flusher.stop()
         try:
             if not self.index.flush_if_possible():
                 log.warning(
@@ -687,13 +452,7 @@ class ImageCache:
                 )
         finally:
             self.index.close()
-            if self._fetcher is not None:
-                self._fetcher.close()
-
-    def _drain_queue(self) -> None:
-        with contextlib.suppress(queue_module.Empty):
-            while True:
-                self._queue.get_nowait()
+            self.sources.close()
 
     def __enter__(self) -> "ImageCache":
         return self
@@ -702,46 +461,7 @@ class ImageCache:
         self.close()
 
 
-class DiskFullNotice:
-    """Logs that the disk is full once, and once when space is back, however many writes fail between."""
-
-    def __init__(self, consequence: str, resumed: str) -> None:
-        self.consequence = consequence
-        self.resumed = resumed
-        self._lock = threading.Lock()
-        self._full = False
-
-    @property
-    def full(self) -> bool:
-        """True since a write failed for lack of space, until one succeeds."""
-        return self._full
-
-    def failed(self, exc: BaseException) -> None:
-        with self._lock:
-            first, self._full = not self._full, True
-        if first:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            log.warning("out of disk space: %s; %s until space is freed", reason, self.consequence)
-
-    def recovered(self) -> None:
-        with self._lock:
-            was_full, self._full = self._full, False
-        if was_full:
-            log.info("disk space is available again: %s", self.resumed)
-
-
-def _log_refusal(url: str, exc: ImageCacheError) -> None:
-    log.warning("refused %s (%s): %s", _loggable(url), exc.reason, exc.message)
-
-
-def _loggable(url: str) -> str:
-    """A URL shortened for one log line, without query (signatures) or credentials."""
-    parts = urlsplit(url.strip())
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))[:200]
-
-
-# -- the process-wide instance (seed 004 names) -------------------------------------------------
+# -- the process-wide instance ----------------------------------------------------------------
 _instance: ImageCache | None = None
 _instance_lock = threading.Lock()
 
@@ -750,7 +470,7 @@ def _settings_from(overrides: dict[str, Any]) -> config.Settings:
     overrides = dict(overrides)
     max_cache_size = overrides.pop("max_cache_size", None)
     if max_cache_size is not None:
-        # The seed's byte count, as the GiB setting.
+        # ``max_cache_size`` counts bytes; the setting counts GiB.
         overrides["MAX_CACHE_SIZE_GB"] = int(max_cache_size) / 1024**3
     return config.load(**overrides)
 
@@ -758,8 +478,8 @@ def _settings_from(overrides: dict[str, Any]) -> config.Settings:
 def initialize_image_cache(cache_dir: Path | str, database_path: Path | str, **settings: Any) -> bool:
     """Create the process-wide cache (replacing a previous one); False, with a logged reason, on failure.
 
-    ``settings`` are :mod:`config` names (``MAX_CACHE_SIZE_GB=0.5``) plus the
-    seed's ``max_cache_size`` in bytes, and ``local_root``/``size_types``.
+    ``settings`` are :mod:`config` names (``MAX_CACHE_SIZE_GB=0.5``) plus
+    ``max_cache_size``, the budget in bytes, and ``local_root``/``size_types``/``fetcher``.
     """
     options = {name: settings.pop(name) for name in ("local_root", "size_types", "fetcher") if name in settings}
     try:

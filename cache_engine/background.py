@@ -42,12 +42,17 @@ class Ticker:
 
     ``work`` may return a number of seconds to wait before the next pass
     instead of ``interval`` (``0`` runs again at once, for work that is not
-    done yet).
+    done yet). The first pass runs at once, or after one ``interval`` with
+    ``wait_first`` (work that has nothing to do at start-up, and should not
+    write anything for a process that ends sooner).
     """
 
-    def __init__(self, name: str, work: Callable[[], float | None], interval: float) -> None:
+    def __init__(
+        self, name: str, work: Callable[[], float | None], interval: float, *, wait_first: bool = False
+    ) -> None:
         self.name = name
         self.interval = interval
+        self.wait_first = wait_first
         self._work = work
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -85,6 +90,9 @@ class Ticker:
         return self._stop.is_set()
 
     def _run(self) -> None:
+        if self.wait_first:
+            self._wake.wait(self.interval)
+            self._wake.clear()
         while not self._stop.is_set():
             delay = _run_logged(self.name, self._work)
             wait = self.interval if not isinstance(delay, (int, float)) else max(0.0, float(delay))

@@ -15,6 +15,7 @@ import hashlib
 import os
 import re
 import struct
+import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -164,6 +165,42 @@ class Slots:
                 raise CacheTimeout(f"no free slot among {len(self.paths)} within {timeout}s")
             time.sleep(pause)
             pause = min(pause * 2, _POLL_MAX)
+
+
+class SingleFlight:
+    """One producer per key at a time, across the threads of this process and every other process.
+
+    Threads of this process first take one of ``stripes`` thread locks (so
+    they wait without polling), then the key's flock excludes other processes.
+    """
+
+    def __init__(self, lock_dir: Path | str, stripes: int = 256) -> None:
+        self.locks = KeyedLocks(lock_dir)
+        self._stripes = [threading.Lock() for _ in range(stripes)]
+
+    @contextlib.contextmanager
+    def hold(self, key: str, wait: float | None) -> Iterator[None]:
+        """Be the only holder of ``key`` for the ``with`` block.
+
+        ``wait`` bounds the wait for the current holder in seconds; ``None``
+        waits until it is done, however long that takes.
+
+        :raises CacheTimeout: the key was still held after ``wait`` seconds.
+        """
+        deadline = None if wait is None else time.monotonic() + wait
+        stripe = self._stripes[int(key[:4], 16) % len(self._stripes)]
+        if not stripe.acquire(timeout=-1 if wait is None else max(wait, 0)):
+            raise CacheTimeout(f"another thread is producing this source (waited {wait}s)")
+        try:
+            lock = self.locks.lock(key)
+            if not lock.acquire(None if deadline is None else max(deadline - time.monotonic(), 0)):
+                raise CacheTimeout(f"another process is producing this source (waited {wait}s)")
+            try:
+                yield
+            finally:
+                lock.release()
+        finally:
+            stripe.release()
 
 
 _TIME = struct.Struct("<d")

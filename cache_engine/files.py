@@ -7,17 +7,22 @@ so a reader (or a process killed mid-write) sees either no file or a whole one.
 The disk's last ``MIN_FREE_DISK_MB`` belong to everything else on the machine
 (the databases' journals, the system): :func:`free_bytes` reads the free space
 with one ``statvfs`` call, and :class:`DiskReserveReached` is the ``ENOSPC``
-raised when a write would go below the reserve.
+raised when a write would go below the reserve. :class:`DiskFullNotice` says
+so in the log once, however many writes fail until space is back.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import sqlite3
+import threading
 import uuid
 from pathlib import Path
+
+log = logging.getLogger("vinylvault.image_cache.files")
 
 #: Files take whole blocks (4 KiB on ext4 and tmpfs): what removing a file frees, at least.
 BLOCK_BYTES = 4096
@@ -101,3 +106,32 @@ def write_atomically(
     finally:
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
+
+
+class DiskFullNotice:
+    """Logs that the disk is full once, and once when space is back, however many writes fail between.
+
+    :param consequence: what stops while the disk is full ("new images are not saved").
+    :param resumed: what starts again once space is back.
+    """
+
+    def __init__(self, consequence: str, resumed: str) -> None:
+        self.consequence = consequence
+        self.resumed = resumed
+        self._lock = threading.Lock()
+        self._full = False
+
+    def failed(self, exc: BaseException) -> None:
+        """A write failed for lack of space (``exc``); logged only if the last one succeeded."""
+        with self._lock:
+            first, self._full = not self._full, True
+        if first:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            log.warning("out of disk space: %s; %s until space is freed", reason, self.consequence)
+
+    def recovered(self) -> None:
+        """A write succeeded; logged only if the last one had failed for lack of space."""
+        with self._lock:
+            was_full, self._full = self._full, False
+        if was_full:
+            log.info("disk space is available again: %s", self.resumed)

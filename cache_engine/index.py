@@ -623,13 +623,6 @@ class CacheIndex:
                 os.unlink(entry.path)
         conn.executemany("DELETE FROM entries WHERE key = ? AND size_type = ?", [(e.key, e.size_type) for e in entries])
 
-    def remove_entries(self, entries: Iterable[Entry]) -> None:
-        """Delete these rows and their files together."""
-        entries = list(entries)
-        if entries:
-            with self.write() as conn:
-                self._delete_rows_and_files(conn, entries)
-
     def remove_key(self, key: str) -> list[Entry]:
         """Delete every size of ``key`` (rows and files) and forget its source."""
         with self.write() as conn:

@@ -44,7 +44,6 @@ log = logging.getLogger("vinylvault.jobs")
 
 #: Job kinds: a list of URLs posted by a client, and every image the collection references.
 KINDS = ("preload", "sync_images")
-STATES = ("queued", "running", "done", "failed", "cancelled")
 #: What status() reports for a running job whose runner is gone, until another takes it over.
 RESUMING = "resuming"
 #: Errors kept per job; the counters stay exact beyond it.

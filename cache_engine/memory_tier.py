@@ -1,6 +1,6 @@
 """An optional in-process LRU of hot encoded images, with a TTL and per-page scopes.
 
-Scopes (seeds 000 and 004) keep one page from pushing out another's hot
+Scopes keep one page from pushing out another's hot
 images: while several scopes hold bytes, each may keep at least its fair share
 (``max_bytes / active scopes``). When space is needed, the scope most over its
 share gives up its least recently used items first; a scope alone may use the

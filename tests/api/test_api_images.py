@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
 
-from tests.api.conftest import bearer, serve_covers, wait_for_job
+from tests.api.conftest import API_SETTINGS, bearer, serve_covers, wait_for_job
+from tests.engine.conftest import jpeg_bytes
 from tests.web.conftest import session_csrf
 from vinylvault import db
+from vinylvault.access import auth
 from vinylvault.library import collection
 from vinylvault.covers import extension
+from vinylvault.covers.routes import PLACEHOLDER_HEADER
 
 
 def add_album(app: Flask, album_id: int, cover_url: str = "", artist_image: str = "") -> None:
@@ -87,6 +91,26 @@ def test_album_download(client, app, token, origin):
     assert response.status_code == 200
     assert response.get_json()["sizes"]["detail"] is not None
     assert origin.hits(urlsplit(url).path) == 1
+
+
+def test_requests_answer_within_their_wait_while_a_script_waits_for_the_slow_download(make_app, origin):
+    app = make_app(**API_SETTINGS, ON_DEMAND_WAIT_SECONDS=0.1)
+    client = app.test_client()
+    with app.app_context():
+        token = auth.create_api_token(db.get_db(), "tests")
+    url = origin.add_file("/slow-cover.jpg", jpeg_bytes(320, 320), delay=1.5)
+    add_album(app, 12, url)
+    cache = _cache(app)
+    cache.register_sources([url])  # as a page emitting the cover does
+    assert cache.queue([url]) == 1  # a background worker downloads it
+    while origin.hits("/slow-cover.jpg") == 0:
+        time.sleep(0.01)
+    image = client.get(f"/cache/thumbnails/{cache.key_for(url)}.webp")
+    assert image.status_code == 200 and image.headers[PLACEHOLDER_HEADER] == "1"
+    assert image.headers["Cache-Control"] == "no-store"
+    assert client.post("/api/images/album/12/download", headers=bearer(token)).status_code == 202
+    assert cache.get_image(url, "thumbnails") is not None  # a script has no request's wait
+    assert origin.hits("/slow-cover.jpg") == 1
 
 
 def test_album_download_failures(client, app, token, origin):

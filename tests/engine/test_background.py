@@ -48,6 +48,27 @@ def test_ticker_wake_runs_the_next_pass_before_the_interval():
         ticker.stop(timeout=5)
 
 
+def test_a_ticker_that_waits_first_runs_no_pass_before_its_interval():
+    passes = []
+    ran = threading.Semaphore(0)
+
+    def work():
+        passes.append(len(passes))
+        ran.release()
+
+    idle = Ticker("test-wait-first", work, interval=3600, wait_first=True)
+    idle.start()
+    idle.stop(timeout=5)
+    assert passes == []  # stopped within its first interval: nothing ran
+    woken = Ticker("test-wait-first", work, interval=3600, wait_first=True)
+    woken.start()
+    try:
+        woken.wake()
+        assert ran.acquire(timeout=5)  # wake() ends the first wait too
+    finally:
+        woken.stop(timeout=5)
+
+
 def test_work_queue_runs_each_key_once_and_bounds_what_waits():
     release = threading.Event()
     started = threading.Event()

@@ -139,6 +139,20 @@ def test_waiter_gives_up_after_its_bounded_wait(origin, make_cache):
     assert cache.get_image(url, "thumbnails") is not None and origin.hits("/slower.jpg") == 1
 
 
+def test_a_caller_without_a_wait_waits_for_another_threads_slow_download(origin, make_cache):
+    url = origin.add_file("/slowest.jpg", jpeg_bytes(300, 300), delay=1.5)
+    cache = make_cache(ON_DEMAND_WAIT_SECONDS=0.05)  # what a request would wait: far less than the download
+    first: list[str | None] = []
+    producer = threading.Thread(target=lambda: first.append(cache.get_image(url, "thumbnails")))
+    producer.start()
+    while origin.hits("/slowest.jpg") == 0:
+        time.sleep(0.01)
+    second = cache.get_image(url, "thumbnails")
+    producer.join()
+    assert second is not None and first == [second]
+    assert origin.hits("/slowest.jpg") == 1
+
+
 def test_lru_with_a_tiny_budget_keeps_recent_entries_and_survives_restart(origin, make_cache):
     urls = [origin.add_file(f"/n{i}.jpg", jpeg_bytes(300, 300, seed=i, noise=True)) for i in range(8)]
     cache = make_cache(MAX_CACHE_SIZE_GB=0.0004)  # ~430 KB: room for a few noisy covers

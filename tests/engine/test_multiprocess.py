@@ -65,6 +65,17 @@ def test_download_bound_holds_across_processes(origin, tmp_path):
     assert peak[0] == 2  # both processes downloaded, never more than two at a time
 
 
+def test_a_caller_without_a_wait_waits_for_another_processs_slow_download(origin, tmp_path, make_cache):
+    url = origin.add_file("/slow-elsewhere.jpg", jpeg_bytes(300, 300), delay=1.5)
+    producer = start({"data_dir": str(tmp_path), "settings": TEST_SETTINGS, "action": "get", "urls": [url]})
+    while origin.hits("/slow-elsewhere.jpg") == 0:
+        time.sleep(0.01)
+    cache = make_cache(ON_DEMAND_WAIT_SECONDS=0.05)  # what a request would wait: far less than the download
+    assert cache.get_image(url, "detail") is not None
+    assert finish(producer) == {url: True}
+    assert origin.hits("/slow-elsewhere.jpg") == 1
+
+
 def test_stats_are_aggregated_across_processes(origin, tmp_path, make_cache):
     url = origin.add_file("/agg.jpg", jpeg_bytes(300, 300))
     job = {"data_dir": str(tmp_path), "settings": TEST_SETTINGS, "action": "get", "urls": [url], "repeat": 3}

@@ -335,6 +335,7 @@ class PhotoStore:
         # Only the accepted formats' decoders ever parse an upload.
         self.options = dataclasses.replace(cache.options, allowed_formats=frozenset(FORMAT_EXTENSIONS))
         self.views = ViewCounter(settings.ACCESS_FLUSH_INTERVAL_SECONDS)
+        self.on_demand_wait = settings.ON_DEMAND_WAIT_SECONDS
 
     def original_path(self, photo: Photo) -> Path:
         return self.photos_dir / photo.relative_path
@@ -380,8 +381,9 @@ class PhotoStore:
         entry = self.cache.lookup(photo.source_url, size_type)
         data = None if entry is None else self._read(entry)
         if data is None:
-            # Evicted from the photo cache (or its file vanished): made again from the original.
-            if self.cache.get_image(photo.source_url, size_type) is None:
+            # Evicted from the photo cache (or its file vanished): made again from the original,
+            # waiting for another worker doing it no longer than a request may.
+            if self.cache.get_image(photo.source_url, size_type, wait=self.on_demand_wait) is None:
                 return None
             entry = self.cache.lookup(photo.source_url, size_type)
             data = None if entry is None else self._read(entry)
