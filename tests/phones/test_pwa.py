@@ -13,7 +13,7 @@ from PIL import Image, ImageChops
 from tests.web.conftest import log_in
 from vinylvault.site import pwa
 
-ICONS_DIR = Path(pwa.__file__).parent / "static" / "icons"
+ICONS_DIR = Path(pwa.__file__).parents[1] / "static" / "icons"
 
 
 def test_the_manifest_describes_a_full_screen_app_with_reachable_icons(make_app):

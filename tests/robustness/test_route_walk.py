@@ -89,7 +89,7 @@ def read_names() -> tuple[str, ...]:
     is generated too.
     """
     names: set[str] = set()
-    for source in Path(vinylvault.__file__).parent.glob("*.py"):
+    for source in Path(vinylvault.__file__).parent.rglob("*.py"):
         text = source.read_text(encoding="utf-8")
         if "Blueprint(" not in text:
             continue
