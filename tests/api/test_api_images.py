@@ -8,11 +8,11 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 
-from tests.api.conftest import bearer, serve_covers, wait_for_job
-from tests.web.conftest import session_csrf
+from tests.support.cache_api import serve_covers, wait_for_job
+from tests.support.owner import bearer, session_csrf
 from vinylvault import db
-from vinylvault.library import collection
 from vinylvault.covers import extension
+from vinylvault.library import collection
 
 
 def add_album(app: Flask, album_id: int, cover_url: str = "", artist_image: str = "") -> None:

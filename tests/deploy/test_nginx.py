@@ -8,6 +8,7 @@ import re
 import pytest
 
 from tests.support.servers import http_get
+from tests.support.stack import running_stack
 
 KEY = "ab" + "0123456789abcdef" * 3 + "0123456789abcd"
 OTHER_KEY = "cd" + "f" * 62
@@ -162,8 +163,6 @@ def test_nginx_sends_the_apps_security_headers_once(stack, cached_key):
 
 
 def test_files_sent_by_x_accel_redirect_carry_the_headers(tmp_path):
-    from tests.deploy.conftest import running_stack
-
     with running_stack(tmp_path, VINYL_VAULT_FILE_DELIVERY="x-accel-redirect") as accel:
         key = accel.cache_cover("teal", (20, 140, 140))
         cover = f"/cache/detail/{key}.webp"

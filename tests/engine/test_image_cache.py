@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from image_cache import key_for, normalize_url
-from tests.engine.conftest import disk_bytes, jpeg_bytes
+from tests.support.caches import disk_bytes
+from tests.support.images import jpeg_bytes
 
 
 def test_miss_then_hit_one_get_both_sizes(origin, make_cache):

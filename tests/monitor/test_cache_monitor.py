@@ -18,7 +18,7 @@ import pytest
 
 import config
 from image_cache import SAMPLE_INTERVAL_SECONDS, ImageCache
-from tests.engine.conftest import jpeg_bytes
+from tests.support.images import jpeg_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "cache_monitor.py"

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
+from tests.support.albums import COVER_BASE, fill
+from tests.support.owner import logged_in
 from vinylvault import db
+from vinylvault.covers.tags import artist_name
 from vinylvault.library import collection
 from vinylvault.library.collection import AlbumRecord
-from vinylvault.covers.tags import artist_name
 
-from .conftest import COVER_BASE, fill, log_in
 
 NUMBERED = AlbumRecord(
     id=21,
@@ -48,8 +49,7 @@ def test_artist_name_drops_only_the_disambiguation_number(stored, shown):
 @pytest.mark.parametrize("path", ["/", "/search?q=tectonic", "/album/21", "/now-playing/21", "/stats"])
 def test_pages_show_the_artist_without_its_number(small_app: Flask, path):
     fill(small_app, [NUMBERED])
-    client = small_app.test_client()
-    log_in(client)
+    client = logged_in(small_app)
     response = client.get(path)
     html = response.get_data(as_text=True)
     assert response.status_code == 200

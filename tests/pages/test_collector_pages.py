@@ -8,11 +8,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.support.albums import fill
+from tests.support.owner import form_csrf, logged_in
 from vinylvault import db
 from vinylvault.library import collection
 from vinylvault.library.collection import AlbumRecord, WantRecord
 
-from .conftest import fill, form_csrf, log_in
 
 PRESSINGS = [
     AlbumRecord(
@@ -85,9 +86,7 @@ def app(small_app: Flask) -> Flask:
 
 @pytest.fixture
 def owner_client(app: Flask) -> FlaskClient:
-    client = app.test_client()
-    log_in(client)
-    return client
+    return logged_in(app)
 
 
 def save_settings(client: FlaskClient, **form: str) -> int:

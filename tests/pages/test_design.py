@@ -90,13 +90,12 @@ def visible_text(html: str) -> str:
 
 
 @pytest.mark.parametrize("settings", [{}, {"MEMORY_CACHE_ENABLED": True}])
-def test_admin_page_speaks_to_the_owner(make_app, settings):
-    from .conftest import log_in, set_owner_password
+def test_admin_page_speaks_to_the_owner(make_page_app, settings):
+    from tests.support.owner import logged_in, set_owner_password
 
-    app = make_app(**settings)
+    app = make_page_app(**settings)
     set_owner_password(app)
-    client = app.test_client()
-    log_in(client)
+    client = logged_in(app)
     response = client.get("/admin")
     assert response.status_code == 200
     words = visible_text(response.get_data(as_text=True))

@@ -13,7 +13,6 @@ from typing import Callable, Iterator
 import pytest
 from flask import Flask
 
-from tests.spins.conftest import KOB_ID
 from tests.support.fake_scrobblers import (
     LASTFM_KEY,
     LASTFM_SECRET,
@@ -22,6 +21,7 @@ from tests.support.fake_scrobblers import (
     FakeLastFM,
     FakeListenBrainz,
 )
+from tests.support.spins import KOB_ID
 from vinylvault import db
 from vinylvault.library import collection
 from vinylvault.listening import scrobble
@@ -55,9 +55,9 @@ def fakes(clock: Clock) -> Iterator[tuple[FakeListenBrainz, FakeLastFM]]:
 
 
 @pytest.fixture
-def app(make_app: Callable[..., Flask], spin_app: Flask, fakes) -> Flask:
+def app(make_page_app: Callable[..., Flask], spin_app: Flask, fakes) -> Flask:
     lb, lastfm = fakes
-    scrobbling = make_app(LISTENBRAINZ_API_URL=lb.url, LASTFM_API_URL=lastfm.url + "/2.0/")
+    scrobbling = make_page_app(LISTENBRAINZ_API_URL=lb.url, LASTFM_API_URL=lastfm.url + "/2.0/")
     with scrobbling.app_context():
         conn = db.get_db()
         for key, value in (
@@ -248,10 +248,10 @@ def test_the_signature_is_lastfms(fakes):
     assert scrobble.lastfm_signature(params, LASTFM_SECRET) == FakeLastFM.signature(params)
 
 
-def test_a_serving_process_starts_the_tick_and_its_shutdown_stops_it(make_app):
+def test_a_serving_process_starts_the_tick_and_its_shutdown_stops_it(make_page_app):
     from vinylvault.covers import extension
 
-    served = make_app(TESTING=False, SCROBBLE_TICK_SECONDS=0.05)
+    served = make_page_app(TESTING=False, SCROBBLE_TICK_SECONDS=0.05)
     served.testing = False
     assert extension.SCROBBLES not in served.extensions  # building the app (CLI, tests) starts nothing
     assert served.test_client().get("/health").status_code == 200

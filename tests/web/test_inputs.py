@@ -18,13 +18,14 @@ from flask import Flask, request
 from flask.testing import FlaskClient
 from PIL import Image
 
+from tests.support.images import jpeg
+from tests.support.owner import bearer, create_token, form_csrf, session_csrf, set_owner_password
 from vinylvault import db
 from vinylvault.access import auth
 from vinylvault.library import collection
-from vinylvault.web import inputs
 from vinylvault.library.collection import AlbumRecord
+from vinylvault.web import inputs
 
-from .conftest import jpeg, page_csrf_token, session_csrf, set_owner_password
 
 ALBUM = 7
 
@@ -225,7 +226,7 @@ def test_deep_json_is_a_400(make_app, levels: int, error: str) -> None:
     app = make_app(MAX_JSON_BYTES=1_000_000)
     body = '{"urls": ' + "[" * levels + "]" * levels + "}"
     response = app.test_client().post(
-        "/api/cache/preload", data=body, content_type="application/json", headers=_bearer(app)
+        "/api/cache/preload", data=body, content_type="application/json", headers=bearer(create_token(app))
     )
     assert_api_refusal(response, error, "")
 
@@ -260,18 +261,13 @@ def test_request_get_json_follows_the_same_rules(client: FlaskClient) -> None:
     assert client.post("/api/echo-json", data="NaN", content_type="application/json").status_code == 400
 
 
-def _bearer(app: Flask) -> dict[str, str]:
-    with app.app_context():
-        return {"Authorization": f"Bearer {auth.create_api_token(db.get_db(), 'inputs')}"}
-
-
 # --- forms and uploads -------------------------------------------------------------------
 
 
 def test_nul_in_a_form_field_is_a_400_page(app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     set_owner_password(app)
-    token = page_csrf_token(client)
+    token = form_csrf(client)
     caplog.clear()
     response = client.post("/login", data={"password": "correct\x00horse", "csrf_token": token})
     assert response.status_code == 400
@@ -330,7 +326,7 @@ def test_check_json_walks_keys_lists_and_depth_without_recursion() -> None:
 
 def _login_body(app: Flask, client: FlaskClient, size: int) -> bytes:
     set_owner_password(app)
-    return f"csrf_token={page_csrf_token(client)}&password=".encode() + b"p" * size
+    return f"csrf_token={form_csrf(client)}&password=".encode() + b"p" * size
 
 
 def test_a_form_past_the_body_cap_is_413(make_app) -> None:
@@ -342,7 +338,7 @@ def test_a_form_past_the_body_cap_is_413(make_app) -> None:
     assert response.status_code == 413
     response = client.post(
         "/login",
-        data={"csrf_token": page_csrf_token(client), "password": "p", "photos": [(io.BytesIO(b"x" * 4096), "big.jpg")]},
+        data={"csrf_token": form_csrf(client), "password": "p", "photos": [(io.BytesIO(b"x" * 4096), "big.jpg")]},
         content_type="multipart/form-data",
     )
     assert response.status_code == 413
@@ -370,7 +366,7 @@ def test_photo_uploads_may_be_larger_than_the_body_cap(make_app) -> None:
     assert len(image) > 4096
     response = app.test_client().post(
         f"/api/albums/{ALBUM}/photos",
-        headers=_bearer(app),
+        headers=bearer(create_token(app)),
         data={"photos": [(io.BytesIO(image), "sleeve.jpg")]},
         content_type="multipart/form-data",
     )

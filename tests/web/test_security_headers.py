@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.photos.conftest import image_bytes, upload_one
+from tests.support.apps import cached_cover
+from tests.support.images import image_bytes
+from tests.support.owner import log_in, set_owner_password
+from tests.support.photos import upload_one
 from vinylvault import db
 from vinylvault.access import auth
 from vinylvault.library import collection
 from vinylvault.library.collection import AlbumRecord
 from vinylvault.web.security_headers import CONTENT_SECURITY_POLICY
 
-from .conftest import cached_cover, log_in, set_owner_password
 
 EXPECTED = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
