@@ -153,6 +153,7 @@ def test_cleanup_removes_orphans_only(client, app, token, origin):
     assert (second["removed_sources"], second["kept"]) == (0, 2)
 
 
-@pytest.mark.parametrize("path", ["/api/images/sync/nothex", "/api/images/sync/" + "a" * 32])
-def test_sync_status_validates_ids(client, path):
-    assert client.get(path).status_code in (400, 404)
+@pytest.mark.parametrize("job_id, status, error", [("nothex", 400, "invalid_job_id"), ("a" * 32, 404, "unknown_job")])
+def test_sync_status_validates_ids(client, job_id, status, error):
+    response = client.get(f"/api/images/sync/{job_id}")
+    assert (response.status_code, response.get_json()["error"]) == (status, error)

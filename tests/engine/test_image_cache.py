@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -64,7 +65,8 @@ def test_key_normalization_keeps_signed_query_exact():
     assert a != key_for("https://i.discogs.com/x/Y.jpg?sig=abc")
     assert a != key_for("https://i.discogs.com/x/y.jpg?sig=AbC")
     assert normalize_url("http://h:8080") == "http://h:8080/"
-    assert len(a) == 64 and int(a, 16) >= 0
+    assert re.fullmatch("[0-9a-f]{64}", a)
+    assert a == hashlib.sha256(b"https://i.discogs.com/x/Y.jpg?sig=AbC").hexdigest()  # of the normalized URL
 
 
 @pytest.mark.parametrize(

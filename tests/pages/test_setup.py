@@ -42,7 +42,8 @@ def test_every_page_redirects_to_setup_until_configured(new_app: Flask):
         assert response.status_code == 302 and response.location == "/setup", path
     page = client.get("/setup")
     assert page.status_code == 200 and "Welcome to VinylVault" in page.get_data(as_text=True)
-    assert client.get("/health").status_code != 302  # machines keep their JSON
+    health = client.get("/health")  # machines keep their JSON
+    assert health.status_code == 200 and health.get_json()["status"] == "ok"
 
 
 def test_password_mismatch_and_short_password_are_refused(new_app: Flask):
