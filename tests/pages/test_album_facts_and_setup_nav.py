@@ -9,11 +9,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.support.albums import fill
+from tests.support.albums import album, fill
 from tests.support.owner import logged_in
 from vinylvault import db
 from vinylvault.library import collection
-from vinylvault.library.collection import AlbumRecord, Label
+from vinylvault.library.collection import Label
 
 
 def text(response) -> str:
@@ -22,21 +22,16 @@ def text(response) -> str:
 
 def album_with(app: Flask, released: str, catno: str) -> FlaskClient:
     """A guest's client for album 31, released on ``released``, its only label's catalog number ``catno``."""
-    fill(
-        app,
-        [
-            AlbumRecord(
-                id=31,
-                source="discogs",
-                release_id=5001,
-                artist="Unknown Pleasures Band",
-                title="Quiet Year",
-                year=1999,
-                labels=[Label("Factory", catno)],
-                artists=[(None, "Unknown Pleasures Band")],
-            )
-        ],
+    record = album(
+        31,
+        "Unknown Pleasures Band",
+        "Quiet Year",
+        "discogs",
+        release_id=5001,
+        year=1999,
+        labels=[Label("Factory", catno)],
     )
+    fill(app, [record])
     with app.app_context():
         conn = db.get_db()
         with collection.write_transaction(conn):

@@ -5,27 +5,25 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from tests.support.albums import COVER_BASE, fill
+from tests.support.albums import COVER_BASE, album, fill
 from tests.support.owner import logged_in
 from vinylvault import db
 from vinylvault.covers.tags import artist_name
 from vinylvault.library import collection
-from vinylvault.library.collection import AlbumRecord
 
 
-NUMBERED = AlbumRecord(
-    id=21,
+NUMBERED = album(
+    21,
+    "Nadja Orsk (2)",
+    "Tectonic",
     source="discogs",
     release_id=5550021,
-    artist="Nadja Orsk (2)",
-    title="Tectonic",
     year=2014,
     genres=["Rock"],
     format_names=["Vinyl"],
     formats=["Vinyl, LP"],
     date_added="2024-01-01T00:00:00",
     cover_url=f"{COVER_BASE}/tectonic.jpg",
-    artists=[(None, "Nadja Orsk (2)")],
 )
 
 
