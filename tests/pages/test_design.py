@@ -7,11 +7,12 @@ breaks contrast fails here instead of on someone's touchscreen.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-CSS = (Path(__file__).resolve().parents[2] / "vinylvault" / "static" / "style.css").read_text()
+from tests.support.paths import ROOT
+
+CSS = (ROOT / "vinylvault" / "static" / "style.css").read_text()
 
 #: (foreground, background, minimum ratio): 4.5 for text, 3 for focus rings,
 #: input borders and chart marks (WCAG 1.4.3 and 1.4.11). --border only
