@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.support.owner import logged_in, set_owner_password
+from tests.support.owner import csrf_in, logged_in, set_owner_password
 
 
 def _cached_local_cover(cache, data_dir: Path, name: str, colour: str):
@@ -35,7 +35,7 @@ def test_admin_lists_scopes_and_clears_one(make_page_app):
 
     page = client.get("/admin").get_data(as_text=True)
     assert _scope_rows(page) == {"album": "1", "grid": "1"}
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    token = csrf_in(page)
 
     cleared = client.post("/admin/memory/grid/clear", data={"csrf_token": token})
     assert cleared.status_code == 303

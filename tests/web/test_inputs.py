@@ -11,19 +11,17 @@ from __future__ import annotations
 import html
 import io
 import logging
-import os
 
 import pytest
 from flask import Flask, request
 from flask.testing import FlaskClient
-from PIL import Image
 
-from tests.support.images import jpeg
+from tests.support.albums import album, fill
+from tests.support.images import jpeg, jpeg_bytes
 from tests.support.owner import bearer, create_token, form_csrf, session_csrf, set_owner_password
-from vinylvault import db
+from tests.support.photos import upload
 from vinylvault.access import auth
 from vinylvault.library import collection
-from vinylvault.library.collection import AlbumRecord
 from vinylvault.web import inputs
 
 
@@ -38,11 +36,7 @@ def app(make_app) -> Flask:
         return {"got": request.get_json()}
 
     app.add_url_rule("/api/echo-json", "echo_json", echo_json, methods=["POST"])
-    with app.app_context():
-        collection.save_album(
-            db.get_db(),
-            AlbumRecord(id=ALBUM, source="csv", artist="Nico", title="Chelsea Girl", artists=[(None, "Nico")]),
-        )
+    fill(app, [album(ALBUM, "Nico", "Chelsea Girl")])
     return app
 
 
@@ -355,19 +349,8 @@ def test_a_form_within_the_body_cap_reaches_the_view(make_app) -> None:
 
 def test_photo_uploads_may_be_larger_than_the_body_cap(make_app) -> None:
     app = make_app(MAX_JSON_BYTES=2048)
-    with app.app_context():
-        collection.save_album(
-            db.get_db(),
-            AlbumRecord(id=ALBUM, source="csv", artist="Nico", title="Chelsea Girl", artists=[(None, "Nico")]),
-        )
-    buffer = io.BytesIO()
-    Image.frombytes("RGB", (128, 128), os.urandom(128 * 128 * 3)).save(buffer, "JPEG")
-    image = buffer.getvalue()
+    fill(app, [album(ALBUM, "Nico", "Chelsea Girl")])
+    image = jpeg_bytes(128, 128, noise=True)
     assert len(image) > 4096
-    response = app.test_client().post(
-        f"/api/albums/{ALBUM}/photos",
-        headers=bearer(create_token(app)),
-        data={"photos": [(io.BytesIO(image), "sleeve.jpg")]},
-        content_type="multipart/form-data",
-    )
+    response = upload(app.test_client(), [("sleeve.jpg", image)], ALBUM, bearer(create_token(app)))
     assert response.status_code == 201

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.owner import PASSWORD, bearer, create_token, log_in, session_csrf, set_owner_password
+from tests.support.owner import PASSWORD, csrf_in, bearer, create_token, log_in, session_csrf, set_owner_password
 from tests.support.servers import GunicornServer, flask_cli
 from vinylvault import db
 from vinylvault.access import auth
@@ -22,9 +22,8 @@ def _browser_login(base_url: str) -> requests.Session:
     """Log in through the real form; the session keeps the cookie, as a browser would."""
     browser = requests.Session()
     html = browser.get(f"{base_url}/login", timeout=30).text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
     response = browser.post(
-        f"{base_url}/login", data={"password": PASSWORD, "csrf_token": token}, allow_redirects=False, timeout=30
+        f"{base_url}/login", data={"password": PASSWORD, "csrf_token": csrf_in(html)}, allow_redirects=False, timeout=30
     )
     assert response.status_code == 302
     return browser
