@@ -50,9 +50,9 @@ import config
 from cache_engine.convert import ConvertOptions, convert, identify
 from cache_engine.errors import SourceRefused
 from tests.support.big_images import CASES, largest_accepted_side, square_image
+from tests.support.paths import image_corpus
 
 WORK = ROOT / "bench" / ".work" / "convert"
-PHOTO = ROOT.parent / "shared" / "corpus" / "images" / "xmp_test.jpg"
 QUALITY = 85
 
 #: name -> (size, timed runs)
@@ -82,7 +82,7 @@ def make_source(size: tuple[int, int]) -> Path:
     if path.exists():
         return path
     WORK.mkdir(parents=True, exist_ok=True)
-    photo = Image.open(PHOTO).convert("RGB")
+    photo = Image.open(image_corpus() / "xmp_test.jpg").convert("RGB")
     photo = photo.crop(_crop_for(photo.size, size))
     image = photo.resize(size, Image.Resampling.BICUBIC)
     # Film grain: upscaled photos are too smooth and would flatter every encoder.

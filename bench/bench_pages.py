@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bare_app import app as bare_app
 from report import ROOT, percentile, table, write_section
 from tests.support.fake_discogs import FakeDiscogs
+from tests.support.paths import discogs_corpus
 from vinylvault import create_app, db
 from vinylvault.access import auth
 from vinylvault.library import collection
@@ -50,7 +51,6 @@ from vinylvault.library import sync
 from vinylvault.library.discogs import DiscogsClient
 
 WORK = ROOT / "bench" / ".work" / "pages"
-DISCOGS_CORPUS = ROOT.parent / "shared" / "corpus" / "discogs"
 ALBUMS = 10_000
 SIZES = (500, ALBUMS, 100_000)
 #: Grid and search at the largest size may take at most this multiple of their ALBUMS figure.
@@ -166,7 +166,7 @@ def measure_sync() -> dict[str, int]:
     conn_dir.mkdir(parents=True)
     db.initialize(conn_dir / "vinylvault.db")
     conn = db.connect(conn_dir / "vinylvault.db")
-    with FakeDiscogs(DISCOGS_CORPUS, items=SYNC_ITEMS) as fake:
+    with FakeDiscogs(discogs_corpus(), items=SYNC_ITEMS) as fake:
         fake.wants = [fake.make_want(n) for n in range(SYNC_WANTS)]
         # Requests are counted here, not timed: a full window keeps the client from slowing down
         # (the pacing itself is tested in tests/site_data/test_sync.py).

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 import config
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import ROOT
 
 
 def test_defaults_follow_the_seed():

@@ -30,15 +30,13 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import Error as PlaywrightError  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.browser.conftest import log_in  # noqa: E402
-from tests.support.browser import FIRST_SCREEN_PAINTED, PHONE, PI_SCREEN, launch_chromium  # noqa: E402
+from tests.support.browser import FIRST_SCREEN_PAINTED, VIEWPORTS, launch_chromium, log_in  # noqa: E402
 from tests.support.collection_site import collection_site  # noqa: E402
 from tests.support.demo_site import prepare_demo_site  # noqa: E402
 from tests.support.servers import GunicornServer  # noqa: E402
 
 OUT = ROOT / "test-artifacts" / "screenshots" / "pages"
 WORK = ROOT / "test-artifacts" / "screenshots" / ".work"
-VIEWPORTS = {"pi": PI_SCREEN, "phone": PHONE}
 DEMO_PASSWORD = "screenshots-owner-password"
 SITE_ENV = {"VINYL_VAULT_SYNC_INTERVAL_HOURS": "0"}
 #: How long a page may take to show its covers before it is taken as it is.

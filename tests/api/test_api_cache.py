@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.api.conftest import API_SETTINGS, bearer, serve_covers, wait_for_job
-from tests.web.conftest import session_csrf
+from tests.support.cache_api import API_SETTINGS, serve_covers, wait_for_job
+from tests.support.owner import bearer, create_token, session_csrf
 from vinylvault.covers import cache_api
 from vinylvault.covers import extension
 
@@ -101,11 +101,7 @@ def test_clear_with_bearer_token(client, token):
 
 def test_mutating_endpoints_are_rate_limited_per_client(make_app):
     app = make_app(RATE_LIMIT_PER_MINUTE=2, **API_SETTINGS)
-    from vinylvault import db
-    from vinylvault.access import auth
-
-    with app.app_context():
-        token = auth.create_api_token(db.get_db(), "t")
+    token = create_token(app)
     client = app.test_client()
     codes = [client.post("/api/cache/clear", headers=bearer(token)).status_code for _ in range(3)]
     assert codes == [200, 200, 429]
@@ -151,11 +147,7 @@ def test_preload_needs_json_content_type(client, token):
 
 def test_preload_oversized_body_is_413(make_app):
     app = make_app(MAX_JSON_BYTES=2048, **API_SETTINGS)
-    from vinylvault import db
-    from vinylvault.access import auth
-
-    with app.app_context():
-        token = auth.create_api_token(db.get_db(), "t")
+    token = create_token(app)
     body = {"urls": ["http://example.com/" + "a" * 100 for _ in range(30)]}
     response = _preload(app.test_client(), token, body)
     assert response.status_code == 413
@@ -164,11 +156,7 @@ def test_preload_oversized_body_is_413(make_app):
 
 def test_preload_oversized_body_without_length_is_413(make_app):
     app = make_app(MAX_JSON_BYTES=2048, **API_SETTINGS)
-    from vinylvault import db
-    from vinylvault.access import auth
-
-    with app.app_context():
-        token = auth.create_api_token(db.get_db(), "t")
+    token = create_token(app)
     body = json.dumps({"urls": ["http://example.com/" + "a" * 100 for _ in range(30)]}).encode()
     # A chunked body, as gunicorn passes it: no Content-Length, the stream says where it ends.
     response = app.test_client().post(
@@ -209,11 +197,7 @@ SSRF_CORPUS = [
 
 def test_ssrf_corpus_is_refused_at_request_time(make_app, origin):
     app = make_app(ALLOW_PRIVATE_SOURCES=False, **API_SETTINGS)
-    from vinylvault import db
-    from vinylvault.access import auth
-
-    with app.app_context():
-        token = auth.create_api_token(db.get_db(), "t")
+    token = create_token(app)
     response = _preload(app.test_client(), token, {"urls": [url for url, _ in SSRF_CORPUS]})
     assert response.status_code == 400
     body = response.get_json()
@@ -224,11 +208,7 @@ def test_ssrf_corpus_is_refused_at_request_time(make_app, origin):
 
 def test_preload_lists_refused_urls_and_queues_the_rest(make_app):
     app = make_app(ALLOW_PRIVATE_SOURCES=False, **API_SETTINGS)
-    from vinylvault import db
-    from vinylvault.access import auth
-
-    with app.app_context():
-        token = auth.create_api_token(db.get_db(), "t")
+    token = create_token(app)
     # example.com does not resolve offline: not refused now (the connect-time guard still holds).
     response = _preload(app.test_client(), token, {"urls": ["http://169.254.169.254/x", "HTTP://Example.COM:80/a.jpg"]})
     assert response.status_code == 202
@@ -297,11 +277,7 @@ def test_job_status_validates_the_id(client, job_id, code, error):
 
 def test_clear_scope_frees_that_scope_only(make_app, origin):
     app = make_app(MEMORY_CACHE_ENABLED=True, **API_SETTINGS)
-    from vinylvault import db
-    from vinylvault.access import auth
-
-    with app.app_context():
-        token = auth.create_api_token(db.get_db(), "t")
+    token = create_token(app)
     cache = _cache(app)
     [url] = serve_covers(origin, 1)
     cache.get_image(url, "detail")

@@ -9,14 +9,14 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 
-from tests.api.conftest import API_SETTINGS, bearer, serve_covers, wait_for_job
-from tests.engine.conftest import jpeg_bytes
-from tests.web.conftest import session_csrf
+from tests.support.cache_api import API_SETTINGS, serve_covers, wait_for_job
+from tests.support.images import jpeg_bytes
+from tests.support.owner import bearer, session_csrf
 from vinylvault import db
 from vinylvault.access import auth
-from vinylvault.library import collection
 from vinylvault.covers import extension
 from vinylvault.covers.routes import PLACEHOLDER_HEADER
+from vinylvault.library import collection
 
 
 def add_album(app: Flask, album_id: int, cover_url: str = "", artist_image: str = "") -> None:
@@ -177,6 +177,7 @@ def test_cleanup_removes_orphans_only(client, app, token, origin):
     assert (second["removed_sources"], second["kept"]) == (0, 2)
 
 
-@pytest.mark.parametrize("path", ["/api/images/sync/nothex", "/api/images/sync/" + "a" * 32])
-def test_sync_status_validates_ids(client, path):
-    assert client.get(path).status_code in (400, 404)
+@pytest.mark.parametrize("job_id, status, error", [("nothex", 400, "invalid_job_id"), ("a" * 32, 404, "unknown_job")])
+def test_sync_status_validates_ids(client, job_id, status, error):
+    response = client.get(f"/api/images/sync/{job_id}")
+    assert (response.status_code, response.get_json()["error"]) == (status, error)

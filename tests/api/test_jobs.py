@@ -14,11 +14,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-import config
 from cache_engine.jobs import KEEP_FINISHED_SECONDS, MAX_ERRORS, JobError, JobQueue
+import config
 from image_cache import ImageCache
-from tests.api.conftest import serve_covers
-from tests.engine.conftest import jpeg_bytes
+from tests.support.cache_api import serve_covers
+from tests.support.images import jpeg_bytes
 from tests.support.origin import Origin
 
 WORKER = Path(__file__).with_name("job_worker.py")

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 
 import config
 from image_cache import ImageCache
-from tests.browser.conftest import log_in, screenshot
+from tests.support.browser import log_in, screenshot
 from tests.support.demo_site import cover_cache
 
 pytestmark = pytest.mark.browser

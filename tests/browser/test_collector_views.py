@@ -7,8 +7,9 @@ from typing import Iterator
 import pytest
 
 import config
-from tests.browser.conftest import PASSWORD, SITE_ENV, VIEWPORTS, Site, screenshot
-from tests.support.demo_site import prepare_demo_site
+from tests.support.browser import VIEWPORTS, log_in, screenshot
+from tests.support.demo_site import SITE_ENV, DemoSite, prepare_demo_site
+from tests.support.owner import PASSWORD
 from tests.support.servers import GunicornServer
 from vinylvault import db
 from vinylvault.library import collection
@@ -20,7 +21,7 @@ MASTER = 4242
 
 
 @pytest.fixture(scope="module")
-def collector_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def collector_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
     """A demo site of its own (the shared one stays as other tests expect) with pressings, wants and values."""
     root = tmp_path_factory.mktemp("collector-site")
     data_dir = root / "data"
@@ -57,15 +58,12 @@ def collector_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     finally:
         conn.close()
     with GunicornServer(data_dir, log_path=root / "gunicorn.log", workers=1, env=SITE_ENV) as server:
-        yield Site(server, data_dir, [album.id for album in albums], [])
+        yield DemoSite(server, data_dir, [album.id for album in albums], [])
 
 
-def owner_page(new_page, site: Site, viewport):
+def owner_page(new_page, site: DemoSite, viewport):
     page = new_page(viewport=viewport)
-    page.goto(site.url("/login"))
-    page.fill("input[name=password]", PASSWORD)
-    page.locator("form").filter(has=page.locator("input[name=password]")).locator("button[type=submit]").first.click()
-    page.wait_for_load_state()
+    log_in(page, site)
     return page
 
 
@@ -75,7 +73,7 @@ def no_sideways_scroll(page) -> bool:
 
 
 @pytest.mark.parametrize("size", sorted(VIEWPORTS))
-def test_wantlist_grid_fits_and_filters(new_page, collector_site: Site, size: str):
+def test_wantlist_grid_fits_and_filters(new_page, collector_site: DemoSite, size: str):
     page = owner_page(new_page, collector_site, VIEWPORTS[size])
     page.goto(collector_site.url("/wants"))
     cards = page.locator("[data-album-grid] .card")
@@ -90,7 +88,7 @@ def test_wantlist_grid_fits_and_filters(new_page, collector_site: Site, size: st
 
 
 @pytest.mark.parametrize("size", sorted(VIEWPORTS))
-def test_album_page_lists_pressings_wants_and_the_shelf(new_page, collector_site: Site, size: str):
+def test_album_page_lists_pressings_wants_and_the_shelf(new_page, collector_site: DemoSite, size: str):
     page = owner_page(new_page, collector_site, VIEWPORTS[size])
     page.goto(collector_site.url(f"/album/{collector_site.album_ids[0]}"))
     assert page.locator("#pressings-h").is_visible()
@@ -103,7 +101,7 @@ def test_album_page_lists_pressings_wants_and_the_shelf(new_page, collector_site
 
 
 @pytest.mark.parametrize("size", sorted(VIEWPORTS))
-def test_grid_grouped_by_master_and_value_chart(new_page, collector_site: Site, size: str):
+def test_grid_grouped_by_master_and_value_chart(new_page, collector_site: DemoSite, size: str):
     page = owner_page(new_page, collector_site, VIEWPORTS[size])
     page.goto(collector_site.url("/?group=master"))
     assert page.locator(".card__pressings").first.inner_text() == "3 pressings"
@@ -118,7 +116,7 @@ def test_grid_grouped_by_master_and_value_chart(new_page, collector_site: Site, 
 
 
 @pytest.mark.parametrize("size", sorted(VIEWPORTS))
-def test_the_owner_makes_the_wantlist_public_on_the_sync_page(new_page, collector_site: Site, size: str):
+def test_the_owner_makes_the_wantlist_public_on_the_sync_page(new_page, collector_site: DemoSite, size: str):
     page = owner_page(new_page, collector_site, VIEWPORTS[size])
     page.goto(collector_site.url("/sync"))
     page.locator("#collector-h").scroll_into_view_if_needed()

@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import log_in, screenshot
+from tests.support.browser import COLLECT_VIOLATIONS, log_in, screenshot
 from vinylvault.web.security_headers import CONTENT_SECURITY_POLICY
 
 pytestmark = pytest.mark.browser
 
 #: Installed before any page script: records every violation the page reports.
-COLLECT_VIOLATIONS = """
-window.__cspViolations = [];
-document.addEventListener('securitypolicyviolation', e => window.__cspViolations.push(
-    `${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} at ${e.sourceFile}:${e.lineNumber}`));
-"""
 GUEST_PAGES = [
     "/",
     "/?sort=year&limit=6",

@@ -4,57 +4,28 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import VIEWPORTS, screenshot
-from tests.support.browser import COVERS_ON_SCREEN, FIRST_SCREEN_PAINTED
+from tests.support.browser import COVERS_ON_SCREEN, FIRST_SCREEN_PAINTED, VIEWPORTS, screenshot
+from tests.support.grid_journey import LAYOUT_SHIFT_TOTAL, LAYOUT_SHIFTS, SCROLL_TO_END, CoverRequests
 from tests.support.servers import http_get
 
 pytestmark = pytest.mark.browser
 
-LAYOUT_SHIFT_OBSERVER = """
-window.__layoutShift = 0;
-new PerformanceObserver(list => {
-  for (const entry of list.getEntries()) {
-    if (!entry.hadRecentInput) window.__layoutShift += entry.value;
-  }
-}).observe({type: 'layout-shift', buffered: true});
-"""
 #: Covers whose real image has not been asked for yet (app.js removes data-src when it does).
 UNREVEALED = """() => [...document.querySelectorAll('img[data-src]')].map(img => ({
     url: new URL(img.dataset.src, location.href).pathname,
     top: img.getBoundingClientRect().top - innerHeight}))"""
-#: Scroll a screen at a time to the end, as a finger would, letting each screen render:
-#: a busy machine may run two timers in one frame, and lazy loading sees only rendered frames.
-SCROLL_TO_END = """async () => {
-    const rendered = () => new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(resolve)));
-    while (scrollY + innerHeight < document.documentElement.scrollHeight - 1) {
-        scrollBy(0, innerHeight * 0.8);
-        await rendered();
-        await new Promise(resolve => setTimeout(resolve, 100));
-    }
-}"""
-
-
-def cover_requests(page) -> list[str]:
-    requested: list[str] = []
-    page.on(
-        "request",
-        lambda request: (
-            requested.append(request.url.split("://", 1)[1].split("/", 1)[1]) if "/cache/" in request.url else None
-        ),
-    )
-    return requested
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
 def test_covers_below_the_fold_load_only_when_scrolled_to(site, new_page, viewport):
     page = new_page(VIEWPORTS[viewport])
-    requested = cover_requests(page)
+    requests = CoverRequests(page)
     page.goto(site.url("/"))
     page.wait_for_function(FIRST_SCREEN_PAINTED)
     waiting = page.evaluate(UNREVEALED)
     far_below = [c["url"] for c in waiting if c["top"] > 400]  # beyond app.js's 200 px margin
     assert far_below, "the demo grid should reach well below the first screen"
-    asked = {"/" + path for path in requested}
+    asked = set(requests.paths)
     assert not asked & set(far_below)
     if viewport == "pi":
         screenshot(page, "grid-800x480")
@@ -62,14 +33,14 @@ def test_covers_below_the_fold_load_only_when_scrolled_to(site, new_page, viewpo
     page.evaluate(SCROLL_TO_END)
     page.wait_for_function(f"() => ({UNREVEALED})().length === 0")
     page.wait_for_function(FIRST_SCREEN_PAINTED)
-    asked = {"/" + path for path in requested}
+    asked = set(requests.paths)
     assert set(far_below) <= asked
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
 def test_no_layout_shift_while_covers_load(site, new_page, viewport):
     page = new_page(VIEWPORTS[viewport])
-    page.add_init_script(LAYOUT_SHIFT_OBSERVER)
+    page.add_init_script(LAYOUT_SHIFTS)
     page.goto(site.url("/"))
     sizes = page.evaluate("""() => [...document.querySelectorAll('img[data-size-type]')]
         .map(img => [img.getAttribute('width'), img.getAttribute('height')])""")
@@ -77,7 +48,7 @@ def test_no_layout_shift_while_covers_load(site, new_page, viewport):
     page.wait_for_function(FIRST_SCREEN_PAINTED)
     page.evaluate(SCROLL_TO_END)
     page.wait_for_function("() => !document.querySelector('img.lazy-load')")
-    assert page.evaluate("() => window.__layoutShift") < 0.01
+    assert page.evaluate(LAYOUT_SHIFT_TOTAL) < 0.01
 
 
 def test_blur_up_preview_comes_first_then_the_cover(site, new_page):

@@ -13,9 +13,8 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from tests.browser.conftest import SITE_ENV, VIEWPORTS, Site, demo_site, log_in, screenshot
-from tests.browser.test_csp import COLLECT_VIOLATIONS
-from tests.browser.test_pages import swipe
+from tests.support.demo_site import SITE_ENV, DemoSite, demo_site
+from tests.support.browser import COLLECT_VIOLATIONS, VIEWPORTS, log_in, screenshot, swipe
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +32,7 @@ ATTRACT_WAIT_MS = 30_000
 
 
 @pytest.fixture(scope="module")
-def kiosk_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def kiosk_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
     """The demo site under gunicorn with a warm cache and :data:`KIOSK_ENV`."""
     with demo_site(tmp_path_factory.mktemp("kiosk-site"), KIOSK_ENV) as running:
         yield running
@@ -171,7 +170,7 @@ def test_admin_page_qr_code_decodes_to_the_guest_address(kiosk_site, new_page):
 
 
 @pytest.fixture(scope="module")
-def locked_kiosk_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def locked_kiosk_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
     """:data:`KIOSK_ENV` with GUESTS_NEED_LINK on: only the owner, the kiosk and guests with a link get in."""
     env = {**KIOSK_ENV, "VINYL_VAULT_GUESTS_NEED_LINK": "true"}
     with demo_site(tmp_path_factory.mktemp("locked-kiosk-site"), env) as running:

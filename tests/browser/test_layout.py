@@ -11,8 +11,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from tests.browser.conftest import VIEWPORTS, screenshot
-from tests.support.browser import PI_SCREEN
+from tests.support.browser import PI_SCREEN, VIEWPORTS, screenshot
 
 pytestmark = pytest.mark.browser
 

@@ -8,7 +8,6 @@ asking for each image once, without layout shift.
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
@@ -16,12 +15,13 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 import config
-from tests.browser.conftest import PASSWORD, SITE_ENV, VIEWPORTS, Site, screenshot
-from tests.browser.test_grid import LAYOUT_SHIFT_OBSERVER, SCROLL_TO_END, cover_requests
-from tests.support.demo_site import cover_cache, prepare_demo_site
+from tests.support.browser import VIEWPORTS, screenshot
+from tests.support.albums import album, store
+from tests.support.demo_site import SITE_ENV, DemoSite, prepare_demo_site, warm_covers
+from tests.support.grid_journey import LAYOUT_SHIFT_TOTAL, LAYOUT_SHIFTS, SCROLL_TO_END, CoverRequests
+from tests.support.owner import PASSWORD
 from tests.support.servers import GunicornServer
 from vinylvault import db
-from vinylvault.library import collection
 from vinylvault.library import demo
 
 pytestmark = pytest.mark.browser
@@ -46,44 +46,32 @@ def add_albums_with_covers(data_dir: Path, count: int) -> list[str]:
     """Store ``count`` more albums, each with its own drawn cover converted into the cache; their URLs."""
     settings = config.load(DATA_DIR=data_dir)
     urls = []
+    records = []
+    for n in range(1, count + 1):
+        artist, title = f"Crate Digger {n:03d}", f"Second Page Record {n}"
+        source = data_dir / "extra" / f"{n}.jpg"
+        source.parent.mkdir(parents=True, exist_ok=True)
+        demo.draw_cover(100 + n, artist, title).save(source, "JPEG", quality=85)
+        urls.append(f"local:extra/{n}.jpg")
+        records.append(album(n, artist, title, year=1990 + n % 30, cover_url=urls[-1]))
     conn = db.connect(settings.DATABASE_PATH)
     try:
-        with collection.write_transaction(conn):
-            for n in range(1, count + 1):
-                artist, title = f"Crate Digger {n:03d}", f"Second Page Record {n}"
-                source = data_dir / "extra" / f"{n}.jpg"
-                source.parent.mkdir(parents=True, exist_ok=True)
-                demo.draw_cover(100 + n, artist, title).save(source, "JPEG", quality=85)
-                urls.append(f"local:extra/{n}.jpg")
-                collection.save_album(
-                    conn,
-                    collection.AlbumRecord(
-                        id=n,
-                        source="csv",
-                        artist=artist,
-                        title=title,
-                        year=1990 + n % 30,
-                        cover_url=urls[-1],
-                        artists=[(None, artist)],
-                    ),
-                )
+        store(conn, records)
     finally:
         conn.close()
-    with cover_cache(settings) as cache:
-        done = cache.preload_images(urls)
-    assert all(done.values()), [url for url, ok in done.items() if not ok]
+    warm_covers(settings, urls)
     return urls
 
 
 @pytest.fixture(scope="module")
-def long_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def long_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
     """The demo plus EXTRA_ALBUMS albums (three grid pages), warm cache, under gunicorn."""
     root = tmp_path_factory.mktemp("long-site")
     data_dir = root / "data"
     albums = prepare_demo_site(data_dir, PASSWORD, SITE_ENV)
     extra = add_albums_with_covers(data_dir, EXTRA_ALBUMS)
     with GunicornServer(data_dir, log_path=root / "gunicorn.log", workers=2, env=SITE_ENV) as server:
-        yield Site(
+        yield DemoSite(
             server,
             data_dir,
             [album.id for album in albums] + list(range(1, EXTRA_ALBUMS + 1)),
@@ -96,8 +84,8 @@ def test_every_loaded_page_shows_its_real_covers(long_site, new_page, viewport):
     # The browser's own cache, as before phones had a service worker (tests/phones checks the
     # worker downloads each cover once).
     page = new_page(VIEWPORTS[viewport], service_workers="block")
-    page.add_init_script(LAYOUT_SHIFT_OBSERVER)
-    requested = cover_requests(page)
+    page.add_init_script(LAYOUT_SHIFTS)
+    requests = CoverRequests(page)
     response = page.goto(long_site.url("/"))
     assert response.status == 200
     assert page.locator("[data-album-grid] > li").count() < len(long_site.album_ids), "needs more than one page"
@@ -116,9 +104,8 @@ def test_every_loaded_page_shows_its_real_covers(long_site, new_page, viewport):
         assert not cover["waiting"] and cover["complete"] and cover["width"] > 0, cover
         assert cover["src"].startswith("/cache/thumbnails/"), cover
     # Each cover asked for once (app.js's loader and the <img> share the browser's cache).
-    counts = Counter(path.split("?", 1)[0] for path in requested)
-    assert set(counts) == {cover["src"].lstrip("/") for cover in covers}
-    assert [path for path, n in counts.items() if n > 1] == []
-    assert page.evaluate("() => window.__layoutShift") < 0.01
+    assert set(requests.counts()) == {cover["src"] for cover in covers}
+    assert requests.repeated() == {}
+    assert page.evaluate(LAYOUT_SHIFT_TOTAL) < 0.01
     assert page.locator(".site-footer").is_visible(), "the footer shows once every page is in"
     screenshot(page, f"grid-last-page-{viewport}")

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import VIEWPORTS, log_in, screenshot
+from tests.support.browser import VIEWPORTS, log_in, screenshot, swipe
 
 pytestmark = pytest.mark.browser
 
@@ -40,19 +40,6 @@ def test_arrow_keys_turn_the_page(site, new_page):
     previous_href = page.locator(NAV_LINK.format("prev")).get_attribute("href")
     page.keyboard.press("ArrowLeft")
     page.wait_for_url(lambda url: url.endswith(previous_href))
-
-
-def swipe(page, dx: int) -> None:
-    """A one-finger horizontal swipe across the middle of the screen."""
-    page.evaluate(
-        """dx => {
-        const point = x => new Touch({identifier: 1, target: document.body, clientX: x, clientY: 240});
-        const start = point(400), end = point(400 + dx);
-        document.dispatchEvent(new TouchEvent('touchstart', {touches: [start], changedTouches: [start], bubbles: true}));
-        document.dispatchEvent(new TouchEvent('touchend', {touches: [], changedTouches: [end], bubbles: true}));
-    }""",
-        dx,
-    )
 
 
 def test_swipes_turn_the_page(site, new_page):

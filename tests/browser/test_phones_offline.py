@@ -17,12 +17,21 @@ from typing import Callable, Iterator
 import pytest
 
 import config
-from tests.browser.conftest import PASSWORD, SITE_ENV, log_in, screenshot
 from tests.support.apps import app_factory
-from tests.support.browser import COVERS_ON_SCREEN, FIRST_SCREEN_PAINTED, PHONE, PI_SCREEN, launch_chromium
-from tests.support.demo_site import prepare_demo_site
+from tests.support.browser import (
+    COVERS_ON_SCREEN,
+    FIRST_SCREEN_PAINTED,
+    PHONE,
+    PI_SCREEN,
+    launch_chromium,
+    log_in,
+    screenshot,
+)
+from tests.support.demo_site import SITE_ENV, prepare_demo_site
 from tests.support.live_site import LiveSite
-from tests.support.servers import ROOT, NginxServer
+from tests.support.owner import PASSWORD
+from tests.support.paths import ROOT
+from tests.support.servers import NginxServer
 from vinylvault import db
 from vinylvault.access import guest_links
 

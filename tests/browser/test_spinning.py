@@ -14,9 +14,7 @@ import sqlite3
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import screenshot
-from tests.support.browser import PHONE, PI_SCREEN
-from tests.browser.test_csp import COLLECT_VIOLATIONS
+from tests.support.browser import COLLECT_VIOLATIONS, PHONE, PI_SCREEN, screenshot
 
 pytestmark = pytest.mark.browser
 

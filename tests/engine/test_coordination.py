@@ -6,14 +6,12 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from cache_engine.coordination import FileLock, HostPacer, KeyedLocks, Slots
 from cache_engine.errors import CacheTimeout
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import ROOT
 
 
 def _hold_in_subprocess(code: str) -> subprocess.Popen:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -13,7 +14,8 @@ import pytest
 from PIL import Image
 
 from image_cache import key_for, normalize_url
-from tests.engine.conftest import disk_bytes, jpeg_bytes
+from tests.support.caches import disk_bytes
+from tests.support.images import jpeg_bytes
 
 
 def test_miss_then_hit_one_get_both_sizes(origin, make_cache):
@@ -63,7 +65,8 @@ def test_key_normalization_keeps_signed_query_exact():
     assert a != key_for("https://i.discogs.com/x/Y.jpg?sig=abc")
     assert a != key_for("https://i.discogs.com/x/y.jpg?sig=AbC")
     assert normalize_url("http://h:8080") == "http://h:8080/"
-    assert len(a) == 64 and int(a, 16) >= 0
+    assert re.fullmatch("[0-9a-f]{64}", a)
+    assert a == hashlib.sha256(b"https://i.discogs.com/x/Y.jpg?sig=AbC").hexdigest()  # of the normalized URL
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.conftest import TEST_SETTINGS, disk_bytes, jpeg_bytes
+from tests.support.caches import CACHE_SETTINGS, disk_bytes
+from tests.support.images import jpeg_bytes
 
 WORKER = Path(__file__).with_name("cache_worker.py")
 pytestmark = pytest.mark.slow
@@ -34,7 +35,13 @@ def finish(proc: subprocess.Popen) -> dict:
 
 def test_processes_hammering_cold_urls_cause_one_get_each(origin, tmp_path):
     urls = [origin.add_file(f"/h{i}.jpg", jpeg_bytes(900, 900, seed=i), delay=0.3) for i in range(6)]
-    job = {"data_dir": str(tmp_path), "settings": TEST_SETTINGS, "action": "hammer", "urls": urls, "threads_per_url": 2}
+    job = {
+        "data_dir": str(tmp_path),
+        "settings": CACHE_SETTINGS,
+        "action": "hammer",
+        "urls": urls,
+        "threads_per_url": 2,
+    }
     procs = [start(job) for _ in range(4)]
     results = [finish(p) for p in procs]
     assert all(all(r.values()) and len(r) == 6 for r in results)
@@ -55,7 +62,7 @@ def test_download_bound_holds_across_processes(origin, tmp_path):
         handler.send_body(200, body, "image/jpeg")
 
     urls = [origin.add_route(f"/d{i}.jpg", counted) for i in range(12)]
-    settings = {**TEST_SETTINGS, "MAX_CONCURRENT_DOWNLOADS": 2}
+    settings = {**CACHE_SETTINGS, "MAX_CONCURRENT_DOWNLOADS": 2}
     procs = [
         start({"data_dir": str(tmp_path), "settings": settings, "action": "preload", "urls": part})
         for part in (urls[:6], urls[6:])
@@ -67,7 +74,7 @@ def test_download_bound_holds_across_processes(origin, tmp_path):
 
 def test_a_caller_without_a_wait_waits_for_another_processs_slow_download(origin, tmp_path, make_cache):
     url = origin.add_file("/slow-elsewhere.jpg", jpeg_bytes(300, 300), delay=1.5)
-    producer = start({"data_dir": str(tmp_path), "settings": TEST_SETTINGS, "action": "get", "urls": [url]})
+    producer = start({"data_dir": str(tmp_path), "settings": CACHE_SETTINGS, "action": "get", "urls": [url]})
     while origin.hits("/slow-elsewhere.jpg") == 0:
         time.sleep(0.01)
     cache = make_cache(ON_DEMAND_WAIT_SECONDS=0.05)  # what a request would wait: far less than the download
@@ -78,7 +85,7 @@ def test_a_caller_without_a_wait_waits_for_another_processs_slow_download(origin
 
 def test_stats_are_aggregated_across_processes(origin, tmp_path, make_cache):
     url = origin.add_file("/agg.jpg", jpeg_bytes(300, 300))
-    job = {"data_dir": str(tmp_path), "settings": TEST_SETTINGS, "action": "get", "urls": [url], "repeat": 3}
+    job = {"data_dir": str(tmp_path), "settings": CACHE_SETTINGS, "action": "get", "urls": [url], "repeat": 3}
     finish(start(job))
     finish(start(job))
     stats = make_cache().get_cache_stats()
@@ -91,7 +98,7 @@ def test_stats_are_aggregated_across_processes(origin, tmp_path, make_cache):
 def test_sigkill_mid_write_leaves_nothing_servable_and_reconcile_repairs(origin, tmp_path, make_cache, stage):
     url = origin.add_file("/k.jpg", jpeg_bytes(800, 800))
     proc = start(
-        {"data_dir": str(tmp_path), "settings": TEST_SETTINGS, "action": "get", "urls": [url], "pause_at": stage}
+        {"data_dir": str(tmp_path), "settings": CACHE_SETTINGS, "action": "get", "urls": [url], "pause_at": stage}
     )
     assert proc.stdout.readline().strip() == "paused"
     os.kill(proc.pid, signal.SIGKILL)

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import pytest
 
 from cache_engine.convert import ConvertOptions, VariantSpec
-
-from .helpers import DETAIL, MANIFEST_PATH, THUMB
+from tests.support.conversions import DETAIL, THUMB, manifest_rows
 
 
 @pytest.fixture(scope="session")
@@ -19,8 +15,6 @@ def options() -> ConvertOptions:
 
 
 @pytest.fixture(scope="session")
-def manifest(corpus_dir: Path) -> dict[str, dict[str, str]]:
+def manifest() -> dict[str, dict[str, str]]:
     """MANIFEST.tsv rows by file name."""
-    assert corpus_dir / "MANIFEST.tsv" == MANIFEST_PATH
-    with open(MANIFEST_PATH, newline="", encoding="utf-8") as handle:
-        return {row["file"]: row for row in csv.DictReader(handle, delimiter="\t")}
+    return manifest_rows()

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -22,10 +18,9 @@ from cache_engine.convert import (
     identify,
     make_preview,
 )
-
-from .helpers import assert_no_metadata, by_type, decode, jpeg_bytes
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.big_images import conversion_peak_mib
+from tests.support.conversions import assert_no_metadata, by_type, decode
+from tests.support.images import photo_jpeg
 
 
 def _sizes(data: bytes, options: ConvertOptions) -> dict[str, tuple[int, int]]:
@@ -47,18 +42,18 @@ def _sizes(data: bytes, options: ConvertOptions) -> dict[str, tuple[int, int]]:
     ],
 )
 def test_fits_in_box_keeps_aspect_never_upscales(source, thumbnail, detail, options) -> None:
-    sizes = _sizes(jpeg_bytes(source), options)
+    sizes = _sizes(photo_jpeg(source), options)
     assert sizes == {"thumbnails": thumbnail, "detail": detail}
 
 
 def test_variants_decode_to_their_declared_size(options) -> None:
-    for variant in convert(jpeg_bytes((1400, 1400)), options):
+    for variant in convert(photo_jpeg((1400, 1400)), options):
         image = decode(variant.data)
         assert (image.format, image.size) == ("WEBP", (variant.width, variant.height))
 
 
 def test_thumbnail_is_yielded_before_detail_is_encoded(options) -> None:
-    variants = convert(jpeg_bytes((1400, 1000)), options)
+    variants = convert(photo_jpeg((1400, 1000)), options)
     first = next(variants)
     assert first.size_type == "thumbnails"
     # The generator is lazy: the detail image only exists once asked for.
@@ -69,10 +64,10 @@ def test_thumbnail_is_yielded_before_detail_is_encoded(options) -> None:
 
 def test_square_crop_variant(options) -> None:
     square = ConvertOptions(specs=(VariantSpec("detail", 600), VariantSpec("square", 200, crop=True)))
-    assert _sizes(jpeg_bytes((3000, 1000)), square) == {"square": (200, 200), "detail": (600, 200)}
-    assert _sizes(jpeg_bytes((100, 50)), square) == {"square": (50, 50), "detail": (100, 50)}
+    assert _sizes(photo_jpeg((3000, 1000)), square) == {"square": (200, 200), "detail": (600, 200)}
+    assert _sizes(photo_jpeg((100, 50)), square) == {"square": (50, 50), "detail": (100, 50)}
     # A 10:1 source still gives a square from enough pixels (the working image is sized for it).
-    tall = by_type(list(convert(jpeg_bytes((200, 2000)), square)))
+    tall = by_type(list(convert(photo_jpeg((200, 2000)), square)))
     assert (tall["square"].width, tall["square"].height) == (200, 200)
     assert (tall["detail"].width, tall["detail"].height) == (60, 600)
 
@@ -115,7 +110,7 @@ def test_from_settings_maps_size_types_and_encoding() -> None:
 
 
 def test_quality_setting_changes_the_output(options) -> None:
-    source = jpeg_bytes((800, 800))
+    source = photo_jpeg((800, 800))
     low = ConvertOptions(specs=options.specs, quality=20)
     assert len(by_type(list(convert(source, low)))["detail"].data) < len(
         by_type(list(convert(source, options)))["detail"].data
@@ -123,7 +118,7 @@ def test_quality_setting_changes_the_output(options) -> None:
 
 
 def test_identify_reads_the_header_only(options) -> None:
-    data = jpeg_bytes((2000, 1000))
+    data = photo_jpeg((2000, 1000))
     # Cut the entropy-coded data: a decoder would fail, the header is intact.
     assert identify(data[:2000], options) == SourceInfo("JPEG", 2000, 1000)
     with pytest.raises(errors.CorruptImage):
@@ -133,13 +128,13 @@ def test_identify_reads_the_header_only(options) -> None:
 def test_identify_reports_the_displayed_orientation(options) -> None:
     exif = Image.Exif()
     exif[0x0112] = 6
-    assert identify(jpeg_bytes((300, 100), exif=exif), options) == SourceInfo("JPEG", 100, 300)
-    assert _sizes(jpeg_bytes((300, 100), exif=exif), options)["detail"] == (100, 300)
+    assert identify(photo_jpeg((300, 100), exif=exif), options) == SourceInfo("JPEG", 100, 300)
+    assert _sizes(photo_jpeg((300, 100), exif=exif), options)["detail"] == (100, 300)
 
 
 def test_pixel_cap_from_the_header(options) -> None:
     capped = ConvertOptions(specs=options.specs, max_source_pixels=999_999)
-    data = jpeg_bytes((1000, 1000))
+    data = photo_jpeg((1000, 1000))
     with pytest.raises(errors.TooManyPixels) as caught:
         identify(data, capped)
     assert caught.value.reason == "too_many_pixels"
@@ -173,7 +168,7 @@ def test_formats_outside_the_allowlist_are_refused(pillow_format, options) -> No
 def test_allowlist_is_an_option(options) -> None:
     png_only = ConvertOptions(specs=options.specs, allowed_formats=frozenset({"PNG"}))
     with pytest.raises(errors.UnsupportedFormat):
-        list(convert(jpeg_bytes((64, 64)), png_only))
+        list(convert(photo_jpeg((64, 64)), png_only))
 
 
 def test_metadata_never_reaches_the_output(options) -> None:
@@ -181,7 +176,7 @@ def test_metadata_never_reaches_the_output(options) -> None:
     exif[0x010F] = "Camera maker"
     exif.get_ifd(0x8825)[2] = (52.0, 22.0, 1.5)  # GPS latitude: owner photos must not leak it
     xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF/></x:xmpmeta>'
-    data = jpeg_bytes((900, 700), exif=exif, xmp=xmp)
+    data = photo_jpeg((900, 700), exif=exif, xmp=xmp)
     assert b"Camera maker" in data
     for variant in convert(data, options):
         assert_no_metadata(variant.data)
@@ -209,7 +204,7 @@ def test_first_frame_only_of_an_animation(options) -> None:
 
 
 def test_preview_is_tiny_and_decodes(options) -> None:
-    thumbnail = next(convert(jpeg_bytes((1200, 800)), options))
+    thumbnail = next(convert(photo_jpeg((1200, 800)), options))
     preview = make_preview(thumbnail.data)
     image = decode(preview)
     assert image.format == "WEBP" and 16 <= max(image.size) <= 24
@@ -227,36 +222,10 @@ def test_preview_keeps_transparency() -> None:
     assert decode(make_preview(buffer.getvalue())).mode == "RGBA"
 
 
-# VmHWM, not ru_maxrss: a child started by fork+exec inherits the parent's
-# ru_maxrss, so pytest's own peak would hide the child's.
-_RSS_PROBE = textwrap.dedent("""
-    import sys
-    def peak_kib():
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    sys.path.insert(0, sys.argv[1])
-    from cache_engine.convert import ConvertOptions, VariantSpec, convert
-    data = open(sys.argv[2], "rb").read()
-    options = ConvertOptions(specs=(VariantSpec("detail", 600), VariantSpec("thumbnails", 150)))
-    before = peak_kib()
-    variants = list(convert(data, options))
-    assert len(variants) == 2
-    print(peak_kib() - before)
-""")
-
-
 @pytest.mark.slow
 def test_large_jpeg_is_never_decoded_at_full_size(tmp_path) -> None:
     # 9 MP at full size is 27 MB of RGB alone; draft() decodes it at 1/4 scale.
     path = tmp_path / "nine_megapixels.jpg"
-    path.write_bytes(jpeg_bytes((3680, 2456)))
-    done = subprocess.run(
-        [sys.executable, "-c", _RSS_PROBE, str(ROOT), str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    growth_mib = int(done.stdout.strip()) / 1024
+    path.write_bytes(photo_jpeg((3680, 2456)))
+    growth_mib, _sizes = conversion_peak_mib(path)
     assert 0 < growth_mib < 20, f"RSS grew {growth_mib:.1f} MiB converting a 9 MP JPEG"

@@ -10,14 +10,13 @@ from PIL import Image, ImageCms, ImageStat, features
 
 from cache_engine import errors
 from cache_engine.convert import ConvertOptions, convert, identify
-
-from .helpers import (
+from tests.support.conversions import (
     DETAIL,
     THUMB,
     assert_no_metadata,
     by_type,
     decode,
-    manifest_files,
+    manifest_rows,
     mean_abs_diff,
 )
 
@@ -68,7 +67,7 @@ EXACT_SIZES = {
     "hopper.jpg": ((128, 128), (128, 128)),
 }
 
-ALL_FILES = manifest_files()
+ALL_FILES = list(manifest_rows())
 
 
 def test_manifest_covers_every_image_in_the_folder(corpus_dir: Path) -> None:

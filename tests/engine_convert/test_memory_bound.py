@@ -7,7 +7,6 @@ The bound is checked on real conversions in fresh processes (peak RSS growth,
 from __future__ import annotations
 
 import struct
-import zlib
 from pathlib import Path
 
 import pytest
@@ -16,19 +15,10 @@ import config
 from cache_engine import errors
 from cache_engine.convert import ConvertOptions, convert, identify
 from tests.support.big_images import CASES, conversion_peak_mib, largest_accepted_side, square_image
+from tests.support.images import png_declaring
 
 OPTIONS = ConvertOptions.from_settings(config.load({}))
 BUDGET_MIB = OPTIONS.max_memory_bytes / 2**20
-
-
-def png_declaring(width: int, height: int) -> bytes:
-    """A small valid PNG whose IHDR is rewritten to claim ``width`` x ``height`` (its data stays 8x8)."""
-    data = bytearray(square_image("PNG", "RGB", 8))
-    ihdr = data[12:29]  # b"IHDR" + 13 bytes of fields
-    ihdr[4:12] = struct.pack(">II", width, height)
-    data[12:29] = ihdr
-    data[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
-    return bytes(data)
 
 
 def test_a_49_megapixel_png_is_refused_for_memory_before_decoding():

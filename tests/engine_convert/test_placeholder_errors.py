@@ -12,8 +12,7 @@ from PIL import Image
 
 from cache_engine import errors
 from cache_engine.placeholder import ensure_placeholder, placeholder_name, render_placeholder
-
-from .helpers import assert_no_metadata
+from tests.support.conversions import assert_no_metadata
 
 
 @pytest.mark.parametrize("size", [1, 150, 600])

@@ -23,10 +23,8 @@ from cache_engine.errors import (
     UnsafeURL,
 )
 from cache_engine.fetch import FetchPolicy
+from tests.support.fetching import USER_AGENT
 
-from .conftest import USER_AGENT
-
-JPEG = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "images" / "hopper.jpg"
 CAP = 1024 * 1024
 
 
@@ -41,8 +39,8 @@ class RecordingPacer:
 
 
 @pytest.fixture
-def image() -> bytes:
-    return JPEG.read_bytes()
+def image(corpus_dir: Path) -> bytes:
+    return (corpus_dir / "hopper.jpg").read_bytes()
 
 
 @pytest.fixture

@@ -16,18 +16,14 @@ from typing import Callable, Iterator
 
 import pytest
 
-from tests.support.browser import launch_chromium
+from tests.support.browser import launch_chromium, page_factory
 from tests.support.collection_site import CollectionSite, collection_site
-from vinylvault import db
-from vinylvault.library import collection
-
-ALBUMS = 520
 
 
 @pytest.fixture(scope="session")
 def big_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectionSite]:
     """The 520-album site under gunicorn, its covers all cached."""
-    with collection_site(tmp_path_factory.mktemp("journeys"), albums=ALBUMS) as site:
+    with collection_site(tmp_path_factory.mktemp("journeys")) as site:
         yield site
 
 
@@ -47,17 +43,8 @@ def new_page(browser) -> Iterator[Callable[..., object]]:
     service worker (tests/browser/test_phones_offline.py) would fetch each
     cover a second time on the page's behalf.
     """
-    contexts = []
-
-    def factory(viewport: dict[str, int], **options):
-        context = browser.new_context(viewport=viewport, service_workers="block", **options)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield factory
-    for context in contexts:
-        context.close()
+    with page_factory(browser, service_workers="block") as factory:
+        yield factory
 
 
 @pytest.fixture
@@ -65,22 +52,3 @@ def rewarm(big_site: CollectionSite) -> Iterator[None]:
     """Convert every cover again after a test that empties the cache."""
     yield
     big_site.warm_covers()
-
-
-def expected_total(site: CollectionSite, **query: str) -> int:
-    """How many albums the collection holds for a grid query (``q`` searches)."""
-    conn = db.connect(site.settings().DATABASE_PATH)
-    try:
-        if "q" in query:
-            return collection.search(conn, query["q"], limit=1).total
-        return collection.list_albums(conn, **query, limit=1).total
-    finally:
-        conn.close()
-
-
-def most_common_genre(site: CollectionSite) -> str:
-    conn = db.connect(site.settings().DATABASE_PATH)
-    try:
-        return collection.filter_options(conn).genres[0].value
-    finally:
-        conn.close()

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import VIEWPORTS
-from tests.support.browser import FIRST_SCREEN_PAINTED
+from tests.support.browser import FIRST_SCREEN_PAINTED, VIEWPORTS
 from tests.support.grid_journey import CoverRequests, cards, scroll_by_flicks
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

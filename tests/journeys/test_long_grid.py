@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser.conftest import VIEWPORTS
-from tests.journeys.conftest import ALBUMS, expected_total, most_common_genre
+from tests.support.browser import VIEWPORTS
+from tests.support.collection_site import ALBUMS, expected_total, most_common_genre
 from tests.support.grid_journey import (
     EVERY_CARD_REAL,
     LAYOUT_SHIFTS,

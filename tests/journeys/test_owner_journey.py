@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import VIEWPORTS, log_in
+from tests.support.browser import VIEWPORTS, log_in
 from tests.support.collection_site import cover_jpeg
 from tests.support.demo_site import cover_cache
 from tests.support.grid_journey import SIDEWAYS_OVERFLOW, cards, scroll_by_flicks

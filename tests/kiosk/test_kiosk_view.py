@@ -8,14 +8,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from flask import Flask
 
-from tests.pages.conftest import BASE_SETTINGS, fill, set_owner_password
-from tests.support.apps import app_factory
+from tests.support.owner import form_csrf, set_owner_password
 from vinylvault import db
-from vinylvault.library import collection
 from vinylvault.covers import extension
+from vinylvault.library import collection
+from vinylvault.listening import spins
 from vinylvault.site import kiosk
 from vinylvault.web import lan
-from vinylvault.listening import spins
 
 KIOSK_HTML = re.compile(r'<html[^>]*class="kiosk"')
 
@@ -48,8 +47,8 @@ def test_an_error_page_does_not_set_the_cookie(guest):
     assert response.status_code == 404 and "Set-Cookie" not in response.headers
 
 
-def test_kiosk_mode_setting_turns_it_on_for_every_browser(make_app):
-    app = make_app(KIOSK_MODE=True, KIOSK_IDLE_MINUTES=0.5, KIOSK_DIM_FROM_HOUR=22, KIOSK_DIM_UNTIL_HOUR=7)
+def test_kiosk_mode_setting_turns_it_on_for_every_browser(make_page_app):
+    app = make_page_app(KIOSK_MODE=True, KIOSK_IDLE_MINUTES=0.5, KIOSK_DIM_FROM_HOUR=22, KIOSK_DIM_UNTIL_HOUR=7)
     set_owner_password(app)
     html = app.test_client().get("/").get_data(as_text=True)
     assert KIOSK_HTML.search(html)
@@ -99,8 +98,7 @@ def test_no_plays_no_spin(small_app):
 
 def test_attract_shows_the_record_playing_now(small_app):
     client = small_app.test_client()
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/album/11").get_data(as_text=True)).group(1)
-    assert client.post("/now-playing/11", data={"csrf_token": csrf}).status_code == 303
+    assert client.post("/now-playing/11", data={"csrf_token": form_csrf(client, "/album/11")}).status_code == 303
     html = client.get("/kiosk/attract?fragment=1").get_data(as_text=True)
     assert "Now playing" in html and "Kind of Blue" in html and "attract__wall" not in html
     assert html.lstrip().startswith('<div class="attract" data-attract')  # the fragment only, no page around it
@@ -141,22 +139,22 @@ def test_a_guest_gets_the_address_the_page_was_opened_at(small_app):
 
 
 @pytest.mark.parametrize("host", ["localhost:8080", "127.0.0.1:8080", "[::1]:8080"])
-def test_the_kiosk_at_localhost_shows_the_lan_address_and_binds_port(make_app, host):
-    app = make_app(BIND="0.0.0.0:8123")
+def test_the_kiosk_at_localhost_shows_the_lan_address_and_binds_port(make_page_app, host):
+    app = make_page_app(BIND="0.0.0.0:8123")
     set_owner_password(app)
     address = lan.lan_address()
     assert address, "this test needs a network interface"
     assert guest_address(app, host) == f"http://{address}:8123"
 
 
-def test_behind_nginx_the_lan_address_on_port_80(make_app):
-    app = make_app(BIND="127.0.0.1:8080")
+def test_behind_nginx_the_lan_address_on_port_80(make_page_app):
+    app = make_page_app(BIND="127.0.0.1:8080")
     set_owner_password(app)
     assert guest_address(app, "localhost:8080") == f"http://{lan.lan_address()}"
 
 
-def test_guest_url_setting_wins(make_app):
-    app = make_app(GUEST_URL="http://records.home/")
+def test_guest_url_setting_wins(make_page_app):
+    app = make_page_app(GUEST_URL="http://records.home/")
     set_owner_password(app)
     assert guest_address(app, "raspberrypi.local:8080") == "http://records.home"
 
@@ -232,8 +230,5 @@ def test_the_admin_page_shows_the_qr_code(owner):
     assert f"<title>QR code: {url}</title>" in html and f"<strong data-guest-address>{url}</strong>" in html
 
 
-def test_app_without_owner_sends_the_attract_screen_to_setup(tmp_path):
-    with app_factory(tmp_path / "data", BASE_SETTINGS) as factory:
-        app = factory()
-        fill(app, [])
-        assert app.test_client().get("/kiosk/attract").status_code == 302
+def test_app_without_owner_sends_the_attract_screen_to_setup(make_page_app):
+    assert make_page_app().test_client().get("/kiosk/attract").status_code == 302

@@ -18,9 +18,9 @@ import pytest
 
 import config
 from image_cache import SAMPLE_INTERVAL_SECONDS, ImageCache
-from tests.engine.conftest import jpeg_bytes
+from tests.support.images import jpeg_bytes
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "cache_monitor.py"
 SOURCES = ("http://covers.example/a.jpg", "http://covers.example/b.jpg")
 SVG = "{http://www.w3.org/2000/svg}"

@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from jinja2.filters import do_filesizeformat
 
 from cache_engine.units import byte_unit, human_bytes, human_when, plural
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2026, 12, 3, 6, 15).timestamp()
 
 

@@ -9,11 +9,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.support.albums import album, fill
+from tests.support.owner import logged_in
 from vinylvault import db
 from vinylvault.library import collection
-from vinylvault.library.collection import AlbumRecord, Label
-
-from .conftest import fill, log_in
+from vinylvault.library.collection import Label
 
 
 def text(response) -> str:
@@ -22,21 +22,16 @@ def text(response) -> str:
 
 def album_with(app: Flask, released: str, catno: str) -> FlaskClient:
     """A guest's client for album 31, released on ``released``, its only label's catalog number ``catno``."""
-    fill(
-        app,
-        [
-            AlbumRecord(
-                id=31,
-                source="discogs",
-                release_id=5001,
-                artist="Unknown Pleasures Band",
-                title="Quiet Year",
-                year=1999,
-                labels=[Label("Factory", catno)],
-                artists=[(None, "Unknown Pleasures Band")],
-            )
-        ],
+    record = album(
+        31,
+        "Unknown Pleasures Band",
+        "Quiet Year",
+        "discogs",
+        release_id=5001,
+        year=1999,
+        labels=[Label("Factory", catno)],
     )
+    fill(app, [record])
     with app.app_context():
         conn = db.get_db()
         with collection.write_transaction(conn):
@@ -86,8 +81,8 @@ def nav_links(html: str) -> list[str]:
     return re.findall(r'<a [^>]*href="([^"]+)"', nav)
 
 
-def test_the_first_run_page_shows_no_navigation_until_set_up(make_app: Callable[..., Flask]):
-    response = make_app().test_client().get("/setup")
+def test_the_first_run_page_shows_no_navigation_until_set_up(make_page_app: Callable[..., Flask]):
+    response = make_page_app().test_client().get("/setup")
     assert response.status_code == 200
     links = nav_links(text(response))
     assert [link for link in links if not link.startswith("/theme/")] == [], links
@@ -95,8 +90,7 @@ def test_the_first_run_page_shows_no_navigation_until_set_up(make_app: Callable[
 
 
 def test_the_discogs_account_page_keeps_the_navigation_once_set_up(empty_app: Flask):
-    client = empty_app.test_client()
-    log_in(client)
+    client = logged_in(empty_app)
     response = client.get("/setup")
     assert response.status_code == 200
     assert {"/", "/spin", "/search", "/stats", "/sync", "/admin"} <= set(nav_links(text(response)))

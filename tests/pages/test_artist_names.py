@@ -5,26 +5,25 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
+from tests.support.albums import COVER_BASE, album, fill
+from tests.support.owner import logged_in
 from vinylvault import db
-from vinylvault.library import collection
-from vinylvault.library.collection import AlbumRecord
 from vinylvault.covers.tags import artist_name
+from vinylvault.library import collection
 
-from .conftest import COVER_BASE, fill, log_in
 
-NUMBERED = AlbumRecord(
-    id=21,
+NUMBERED = album(
+    21,
+    "Nadja Orsk (2)",
+    "Tectonic",
     source="discogs",
     release_id=5550021,
-    artist="Nadja Orsk (2)",
-    title="Tectonic",
     year=2014,
     genres=["Rock"],
     format_names=["Vinyl"],
     formats=["Vinyl, LP"],
     date_added="2024-01-01T00:00:00",
     cover_url=f"{COVER_BASE}/tectonic.jpg",
-    artists=[(None, "Nadja Orsk (2)")],
 )
 
 
@@ -48,8 +47,7 @@ def test_artist_name_drops_only_the_disambiguation_number(stored, shown):
 @pytest.mark.parametrize("path", ["/", "/search?q=tectonic", "/album/21", "/now-playing/21", "/stats"])
 def test_pages_show_the_artist_without_its_number(small_app: Flask, path):
     fill(small_app, [NUMBERED])
-    client = small_app.test_client()
-    log_in(client)
+    client = logged_in(small_app)
     response = client.get(path)
     html = response.get_data(as_text=True)
     assert response.status_code == 200

@@ -8,46 +8,22 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.support.albums import album, fill
+from tests.support.owner import form_csrf, logged_in
 from vinylvault import db
 from vinylvault.library import collection
 from vinylvault.library.collection import AlbumRecord, WantRecord
 
-from .conftest import fill, form_csrf, log_in
+
+def pressing(album_id: int, release_id: int, **fields) -> AlbumRecord:
+    """A copy of one of Can's Tago Mago pressings (master 90)."""
+    return album(album_id, "Can", "Tago Mago", source="discogs", release_id=release_id, master_id=90, **fields)
+
 
 PRESSINGS = [
-    AlbumRecord(
-        id=31,
-        source="discogs",
-        release_id=700,
-        master_id=90,
-        artist="Can",
-        title="Tago Mago",
-        year=1971,
-        media_condition="Mint (M)",
-        custom_fields={"Shelf": "A3-12"},
-        artists=[(None, "Can")],
-    ),
-    AlbumRecord(
-        id=32,
-        source="discogs",
-        release_id=701,
-        master_id=90,
-        artist="Can",
-        title="Tago Mago",
-        year=2004,
-        formats=["Vinyl, LP, Album, Reissue"],
-        artists=[(None, "Can")],
-    ),
-    AlbumRecord(
-        id=33,
-        source="discogs",
-        release_id=701,
-        master_id=90,
-        artist="Can",
-        title="Tago Mago",
-        year=2004,
-        artists=[(None, "Can")],
-    ),
+    pressing(31, 700, year=1971, media_condition="Mint (M)", custom_fields={"Shelf": "A3-12"}),
+    pressing(32, 701, year=2004, formats=["Vinyl, LP, Album, Reissue"]),
+    pressing(33, 701, year=2004),
 ]
 WANTS = [
     WantRecord(
@@ -70,12 +46,10 @@ def html(response) -> str:
 
 @pytest.fixture
 def app(small_app: Flask) -> Flask:
-    fill(small_app, PRESSINGS)
+    fill(small_app, PRESSINGS + WANTS)
     with small_app.app_context():
         conn = db.get_db()
         with collection.write_transaction(conn):
-            for want in WANTS:
-                collection.save_want(conn, want)
             collection.save_value_snapshot(
                 conn, {"minimum": "€1,234.56", "median": "€2,000.00", "maximum": "€3,210.99"}
             )
@@ -85,9 +59,7 @@ def app(small_app: Flask) -> Flask:
 
 @pytest.fixture
 def owner_client(app: Flask) -> FlaskClient:
-    client = app.test_client()
-    log_in(client)
-    return client
+    return logged_in(app)
 
 
 def save_settings(client: FlaskClient, **form: str) -> int:

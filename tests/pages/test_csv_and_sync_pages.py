@@ -8,13 +8,12 @@ from typing import Callable
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
-from tests.pages.test_setup import SHARED, post_setup
+from tests.support.albums import fill
 from tests.support.fake_discogs import TOKEN, USERNAME, FakeDiscogs
+from tests.support.owner import form_csrf, logged_in, post_setup, set_owner_password
 from vinylvault.library.collection import AlbumRecord
 
-from .conftest import fill, form_csrf, log_in, set_owner_password
 
 #: Two CSV copies whose Discogs releases can give covers, and one with no release at all.
 CSV_ALBUMS = [
@@ -37,16 +36,10 @@ def text(response) -> str:
     return response.get_data(as_text=True)
 
 
-def owner_of(app: Flask) -> FlaskClient:
-    client = app.test_client()
-    log_in(client)
-    return client
-
-
 @pytest.fixture
-def csv_app(make_app: Callable[..., Flask]) -> Flask:
+def csv_app(make_page_app: Callable[..., Flask]) -> Flask:
     """An owner whose whole collection came from a CSV export; no Discogs account."""
-    app = make_app()
+    app = make_page_app()
     set_owner_password(app)
     fill(app, CSV_ALBUMS)
     return app
@@ -56,7 +49,7 @@ def csv_app(make_app: Callable[..., Flask]) -> Flask:
 
 
 def test_sync_without_an_account_shows_how_to_connect_one_and_no_sync(csv_app: Flask):
-    page = text(owner_of(csv_app).get("/sync"))
+    page = text(logged_in(csv_app).get("/sync"))
     assert "No Discogs account is connected yet" in page
     assert re.search(r'<a class="button button--primary" href="/setup">Connect a Discogs account</a>', page)
     assert "Sync now" not in page and 'action="/sync"' not in page
@@ -66,21 +59,21 @@ def test_sync_without_an_account_shows_how_to_connect_one_and_no_sync(csv_app: F
     assert "Sign in as the owner" in guest and "Connect a Discogs account" not in guest
 
 
-def test_sync_with_an_account_offers_sync_now_and_says_how_often(make_app: Callable[..., Flask]):
-    app = make_app(DISCOGS_USERNAME=USERNAME, DISCOGS_TOKEN=TOKEN, SYNC_INTERVAL_HOURS=24)
+def test_sync_with_an_account_offers_sync_now_and_says_how_often(make_page_app: Callable[..., Flask]):
+    app = make_page_app(DISCOGS_USERNAME=USERNAME, DISCOGS_TOKEN=TOKEN, SYNC_INTERVAL_HOURS=24)
     set_owner_password(app)
-    page = text(owner_of(app).get("/sync"))
+    page = text(logged_in(app).get("/sync"))
     assert "Sync now" in page and "synced from Discogs every day" in page
     assert "No Discogs account" not in page and "placeholder covers" not in page
-    off = make_app(DISCOGS_USERNAME=USERNAME, DISCOGS_TOKEN=TOKEN, SYNC_INTERVAL_HOURS=0)
-    assert "Automatic syncing is off" in text(owner_of(off).get("/sync"))
+    off = make_page_app(DISCOGS_USERNAME=USERNAME, DISCOGS_TOKEN=TOKEN, SYNC_INTERVAL_HOURS=0)
+    assert "Automatic syncing is off" in text(logged_in(off).get("/sync"))
 
 
 # --- /setup and its flash ------------------------------------------------------------
 
 
 def test_setup_says_what_a_csv_only_owner_has_and_how_covers_come(csv_app: Flask):
-    owner = owner_of(csv_app)
+    owner = logged_in(csv_app)
     page = text(owner.get("/setup"))
     assert NOTE in page and "personal access token below: their covers then arrive by themselves" in page
     data = {"csrf_token": form_csrf(owner, "/setup"), "discogs_username": "", "discogs_token": ""}
@@ -90,19 +83,20 @@ def test_setup_says_what_a_csv_only_owner_has_and_how_covers_come(csv_app: Flask
     assert "flask covers" not in text(response)
 
 
-def test_first_run_says_what_skipping_discogs_means(make_app: Callable[..., Flask]):
-    page = text(make_app().test_client().get("/setup"))
+def test_first_run_says_what_skipping_discogs_means(make_page_app: Callable[..., Flask]):
+    page = text(make_page_app().test_client().get("/setup"))
     assert "You can skip this: a collection imported from a Discogs CSV export shows placeholder covers" in page
 
 
-def test_saving_a_token_says_the_covers_now_come_in_the_background(make_app: Callable[..., Flask]):
-    with FakeDiscogs(SHARED / "corpus" / "discogs", items=3) as fake:
-        app = make_app(DISCOGS_API_URL=fake.url)
-        fill(app, CSV_ALBUMS)
-        client = app.test_client()
-        response = post_setup(client, discogs_token=TOKEN)
-        assert response.status_code == 303
-        page = text(client.get("/"))
+def test_saving_a_token_says_the_covers_now_come_in_the_background(
+    make_page_app: Callable[..., Flask], fake_discogs: FakeDiscogs
+):
+    app = make_page_app(DISCOGS_API_URL=fake_discogs.url)
+    fill(app, CSV_ALBUMS)
+    client = app.test_client()
+    response = post_setup(client, discogs_token=TOKEN)
+    assert response.status_code == 303
+    page = text(client.get("/"))
     assert (
         "Set-up saved. Covers for your 2 albums from the CSV file now arrive by themselves, in the background."
     ) in page
@@ -136,7 +130,7 @@ def test_covers_without_a_token_is_one_line_and_exits_non_zero(csv_app: Flask):
 
 
 def test_stats_without_genres_says_so_instead_of_a_blank_card(csv_app: Flask):
-    page = text(owner_of(csv_app).get("/stats"))
+    page = text(logged_in(csv_app).get("/stats"))
     genre_card = re.search(r"<h2>By genre</h2>(.*?)</section>", page, re.S).group(1)
     assert "<svg" not in genre_card
     assert "No genres known for these albums yet" in genre_card
@@ -147,7 +141,7 @@ def test_stats_shows_the_last_clean_up_as_a_date_not_a_number(csv_app: Flask):
     cache = csv_app.extensions["image_cache"]
     cache.cleanup_cache(30)
     last = cache.get_cache_stats()["last_cleanup"]
-    page = text(owner_of(csv_app).get("/stats"))
+    page = text(logged_in(csv_app).get("/stats"))
     shown = re.search(r"<dt>Last clean-up</dt><dd>(.*?)</dd>", page).group(1)
     assert shown == f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(last))} (just now)"
     assert str(last)[:8] not in page

@@ -7,11 +7,12 @@ breaks contrast fails here instead of on someone's touchscreen.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-CSS = (Path(__file__).resolve().parents[2] / "vinylvault" / "static" / "style.css").read_text()
+from tests.support.paths import ROOT
+
+CSS = (ROOT / "vinylvault" / "static" / "style.css").read_text()
 
 #: (foreground, background, minimum ratio): 4.5 for text, 3 for focus rings,
 #: input borders and chart marks (WCAG 1.4.3 and 1.4.11). --border only
@@ -90,13 +91,12 @@ def visible_text(html: str) -> str:
 
 
 @pytest.mark.parametrize("settings", [{}, {"MEMORY_CACHE_ENABLED": True}])
-def test_admin_page_speaks_to_the_owner(make_app, settings):
-    from .conftest import log_in, set_owner_password
+def test_admin_page_speaks_to_the_owner(make_page_app, settings):
+    from tests.support.owner import logged_in, set_owner_password
 
-    app = make_app(**settings)
+    app = make_page_app(**settings)
     set_owner_password(app)
-    client = app.test_client()
-    log_in(client)
+    client = logged_in(app)
     response = client.get("/admin")
     assert response.status_code == 200
     words = visible_text(response.get_data(as_text=True))

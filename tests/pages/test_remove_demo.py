@@ -6,8 +6,8 @@ from pathlib import Path
 
 from flask import Flask
 
-from tests.pages.conftest import form_csrf, log_in
 from tests.support.demo_site import cache_local_cover
+from tests.support.owner import form_csrf, logged_in
 from vinylvault import db
 from vinylvault.library import collection
 from vinylvault.library import demo
@@ -31,8 +31,7 @@ def test_remove_demo_removes_its_cached_images_and_keeps_the_owners(demo_app: Fl
     cache = demo_app.extensions["image_cache"]
     assert cache.get_cache_stats()["total_entries"] == 2 * 48 + 2
 
-    owner = demo_app.test_client()
-    log_in(owner)
+    owner = logged_in(demo_app)
     response = owner.post("/demo/remove", data={"csrf_token": form_csrf(owner, "/")})
     assert response.status_code == 303
     assert "48 albums and their 96 cached cover images" in owner.get("/").get_data(as_text=True)

@@ -7,45 +7,22 @@ must never appear in a page, a JSON answer or the log afterwards.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from tests.support.fake_discogs import TOKEN, USERNAME, FakeDiscogs
+from tests.support.owner import PASSWORD, form_csrf, post_setup
 from vinylvault import db
 from vinylvault.access import auth
 from vinylvault.library import collection
 from vinylvault.library import sync
 
-from .conftest import PASSWORD, form_csrf
-
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-
 
 @pytest.fixture
-def fake_discogs() -> Iterator[FakeDiscogs]:
-    with FakeDiscogs(SHARED / "corpus" / "discogs", items=3) as fake:
-        yield fake
-
-
-@pytest.fixture
-def new_app(make_app: Callable[..., Flask], fake_discogs: FakeDiscogs) -> Flask:
-    return make_app(DISCOGS_API_URL=fake_discogs.url)
-
-
-def post_setup(client: FlaskClient, **fields: str):
-    data = {
-        "csrf_token": form_csrf(client, "/setup"),
-        "password": PASSWORD,
-        "password_confirm": PASSWORD,
-        "discogs_username": "",
-        "discogs_token": "",
-        **fields,
-    }
-    return client.post("/setup", data=data)
+def new_app(make_page_app: Callable[..., Flask], fake_discogs: FakeDiscogs) -> Flask:
+    return make_page_app(DISCOGS_API_URL=fake_discogs.url)
 
 
 def stored(app: Flask, key: str) -> str | None:
@@ -65,7 +42,8 @@ def test_every_page_redirects_to_setup_until_configured(new_app: Flask):
         assert response.status_code == 302 and response.location == "/setup", path
     page = client.get("/setup")
     assert page.status_code == 200 and "Welcome to VinylVault" in page.get_data(as_text=True)
-    assert client.get("/health").status_code != 302  # machines keep their JSON
+    health = client.get("/health")  # machines keep their JSON
+    assert health.status_code == 200 and health.get_json()["status"] == "ok"
 
 
 def test_password_mismatch_and_short_password_are_refused(new_app: Flask):
@@ -131,10 +109,10 @@ def test_token_of_another_user_is_refused(new_app: Flask):
     assert f"belongs to the Discogs user {USERNAME}" in response.get_data(as_text=True)
 
 
-def test_unreachable_discogs_is_a_clear_error(make_app: Callable[..., Flask]):
+def test_unreachable_discogs_is_a_clear_error(make_page_app: Callable[..., Flask]):
     from tests.support.servers import free_port
 
-    app = make_app(DISCOGS_API_URL=f"http://127.0.0.1:{free_port()}")
+    app = make_page_app(DISCOGS_API_URL=f"http://127.0.0.1:{free_port()}")
     response = post_setup(app.test_client(), discogs_token=TOKEN)
     assert response.status_code == 400
     assert "could not be reached" in response.get_data(as_text=True)

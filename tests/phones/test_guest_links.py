@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -12,8 +11,8 @@ from urllib.parse import urlsplit
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.support.servers import ROOT, app_environment
-from tests.web.conftest import log_in, session_csrf
+from tests.support.owner import log_in, session_csrf
+from tests.support.servers import flask_cli
 from vinylvault import db
 from vinylvault.access import guest_links
 from vinylvault.web import lan
@@ -149,14 +148,8 @@ def test_the_owner_passes_the_gate(owner_client: FlaskClient):
 
 
 def _flask(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "vinylvault", *args],
-        cwd=ROOT,
-        env=app_environment(data_dir, {"VINYL_VAULT_DEMO_WHEN_EMPTY": "false", "VINYL_VAULT_SYNC_INTERVAL_HOURS": "0"}),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    env = {"VINYL_VAULT_DEMO_WHEN_EMPTY": "false", "VINYL_VAULT_SYNC_INTERVAL_HOURS": "0"}
+    return flask_cli(data_dir, *args, env=env)
 
 
 def test_cli_makes_lists_and_revokes_links(make_app, tmp_path: Path):

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.web.conftest import log_in, session_csrf
+from tests.support.owner import log_in, session_csrf
 from vinylvault import db
 from vinylvault.access import guest_links
 from vinylvault.site import kiosk

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from PIL import Image, ImageChops
 
-from tests.web.conftest import log_in
-import vinylvault
+from tests.support.owner import logged_in
+from tests.support.paths import ROOT
 from vinylvault.site import pwa
 
-ICONS_DIR = Path(vinylvault.__file__).parent / "static" / "icons"
+ICONS_DIR = ROOT / "vinylvault" / "static" / "icons"
 
 
 def test_the_manifest_describes_a_full_screen_app_with_reachable_icons(make_app):
@@ -105,8 +105,7 @@ def test_owner_pages_are_never_stored_guest_pages_may_be(make_app):
     app = make_app()
     guest = app.test_client()
     assert "Cache-Control" not in guest.get("/").headers
-    owner = app.test_client()
-    assert log_in(owner).status_code == 302
+    owner = logged_in(app)
     for path in ("/", "/admin", "/offline"):
         answer = owner.get(path)
         assert answer.status_code == 200

@@ -11,7 +11,9 @@ import hashlib
 
 import pytest
 
-from tests.photos.conftest import ALBUM, OTHER_ALBUM, image_bytes, set_owner_password, upload_one
+from tests.support.images import image_bytes
+from tests.support.owner import set_owner_password
+from tests.support.photos import ALBUM, OTHER_ALBUM, upload_one
 from vinylvault import db
 from vinylvault.access import auth
 from vinylvault.library import collection

@@ -28,8 +28,9 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from image_cache import LOCAL_PREFIX, key_for
-from tests.photos.conftest import ALBUM, image_bytes, stored, upload_one
 from tests.photos.upload_worker import STAGES
+from tests.support.images import image_bytes
+from tests.support.photos import ALBUM, stored, upload_one
 from vinylvault.photos.store import ORPHAN_GRACE_SECONDS, PHOTO_SIZE_TYPES
 
 WORKER = Path(__file__).with_name("upload_worker.py")

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.photos.conftest import ALBUM, NOTHING, image_bytes, session_csrf, stored, upload_one
+from tests.support.images import image_bytes
+from tests.support.owner import session_csrf
+from tests.support.photos import ALBUM, NOTHING, stored, upload_one
 from vinylvault import db
 from vinylvault.library import collection
 from vinylvault.photos import views as photos

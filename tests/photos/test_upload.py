@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import struct
-import zlib
 
 import pytest
 from PIL import ExifTags, Image, ImageCms
 
-from tests.photos.conftest import ALBUM, CORPUS, NOTHING, image_bytes, session_csrf, stored, upload, upload_one
+from tests.support.images import image_bytes, png_declaring
+from tests.support.owner import session_csrf
+from tests.support.paths import image_corpus
+from tests.support.photos import ALBUM, NOTHING, stored, upload, upload_one
 
 
 def test_several_files_at_once_answer_201_with_urls(client, albums, owner_headers):
@@ -72,15 +74,7 @@ def test_seed_visibility_name_subscribers_means_shared(client, albums, owner_hea
     assert upload_one(client, owner_headers, visibility="SUBSCRIBERS")["visibility"] == "shared"
 
 
-def _png_declaring(width: int, height: int) -> bytes:
-    """A valid small PNG whose IHDR is rewritten to claim ``width`` x ``height`` (a pixel bomb)."""
-    data = bytearray(image_bytes("PNG", size=(8, 8)))
-    ihdr = data[12:29]  # b"IHDR" + 13 bytes of fields
-    ihdr[4:12] = struct.pack(">II", width, height)
-    data[12:29] = ihdr
-    data[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
-    return bytes(data)
-
+CORPUS = image_corpus()
 
 BAD_FILES = [
     ("executable renamed .jpg", "setup.jpg", b"MZ\x90\x00" + b"\x00" * 60 + b"PE\x00\x00" * 200, 400, "not_an_image"),
@@ -98,8 +92,8 @@ BAD_FILES = [
         400,
         "too_many_pixels",
     ),
-    ("PNG pixel bomb", "huge.png", _png_declaring(100_000, 100_000), 400, "too_many_pixels"),
-    ("PNG too big to decode in memory", "big.png", _png_declaring(7000, 7000), 400, "too_much_memory"),
+    ("PNG pixel bomb", "huge.png", png_declaring(100_000, 100_000), 400, "too_many_pixels"),
+    ("PNG too big to decode in memory", "big.png", png_declaring(7000, 7000), 400, "too_much_memory"),
     ("PNG zlib text bomb", "dos.png", (CORPUS / "png_decompression_dos.png").read_bytes(), 400, None),
     ("PNG cut off mid-data", "cut.png", (CORPUS / "truncated_image.png").read_bytes(), 400, "corrupt_image"),
 ]

@@ -10,7 +10,6 @@ once space is back, everything works again.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -25,17 +24,18 @@ from typing import Iterator
 import pytest
 from flask import Flask
 
-from tests.robustness.conftest import ALBUM, fill_site, jpeg
+from tests.support.albums import album, fill as fill_albums
+from tests.support.apps import cache_path
 from tests.support.disk import fill, free_bytes, mounted_tmpfs
+from tests.support.images import image_bytes, jpeg_bytes
+from tests.support.owner import bearer, logged_in, session_csrf
+from tests.support.paths import ROOT
+from tests.support.photos import upload
+from tests.support.robust_site import ALBUM, fill_site
 from tests.support.servers import GunicornServer
-from tests.web.conftest import log_in, make_app, origin, session_csrf  # noqa: F401  (fixtures)
-from vinylvault import db
-from vinylvault.library import collection
 from vinylvault import lifecycle
 from vinylvault.covers import extension
-from vinylvault.library.collection import AlbumRecord
 
-ROOT = Path(__file__).resolve().parents[2]
 DISK_MB = 8
 
 
@@ -45,13 +45,9 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount
 
 
-def noisy_jpeg(side: int = 600) -> bytes:
+def noisy_jpeg(seed: int, side: int = 600) -> bytes:
     """A JPEG whose WebP renditions are tens of KB (noise does not compress)."""
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(buffer, "JPEG", quality=90)
-    return buffer.getvalue()
+    return jpeg_bytes(side, side, seed=seed, noise=True)
 
 
 # --- the caches filling the card on their own ----------------------------------------------------
@@ -76,7 +72,7 @@ def test_background_conversions_stop_at_the_reserve_whatever_the_budget(small_di
     reserve_mb = 3
     app = make_app(DATA_DIR=small_disk / "data", MAX_CACHE_SIZE_GB=1, MIN_FREE_DISK_MB=reserve_mb)
     fill_site(app)
-    urls = [origin.add_file(f"/cover-{n}.jpg", noisy_jpeg()) for n in range(30)]  # ~8 MB of WebP
+    urls = [origin.add_file(f"/cover-{n}.jpg", noisy_jpeg(n)) for n in range(30)]  # ~8 MB of WebP
     with app.app_context():
         cache = extension.get_cache()
     assert cache.queue(urls) == len(urls)
@@ -94,15 +90,10 @@ def test_background_conversions_stop_at_the_reserve_whatever_the_budget(small_di
 
 def test_a_photo_upload_that_would_cross_the_reserve_answers_507(small_disk, make_app, caplog):
     app, token = _site_on(make_app, small_disk)  # a 1 MB reserve
-    photo = noisy_jpeg(400)
+    photo = noisy_jpeg(0, side=400)
     reserve = 1024**2
     fill(small_disk, leave=reserve + len(photo) // 2)
-    response = app.test_client().post(
-        f"/api/albums/{ALBUM}/photos",
-        headers={"Authorization": f"Bearer {token}"},
-        data={"photos": [(io.BytesIO(photo), "copy.jpg")]},
-        content_type="multipart/form-data",
-    )
+    response = upload(app.test_client(), [("copy.jpg", photo)], ALBUM, bearer(token))
     assert response.status_code == 507, response.get_json()
     assert response.get_json()["error"] == "storage_full"
     assert "could not be stored: the disk is nearly full" in response.get_json()["detail"]  # refused before writing
@@ -117,29 +108,11 @@ def test_a_photo_upload_that_would_cross_the_reserve_answers_507(small_disk, mak
 
 def _site_on(make_app, disk: Path, **settings) -> tuple[Flask, str]:
     app = make_app(DATA_DIR=disk / "data", MIN_FREE_DISK_MB=1, ON_DEMAND_WAIT_SECONDS=10, **settings)
-    token, _album = fill_site(app)
-    return app, token
+    return app, fill_site(app)
 
 
 def _set_covers(app: Flask, urls: dict[int, str]) -> None:
-    with app.app_context():
-        for album_id, url in urls.items():
-            collection.save_album(
-                db.get_db(),
-                AlbumRecord(
-                    id=album_id,
-                    source="csv",
-                    artist="Band",
-                    title=f"Record {album_id}",
-                    cover_url=url,
-                    artists=[(None, "Band")],
-                ),
-            )
-
-
-def _cache_path(app: Flask, url: str, size_type: str = "thumbnails") -> str:
-    with app.app_context():
-        return f"/cache/{size_type}/{extension.get_cache().key_for(url)}.webp"
+    fill_albums(app, [album(album_id, cover_url=url) for album_id, url in urls.items()])
 
 
 def _tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -155,13 +128,12 @@ def _cached(app: Flask, url: str) -> bool:
 def full_site(small_disk, make_app, origin):
     """A site with two cached covers and one known but uncached, on a card then filled to the last byte."""
     app, token = _site_on(make_app, small_disk)
-    hit = origin.add_file("/hit.jpg", noisy_jpeg())
-    other = origin.add_file("/other.jpg", noisy_jpeg())
-    miss = origin.add_file("/miss.jpg", noisy_jpeg())
+    hit = origin.add_file("/hit.jpg", noisy_jpeg(1))
+    other = origin.add_file("/other.jpg", noisy_jpeg(2))
+    miss = origin.add_file("/miss.jpg", noisy_jpeg(3))
     _set_covers(app, {ALBUM: hit, ALBUM + 1: miss, ALBUM + 2: other})
     assert _cached(app, hit) and _cached(app, other)
-    owner = app.test_client()
-    assert log_in(owner).status_code == 302
+    owner = logged_in(app)
     with app.app_context():
         cache = extension.get_cache()
         cache.register_sources([miss])  # known, not converted: what a page shows before its cover is in
@@ -199,22 +171,18 @@ def test_on_a_full_card_reading_pages_answer_and_writes_answer_507(full_site, ca
     for size_type in ("thumbnails", "detail"):
         response = guest.get(f"/cache/placeholders/placeholder_{size_type}.webp")
         assert response.status_code == 200 and response.mimetype == "image/webp"
-    hit = guest.get(_cache_path(app, full_site["hit"]))
+    hit = guest.get(cache_path(app, full_site["hit"]))
     assert hit.status_code == 200 and hit.headers["Cache-Control"].endswith("immutable")
-    miss = guest.get(_cache_path(app, full_site["miss"]))
+    miss = guest.get(cache_path(app, full_site["miss"]))
     assert miss.status_code == 200 and miss.headers["Cache-Control"] == "no-store"
-    bearer = {"Authorization": f"Bearer {token}"}
-    preload = guest.post("/api/cache/preload", headers=bearer, json={"urls": [full_site["origin"].url("/new.jpg")]})
+    preload = guest.post(
+        "/api/cache/preload", headers=bearer(token), json={"urls": [full_site["origin"].url("/new.jpg")]}
+    )
     assert preload.status_code == 507, preload.get_json()
     assert preload.get_json()["error"] == "storage_full"
-    upload = guest.post(
-        f"/api/albums/{ALBUM}/photos",
-        headers=bearer,
-        data={"photos": [(io.BytesIO(jpeg()), "copy.jpg")]},
-        content_type="multipart/form-data",
-    )
-    assert upload.status_code == 507, upload.get_json()
-    assert upload.get_json()["error"] == "storage_full"
+    uploaded = upload(guest, [("copy.jpg", image_bytes())], ALBUM, bearer(token))
+    assert uploaded.status_code == 507, uploaded.get_json()
+    assert uploaded.get_json()["error"] == "storage_full"
     assert _tracebacks(caplog) == []
     # However many conversions the pages asked for, the cover cache said it once.
     out_of_space = [r for r in caplog.records if r.getMessage().startswith("out of disk space")]
@@ -236,7 +204,7 @@ def test_on_a_full_card_a_page_that_writes_answers_a_friendly_507(full_site, cap
 
 def test_on_a_full_card_batched_hits_wait_in_memory_with_one_log_line(full_site, caplog):
     app = full_site["app"]
-    assert app.test_client().get(_cache_path(app, full_site["hit"])).status_code == 200
+    assert app.test_client().get(cache_path(app, full_site["hit"])).status_code == 200
     with app.app_context():
         cache = extension.get_cache()
     pending = cache.index.recorder.pending()
@@ -305,18 +273,13 @@ def test_on_a_full_card_clearing_frees_space_and_then_everything_works(full_site
     assert _tracebacks(caplog) == []
 
     full_site["filler"].unlink()
-    guest, bearer = app.test_client(), {"Authorization": f"Bearer {full_site['token']}"}
-    miss = guest.get(_cache_path(app, full_site["miss"]))
+    guest, headers = app.test_client(), bearer(full_site["token"])
+    miss = guest.get(cache_path(app, full_site["miss"]))
     assert miss.status_code == 200 and miss.headers["Cache-Control"].endswith("immutable")
-    preload = guest.post("/api/cache/preload", headers=bearer, json={"urls": [full_site["hit"]]})
+    preload = guest.post("/api/cache/preload", headers=headers, json={"urls": [full_site["hit"]]})
     assert preload.status_code == 202, preload.get_json()
-    upload = guest.post(
-        f"/api/albums/{ALBUM}/photos",
-        headers=bearer,
-        data={"photos": [(io.BytesIO(jpeg()), "copy.jpg")]},
-        content_type="multipart/form-data",
-    )
-    assert upload.status_code == 201, upload.get_json()
+    uploaded = upload(guest, [("copy.jpg", image_bytes())], ALBUM, headers)
+    assert uploaded.status_code == 201, uploaded.get_json()
     assert guest.get(f"/album/{ALBUM}").status_code == 200
 
 
@@ -337,10 +300,10 @@ def _http(url: str, method: str = "GET", body: dict | None = None, token: str | 
 def test_under_gunicorn_a_full_card_keeps_the_site_up_and_clear_frees_it(small_disk, make_app, origin, tmp_path):
     data_dir = small_disk / "data"
     app, token = _site_on(make_app, small_disk)
-    hit, miss = origin.add_file("/hit.jpg", noisy_jpeg()), origin.add_file("/miss.jpg", noisy_jpeg())
+    hit, miss = origin.add_file("/hit.jpg", noisy_jpeg(1)), origin.add_file("/miss.jpg", noisy_jpeg(3))
     _set_covers(app, {ALBUM: hit, ALBUM + 1: miss})
     assert _cached(app, hit)
-    hit_path, miss_path = _cache_path(app, hit), _cache_path(app, miss)
+    hit_path, miss_path = cache_path(app, hit), cache_path(app, miss)
     with app.app_context():
         extension.get_cache().register_sources([miss])
     lifecycle.shutdown(app)

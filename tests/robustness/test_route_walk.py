@@ -40,12 +40,13 @@ from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
+from tests.support.images import image_bytes
+from tests.support.robust_site import ALBUM, Caller, Site, ensure_photo, owner_session
 import vinylvault
-from tests.robustness.conftest import ALBUM, Caller, Site, ensure_photo, jpeg, owner_session
 from vinylvault.library import collection
-from vinylvault.web import inputs
-from vinylvault.site import pages
 from vinylvault.photos.store import Visibility
+from vinylvault.site import pages
+from vinylvault.web import inputs
 
 # The cache's background workers draw retry jitter from ``random`` while hypothesis generates a request.
 pytestmark = pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
@@ -227,7 +228,7 @@ def form_bodies(draw: st.DrawFn) -> Body:
 @st.composite
 def multipart_bodies(draw: st.DrawFn) -> Body:
     """What a browser's upload form sends (werkzeug encodes it): fields and files, any content."""
-    image = jpeg()
+    image = image_bytes()
     contents = st.one_of(
         st.just(image), st.binary(max_size=200), st.integers(0, len(image)).map(lambda cut: image[:cut])
     )

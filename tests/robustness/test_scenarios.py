@@ -8,9 +8,7 @@ serving.
 
 from __future__ import annotations
 
-import io
 import logging
-import os
 import socket
 import subprocess
 import sys
@@ -22,33 +20,24 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from tests.robustness.conftest import ALBUM, ROBUST_SETTINGS, fill_site, site  # noqa: F401  (fixture)
-from tests.support.servers import GunicornServer
+from tests.support.albums import album, fill as fill_albums
+from tests.support.apps import cache_path, cached_cover
 from tests.support.disk import fill, mounted_tmpfs
-from tests.web.conftest import cached_cover
-from vinylvault import db
-from vinylvault.library import collection
-from vinylvault import lifecycle
+from tests.support.images import jpeg_bytes
+from tests.support.owner import bearer
+from tests.support.paths import ROOT
+from tests.support.photos import upload
+from tests.support.robust_site import ALBUM, ROBUST_SETTINGS, fill_site
+from tests.support.servers import GunicornServer
+from vinylvault import db, lifecycle
 from vinylvault.covers import extension
-from vinylvault.library.collection import AlbumRecord
 from vinylvault.db import CorruptDatabase
 
 GARBAGE = b"this is not a database\x00\xff" * 2000
 
 
-def _set_cover(app: Flask, url: str, album_id: int = ALBUM) -> None:
-    with app.app_context():
-        collection.save_album(
-            db.get_db(),
-            AlbumRecord(
-                id=album_id, source="csv", artist="Band", title="Record", cover_url=url, artists=[(None, "Band")]
-            ),
-        )
-
-
-def _cache_url(app: Flask, url: str, size_type: str = "thumbnails") -> str:
-    with app.app_context():
-        return f"/cache/{size_type}/{extension.get_cache().key_for(url)}.webp"
+def _set_cover(app: Flask, url: str) -> None:
+    fill_albums(app, [album(ALBUM, cover_url=url)])
 
 
 # --- damaged databases ----------------------------------------------------------------------
@@ -75,7 +64,8 @@ def test_corrupt_cache_index_is_moved_aside_and_rebuilt(make_app, origin, caplog
     assert not entry.path.exists()
     client = app.test_client()
     assert client.get("/").status_code == 200
-    assert client.get("/api/cache/health").get_json()["status"] != "unhealthy"
+    health = client.get("/api/cache/health")
+    assert health.status_code == 200 and health.get_json()["status"] == "healthy"
     assert cached_cover(app, origin, "/again.jpg") is not None
 
 
@@ -100,7 +90,7 @@ def test_html_served_as_jpeg_renders_the_page_and_serves_a_placeholder(make_app,
     _set_cover(app, url)
     client = app.test_client()
     assert client.get(f"/album/{ALBUM}").status_code == 200
-    response = client.get(_cache_url(app, url))
+    response = client.get(cache_path(app, url))
     assert response.status_code == 200 and response.mimetype == "image/webp"
     assert response.headers["Cache-Control"] == "no-store"
     with app.app_context():
@@ -150,7 +140,7 @@ def test_full_disk_fails_the_conversion_cleanly_and_the_app_keeps_serving(make_a
     assert list((tiny_disk / "covers" / ".tmp").iterdir()) == []
     assert list((tiny_disk / "covers" / "thumbnails").rglob("*.webp")) == []
     assert client.get("/").status_code == 200
-    response = client.get(_cache_url(app, url))
+    response = client.get(cache_path(app, url))
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
 
 
@@ -158,16 +148,10 @@ def test_full_disk_fails_the_conversion_cleanly_and_the_app_keeps_serving(make_a
 def test_a_photo_upload_on_a_full_disk_answers_507_and_keeps_nothing(make_app, tiny_disk, room, caplog):
     """Whether the original or its derivatives hit the full disk: a clear 507, nothing kept."""
     app = make_app(PHOTOS_DIR=tiny_disk / "photos")
-    token, album = fill_site(app)
+    token = fill_site(app)
     client = app.test_client()
     fill(tiny_disk, leave=room)
-    noisy = _noisy_jpeg()
-    response = client.post(
-        f"/api/albums/{album}/photos",
-        headers={"Authorization": f"Bearer {token}"},
-        data={"photos": [(io.BytesIO(noisy), "copy.jpg")]},
-        content_type="multipart/form-data",
-    )
+    response = upload(client, [("copy.jpg", _noisy_jpeg())], ALBUM, bearer(token))
     assert response.status_code == 507, response.get_json()
     assert response.get_json()["error"] == "storage_full"
     with app.app_context():
@@ -180,13 +164,7 @@ def test_a_photo_upload_on_a_full_disk_answers_507_and_keeps_nothing(make_app, t
 
 def _noisy_jpeg() -> bytes:
     """A JPEG whose WebP renditions are far bigger than a few KB (noise does not compress)."""
-    import io
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.frombytes("RGB", (600, 600), os.urandom(600 * 600 * 3)).save(buffer, "JPEG", quality=95)
-    return buffer.getvalue()
+    return jpeg_bytes(600, 600, noise=True)
 
 
 # --- bodies that never come -----------------------------------------------------------------
@@ -196,7 +174,7 @@ def _noisy_jpeg() -> bytes:
 def live_site(make_app) -> Iterator[tuple[str, int, str]]:
     """The app behind a real HTTP server on 127.0.0.1: (host, port, API token)."""
     app = make_app(**ROBUST_SETTINGS)
-    token, _album = fill_site(app)
+    token = fill_site(app)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -236,7 +214,7 @@ def test_a_1_gb_content_length_is_refused_up_front(live_site, path, content_type
 def test_refused_text_is_a_400_through_gunicorn(make_app, tmp_path):
     """What the app refuses is a 400 naming the reason through the production server too."""
     app = make_app(**ROBUST_SETTINGS)
-    token, _album = fill_site(app)
+    token = fill_site(app)
     lifecycle.shutdown(app)
     requests = [
         (b"GET /search?q=%00 HTTP/1.1", b""),
@@ -267,12 +245,11 @@ def test_refused_text_is_a_400_through_gunicorn(make_app, tmp_path):
 
 def test_concurrent_writer_processes_never_meet_a_locked_database(site, tmp_path):
     """Three processes upload and edit photos on one DATA_DIR at once: every answer is 2xx."""
-    root = Path(__file__).resolve().parents[2]
     data_dir = site.app.config["SETTINGS"].DATA_DIR
     writers = [
         subprocess.Popen(
             [sys.executable, "-m", "tests.robustness.writer", str(data_dir), site.token, site.photo_id, "8"],
-            cwd=root,
+            cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -7,28 +7,25 @@ prints the status codes it got, one per line.
 
 from __future__ import annotations
 
-import io
 import sys
 
-from tests.robustness.conftest import ALBUM, ROBUST_SETTINGS, jpeg
-from tests.web.conftest import BASE_SETTINGS
+from tests.support.apps import BASE_SETTINGS
+from tests.support.images import image_bytes
+from tests.support.owner import bearer
+from tests.support.photos import upload
+from tests.support.robust_site import ALBUM, ROBUST_SETTINGS
 from vinylvault import create_app
 from vinylvault import lifecycle
 
 
 def main(data_dir: str, token: str, photo_id: str, rounds: int) -> None:
     app = create_app({**BASE_SETTINGS, **ROBUST_SETTINGS, "DATA_DIR": data_dir})
-    client, auth = app.test_client(), {"Authorization": f"Bearer {token}"}
+    client, headers = app.test_client(), bearer(token)
     try:
         for n in range(rounds):
-            upload = client.post(
-                f"/api/albums/{ALBUM}/photos",
-                headers=auth,
-                content_type="multipart/form-data",
-                data={"photos": [(io.BytesIO(jpeg(colour="navy")), f"{n}.jpg")]},
-            )
-            patch = client.patch(f"/api/photos/{photo_id}", headers=auth, json={"title": f"round {n}"})
-            print(upload.status_code, patch.status_code, flush=True)
+            uploaded = upload(client, [(f"{n}.jpg", image_bytes(colour="navy"))], ALBUM, headers)
+            patch = client.patch(f"/api/photos/{photo_id}", headers=headers, json={"title": f"round {n}"})
+            print(uploaded.status_code, patch.status_code, flush=True)
     finally:
         lifecycle.shutdown(app)
 

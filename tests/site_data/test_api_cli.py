@@ -8,20 +8,14 @@ from typing import Callable
 import pytest
 from flask import Flask
 
-from tests.web.conftest import make_app as web_make_app  # noqa: F401  (fixture)
 from vinylvault import db
 from vinylvault.library import collection
 
 
 @pytest.fixture
-def make_app(web_make_app: Callable[..., Flask]) -> Callable[..., Flask]:
-    """The web tests' app factory, with the demo allowed and Discogs unpaced."""
-    return functools.partial(web_make_app, DEMO_WHEN_EMPTY=True, DISCOGS_MIN_INTERVAL_SECONDS=0)
-
-
-@pytest.fixture
-def app(make_app) -> Flask:
-    return make_app()
+def make_app(make_app: Callable[..., Flask]) -> Callable[..., Flask]:
+    """The tests' app factory, with the demo allowed and Discogs unpaced."""
+    return functools.partial(make_app, DEMO_WHEN_EMPTY=True, DISCOGS_MIN_INTERVAL_SECONDS=0)
 
 
 def run(app: Flask, *args: str):

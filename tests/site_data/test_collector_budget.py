@@ -11,11 +11,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
+from tests.support.paths import ROOT
 from vinylvault import db
 
-ROOT = Path(__file__).resolve().parents[2]
 INTERVAL = 0.25
 #: Consecutive requests checked together, and the most a request may arrive after its turn
 #: (process scheduling on a shared machine; the turns themselves are exact).

@@ -4,52 +4,40 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.albums import album, store
 from vinylvault.library import collection
 from vinylvault.library.collection import AlbumRecord, WantRecord
 
 
-def copy(album_id: int, release_id: int, master_id: int, **fields) -> AlbumRecord:
-    return AlbumRecord(
-        id=album_id,
-        source="discogs",
-        release_id=release_id,
-        master_id=master_id,
-        artist=fields.pop("artist", "Can"),
-        title=fields.pop("title", f"Tago Mago {album_id}"),
-        **fields,
-    )
-
-
-def store(conn, *records) -> None:
-    with collection.write_transaction(conn):
-        for record in records:
-            if isinstance(record, WantRecord):
-                collection.save_want(conn, record)
-            else:
-                collection.save_album(conn, record)
+def copy(album_id: int, release_id: int, master_id: int, artist: str = "Can", title: str = "", **fields) -> AlbumRecord:
+    """A Discogs copy, by default one of Can's Tago Mago pressings."""
+    title = title or f"Tago Mago {album_id}"
+    return album(album_id, artist, title, "discogs", release_id=release_id, master_id=master_id, **fields)
 
 
 @pytest.fixture
 def shelf(conn):
     store(
         conn,
-        copy(1, 10, 500, year=1971, media_condition="Very Good Plus (VG+)", custom_fields={"Shelf": "A3-12"}),
-        copy(2, 10, 500, year=1971, media_condition="Mint (M)", custom_fields={"Shelf": "B1-01"}),
-        copy(3, 11, 500, year=1991, sleeve_condition="Generic", custom_fields={"Shelf": "A3-40"}),
-        copy(4, 12, 0, artist="Neu!", title="Neu!", custom_fields={"Location": "A3-99"}),
-        copy(5, 13, 600, artist="Faust", title="IV", media_condition="very good plus (vg+)"),
-        WantRecord(
-            id=20,
-            release_id=20,
-            master_id=500,
-            artist="Can",
-            title="Tago Mago (Japan)",
-            year=1972,
-            genres=["Rock"],
-            format_names=["Vinyl"],
-        ),
-        WantRecord(id=21, release_id=21, master_id=0, artist="Cluster", title="Zuckerzeit", genres=["Electronic"]),
-        WantRecord(id=12, release_id=12, master_id=0, artist="Neu!", title="Neu! (an upgrade)"),
+        [
+            copy(1, 10, 500, year=1971, media_condition="Very Good Plus (VG+)", custom_fields={"Shelf": "A3-12"}),
+            copy(2, 10, 500, year=1971, media_condition="Mint (M)", custom_fields={"Shelf": "B1-01"}),
+            copy(3, 11, 500, year=1991, sleeve_condition="Generic", custom_fields={"Shelf": "A3-40"}),
+            copy(4, 12, 0, artist="Neu!", title="Neu!", custom_fields={"Location": "A3-99"}),
+            copy(5, 13, 600, artist="Faust", title="IV", media_condition="very good plus (vg+)"),
+            WantRecord(
+                id=20,
+                release_id=20,
+                master_id=500,
+                artist="Can",
+                title="Tago Mago (Japan)",
+                year=1972,
+                genres=["Rock"],
+                format_names=["Vinyl"],
+            ),
+            WantRecord(id=21, release_id=21, master_id=0, artist="Cluster", title="Zuckerzeit", genres=["Electronic"]),
+            WantRecord(id=12, release_id=12, master_id=0, artist="Neu!", title="Neu! (an upgrade)"),
+        ],
     )
     return conn
 

@@ -1,4 +1,4 @@
-"""Fixtures for spinning a record: the small collection with stored tracklists, an owner client."""
+"""Fixtures for spinning a record: the small collection with Kind of Blue's tracklist, its owner."""
 
 from __future__ import annotations
 
@@ -8,66 +8,15 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.pages.conftest import (
-    SMALL,
-    fill,
-    form_csrf,
-    log_in,
-    make_app,
-    set_owner_password,
-)
-from vinylvault import db
-from vinylvault.library import collection
-from vinylvault.library.collection import ReleaseDetails, Track
-
-#: Kind of Blue as Discogs lists it: two sides, durations, a heading to skip.
-KIND_OF_BLUE = [
-    Track("", "Side One", "", "heading"),
-    Track("A1", "So What", "9:22", "track"),
-    Track("A2", "Freddie Freeloader", "9:46", "track"),
-    Track("A3", "Blue In Green", "5:37", "track"),
-    Track("B1", "All Blues", "11:33", "track"),
-    Track("B2", "Flamenco Sketches", "9:26", "track"),
-]
-KOB_ID, KOB_RELEASE = 11, 249504
-
-
-def store_tracklist(app: Flask, release_id: int, tracklist: list[Track]) -> None:
-    with app.app_context():
-        collection.save_release_details(
-            db.get_db(),
-            ReleaseDetails(
-                release_id=release_id,
-                country="US",
-                released="1959",
-                notes="",
-                tracklist=tracklist,
-                images=[],
-                image_url="",
-                fetched_at=collection.now_iso(),
-            ),
-        )
+from tests.support.owner import logged_in
+from tests.support.spins import ready_to_spin
 
 
 @pytest.fixture
-def spin_app(make_app: Callable[..., Flask]) -> Flask:
-    app = make_app()
-    set_owner_password(app)
-    fill(app, SMALL)
-    store_tracklist(app, KOB_RELEASE, KIND_OF_BLUE)
-    return app
+def spin_app(make_page_app: Callable[..., Flask]) -> Flask:
+    return ready_to_spin(make_page_app())
 
 
 @pytest.fixture
 def owner(spin_app: Flask) -> FlaskClient:
-    client = spin_app.test_client()
-    log_in(client)
-    return client
-
-
-def shift_spin(app: Flask, seconds: float) -> None:
-    """Move the side on the turntable back in time by ``seconds`` (the clock of the tests)."""
-    with app.app_context():
-        conn = db.get_db()
-        with collection.write_transaction(conn):
-            conn.execute("UPDATE spins SET started_at = started_at - ? WHERE state = 'playing'", (seconds,))
+    return logged_in(spin_app)

@@ -9,18 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import Flask
 
-from tests.spins.conftest import (
-    KOB_ID,
-    SMALL,
-    KIND_OF_BLUE,
-    KOB_RELEASE,
-    fill,
-    form_csrf,
-    log_in,
-    set_owner_password,
-    store_tracklist,
-)
 from tests.support.fake_scrobblers import LASTFM_KEY, LASTFM_SECRET, LASTFM_SESSION, LASTFM_USER, LB_TOKEN, FakeLastFM
+from tests.support.owner import form_csrf, logged_in
+from tests.support.spins import KOB_ID, ready_to_spin
 from vinylvault import db
 from vinylvault.library import collection
 from vinylvault.listening import scrobble
@@ -34,12 +25,10 @@ def lastfm() -> Iterator[FakeLastFM]:
 
 
 @pytest.fixture
-def app(make_app: Callable[..., Flask], lastfm: FakeLastFM) -> Flask:
-    app = make_app(LASTFM_API_URL=lastfm.url + "/2.0/", LASTFM_AUTH_URL="http://127.0.0.1:9/api/auth/")
-    set_owner_password(app)
-    fill(app, SMALL)
-    store_tracklist(app, KOB_RELEASE, KIND_OF_BLUE)
-    return app
+def app(make_page_app: Callable[..., Flask], lastfm: FakeLastFM) -> Flask:
+    return ready_to_spin(
+        make_page_app(LASTFM_API_URL=lastfm.url + "/2.0/", LASTFM_AUTH_URL="http://127.0.0.1:9/api/auth/")
+    )
 
 
 def _setting(app: Flask, key: str) -> str | None:
@@ -48,8 +37,7 @@ def _setting(app: Flask, key: str) -> str | None:
 
 
 def test_the_owner_connects_lastfm_once_from_the_setup_page(app: Flask, lastfm: FakeLastFM):
-    client = app.test_client()
-    log_in(client)
+    client = logged_in(app)
     token = form_csrf(client, "/setup")
     response = client.post(
         "/setup/scrobbling",
@@ -78,8 +66,7 @@ def test_the_owner_connects_lastfm_once_from_the_setup_page(app: Flask, lastfm: 
 
 
 def test_a_token_lastfm_did_not_grant_makes_no_session(app: Flask, lastfm: FakeLastFM):
-    client = app.test_client()
-    log_in(client)
+    client = logged_in(app)
     token = form_csrf(client, "/setup")
     client.post(
         "/setup/scrobbling",
@@ -112,8 +99,7 @@ def test_admin_and_cli_show_what_is_queued_and_what_failed(app: Flask):
                 "UPDATE scrobbles SET state = 'failed', last_error = 'the token was refused (401)' "
                 "WHERE track_index = 0"
             )
-    client = app.test_client()
-    log_in(client)
+    client = logged_in(app)
     page = client.get("/admin").get_data(as_text=True)
     block = page[page.index('id="scrobbles-h"') :]
     assert re.search(r"ListenBrainz</td><td>1</td><td>0</td><td>0</td><td>1</td>", block)

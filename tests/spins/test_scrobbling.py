@@ -7,13 +7,13 @@ service, each listen stamped with its track's start.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from typing import Callable, Iterator
 
 import pytest
 from flask import Flask
 
-from tests.spins.conftest import KOB_ID
 from tests.support.fake_scrobblers import (
     LASTFM_KEY,
     LASTFM_SECRET,
@@ -22,6 +22,7 @@ from tests.support.fake_scrobblers import (
     FakeLastFM,
     FakeListenBrainz,
 )
+from tests.support.spins import KOB_ID
 from vinylvault import db
 from vinylvault.library import collection
 from vinylvault.listening import scrobble
@@ -55,9 +56,9 @@ def fakes(clock: Clock) -> Iterator[tuple[FakeListenBrainz, FakeLastFM]]:
 
 
 @pytest.fixture
-def app(make_app: Callable[..., Flask], spin_app: Flask, fakes) -> Flask:
+def app(make_page_app: Callable[..., Flask], spin_app: Flask, fakes) -> Flask:
     lb, lastfm = fakes
-    scrobbling = make_app(LISTENBRAINZ_API_URL=lb.url, LASTFM_API_URL=lastfm.url + "/2.0/")
+    scrobbling = make_page_app(LISTENBRAINZ_API_URL=lb.url, LASTFM_API_URL=lastfm.url + "/2.0/")
     with scrobbling.app_context():
         conn = db.get_db()
         for key, value in (
@@ -77,25 +78,25 @@ def ticker(app: Flask, clock: Clock) -> Iterator[scrobble.ScrobbleTicker]:
     ticker.stop()
 
 
-def _conn(app: Flask):
-    return db.connect(app.config["SETTINGS"].DATABASE_PATH)
+@pytest.fixture
+def conn(app: Flask) -> Iterator[sqlite3.Connection]:
+    """The app's collection database, opened as another process would."""
+    connection = db.connect(app.config["SETTINGS"].DATABASE_PATH)
+    yield connection
+    connection.close()
 
 
-def _play_record(app: Flask, clock: Clock, ticker: scrobble.ScrobbleTicker, step: float = 15.0) -> None:
+def _play_record(conn: sqlite3.Connection, clock: Clock, ticker: scrobble.ScrobbleTicker, step: float = 15.0) -> None:
     """Spin side A at T0, tick every ``step`` seconds, flip when it ends, play side B, stop after it."""
-    conn = _conn(app)
-    try:
-        spins.start(conn, KOB_ID, 0, clock.now, UNKNOWN)
-        for side_seconds in (sum(SIDE_A), sum(SIDE_B)):
-            side_end = clock.now + side_seconds
-            while clock.now < side_end + step:
-                clock.now += step
-                ticker.tick()
-            if spins.flip(conn, clock.now, UNKNOWN) is None:
-                break
-        ticker.tick()
-    finally:
-        conn.close()
+    spins.start(conn, KOB_ID, 0, clock.now, UNKNOWN)
+    for side_seconds in (sum(SIDE_A), sum(SIDE_B)):
+        side_end = clock.now + side_seconds
+        while clock.now < side_end + step:
+            clock.now += step
+            ticker.tick()
+        if spins.flip(conn, clock.now, UNKNOWN) is None:
+            break
+    ticker.tick()
 
 
 def _starts(first: float) -> list[int]:
@@ -106,9 +107,9 @@ def _starts(first: float) -> list[int]:
     return starts
 
 
-def test_a_whole_record_sends_one_now_playing_and_one_listen_per_track(app, clock, ticker, fakes):
+def test_a_whole_record_sends_one_now_playing_and_one_listen_per_track(clock, ticker, fakes, conn):
     lb, lastfm = fakes
-    _play_record(app, clock, ticker)
+    _play_record(conn, clock, ticker)
     titles = ["So What", "Freddie Freeloader", "Blue In Green", "All Blues", "Flamenco Sketches"]
     assert [p["track_metadata"]["track_name"] for p in lb.playing_now] == titles
     assert [p["track_metadata"]["track_name"] for p in lb.listens] == titles
@@ -122,17 +123,13 @@ def test_a_whole_record_sends_one_now_playing_and_one_listen_per_track(app, cloc
     assert info["duration_ms"] == 562_000 and info["tracknumber"] == "A1" and info["discogs_release_id"] == 249504
     assert info["catalog_number"] == "CL 1355" and info["media_player"] == "VinylVault"
     assert lastfm.scrobbles[0]["album"] == "Kind of Blue" and lastfm.scrobbles[0]["duration"] == "562"
-    conn = _conn(app)
-    try:
-        assert scrobble.queue_summary(conn)["listenbrainz"] == {"queued": 0, "sent": 10, "expired": 0, "failed": 0}
-    finally:
-        conn.close()
+    assert scrobble.queue_summary(conn)["listenbrainz"] == {"queued": 0, "sent": 10, "expired": 0, "failed": 0}
 
 
-def test_a_service_down_for_an_hour_loses_no_listen_and_sends_none_twice(app, clock, ticker, fakes):
+def test_a_service_down_for_an_hour_loses_no_listen_and_sends_none_twice(clock, ticker, fakes, conn):
     lb, lastfm = fakes
     lb.down = lastfm.down = True
-    _play_record(app, clock, ticker)  # about 46 minutes of music
+    _play_record(conn, clock, ticker)  # about 46 minutes of music
     while clock.now < T0 + 3600:
         clock.now += 15
         ticker.tick()
@@ -144,79 +141,59 @@ def test_a_service_down_for_an_hour_loses_no_listen_and_sends_none_twice(app, cl
     assert [p["listened_at"] for p in lb.listens][:3] == _starts(T0) and len(lb.listens) == 5
     assert [int(s["timestamp"]) for s in lastfm.scrobbles][:3] == _starts(T0) and len(lastfm.scrobbles) == 5
     assert lb.playing_now == [] and lastfm.now_playing == []  # a now playing for a track long over is no news
-    conn = _conn(app)
-    try:
-        summary = scrobble.queue_summary(conn)
-        assert summary["listenbrainz"] == {"queued": 0, "sent": 5, "expired": 5, "failed": 0}
-        assert summary["lastfm"] == {"queued": 0, "sent": 5, "expired": 5, "failed": 0}
-    finally:
-        conn.close()
+    summary = scrobble.queue_summary(conn)
+    assert summary["listenbrainz"] == {"queued": 0, "sent": 5, "expired": 5, "failed": 0}
+    assert summary["lastfm"] == {"queued": 0, "sent": 5, "expired": 5, "failed": 0}
 
 
-def test_a_429_pauses_the_service_until_retry_after(app, clock, ticker, fakes):
+def test_a_429_pauses_the_service_until_retry_after(clock, ticker, fakes, conn):
     lb, _lastfm = fakes
     lb.limit, lb.window = 1, 300.0
-    conn = _conn(app)
-    try:
-        spins.start(conn, KOB_ID, 0, clock.now - 2000, UNKNOWN)  # three tracks already heard
-        spins.stop(conn, clock.now, UNKNOWN)
-        ticker.tick()
-        assert len(lb.listens) == 1  # the one request the budget allows: Remaining 0 pauses the service
-        requests = lb.requests
-        clock.now += 100
-        ticker.tick()
-        assert lb.requests == requests  # still paused: nothing sent into a spent budget
-        clock.now += 201
-        ticker.tick()
-        assert len(lb.listens) == 2
-        assert [p["listened_at"] for p in lb.listens] == _starts(T0 - 2000)[:2]
-    finally:
-        conn.close()
+    spins.start(conn, KOB_ID, 0, clock.now - 2000, UNKNOWN)  # three tracks already heard
+    spins.stop(conn, clock.now, UNKNOWN)
+    ticker.tick()
+    assert len(lb.listens) == 1  # the one request the budget allows: Remaining 0 pauses the service
+    requests = lb.requests
+    clock.now += 100
+    ticker.tick()
+    assert lb.requests == requests  # still paused: nothing sent into a spent budget
+    clock.now += 201
+    ticker.tick()
+    assert len(lb.listens) == 2
+    assert [p["listened_at"] for p in lb.listens] == _starts(T0 - 2000)[:2]
 
 
-def test_a_refused_token_fails_visibly_and_can_be_queued_again(app, clock, ticker, fakes):
+def test_a_refused_token_fails_visibly_and_can_be_queued_again(clock, ticker, fakes, conn):
     lb, _lastfm = fakes
-    conn = _conn(app)
-    try:
-        collection.set_setting(conn, scrobble.LISTENBRAINZ_TOKEN_KEY, "wrong")
-        spins.start(conn, KOB_ID, 0, clock.now - 400, UNKNOWN)
-        ticker.tick()
-        summary = scrobble.queue_summary(conn)["listenbrainz"]
-        assert summary["failed"] == 2 and lb.listens == []  # So What's now playing and its listen
-        problems = scrobble.problem_rows(conn)
-        assert {(p["kind"], p["track"]) for p in problems} == {("now_playing", "So What"), ("listen", "So What")}
-        assert all("token was refused (401)" in p["last_error"] for p in problems)
-        collection.set_setting(conn, scrobble.LISTENBRAINZ_TOKEN_KEY, LB_TOKEN)
-        assert scrobble.retry_failed(conn, clock.now) == 1
-        ticker.tick()
-        assert [p["track_metadata"]["track_name"] for p in lb.listens] == ["So What"]
-    finally:
-        conn.close()
+    collection.set_setting(conn, scrobble.LISTENBRAINZ_TOKEN_KEY, "wrong")
+    spins.start(conn, KOB_ID, 0, clock.now - 400, UNKNOWN)
+    ticker.tick()
+    summary = scrobble.queue_summary(conn)["listenbrainz"]
+    assert summary["failed"] == 2 and lb.listens == []  # So What's now playing and its listen
+    problems = scrobble.problem_rows(conn)
+    assert {(p["kind"], p["track"]) for p in problems} == {("now_playing", "So What"), ("listen", "So What")}
+    assert all("token was refused (401)" in p["last_error"] for p in problems)
+    collection.set_setting(conn, scrobble.LISTENBRAINZ_TOKEN_KEY, LB_TOKEN)
+    assert scrobble.retry_failed(conn, clock.now) == 1
+    ticker.tick()
+    assert [p["track_metadata"]["track_name"] for p in lb.listens] == ["So What"]
 
 
-def test_a_wrong_lastfm_secret_is_refused_by_the_signature_check(app, clock, ticker, fakes):
+def test_a_wrong_lastfm_secret_is_refused_by_the_signature_check(clock, ticker, fakes, conn):
     _lb, lastfm = fakes
-    conn = _conn(app)
-    try:
-        collection.set_setting(conn, scrobble.LASTFM_SECRET_KEY, "not-the-secret")
-        spins.start(conn, KOB_ID, 0, clock.now - 400, UNKNOWN)
-        ticker.tick()
-        assert lastfm.scrobbles == []
-        errors = [row["last_error"] for row in scrobble.problem_rows(conn) if row["service"] == "lastfm"]
-        assert errors and all("Last.fm error 13" in error for error in errors)
-    finally:
-        conn.close()
+    collection.set_setting(conn, scrobble.LASTFM_SECRET_KEY, "not-the-secret")
+    spins.start(conn, KOB_ID, 0, clock.now - 400, UNKNOWN)
+    ticker.tick()
+    assert lastfm.scrobbles == []
+    errors = [row["last_error"] for row in scrobble.problem_rows(conn) if row["service"] == "lastfm"]
+    assert errors and all("Last.fm error 13" in error for error in errors)
 
 
-def test_ticks_in_two_processes_send_each_listen_once(app, clock, fakes):
+def test_ticks_in_two_processes_send_each_listen_once(app, clock, fakes, conn):
     lb, lastfm = fakes
     settings = app.config["SETTINGS"]
-    conn = _conn(app)
-    try:
-        spins.start(conn, KOB_ID, 0, clock.now - 2000, UNKNOWN)
-        spins.stop(conn, clock.now, UNKNOWN)
-    finally:
-        conn.close()
+    spins.start(conn, KOB_ID, 0, clock.now - 2000, UNKNOWN)
+    spins.stop(conn, clock.now, UNKNOWN)
     tickers = [scrobble.ScrobbleTicker(settings, "VinylVault-test", clock=clock) for _ in range(4)]
     barrier = threading.Barrier(len(tickers))
 
@@ -248,10 +225,10 @@ def test_the_signature_is_lastfms(fakes):
     assert scrobble.lastfm_signature(params, LASTFM_SECRET) == FakeLastFM.signature(params)
 
 
-def test_a_serving_process_starts_the_tick_and_its_shutdown_stops_it(make_app):
+def test_a_serving_process_starts_the_tick_and_its_shutdown_stops_it(make_page_app):
     from vinylvault import lifecycle
 
-    served = make_app(TESTING=False, SCROBBLE_TICK_SECONDS=0.05)
+    served = make_page_app(TESTING=False, SCROBBLE_TICK_SECONDS=0.05)
     assert not _tick_threads()  # building the app (CLI, tests) starts nothing
     assert served.test_client().get("/health").status_code == 200
     threads = _tick_threads()

@@ -7,7 +7,8 @@ import re
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.spins.conftest import KOB_ID, form_csrf, shift_spin
+from tests.support.owner import form_csrf
+from tests.support.spins import KOB_ID, shift_spin
 from vinylvault import db
 from vinylvault.listening import spins
 

@@ -17,8 +17,7 @@ from pathlib import Path
 from PIL import Image
 
 from cache_engine.convert import ConvertOptions, conversion_memory
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import ROOT
 
 #: (format, mode) pairs covering each decoder and each full-size copy the
 #: pipeline makes (palette to RGB, 16-bit to 8-bit, alpha premultiplied).

@@ -1,15 +1,22 @@
-"""Launching Debian's chromium through Playwright, and what the page is asked about covers.
+"""Launching Debian's chromium through Playwright, pages in fresh contexts, and what a page is asked.
 
-Shared by tests/browser and bench/bench_browser.py. Playwright never
-downloads a browser here: it is pointed at ``/usr/bin/chromium``.
+Shared by tests/browser, tests/journeys, tools/screenshots.py and
+bench/bench_browser.py. Playwright never downloads a browser here: it is
+pointed at ``/usr/bin/chromium``. Screenshots for review go to
+``test-artifacts/screenshots/`` (gitignored).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import subprocess
 from pathlib import Path
+from typing import Any, Callable, Iterator, Protocol
+
+from tests.support.owner import PASSWORD
+from tests.support.paths import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -23,6 +30,8 @@ CHROMIUM_ARGS = [
 ]
 PI_SCREEN = {"width": 800, "height": 480}
 PHONE = {"width": 390, "height": 844}
+VIEWPORTS = {"pi": PI_SCREEN, "phone": PHONE}
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 
 #: JS: the cover <img>s (cover_img marks them with data-size-type) whose box
 #: intersects the viewport.
@@ -40,6 +49,13 @@ FIRST_SCREEN_PAINTED = f"""() => {{
         img.complete && img.naturalWidth > 0 && !img.classList.contains('lazy-load')
         && !img.currentSrc.startsWith('data:') && !img.currentSrc.includes('/placeholders/'));
 }}"""
+
+#: JS (an init script): every Content-Security-Policy violation of the page, in ``window.__cspViolations``.
+COLLECT_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', e => window.__cspViolations.push(
+    `${e.effectiveDirective} blocked ${e.blockedURI || 'inline'} at ${e.sourceFile}:${e.lineNumber}`));
+"""
 
 
 def spki_sha256(cert: Path) -> str:
@@ -65,3 +81,60 @@ def launch_chromium(playwright, bfcache: bool = False, trusted_cert: Path | None
     ignored = ["--disable-back-forward-cache"] if bfcache else None
     trust = [f"--ignore-certificate-errors-spki-list={spki_sha256(trusted_cert)}"] if trusted_cert else []
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + trust, ignore_default_args=ignored)
+
+
+@contextlib.contextmanager
+def page_factory(browser: Any, **defaults: Any) -> Iterator[Callable[..., Any]]:
+    """``new_page(viewport=PI_SCREEN, **options)`` -> a page in a fresh context made with ``defaults``
+    and ``options``; every context is closed on exit."""
+    contexts = []
+
+    def new_page(viewport: dict[str, int] = PI_SCREEN, **options: Any) -> Any:
+        context = browser.new_context(viewport=viewport, **defaults, **options)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    try:
+        yield new_page
+    finally:
+        for context in contexts:
+            context.close()
+
+
+class Served(Protocol):
+    """A site a browser can open: ``url(path)``."""
+
+    def url(self, path: str = "/") -> str: ...
+
+
+def log_in(page: Any, site: Served, password: str = PASSWORD) -> None:
+    """Log in as the owner through the real form, as a person would."""
+    page.goto(site.url("/login"))
+    page.fill("input[name=password]", password)
+    page.locator("form").filter(has=page.locator("input[name=password]")).locator(
+        "button[type=submit], input[type=submit]"
+    ).first.click()
+    page.wait_for_load_state()
+    assert "/login" not in page.url, "login failed"
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Save a screenshot for review under test-artifacts/screenshots/."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def swipe(page: Any, dx: int) -> None:
+    """A one-finger horizontal swipe across the middle of the screen."""
+    page.evaluate(
+        """dx => {
+        const point = x => new Touch({identifier: 1, target: document.body, clientX: x, clientY: 240});
+        const start = point(400), end = point(400 + dx);
+        document.dispatchEvent(new TouchEvent('touchstart', {touches: [start], changedTouches: [start], bubbles: true}));
+        document.dispatchEvent(new TouchEvent('touchend', {touches: [], changedTouches: [end], bubbles: true}));
+    }""",
+        dx,
+    )

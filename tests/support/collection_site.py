@@ -23,8 +23,6 @@ from __future__ import annotations
 import colorsys
 import contextlib
 import io
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -32,14 +30,18 @@ from typing import Iterator
 from PIL import Image, ImageDraw
 
 import config
-from tests.support.demo_site import cover_cache
+from tests.support.demo_site import warm_covers
 from tests.support.fake_discogs import FakeDiscogs
 from tests.support.origin import Origin
-from tests.support.servers import ROOT, GunicornServer, ServerFailed, app_environment
+from tests.support.owner import PASSWORD
+from tests.support.paths import discogs_corpus
+from tests.support.servers import GunicornServer, ServerFailed, app_environment, flask_cli
 from vinylvault import db
 from vinylvault.access import auth
+from vinylvault.library import collection
 
-DISCOGS_CORPUS = ROOT.parent / "shared" / "corpus" / "discogs"
+#: The albums of the journeys' collection: eleven grid pages.
+ALBUMS = 520
 COVER_PATH = "/covers/"
 #: A size like a Discogs "cover_image": bigger than the 600 px detail box.
 COVER_SIDE = 640
@@ -105,30 +107,6 @@ class CollectionSite:
         warm_covers(self.settings(), self.cover_urls)
 
 
-def _flask(command: str, data_dir: Path, env: dict[str, str]) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "vinylvault", command],
-        cwd=ROOT,
-        env=app_environment(data_dir, env),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if result.returncode != 0:
-        raise ServerFailed(f"flask {command} failed:\n{result.stdout}\n{result.stderr}")
-    return result.stdout
-
-
-def warm_covers(settings: config.Settings, urls: list[str]) -> None:
-    """Every URL converted into the cover cache of ``settings``; ServerFailed names a refused one."""
-    with cover_cache(settings) as cache:
-        cache.register_sources(urls)
-        done = cache.preload_images(urls)
-    missing = [url for url, ok in done.items() if not ok]
-    if missing:
-        raise ServerFailed(f"{len(missing)} covers not cached, e.g. {missing[0]}")
-
-
 def _synced_cover_urls(settings: config.Settings) -> list[str]:
     conn = db.connect(settings.DATABASE_PATH)
     try:
@@ -142,7 +120,7 @@ def _synced_cover_urls(settings: config.Settings) -> list[str]:
 
 @contextlib.contextmanager
 def collection_site(
-    workdir: Path, *, albums: int = 520, password: str = "journey-owner-password", warm: bool = True, workers: int = 2
+    workdir: Path, *, albums: int = ALBUMS, password: str = PASSWORD, warm: bool = True, workers: int = 2
 ) -> Iterator[CollectionSite]:
     """Origin, fake Discogs, a synced collection of ``albums`` copies and gunicorn, all on 127.0.0.1."""
     workdir = Path(workdir)
@@ -151,11 +129,11 @@ def collection_site(
     with Origin() as origin:
         for n in range(albums):
             origin.add_file(f"{COVER_PATH}{n}.jpg", cover_jpeg(n))
-        with FakeDiscogs(DISCOGS_CORPUS, items=albums, cover_base=origin.url(COVER_PATH)) as fake:
+        with FakeDiscogs(discogs_corpus(), items=albums, cover_base=origin.url(COVER_PATH)) as fake:
             fake.remaining = fake.ratelimit  # a full window: the client never slows down here
             env = site_environment(fake)
-            _flask("init", data_dir, env)
-            _flask("sync", data_dir, env)
+            flask_cli(data_dir, "init", env=env, check=True)
+            flask_cli(data_dir, "sync", env=env, check=True)
             settings = config.load(environ=app_environment(data_dir, env))
             conn = db.connect(settings.DATABASE_PATH)
             try:
@@ -170,3 +148,22 @@ def collection_site(
                 warm_covers(settings, site_urls)
             with GunicornServer(data_dir, log_path=workdir / "gunicorn.log", workers=workers, env=env) as server:
                 yield CollectionSite(server, origin, fake, data_dir, password, env, site_urls)
+
+
+def expected_total(site: CollectionSite, **query: str) -> int:
+    """How many albums the collection holds for a grid query (``q`` searches)."""
+    conn = db.connect(site.settings().DATABASE_PATH)
+    try:
+        if "q" in query:
+            return collection.search(conn, query["q"], limit=1).total
+        return collection.list_albums(conn, **query, limit=1).total
+    finally:
+        conn.close()
+
+
+def most_common_genre(site: CollectionSite) -> str:
+    conn = db.connect(site.settings().DATABASE_PATH)
+    try:
+        return collection.filter_options(conn).genres[0].value
+    finally:
+        conn.close()

@@ -35,10 +35,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.support.fake_http import JSONHandler, LoopbackServer
 
 USERNAME = "example"
 TOKEN = "fake-token-0123456789"
@@ -81,7 +82,15 @@ class Failure:
     times: int  # -1: forever
 
 
-class FakeDiscogs:
+def _paging(query: dict[str, list[str]]) -> tuple[int, int] | None:
+    """(page, per_page) of a paginated request as Discogs reads them (per_page 1 to 100); None if not numbers."""
+    try:
+        return int(query.get("page", ["1"])[0]), min(100, max(1, int(query.get("per_page", ["50"])[0])))
+    except ValueError:
+        return None
+
+
+class FakeDiscogs(LoopbackServer):
     """The server and its knobs; thread-safe. Use as a context manager."""
 
     def __init__(
@@ -115,9 +124,7 @@ class FakeDiscogs:
         self.wants: list[dict[str, Any]] = []
         self.arrivals: list[float] = []  # wall-clock arrival of every request, for pacing checks
         self.value: dict[str, str] = {"minimum": "€1,234.56", "median": "€2,000.00", "maximum": "€3,210.99"}
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(self._handler_class())
 
     # -- data ---------------------------------------------------------------------------
 
@@ -163,11 +170,10 @@ class FakeDiscogs:
 
     def _wants_page(self, query: dict[str, list[str]]) -> tuple[int, Any]:
         """``/users/<u>/wants``: paginated like the collection, ``wants[]`` instead of ``releases[]``."""
-        try:
-            page = int(query.get("page", ["1"])[0])
-            per_page = min(100, max(1, int(query.get("per_page", ["50"])[0])))
-        except ValueError:
+        paging = _paging(query)
+        if paging is None:
             return 400, {"message": "Bad page."}
+        page, per_page = paging
         with self.lock:
             pages = max(1, -(-len(self.wants) // per_page))
             if page < 1 or page > pages:
@@ -217,19 +223,6 @@ class FakeDiscogs:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> "FakeDiscogs":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: Any) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
     # -- serving ---------------------------------------------------------------------------
 
     def _page_bounds(self, per_page: int) -> list[tuple[int, int]]:
@@ -243,11 +236,10 @@ class FakeDiscogs:
         return bounds
 
     def _collection_page(self, query: dict[str, list[str]]) -> tuple[int, Any]:
-        try:
-            page = int(query.get("page", ["1"])[0])
-            per_page = min(100, max(1, int(query.get("per_page", ["50"])[0])))
-        except ValueError:
+        paging = _paging(query)
+        if paging is None:
             return 400, {"message": "Bad page."}
+        page, per_page = paging
         with self.lock:
             bounds = self._page_bounds(per_page)
             if page < 1 or page > len(bounds):
@@ -311,25 +303,10 @@ class FakeDiscogs:
             "X-Discogs-Ratelimit-Remaining": str(remaining),
         }
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+    def _handler_class(self) -> type[JSONHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-            def _send(self, status: int, body: Any, headers: dict[str, str]) -> None:
-                data = b"" if body is None else json.dumps(body).encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JSONHandler):
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 query = parse_qs(parts.query)
@@ -337,16 +314,16 @@ class FakeDiscogs:
                     fake.log.append((parts.path, query, dict(self.headers)))
                     fake.arrivals.append(time.time())
                 if not self.headers.get("User-Agent"):
-                    return self._send(403, None, {})
+                    return self.send_json(403, None, {})
                 headers = fake._ratelimit_headers()
                 if self.headers.get("Authorization") != f"Discogs token={fake.token}":
-                    return self._send(401, {"message": "You must authenticate to access this resource."}, headers)
+                    return self.send_json(401, {"message": "You must authenticate to access this resource."}, headers)
                 injected = fake._injected_failure(parts.path)
                 if injected == 429:
-                    return self._send(429, {"message": "You are making requests too quickly."}, headers)
+                    return self.send_json(429, {"message": "You are making requests too quickly."}, headers)
                 if injected is not None:
-                    return self._send(injected, {"message": "Something went wrong."}, headers)
+                    return self.send_json(injected, {"message": "Something went wrong."}, headers)
                 status, body = fake.route(parts.path, query)
-                self._send(status, body, headers)
+                self.send_json(status, body, headers)
 
         return Handler

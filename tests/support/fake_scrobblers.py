@@ -22,9 +22,10 @@ import hashlib
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs
+
+from tests.support.fake_http import JSONHandler, LoopbackServer
 
 LB_TOKEN = "lb-token-0123456789"
 LASTFM_KEY = "lastfm-key-abcdef"
@@ -35,7 +36,7 @@ LASTFM_USER = "crate-digger"
 LB_MINIMUM_TIMESTAMP = 1033430400
 
 
-class _FakeServer:
+class _FakeServer(LoopbackServer):
     """A threaded HTTP server with a lock, a down switch and a fixed-window rate limit."""
 
     def __init__(self, *, limit: int = 1000, window: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
@@ -46,21 +47,7 @@ class _FakeServer:
         self.limit, self.window = limit, window
         self._window_start, self._used = clock(), 0
         self.requests = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: Any) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(self._handler_class())
 
     def _take_budget(self) -> tuple[bool, dict[str, str]]:
         """(allowed, rate-limit headers) for one request in the current window."""
@@ -80,15 +67,10 @@ class _FakeServer:
     def handle(self, path: str, headers: Any, body: bytes) -> tuple[int, Any, dict[str, str]]:
         raise NotImplementedError
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+    def _handler_class(self) -> type[JSONHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *_args: Any) -> None:
-                pass
-
+        class Handler(JSONHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with fake.lock:
@@ -97,14 +79,7 @@ class _FakeServer:
                         status, answer, headers = 503, {"error": 16, "message": "down for maintenance"}, {}
                     else:
                         status, answer, headers = fake.handle(self.path, self.headers, body)
-                data = json.dumps(answer).encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(status, answer, headers)
 
         return Handler
 

@@ -1,6 +1,6 @@
 """What a person does with a long grid in chromium, and what the page is asked about it.
 
-Shared by tests/journeys, tools/screenshots.py and bench/bench_browser.py.
+Shared by tests/journeys, tests/browser, tools/screenshots.py and bench/bench_browser.py.
 Scrolling goes a screen at a time with a pause between screens, the way a
 finger flicks through a collection, so the lazy loader and the infinite
 scroll both see ordinary scroll positions (never a jump to the end).
@@ -36,6 +36,8 @@ new PerformanceObserver(list => {
   }
 }).observe({type: 'layout-shift', buffered: true});
 """
+#: JS: the sum of every layout shift :data:`LAYOUT_SHIFTS` recorded.
+LAYOUT_SHIFT_TOTAL = "() => window.__layoutShifts.reduce((total, shift) => total + shift.value, 0)"
 
 #: JS: one record per grid card (``[data-album-grid] > li``): its link, and
 #: the cover <img> the card shows (the first one directly in ``.cover``).
@@ -76,6 +78,17 @@ SCROLL_BY_FLICKS = """async ({flick, pause, patience, untilCards}) => {
 #: JS: true once every grid card shows its real cover (not the preview, not the placeholder).
 EVERY_CARD_REAL = f"""() => ({CARDS})().every(card => !card.lazy && card.complete
     && !card.src.startsWith('data:') && !card.src.includes('/placeholders/') && card.src.includes('/cache/'))"""
+
+#: JS: scroll a screen at a time to the end, as a finger would, letting each screen render:
+#: a busy machine may run two timers in one frame, and lazy loading sees only rendered frames.
+SCROLL_TO_END = """async () => {
+    const rendered = () => new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+    while (scrollY + innerHeight < document.documentElement.scrollHeight - 1) {
+        scrollBy(0, innerHeight * 0.8);
+        await rendered();
+        await new Promise(resolve => setTimeout(resolve, 100));
+    }
+}"""
 
 #: JS: how far the page can scroll sideways (0 when nothing sticks out).
 SIDEWAYS_OVERFLOW = "() => document.documentElement.scrollWidth - innerWidth"

@@ -5,11 +5,9 @@ the OS) running in a background thread. Routes are added at run time; every
 request is recorded so a test can assert, for example, that several workers
 caused exactly one GET per URL.
 
-Use it as a context manager, or through the :func:`origin` fixture (import it
-into a ``conftest.py`` to share it). ``Origin(tls=context)`` serves HTTPS with
-a server-side :class:`ssl.SSLContext` instead::
-
-    from tests.support.origin import origin  # noqa: F401  (fixture)
+Use it as a context manager, or through the :func:`origin` fixture (this
+module is a pytest plugin that tests/conftest.py registers). ``Origin(tls=context)``
+serves HTTPS with a server-side :class:`ssl.SSLContext` instead::
 
     def test_download(origin):
         origin.add_file("/a.jpg", jpeg_bytes)

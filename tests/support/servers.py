@@ -28,7 +28,8 @@ import urllib.request
 from pathlib import Path
 from typing import Mapping
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import ROOT
+
 NGINX_SITE = ROOT / "deploy" / "vinylvault.conf"
 LAN_TLS = ROOT / "deploy" / "lan_tls.py"
 NGINX_BINARY = "/usr/sbin/nginx"
@@ -51,6 +52,32 @@ def app_environment(data_dir: Path, env: Mapping[str, str] | None = None) -> dic
     result = {k: v for k, v in os.environ.items() if not k.startswith("VINYL_VAULT_")}
     result.update(env or {})
     result["VINYL_VAULT_DATA_DIR"] = str(data_dir)
+    return result
+
+
+def flask_cli(
+    data_dir: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    stdin: str = "",
+    check: bool = False,
+    timeout: float = 600.0,
+) -> subprocess.CompletedProcess:
+    """``flask --app vinylvault <args>`` on ``data_dir`` in its own process, as the owner runs it.
+
+    ``check`` raises :class:`ServerFailed` with its output when the command fails.
+    """
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "vinylvault", *args],
+        cwd=ROOT,
+        env=app_environment(data_dir, env),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and result.returncode != 0:
+        raise ServerFailed(f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
 
 

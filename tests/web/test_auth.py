@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from flask import Flask
 
+from tests.support.owner import PASSWORD, bearer, create_token, form_csrf, log_in, session_csrf, set_owner_password
+from tests.support.servers import flask_cli
 from vinylvault import db
 from vinylvault.access import auth
 from vinylvault.library import collection
 from vinylvault.library.collection import AlbumRecord
-
-from .conftest import PASSWORD, log_in, page_csrf_token, session_csrf, set_owner_password
 
 
 def _add_probe_routes(app: Flask) -> None:
@@ -41,11 +38,6 @@ def app(make_app) -> Flask:
     _add_probe_routes(app)
     set_owner_password(app)
     return app
-
-
-def _new_token(app: Flask, name: str = "script") -> str:
-    with app.app_context():
-        return auth.create_api_token(db.get_db(), name)
 
 
 # --- password and login ----------------------------------------------------
@@ -84,19 +76,19 @@ def test_login_sets_session_cookie_flags_and_logout_ends_it(app, client):
 
 def test_login_cookie_is_secure_over_https(app, client):
     response = client.post(
-        "/login", base_url="https://localhost", data={"password": PASSWORD, "csrf_token": page_csrf_token(client)}
+        "/login", base_url="https://localhost", data={"password": PASSWORD, "csrf_token": form_csrf(client)}
     )
     assert "Secure" in response.headers["Set-Cookie"]
 
 
 def test_login_rotates_the_session(app, client):
-    planted = page_csrf_token(client)
+    planted = form_csrf(client)
     log_in(client)
     assert session_csrf(client) != planted
 
 
 def test_wrong_password_is_401_page_without_session(app, client):
-    response = client.post("/login", data={"password": "wrong password", "csrf_token": page_csrf_token(client)})
+    response = client.post("/login", data={"password": "wrong password", "csrf_token": form_csrf(client)})
     assert response.status_code == 401
     assert "Wrong password." in response.get_data(as_text=True)
     assert client.get("/owner-page").status_code == 302
@@ -120,7 +112,7 @@ def test_login_needs_csrf_token(app, client):
     ],
 )
 def test_login_redirects_only_to_local_paths(app, client, target, expected):
-    response = client.post("/login", data={"password": PASSWORD, "next": target, "csrf_token": page_csrf_token(client)})
+    response = client.post("/login", data={"password": PASSWORD, "next": target, "csrf_token": form_csrf(client)})
     assert response.headers["Location"] == expected
 
 
@@ -156,7 +148,7 @@ def test_session_mutation_needs_csrf(app, client):
 
 
 def test_token_is_stored_hashed(app):
-    token = _new_token(app, "backup script")
+    token = create_token(app, "backup script")
     assert token.startswith("vv_") and len(token) > 40
     raw = sqlite3.connect(app.config["DATABASE_PATH"])
     rows = raw.execute("SELECT name, token_hash, hint FROM api_tokens").fetchall()
@@ -167,8 +159,8 @@ def test_token_is_stored_hashed(app):
 
 
 def test_bearer_token_authenticates_without_csrf(app, client):
-    token = _new_token(app)
-    response = client.post("/api/probe", headers={"Authorization": f"Bearer {token}"})
+    token = create_token(app)
+    response = client.post("/api/probe", headers=bearer(token))
     assert response.status_code == 200
 
 
@@ -190,8 +182,8 @@ def test_bad_token_does_not_fall_back_to_the_session(app, client):
 
 
 def test_revoked_token_is_refused_and_listing_shows_no_secret(app, client):
-    token = _new_token(app)
-    headers = {"Authorization": f"Bearer {token}"}
+    token = create_token(app)
+    headers = bearer(token)
     assert client.post("/api/probe", headers=headers).status_code == 200
     with app.app_context():
         conn = db.get_db()
@@ -203,8 +195,8 @@ def test_revoked_token_is_refused_and_listing_shows_no_secret(app, client):
 
 
 def test_last_used_is_written_at_most_hourly(app, client):
-    token = _new_token(app)
-    headers = {"Authorization": f"Bearer {token}"}
+    token = create_token(app)
+    headers = bearer(token)
     client.post("/api/probe", headers=headers)
     with app.app_context():
         conn = db.get_db()
@@ -223,7 +215,7 @@ def test_last_used_is_written_at_most_hourly(app, client):
 
 
 def test_rate_limit_answers_429_with_retry_after(app, client):
-    headers = {"Authorization": f"Bearer {_new_token(app)}"}
+    headers = bearer(create_token(app))
     statuses = [client.post("/api/probe", headers=headers).status_code for _ in range(5)]
     assert statuses[:3] == [200, 200, 200] and statuses[3:] == [429, 429]
     limited = client.post("/api/probe", headers=headers)
@@ -235,7 +227,7 @@ def test_login_attempts_are_rate_limited(make_app):
     app = make_app(LOGIN_ATTEMPTS_PER_MINUTE=2)
     set_owner_password(app)
     client = app.test_client()
-    token = page_csrf_token(client)
+    token = form_csrf(client)
     codes = [
         client.post("/login", data={"password": "wrong guess!", "csrf_token": token}).status_code for _ in range(3)
     ]
@@ -276,7 +268,7 @@ def test_forwarded_for_ignored_unless_from_trusted_proxy(make_app):
 
 
 def test_spoofed_forwarded_for_does_not_dodge_the_limit(app, client):
-    headers = {"Authorization": f"Bearer {_new_token(app)}"}
+    headers = bearer(create_token(app))
     codes = [
         client.post("/api/probe", headers={**headers, "X-Forwarded-For": f"1.2.3.{i}"}).status_code for i in range(4)
     ]
@@ -286,27 +278,14 @@ def test_spoofed_forwarded_for_does_not_dodge_the_limit(app, client):
 # --- CLI ----------------------------------------------------------------------
 
 
-def _flask_cli(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    env = {"VINYL_VAULT_DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin"}
-    return subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "vinylvault", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-
-
 def test_cli_set_password_and_create_token(tmp_path, make_app):
     data = tmp_path / "data"
-    short = _flask_cli(data, "set-password", stdin="short\nshort\n")
+    short = flask_cli(data, "set-password", stdin="short\nshort\n")
     assert short.returncode != 0 and "at least 8" in short.stderr
-    done = _flask_cli(data, "set-password", stdin=f"{PASSWORD}\n{PASSWORD}\n")
+    done = flask_cli(data, "set-password", stdin=f"{PASSWORD}\n{PASSWORD}\n")
     assert done.returncode == 0, done.stderr
     assert PASSWORD not in done.stdout
-    made = _flask_cli(data, "create-api-token", "--name", "cron")
+    made = flask_cli(data, "create-api-token", "--name", "cron")
     assert made.returncode == 0, made.stderr
     token = made.stdout.strip()
     assert token.startswith("vv_")
@@ -316,7 +295,7 @@ def test_cli_set_password_and_create_token(tmp_path, make_app):
     with app.app_context():
         assert auth.check_password(db.get_db(), PASSWORD)
         assert auth.list_api_tokens(db.get_db())[0]["name"] == "cron"
-    response = app.test_client().post("/api/probe", headers={"Authorization": f"Bearer {token}"})
+    response = app.test_client().post("/api/probe", headers=bearer(token))
     assert response.status_code == 200
 
 
@@ -352,7 +331,7 @@ def test_an_invented_authorization_header_does_not_skip_csrf(app, client):
 
 def test_a_valid_token_counts_a_play_without_csrf(app, client):
     _add_album(app)
-    response = client.post(f"/now-playing/{ALBUM_ID}", headers={"Authorization": f"Bearer {_new_token(app)}"})
+    response = client.post(f"/now-playing/{ALBUM_ID}", headers=bearer(create_token(app)))
     assert response.status_code == 303
     assert _plays(app) == 1
 
@@ -362,7 +341,7 @@ def test_plays_are_rate_limited_per_client(make_app):
     set_owner_password(app)
     _add_album(app)
     client = app.test_client()
-    token = page_csrf_token(client)
+    token = form_csrf(client)
     codes = [client.post(f"/now-playing/{ALBUM_ID}", data={"csrf_token": token}).status_code for _ in range(5)]
     assert codes == [303, 303, 303, 429, 429]
     assert _plays(app) == 3

@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 
 import image_cache
+from tests.support.apps import cached_cover
 from vinylvault import lifecycle
-
-from .conftest import cached_cover
 
 
 def test_a_second_app_leaves_the_first_apps_cache_open(make_app, tmp_path):

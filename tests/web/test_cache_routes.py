@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.apps import cached_cover
+from tests.support.images import jpeg
 from vinylvault.covers import extension
 
-from .conftest import cached_cover, jpeg
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 

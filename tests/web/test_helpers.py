@@ -10,10 +10,12 @@ from html.parser import HTMLParser
 import pytest
 from flask import Flask, render_template_string
 
+from tests.support.apps import cached_cover
+from tests.support.images import jpeg
+from tests.support.owner import set_owner_password
 from vinylvault import lifecycle
 from vinylvault.covers import extension
 
-from .conftest import cached_cover, jpeg, set_owner_password
 
 HOSTILE = '"><script>alert(1)</script>'
 

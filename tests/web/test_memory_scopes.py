@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .conftest import cached_cover, log_in, session_csrf, set_owner_password
+from tests.support.apps import cached_cover
+from tests.support.owner import log_in, session_csrf, set_owner_password
 
 
 def _cover_url(entry) -> str:

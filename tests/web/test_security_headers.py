@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.photos.conftest import image_bytes, upload_one
-from vinylvault import db
-from vinylvault.access import auth
-from vinylvault.library import collection
-from vinylvault.library.collection import AlbumRecord
+from tests.support.apps import cached_cover
+from tests.support.images import image_bytes
+from tests.support.albums import album, fill
+from tests.support.owner import create_token, log_in, set_owner_password
+from tests.support.photos import upload_one
 from vinylvault.web.security_headers import CONTENT_SECURITY_POLICY
 
-from .conftest import cached_cover, log_in, set_owner_password
 
 EXPECTED = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -29,13 +28,8 @@ def _security_headers(response) -> dict[str, str | None]:
 def site(app):
     """The app with an owner, one album and an API token; yields (app, token)."""
     set_owner_password(app)
-    with app.app_context():
-        conn = db.get_db()
-        collection.save_album(
-            conn, AlbumRecord(id=1, source="csv", artist="Band", title="Record", artists=[(None, "Band")])
-        )
-        token = auth.create_api_token(conn, "tests")
-    return app, token
+    fill(app, [album(1)])
+    return app, create_token(app)
 
 
 def test_the_policy_allows_only_the_sites_own_scripts_and_styles():

@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.servers import GunicornServer
+from tests.support.owner import PASSWORD, csrf_in, bearer, create_token, log_in, session_csrf, set_owner_password
+from tests.support.servers import GunicornServer, flask_cli
 from vinylvault import db
 from vinylvault.access import auth
 
-from .conftest import PASSWORD, log_in, session_csrf, set_owner_password
-from .test_auth import _flask_cli
 
 #: Requests made with one cookie: with two workers taking turns at the socket, both see it.
 REPLAYS = 20
@@ -23,9 +22,8 @@ def _browser_login(base_url: str) -> requests.Session:
     """Log in through the real form; the session keeps the cookie, as a browser would."""
     browser = requests.Session()
     html = browser.get(f"{base_url}/login", timeout=30).text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
     response = browser.post(
-        f"{base_url}/login", data={"password": PASSWORD, "csrf_token": token}, allow_redirects=False, timeout=30
+        f"{base_url}/login", data={"password": PASSWORD, "csrf_token": csrf_in(html)}, allow_redirects=False, timeout=30
     )
     assert response.status_code == 302
     return browser
@@ -130,14 +128,9 @@ def test_the_cookie_holds_no_usable_secret_in_the_database(app, client):
 # --- API tokens on the admin page and the command line ---------------------------
 
 
-def _token(app, name: str) -> str:
-    with app.app_context():
-        return auth.create_api_token(db.get_db(), name)
-
-
 def test_admin_page_lists_and_revokes_tokens(app, client):
     set_owner_password(app)
-    token = _token(app, "backup <script>")
+    token = create_token(app, "backup <script>")
     log_in(client)
     html = client.get("/admin").get_data(as_text=True)
     assert "backup &lt;script&gt;" in html and token[:7] in html and token not in html
@@ -146,17 +139,17 @@ def test_admin_page_lists_and_revokes_tokens(app, client):
         (listed,) = auth.list_api_tokens(db.get_db())
     revoke = f"/admin/api-tokens/{listed['id']}/revoke"
     assert client.post(revoke).status_code == 403  # no CSRF token
-    assert client.post("/api/cache/clear", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert client.post("/api/cache/clear", headers=bearer(token)).status_code == 200
     response = client.post(revoke, data={"csrf_token": session_csrf(client)})
     assert response.status_code == 303
-    assert client.post("/api/cache/clear", headers={"Authorization": f"Bearer {token}"}).status_code == 403
+    assert client.post("/api/cache/clear", headers=bearer(token)).status_code == 403
     assert client.post(revoke, data={"csrf_token": session_csrf(client)}).status_code == 404
     assert "No API tokens" in client.get("/admin").get_data(as_text=True)
 
 
 def test_a_guest_cannot_revoke_tokens(app, client):
     set_owner_password(app)
-    _token(app, "cron")
+    create_token(app, "cron")
     assert client.post("/admin/api-tokens/1/revoke").status_code == 302
     with app.app_context():
         assert len(auth.list_api_tokens(db.get_db())) == 1
@@ -165,9 +158,9 @@ def test_a_guest_cannot_revoke_tokens(app, client):
 def test_cli_lists_and_revokes_tokens(tmp_path, make_app):
     data = tmp_path / "data"
     app = make_app()
-    assert _flask_cli(data, "list-api-tokens").stdout.strip() == "No API tokens."
-    first, second = _token(app, "cron"), _token(app, "phone")
-    listing = _flask_cli(data, "list-api-tokens")
+    assert flask_cli(data, "list-api-tokens").stdout.strip() == "No API tokens."
+    first, second = create_token(app, "cron"), create_token(app, "phone")
+    listing = flask_cli(data, "list-api-tokens")
     assert listing.returncode == 0, listing.stderr
     lines = listing.stdout.strip().splitlines()
     assert [line.split("\t")[:3] for line in lines] == [
@@ -175,9 +168,9 @@ def test_cli_lists_and_revokes_tokens(tmp_path, make_app):
         ["2", "phone", f"{second[:7]}..."],
     ]
     assert first not in listing.stdout and "last used never" in lines[0]
-    done = _flask_cli(data, "revoke-api-token", "1")
+    done = flask_cli(data, "revoke-api-token", "1")
     assert done.returncode == 0 and "revoked" in done.stdout
-    missing = _flask_cli(data, "revoke-api-token", "1")
+    missing = flask_cli(data, "revoke-api-token", "1")
     assert missing.returncode == 1 and "no API token number 1" in missing.stderr
     with app.app_context():
         assert [t["name"] for t in auth.list_api_tokens(db.get_db())] == ["phone"]

@@ -1,27 +1,27 @@
-"""Helpers shared by the conversion pipeline tests."""
+"""Looking at what the conversion pipeline made: variants by size type, WebP chunks, metadata, pixels.
+
+Also the corpus manifest (../shared/corpus/images/MANIFEST.tsv), read at
+collection time to parametrize over its files.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import struct
-from pathlib import Path
 
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from cache_engine.convert import Variant
+from tests.support.paths import image_manifest
 
 THUMB, DETAIL = 150, 600
 
-#: Same place as tests/conftest.py's corpus_dir fixture; needed at collection
-#: time to parametrize over the manifest.
-MANIFEST_PATH = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "images" / "MANIFEST.tsv"
 
-
-def manifest_files() -> list[str]:
-    """File names listed in the corpus manifest (for parametrize, read at collection)."""
-    with open(MANIFEST_PATH, newline="", encoding="utf-8") as handle:
-        return [row["file"] for row in csv.DictReader(handle, delimiter="\t")]
+def manifest_rows() -> dict[str, dict[str, str]]:
+    """The corpus manifest's rows by file name."""
+    with open(image_manifest(), newline="", encoding="utf-8") as handle:
+        return {row["file"]: row for row in csv.DictReader(handle, delimiter="\t")}
 
 
 def by_type(variants: list[Variant]) -> dict[str, Variant]:
@@ -62,17 +62,3 @@ def mean_abs_diff(a: Image.Image, b: Image.Image) -> float:
     a, b = a.convert("RGB"), b.convert("RGB")
     assert a.size == b.size
     return sum(abs(x - y) for x, y in zip(a.tobytes(), b.tobytes())) / (a.size[0] * a.size[1] * 3)
-
-
-def jpeg_bytes(size: tuple[int, int], **save_args) -> bytes:
-    """A JPEG with photographic-ish content (gradients, shapes) of ``size``."""
-    width, height = size
-    gradient = Image.linear_gradient("L").resize(size)
-    image = Image.merge(
-        "RGB", (gradient, gradient.transpose(Image.Transpose.ROTATE_90).resize(size), Image.new("L", size, 90))
-    )
-    draw = ImageDraw.Draw(image)
-    draw.ellipse((width // 4, height // 4, width * 3 // 4, height * 3 // 4), fill=(200, 40, 40))
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=90, **save_args)
-    return buffer.getvalue()
