@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Callable
 
 from flask import Flask
 
+from tests.support.albums import fill
 from tests.support.fake_discogs import TOKEN, USERNAME, FakeDiscogs
+from tests.support.owner import set_owner_password
 from vinylvault import lifecycle
 from vinylvault.library.collection import AlbumRecord
 from vinylvault.site import pages
 
-from .conftest import fill, set_owner_password
-
-SHARED = Path(__file__).resolve().parents[3] / "shared"
 FETCHING = "Fetching the tracklist from Discogs"
 
 
-def test_the_tracklist_is_fetched_off_the_request_and_shown_on_the_next_visit(make_app: Callable[..., Flask]):
-    with FakeDiscogs(SHARED / "corpus" / "discogs", items=1) as fake:
-        app = make_app(DISCOGS_API_URL=fake.url, DISCOGS_USERNAME=USERNAME, DISCOGS_TOKEN=TOKEN)
+def test_the_tracklist_is_fetched_off_the_request_and_shown_on_the_next_visit(
+    make_page_app: Callable[..., Flask], discogs_corpus_dir
+):
+    with FakeDiscogs(discogs_corpus_dir, items=1) as fake:
+        app = make_page_app(DISCOGS_API_URL=fake.url, DISCOGS_USERNAME=USERNAME, DISCOGS_TOKEN=TOKEN)
         set_owner_password(app)
         release = fake.items[0]["id"]
         fill(app, [AlbumRecord(id=41, source="discogs", release_id=release, artist="Someone", title="Something")])
