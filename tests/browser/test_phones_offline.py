@@ -7,6 +7,7 @@ as a visitor would after scanning the code. Each test runs at the Pi's
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -17,7 +18,7 @@ from tests.support.apps import app_factory
 from tests.support.browser import COVERS_ON_SCREEN, FIRST_SCREEN_PAINTED, PHONE, PI_SCREEN
 from tests.support.demo_site import prepare_demo_site
 from tests.support.live_site import LiveSite
-from vinylvault import db, guest_links
+from vinylvault import db, guest_links, pwa
 
 pytestmark = pytest.mark.browser
 
@@ -169,9 +170,10 @@ def test_a_new_deployment_replaces_the_old_pages_and_scripts(phone, live_site, m
 
     monkeypatch.setattr(config, "VERSION", config.VERSION + "-next")
     live_site.redeploy()
+    version = pwa.static_version(Path(live_site.app.static_folder))
     try:
         page.goto(live_site.url("/"))
-        assert page.locator(f'script[src="/static/pages.js?v={config.VERSION}"]').count() == 1
+        assert page.locator(f'script[src="/static/pages.js?v={version}"]').count() == 1
         # The new worker takes over and drops the old caches.
         _eventually(
             page,
@@ -181,7 +183,7 @@ def test_a_new_deployment_replaces_the_old_pages_and_scripts(phone, live_site, m
         new_static = next(name for name in page.evaluate(CACHE_NAMES) if name.startswith("vv-static-"))
         assert new_static != old_static
         assert page.evaluate(f"""async () => !!(await (await caches.open({new_static!r}))
-                                 .match('/static/pages.js?v={config.VERSION}'))""")
+                                 .match('/static/pages.js?v={version}'))""")
         page.reload()  # the first page the new worker serves
         _eventually(
             page,
@@ -191,7 +193,7 @@ def test_a_new_deployment_replaces_the_old_pages_and_scripts(phone, live_site, m
         phone.set_offline(True)
         page.reload()
         # Offline, the page kept is the new one, and its new scripts run from the new cache.
-        assert page.locator(f'script[src="/static/pages.js?v={config.VERSION}"]').count() == 1
+        assert page.locator(f'script[src="/static/pages.js?v={version}"]').count() == 1
         page.wait_for_function("() => typeof window.VinylVault === 'object'")
     finally:
         phone.set_offline(False)
