@@ -13,8 +13,10 @@ has seen the covers would add its own round trips, which on a loaded machine
 were a third of the figure. The baseline is the first contentful paint of the
 same navigation (awaited: chromium reports it a frame or two after the paint,
 when the covers may already be there): how much later than the page's first
-paint the covers arrive. Writes "## First screen of covers in chromium" in
-BENCHMARKS.md.
+paint the covers arrive. Each first visit is followed by a return visit: a
+second navigation to the grid in the same context, as the kiosk makes coming
+back from an album, its browser cache filled by the first. Writes "## First
+screen of covers in chromium" in BENCHMARKS.md.
 
 Service workers are blocked in every context, as in tests/journeys: the
 phones' worker (vinylvault/static/sw.js) registers on the first load and then
@@ -136,18 +138,28 @@ def fresh_context(browser):
     return browser.new_context(viewport=PI_SCREEN, service_workers="block")
 
 
-def measure_once(browser, url: str) -> tuple[float, float, int]:
-    """(ms to covers painted, ms to first contentful paint, covers on screen) for one fresh visit."""
+def visit(page, url: str) -> tuple[float, float, int]:
+    """(ms to covers painted, ms to first contentful paint, covers on screen) for one navigation of ``page``."""
+    page.goto(url, wait_until="commit")
+    page.wait_for_function(FIRST_SCREEN_PAINTED, polling="raf", timeout=15_000)
+    painted = page.wait_for_function(COVERS_PAINTED_AT, timeout=5_000).json_value()
+    fcp = page.wait_for_function(FIRST_CONTENTFUL_PAINT, timeout=5_000).json_value()
+    return painted, fcp, page.evaluate(f"() => ({COVERS_ON_SCREEN})().length")
+
+
+def measure_once(browser, url: str, *, again: bool = False) -> tuple[float, float, int]:
+    """:func:`visit` in a fresh context; ``again`` times a second visit, the browser's cache filled by the first.
+
+    The second visit is the kiosk coming back to the grid from an album: what
+    the browser kept of the first decides how much it asks the server again.
+    """
     context = fresh_context(browser)
     try:
         page = context.new_page()
         page.add_init_script(PAINT_TIMES)
-        page.goto(url, wait_until="commit")
-        page.wait_for_function(FIRST_SCREEN_PAINTED, polling="raf", timeout=15_000)
-        painted = page.wait_for_function(COVERS_PAINTED_AT, timeout=5_000).json_value()
-        fcp = page.wait_for_function(FIRST_CONTENTFUL_PAINT, timeout=5_000).json_value()
-        covers = page.evaluate(f"() => ({COVERS_ON_SCREEN})().length")
-        return painted, fcp, covers
+        if again:
+            visit(page, url)
+        return visit(page, url)
     finally:
         context.close()
 
@@ -171,16 +183,27 @@ def scroll_once(browser, url: str) -> tuple[list[float], int, float]:
         context.close()
 
 
+def first_screens(browser, url: str) -> tuple[list[tuple[float, float, int]], list[tuple[float, float, int]]]:
+    """:data:`RUNS` first visits and as many return visits (:func:`measure_once`), interleaved, after a warm-up."""
+    measure_once(browser, url)  # Python and SQLite warm up in the workers
+    runs = [(measure_once(browser, url), measure_once(browser, url, again=True)) for _ in range(RUNS)]
+    return [fresh for fresh, _again in runs], [again for _fresh, again in runs]
+
+
+def medians(runs: list[tuple[float, float, int]]) -> tuple[float, float]:
+    """(painted, first contentful paint) medians of :func:`measure_once` results."""
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+
 def measure_scale() -> None:
     """The first screen and the scroll on a 520-album collection; writes its section."""
     with collection_site(WORK / "scale", albums=SCALE_ALBUMS) as site, sync_playwright() as playwright:
         browser = launch_chromium(playwright)
-        measure_once(browser, site.url("/"))
-        first = [measure_once(browser, site.url("/")) for _ in range(RUNS)]
+        first, again = first_screens(browser, site.url("/"))
         scrolls = [scroll_once(browser, site.url("/")) for _ in range(SCROLL_RUNS)]
         browser.close()
-    painted = statistics.median(r[0] for r in first)
-    fcp = statistics.median(r[1] for r in first)
+    painted, fcp = medians(first)
+    painted_again, _fcp_again = medians(again)
     waits = sorted(w for run in scrolls for w in run[0])
     never = sum(run[1] for run in scrolls)
     health = statistics.median(run[2] for run in scrolls)
@@ -194,7 +217,8 @@ def measure_scale() -> None:
             [
                 f"{SCALE_ALBUMS} albums synced from the fake Discogs, covers converted ahead (a warm server cache), "
                 f"gunicorn (gunicorn.conf.py), headless Debian chromium at 800x480, a fresh browser context per run. "
-                f"First screen: median of {RUNS} visits after a warm-up visit. Scrolling: {SCROLL_RUNS} runs to the "
+                f"First screen: median of {RUNS} first visits and {RUNS} return visits (the grid opened again in "
+                f"the same context), after a warm-up visit. Scrolling: {SCROLL_RUNS} runs to the "
                 f"grid's end, flicks of 0.8 screens {SCROLL_PAUSE_MS} ms apart; {len(waits)} covers came into view "
                 f"below the first screen. A cover's wait runs from entering the screen to its real image shown "
                 f"(0 when it was ready on arrival, thanks to app.js's 200 px look-ahead).",
@@ -204,6 +228,11 @@ def measure_scale() -> None:
                         ("`fetch('/health')` round trip from the page (baseline), median", f"{health:.1f}", "1.00x"),
                         ("first screen of covers painted, median", f"{painted:.0f}", f"{painted / health:.1f}x"),
                         ("first contentful paint, median", f"{fcp:.0f}", f"{fcp / health:.1f}x"),
+                        (
+                            "first screen of covers painted, return visit, median",
+                            f"{painted_again:.0f}",
+                            f"{painted_again / health:.1f}x",
+                        ),
                         ("cover wait once in view, median", f"{wait_p50:.0f}", f"{wait_p50 / health:.1f}x"),
                         ("cover wait once in view, p95", f"{wait_p95:.0f}", f"{wait_p95 / health:.1f}x"),
                     ],
@@ -231,12 +260,11 @@ def main() -> None:
         sync_playwright() as playwright,
     ):
         browser = launch_chromium(playwright)
-        measure_once(browser, server.url("/"))  # first visit: Python and SQLite warm up in the workers
-        runs = [measure_once(browser, server.url("/")) for _ in range(RUNS)]
+        runs, again = first_screens(browser, server.url("/"))
         browser.close()
 
-    painted = statistics.median(r[0] for r in runs)
-    fcp = statistics.median(r[1] for r in runs)
+    painted, fcp = medians(runs)
+    painted_again, fcp_again = medians(again)
     covers = runs[0][2]
     verdict = "met" if painted < TARGET_MS else "MISSED"
     write_section(
@@ -245,12 +273,20 @@ def main() -> None:
             [
                 f"The demo grid (`/`) at 800x480 in headless Debian chromium, served by gunicorn "
                 f"(gunicorn.conf.py) with a warm cover cache, a fresh browser context per visit; "
-                f"median of {RUNS} visits after one warm-up visit. {covers} covers are on the first screen.",
+                f"median of {RUNS} visits after one warm-up visit. {covers} covers are on the first screen. "
+                f"A return visit opens the grid a second time in the same context, as the kiosk does coming "
+                f"back from an album: the browser's cache holds what the first visit let it keep.",
                 table(
                     ("measure", "median ms", "vs baseline"),
                     [
                         ("first contentful paint (baseline)", f"{fcp:.0f}", "1.00x"),
                         ("every cover on the first screen painted", f"{painted:.0f}", f"{painted / fcp:.2f}x"),
+                        ("return visit: first contentful paint", f"{fcp_again:.0f}", f"{fcp_again / fcp:.2f}x"),
+                        (
+                            "return visit: every cover on the first screen painted",
+                            f"{painted_again:.0f}",
+                            f"{painted_again / fcp:.2f}x",
+                        ),
                     ],
                 ),
                 f"- Target: covers painted under {TARGET_MS:.0f} ms: **{painted:.0f} ms, {verdict}** "
@@ -258,7 +294,7 @@ def main() -> None:
             ]
         ),
     )
-    print(f"covers painted {painted:.0f} ms (FCP {fcp:.0f} ms), {covers} covers")
+    print(f"covers painted {painted:.0f} ms (FCP {fcp:.0f} ms), return visit {painted_again:.0f} ms, {covers} covers")
     measure_scale()
 
 
