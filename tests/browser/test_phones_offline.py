@@ -201,6 +201,27 @@ def test_a_new_deployment_replaces_the_old_pages_and_scripts(phone, live_site, m
         live_site.redeploy()
 
 
+def test_the_kiosk_view_drops_the_worker_and_what_it_kept(browser, live_site):
+    """The Pi's screen reaches the server on the same machine: no worker stands between them."""
+    context = browser.new_context(viewport=PI_SCREEN, service_workers="allow")
+    context.set_default_timeout(20_000)
+    try:
+        page = context.new_page()
+        page.goto(_guest_link(live_site))
+        _wait_for_control(page)
+        assert any(name.startswith("vv-") for name in page.evaluate(CACHE_NAMES))
+
+        # The worker serves this first kiosk page, and stores what it fetches until the page goes.
+        page.goto(live_site.url("/?kiosk=1"), wait_until="networkidle")
+        _eventually(page, "async () => (await navigator.serviceWorker.getRegistrations()).length === 0")
+        page.reload(wait_until="networkidle")
+        assert not page.evaluate(CONTROLLED)
+        _eventually(page, "async () => !(await caches.keys()).some(name => name.startsWith('vv-'))")
+        assert page.evaluate("async () => (await navigator.serviceWorker.getRegistrations()).length") == 0
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize("phone", list(VIEWPORTS), indirect=True)
 def test_a_revoked_link_locks_the_phone_out_and_forgets_its_pages(phone, live_site, request):
     page = phone.new_page()
