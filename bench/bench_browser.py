@@ -5,9 +5,25 @@ The demo site is initialized like run.sh does, every cover converted ahead (a
 warm server cache), then served by gunicorn with gunicorn.conf.py. Each run
 opens the grid in a fresh browser context (empty browser cache, as after a
 reboot of the Pi's kiosk) and waits, frame by frame, until every cover on the
-first screen shows its real image. The baseline is the first contentful paint
-of the same navigation: how much later than the page's first paint the covers
-arrive. Writes "## First screen of covers in chromium" in BENCHMARKS.md.
+first screen shows its real image. The time is chromium's own: the Element
+Timing API reports when each cover's image was painted (an init script tags
+the covers as the parser inserts them), and the figure is the last of those on
+the first screen, on the page's clock; a time read by the test driver once it
+has seen the covers would add its own round trips, which on a loaded machine
+were a third of the figure. The driver evaluates nothing in the page before
+its load event (its first evaluation injects a script on the page's main
+thread). The baseline is the first contentful paint of the
+same navigation (awaited: chromium reports it a frame or two after the paint,
+when the covers may already be there): how much later than the page's first
+paint the covers arrive. Each first visit is followed by a return visit: a
+second navigation to the grid in the same context, as the kiosk makes coming
+back from an album, its browser cache filled by the first. Writes "## First
+screen of covers in chromium" in BENCHMARKS.md.
+
+Service workers are blocked in every context, as in tests/journeys: the
+phones' worker (vinylvault/static/sw.js) registers on the first load and then
+fetches each cover on the page's behalf, which the scroll figures would
+measure instead of the grid's own loading.
 
 Then the same at scale: a 520-album collection synced from the fake Discogs
 (tests/support/collection_site.py), covers converted ahead. Its first screen
@@ -90,31 +106,71 @@ HEALTH_ROUND_TRIP = """async n => {
 }"""
 ENV = {"VINYL_VAULT_SYNC_INTERVAL_HOURS": "0"}
 
-#: performance.now() is measured from the navigation's start.
+#: JS: performance.now() is measured from the navigation's start; null until chromium reports the paint.
 FIRST_CONTENTFUL_PAINT = """() => {
     const paint = performance.getEntriesByName('first-contentful-paint')[0];
     return paint ? paint.startTime : null;
 }"""
+#: JS (init script): every cover <img> is tagged for the Element Timing API as
+#: it is inserted; ``window.__paintTimes`` maps an <img> to {image URL: ms it was painted}.
+PAINT_TIMES = """
+window.__paintTimes = new Map();
+new MutationObserver(records => records.forEach(record => record.addedNodes.forEach(node => {
+    if (node.nodeType !== Node.ELEMENT_NODE) return;
+    const covers = [...node.querySelectorAll('img[data-size-type]')];
+    if (node.matches('img[data-size-type]')) covers.push(node);
+    covers.forEach(img => img.setAttribute('elementtiming', 'cover'));
+}))).observe(document, {subtree: true, childList: true});
+new PerformanceObserver(list => list.getEntries().forEach(entry => {
+    if (!entry.element) return;
+    const times = window.__paintTimes.get(entry.element) || {};
+    times[entry.url] = entry.renderTime || entry.loadTime;
+    window.__paintTimes.set(entry.element, times);
+})).observe({type: 'element', buffered: true});
+"""
+#: JS: ms at which the last cover on screen was painted showing its current image, or null while one is not.
+COVERS_PAINTED_AT = f"""() => {{
+    const times = ({COVERS_ON_SCREEN})().map(img => (window.__paintTimes.get(img) || {{}})[img.currentSrc]);
+    return times.length && times.every(time => time !== undefined) ? Math.max(...times) : null;
+}}"""
 
 
-def measure_once(browser, url: str) -> tuple[float, float, int]:
-    """(ms to covers painted, ms to first contentful paint, covers on screen) for one fresh visit."""
-    context = browser.new_context(viewport=PI_SCREEN)
+def fresh_context(browser):
+    """A browser context at the Pi's screen size with an empty cache and service workers blocked."""
+    return browser.new_context(viewport=PI_SCREEN, service_workers="block")
+
+
+def visit(page, url: str) -> tuple[float, float, int]:
+    """(ms to covers painted, ms to first contentful paint, covers on screen) for one navigation of ``page``."""
+    # Nothing is evaluated in the page before its load event: Playwright's first evaluation injects
+    # its own script (tens of ms of the page's main thread), which would delay the paints measured.
+    page.goto(url, wait_until="load")
+    page.wait_for_function(FIRST_SCREEN_PAINTED, polling="raf", timeout=15_000)
+    painted = page.wait_for_function(COVERS_PAINTED_AT, timeout=5_000).json_value()
+    fcp = page.wait_for_function(FIRST_CONTENTFUL_PAINT, timeout=5_000).json_value()
+    return painted, fcp, page.evaluate(f"() => ({COVERS_ON_SCREEN})().length")
+
+
+def measure_once(browser, url: str, *, again: bool = False) -> tuple[float, float, int]:
+    """:func:`visit` in a fresh context; ``again`` times a second visit, the browser's cache filled by the first.
+
+    The second visit is the kiosk coming back to the grid from an album: what
+    the browser kept of the first decides how much it asks the server again.
+    """
+    context = fresh_context(browser)
     try:
         page = context.new_page()
-        page.goto(url, wait_until="commit")
-        page.wait_for_function(FIRST_SCREEN_PAINTED, polling="raf", timeout=15_000)
-        painted = page.evaluate("() => performance.now()")
-        fcp = page.evaluate(FIRST_CONTENTFUL_PAINT)
-        covers = page.evaluate(f"() => ({COVERS_ON_SCREEN})().length")
-        return painted, fcp, covers
+        page.add_init_script(PAINT_TIMES)
+        if again:
+            visit(page, url)
+        return visit(page, url)
     finally:
         context.close()
 
 
 def scroll_once(browser, url: str) -> tuple[list[float], int, float]:
     """(ms each cover below the first screen waited once in view, covers never shown, /health ms)."""
-    context = browser.new_context(viewport=PI_SCREEN)
+    context = fresh_context(browser)
     try:
         page = context.new_page()
         page.add_init_script(COVER_TIMES)
@@ -131,16 +187,27 @@ def scroll_once(browser, url: str) -> tuple[list[float], int, float]:
         context.close()
 
 
+def first_screens(browser, url: str) -> tuple[list[tuple[float, float, int]], list[tuple[float, float, int]]]:
+    """:data:`RUNS` first visits and as many return visits (:func:`measure_once`), interleaved, after a warm-up."""
+    measure_once(browser, url)  # Python and SQLite warm up in the workers
+    runs = [(measure_once(browser, url), measure_once(browser, url, again=True)) for _ in range(RUNS)]
+    return [fresh for fresh, _again in runs], [again for _fresh, again in runs]
+
+
+def medians(runs: list[tuple[float, float, int]]) -> tuple[float, float]:
+    """(painted, first contentful paint) medians of :func:`measure_once` results."""
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+
 def measure_scale() -> None:
     """The first screen and the scroll on a 520-album collection; writes its section."""
     with collection_site(WORK / "scale", albums=SCALE_ALBUMS) as site, sync_playwright() as playwright:
         browser = launch_chromium(playwright)
-        measure_once(browser, site.url("/"))
-        first = [measure_once(browser, site.url("/")) for _ in range(RUNS)]
+        first, again = first_screens(browser, site.url("/"))
         scrolls = [scroll_once(browser, site.url("/")) for _ in range(SCROLL_RUNS)]
         browser.close()
-    painted = statistics.median(r[0] for r in first)
-    fcp = statistics.median(r[1] for r in first)
+    painted, fcp = medians(first)
+    painted_again, _fcp_again = medians(again)
     waits = sorted(w for run in scrolls for w in run[0])
     never = sum(run[1] for run in scrolls)
     health = statistics.median(run[2] for run in scrolls)
@@ -154,7 +221,8 @@ def measure_scale() -> None:
             [
                 f"{SCALE_ALBUMS} albums synced from the fake Discogs, covers converted ahead (a warm server cache), "
                 f"gunicorn (gunicorn.conf.py), headless Debian chromium at 800x480, a fresh browser context per run. "
-                f"First screen: median of {RUNS} visits after a warm-up visit. Scrolling: {SCROLL_RUNS} runs to the "
+                f"First screen: median of {RUNS} first visits and {RUNS} return visits (the grid opened again in "
+                f"the same context), after a warm-up visit. Scrolling: {SCROLL_RUNS} runs to the "
                 f"grid's end, flicks of 0.8 screens {SCROLL_PAUSE_MS} ms apart; {len(waits)} covers came into view "
                 f"below the first screen. A cover's wait runs from entering the screen to its real image shown "
                 f"(0 when it was ready on arrival, thanks to app.js's 200 px look-ahead).",
@@ -164,6 +232,11 @@ def measure_scale() -> None:
                         ("`fetch('/health')` round trip from the page (baseline), median", f"{health:.1f}", "1.00x"),
                         ("first screen of covers painted, median", f"{painted:.0f}", f"{painted / health:.1f}x"),
                         ("first contentful paint, median", f"{fcp:.0f}", f"{fcp / health:.1f}x"),
+                        (
+                            "first screen of covers painted, return visit, median",
+                            f"{painted_again:.0f}",
+                            f"{painted_again / health:.1f}x",
+                        ),
                         ("cover wait once in view, median", f"{wait_p50:.0f}", f"{wait_p50 / health:.1f}x"),
                         ("cover wait once in view, p95", f"{wait_p95:.0f}", f"{wait_p95 / health:.1f}x"),
                     ],
@@ -191,12 +264,11 @@ def main() -> None:
         sync_playwright() as playwright,
     ):
         browser = launch_chromium(playwright)
-        measure_once(browser, server.url("/"))  # first visit: Python and SQLite warm up in the workers
-        runs = [measure_once(browser, server.url("/")) for _ in range(RUNS)]
+        runs, again = first_screens(browser, server.url("/"))
         browser.close()
 
-    painted = statistics.median(r[0] for r in runs)
-    fcp = statistics.median(r[1] for r in runs)
+    painted, fcp = medians(runs)
+    painted_again, fcp_again = medians(again)
     covers = runs[0][2]
     verdict = "met" if painted < TARGET_MS else "MISSED"
     write_section(
@@ -205,12 +277,20 @@ def main() -> None:
             [
                 f"The demo grid (`/`) at 800x480 in headless Debian chromium, served by gunicorn "
                 f"(gunicorn.conf.py) with a warm cover cache, a fresh browser context per visit; "
-                f"median of {RUNS} visits after one warm-up visit. {covers} covers are on the first screen.",
+                f"median of {RUNS} visits after one warm-up visit. {covers} covers are on the first screen. "
+                f"A return visit opens the grid a second time in the same context, as the kiosk does coming "
+                f"back from an album: the browser's cache holds what the first visit let it keep.",
                 table(
                     ("measure", "median ms", "vs baseline"),
                     [
                         ("first contentful paint (baseline)", f"{fcp:.0f}", "1.00x"),
                         ("every cover on the first screen painted", f"{painted:.0f}", f"{painted / fcp:.2f}x"),
+                        ("return visit: first contentful paint", f"{fcp_again:.0f}", f"{fcp_again / fcp:.2f}x"),
+                        (
+                            "return visit: every cover on the first screen painted",
+                            f"{painted_again:.0f}",
+                            f"{painted_again / fcp:.2f}x",
+                        ),
                     ],
                 ),
                 f"- Target: covers painted under {TARGET_MS:.0f} ms: **{painted:.0f} ms, {verdict}** "
@@ -218,7 +298,7 @@ def main() -> None:
             ]
         ),
     )
-    print(f"covers painted {painted:.0f} ms (FCP {fcp:.0f} ms), {covers} covers")
+    print(f"covers painted {painted:.0f} ms (FCP {fcp:.0f} ms), return visit {painted_again:.0f} ms, {covers} covers")
     measure_scale()
 
 

@@ -98,5 +98,5 @@ def test_the_pi_first_screen_of_covers_comes_from_the_html_alone(site, new_page)
     assert waiting == 0, f"{waiting} covers on the first screen wait for the script"
     page.wait_for_function(FIRST_SCREEN_PAINTED)
     first_row = page.evaluate("""() => [...document.querySelectorAll('[data-album-grid] img[data-size-type]')]
-        .slice(0, 12).map(img => img.getAttribute('fetchpriority'))""")
-    assert first_row == ["high"] * 6 + [None] * 6, "the top row comes first"
+        .slice(0, 18).map(img => img.getAttribute('fetchpriority'))""")
+    assert first_row == ["high"] * 6 + [None] * 12, "the top row comes first"

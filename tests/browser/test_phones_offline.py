@@ -34,6 +34,7 @@ from tests.support.paths import ROOT
 from tests.support.servers import NginxServer
 from vinylvault import db
 from vinylvault.access import guest_links
+from vinylvault.site import pwa
 
 pytestmark = pytest.mark.browser
 
@@ -244,9 +245,10 @@ def test_a_new_deployment_replaces_the_old_pages_and_scripts(phone, live_site, m
 
     monkeypatch.setattr(config, "VERSION", config.VERSION + "-next")
     live_site.redeploy()
+    version = pwa.static_version(Path(live_site.app.static_folder))
     try:
         page.goto(live_site.url("/"))
-        assert page.locator(f'script[src="/static/pages.js?v={config.VERSION}"]').count() == 1
+        assert page.locator(f'script[src="/static/pages.js?v={version}"]').count() == 1
         # The new worker takes over and drops the old caches.
         _eventually(
             page,
@@ -256,7 +258,7 @@ def test_a_new_deployment_replaces_the_old_pages_and_scripts(phone, live_site, m
         new_static = next(name for name in page.evaluate(CACHE_NAMES) if name.startswith("vv-static-"))
         assert new_static != old_static
         assert page.evaluate(f"""async () => !!(await (await caches.open({new_static!r}))
-                                 .match('/static/pages.js?v={config.VERSION}'))""")
+                                 .match('/static/pages.js?v={version}'))""")
         page.reload()  # the first page the new worker serves
         _eventually(
             page,
@@ -266,12 +268,33 @@ def test_a_new_deployment_replaces_the_old_pages_and_scripts(phone, live_site, m
         phone.set_offline(True)
         page.reload()
         # Offline, the page kept is the new one, and its new scripts run from the new cache.
-        assert page.locator(f'script[src="/static/pages.js?v={config.VERSION}"]').count() == 1
+        assert page.locator(f'script[src="/static/pages.js?v={version}"]').count() == 1
         page.wait_for_function("() => typeof window.VinylVault === 'object'")
     finally:
         phone.set_offline(False)
         monkeypatch.undo()
         live_site.redeploy()
+
+
+def test_the_kiosk_view_drops_the_worker_and_what_it_kept(browser, live_site):
+    """The Pi's screen reaches the server on the same machine: no worker stands between them."""
+    context = browser.new_context(viewport=PI_SCREEN, service_workers="allow")
+    context.set_default_timeout(20_000)
+    try:
+        page = context.new_page()
+        page.goto(_guest_link(live_site))
+        _wait_for_control(page)
+        assert any(name.startswith("vv-") for name in page.evaluate(CACHE_NAMES))
+
+        # The worker serves this first kiosk page, and stores what it fetches until the page goes.
+        page.goto(live_site.url("/?kiosk=1"), wait_until="networkidle")
+        _eventually(page, "async () => (await navigator.serviceWorker.getRegistrations()).length === 0")
+        page.reload(wait_until="networkidle")
+        assert not page.evaluate(CONTROLLED)
+        _eventually(page, "async () => !(await caches.keys()).some(name => name.startsWith('vv-'))")
+        assert page.evaluate("async () => (await navigator.serviceWorker.getRegistrations()).length") == 0
+    finally:
+        context.close()
 
 
 @pytest.mark.parametrize("phone", list(VIEWPORTS), indirect=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.support.browser import VIEWPORTS
+from tests.support.browser import COVERS_ON_SCREEN, FIRST_SCREEN_PAINTED, VIEWPORTS
 from tests.support.collection_site import ALBUMS, expected_total, most_common_genre
 from tests.support.grid_journey import (
     EVERY_CARD_REAL,
@@ -30,6 +30,23 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 FAR_BELOW_PX = 600
 #: Loading the last screens' covers after the last flick.
 SETTLE_MS = 30_000
+#: app.js starts loading a cover this far above or below the screen.
+LOOK_AHEAD_PX = 200
+#: JS: jump ``screens`` screens down in one task, so that no frame is rendered in between (what a
+#: fast flick does on a busy Pi), then let two frames render. For each card the jump carried from
+#: wholly below the lazy loader's band to wholly above it (never near the screen in any frame):
+#: whether its cover has been asked for.
+JUMP_PAST_ROWS = """async ({screens, lookAhead}) => {
+    const frames = async n => { for (let i = 0; i < n; i++) await new Promise(r => requestAnimationFrame(r)); };
+    await frames(2);
+    const covers = [...document.querySelectorAll('[data-album-grid] img[data-size-type]')];
+    const before = covers.map(img => img.getBoundingClientRect());
+    const distance = Math.round(innerHeight * screens);
+    scrollBy(0, distance);
+    await frames(2);
+    return covers.filter((img, i) => before[i].top > innerHeight + lookAhead && before[i].bottom - distance < -lookAhead)
+        .map(img => !img.hasAttribute('data-src'));
+}"""
 
 
 def wait_for_every_card(page) -> None:
@@ -69,6 +86,66 @@ def test_a_guest_scrolls_to_the_end_and_every_card_shows_its_cover(big_site, new
     assert page.evaluate(SIDEWAYS_OVERFLOW) == 0
     # Every cover came from the cache: nothing was downloaded from the image host meanwhile.
     assert len(big_site.origin.requests) == origin_before
+
+
+def test_the_pi_first_screen_of_a_collection_comes_from_the_html_alone(big_site, new_page):
+    """Without the demo's notice above the grid, the Pi's screen reaches into a third row: no cover there waits for app.js."""
+    page = new_page(VIEWPORTS["pi"])
+    page.route("**/static/app.js*", lambda route: route.abort())
+    page.goto(big_site.url("/"))
+    page.wait_for_load_state("load")
+    on_screen = page.evaluate(f"() => ({COVERS_ON_SCREEN})().map(img => Boolean(img.dataset.src))")
+    assert len(on_screen) > 12, "the first screen should show more than two rows"
+    assert not any(on_screen), f"{sum(on_screen)} covers on the first screen wait for the script"
+    page.wait_for_function(FIRST_SCREEN_PAINTED)
+
+
+#: JS (init script): when the infinite scroll first appends a page, jump ``window.__jumpScreens``
+#: screens down in the same task, before the new cards' first frame (a flick still going on a
+#: busy Pi); ``window.__jumped`` keeps the new covers wholly above the lazy loader's band after it.
+JUMP_AS_A_PAGE_ARRIVES = """
+window.__jumped = null;
+addEventListener('DOMContentLoaded', () => {
+    const grid = document.querySelector('[data-album-grid]');
+    new MutationObserver((records, observer) => {
+        observer.disconnect();
+        const added = records.flatMap(record => [...record.addedNodes]).filter(node => node.tagName === 'LI');
+        const distance = Math.round(innerHeight * window.__jumpScreens);
+        window.__jumped = added.map(li => li.querySelector('img[data-size-type]'))
+            .filter(img => img.getBoundingClientRect().bottom - distance < -window.__lookAhead);
+        scrollBy(0, distance);
+    }).observe(grid, {childList: true});
+});
+"""
+#: JS: whether each cover kept by JUMP_AS_A_PAGE_ARRIVES has been asked for, once two frames rendered.
+JUMPED_ASKED = """async () => {
+    for (let i = 0; i < 2; i++) await new Promise(r => requestAnimationFrame(r));
+    return window.__jumped.map(img => !img.hasAttribute('data-src'));
+}"""
+
+
+def test_rows_flicked_past_between_two_frames_load_their_covers(big_site, new_page):
+    """A flick of three screens between two frames skips rows the observer never saw; they load all the same."""
+    page = new_page(VIEWPORTS["pi"])
+    page.goto(big_site.url("/?limit=96"))
+    page.wait_for_function(FIRST_SCREEN_PAINTED)
+    skipped = page.evaluate(JUMP_PAST_ROWS, {"screens": 3, "lookAhead": LOOK_AHEAD_PX})
+    assert len(skipped) >= 6, "the jump should carry at least a row past the screen"
+    assert all(skipped), f"{skipped.count(False)} of {len(skipped)} covers flicked past were never asked for"
+
+
+def test_a_page_flicked_past_as_it_arrives_loads_its_covers(big_site, new_page):
+    """Cards the infinite scroll inserts and a flick carries past before their first frame load all the same."""
+    page = new_page(VIEWPORTS["pi"])
+    page.add_init_script(f"window.__jumpScreens = 2.5; window.__lookAhead = {LOOK_AHEAD_PX};")
+    page.add_init_script(JUMP_AS_A_PAGE_ARRIVES)
+    page.goto(big_site.url("/"))
+    page.wait_for_function(FIRST_SCREEN_PAINTED)
+    scroll_by_flicks(page, until_cards=49)
+    page.wait_for_function("() => window.__jumped !== null")
+    skipped = page.evaluate(JUMPED_ASKED)
+    assert len(skipped) >= 6, "the jump should carry at least a row of the new page past the screen"
+    assert all(skipped), f"{skipped.count(False)} of {len(skipped)} covers flicked past were never asked for"
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)

@@ -109,7 +109,7 @@ def test_grid_pages_with_load_more_link_and_fragment(big_app: Flask):
         expected = [a.id for a in collection.list_albums(db.get_db(), sort="title", limit=48).albums]
     assert card_ids(html) + card_ids(second) == expected
     assert card_ids(fragment) == card_ids(second)
-    assert html.count('loading="eager"') == 12  # two rows at the widest grid: the Pi's first screen
+    assert html.count('loading="eager"') == 18  # three rows at the widest grid: the Pi's first screen
     assert html.count('fetchpriority="high"') == 6  # the top row first
 
 

@@ -95,6 +95,22 @@ def test_the_version_follows_the_static_files_and_the_app_version(tmp_path: Path
     assert pwa.static_version(static) != before
 
 
+def test_pages_ask_for_this_deployments_static_files_which_browsers_keep(make_app):
+    app = make_app()
+    client = app.test_client()
+    version = pwa.static_version(Path(app.static_folder))
+    html = client.get("/").get_data(as_text=True)
+    urls = re.findall(r'(?:href|src)="(/static/[^"]+\.(?:css|js)[^"]*)"', html)
+    assert urls and all(url.endswith(f"?v={version}") for url in urls), urls
+    for url in urls:
+        answer = client.get(url)
+        assert answer.status_code == 200, url
+        assert answer.headers["Cache-Control"] == "public, max-age=31536000, immutable", url
+    # An older deployment's URL (a page a phone kept) or a bare one gets these bytes only revalidated.
+    for url in ("/static/style.css?v=0123456789ab", "/static/style.css"):
+        assert "immutable" not in client.get(url).headers.get("Cache-Control", ""), url
+
+
 def test_the_offline_page_speaks_to_the_visitor(make_app):
     answer = make_app().test_client().get("/offline")
     assert answer.status_code == 200

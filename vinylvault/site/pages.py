@@ -53,6 +53,7 @@ from vinylvault.access import guest_links
 from vinylvault.listening import scrobble
 from vinylvault.listening import spins
 from vinylvault.library import sync
+from vinylvault.site import pwa
 from vinylvault.site.charts import bar_chart, column_chart, line_chart
 
 log = logging.getLogger("vinylvault.site.pages")
@@ -84,9 +85,10 @@ FILTER_LABELS = {"media": "Record condition", "sleeve": "Sleeve condition", "she
 WANT_FILTERS = ("genre", "style", "decade", "format")
 WANT_PARAMS = ("sort", "order", *WANT_FILTERS, "q")
 SORT_LABELS = {"artist": "Artist", "title": "Title", "year": "Year", "added": "Date added", "rating": "Rating"}
-#: Covers loaded eagerly on a first page: the Pi's first screen, two rows of the widest grid
-#: (6 columns); the first row at high priority.
-EAGER_COVERS = 12
+#: Covers loaded eagerly on a first page: the Pi's first screen, three rows of the widest grid
+#: (6 columns; at 800x480 the third row's top shows under the toolbar and two rows); the first
+#: row at high priority.
+EAGER_COVERS = 18
 MAX_PAGE = 100_000
 #: (connect, read) seconds for the token check at /setup: the owner is waiting.
 SETUP_CHECK_TIMEOUT = (3.0, 8.0)
@@ -106,8 +108,8 @@ def _page_context() -> dict[str, Any]:
         "theme": theme if theme in THEMES else "dark",
         "is_owner": auth.page_is_for_owner(),
         "login_url": url_for("auth.login") if "auth.login" in current_app.view_functions else None,
-        "asset_version": config.VERSION,
-        "app_js": url_for("static", filename="app.js", v=config.VERSION) if app_js.is_file() else None,
+        "asset_version": pwa.asset_version(),
+        "app_js": url_for("static", filename="app.js", v=pwa.asset_version()) if app_js.is_file() else None,
     }
 
 

@@ -16,7 +16,10 @@ what the phone has seen usable when the Pi is out of reach:
 
 Cache names carry :func:`static_version`, a hash of the app version and every
 static file, so a new deployment installs a new worker (``/sw.js`` is sent
-with ``no-cache``) that deletes the old caches when it activates.
+with ``no-cache``) that deletes the old caches when it activates. Pages ask
+for static files with the same hash (``?v=``, :func:`asset_version`): such a
+URL names one deployment's bytes, so every browser (the Pi's kiosk above all)
+keeps it for good instead of asking the server again on each page.
 
 Phones run a service worker only in a secure context: HTTPS, or localhost.
 With ``HTTPS_PORT`` set (nginx with the LAN certificate of
@@ -61,6 +64,8 @@ ICONS = (
 )
 MAX_COVERS = 400
 MAX_PAGES = 150
+#: A static file asked for with this deployment's ``?v=``: the next deployment's pages ask for another URL.
+_VERSIONED_STATIC_CACHE_CONTROL = "public, max-age=31536000, immutable"
 #: Files the worker stores on install, so the offline page has its look.
 _PRECACHED_STATIC = ("style.css", "fetch.js", "app.js", "pages.js", "pwa.js", "noscript.css")
 
@@ -78,6 +83,11 @@ def static_version(static_dir: Path, app_version: str | None = None) -> str:
         digest.update(path.relative_to(static_dir).as_posix().encode("utf-8") + b"\0")
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
+
+
+def asset_version() -> str:
+    """This deployment's :func:`static_version`, which pages put in their static files' ``?v=``."""
+    return current_app.extensions[_VERSION_KEY]
 
 
 def draw_icon(side: int, maskable: bool) -> Image.Image:
@@ -139,7 +149,7 @@ def manifest() -> dict[str, object]:
 def _precache_urls() -> list[str]:
     return (
         [url_for("pwa.offline")]
-        + [url_for("static", filename=name, v=config.VERSION) for name in _PRECACHED_STATIC]
+        + [url_for("static", filename=name, v=asset_version()) for name in _PRECACHED_STATIC]
         + [url_for("static", filename=f"icons/{name}") for name, _side, _maskable in ICONS[:3]]
     )
 
@@ -210,6 +220,15 @@ def _keep_owner_pages_off_phones(response: Response) -> Response:
     # rendered for the owner holds their tools and the session's CSRF token.
     if response.mimetype == "text/html" and "Cache-Control" not in response.headers and auth.page_is_for_owner():
         response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.after_app_request
+def _keep_versioned_static_files(response: Response) -> Response:
+    # Another ``?v=`` (a page kept from an older deployment) or none gets Flask's default
+    # revalidation: the bytes it would name are gone.
+    if request.endpoint == "static" and request.args.get("v") == asset_version():
+        response.headers["Cache-Control"] = _VERSIONED_STATIC_CACHE_CONTROL
     return response
 
 

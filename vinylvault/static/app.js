@@ -17,7 +17,11 @@
   "use strict";
 
   var SELECTOR = "img.lazy-load[data-src]";
-  var NEAR_VIEWPORT = "200px 0px";
+  // Covers start loading this far above or below the screen.
+  var LOOK_AHEAD_PX = 200;
+  // A scroll between two frames longer than this many screens is a jump (a reload put back
+  // deep in the grid), not a flick the reader's eyes went through.
+  var MAX_SWEEP_SCREENS = 5;
   // The Pi has two cores shared with the server: warm two images at a time.
   var PRELOAD_CONCURRENCY = 2;
 
@@ -83,6 +87,34 @@
   }
 
   var observer = null;
+  var lastScrollY = 0;
+
+  /*
+   * The observer only sees rendered frames. A flick that carries the page further than the
+   * screen and its look-ahead between two frames (a fast finger, a busy Pi) skips the rows in
+   * between, and so does a page of cards inserted and flicked past before its first frame:
+   * their covers would stay blurred. Each scroll longer than a screen (anything shorter
+   * cannot skip a card past the observer) reveals the covers in the stretch it swept; a jump
+   * longer than MAX_SWEEP_SCREENS is not swept, so a reload's place restored deep in the
+   * grid loads only what is around it.
+   */
+  function revealSwept() {
+    var from = lastScrollY;
+    var to = window.scrollY;
+    lastScrollY = to;
+    var distance = Math.abs(to - from);
+    if (distance <= window.innerHeight || distance > MAX_SWEEP_SCREENS * window.innerHeight) return;
+    // The swept stretch in viewport coordinates (now scrolled to `to`), look-ahead included.
+    var top = Math.min(from, to) - to - LOOK_AHEAD_PX;
+    var bottom = Math.max(from, to) - to + window.innerHeight + LOOK_AHEAD_PX;
+    lazyCovers(document).forEach(function (img) {
+      var box = img.getBoundingClientRect();
+      if (box.bottom > top && box.top < bottom) {
+        observer.unobserve(img);
+        reveal(img);
+      }
+    });
+  }
 
   /* Reveal each cover of images when it comes near the viewport. */
   function watchCovers(images) {
@@ -98,7 +130,9 @@
             reveal(entry.target);
           }
         });
-      }, {rootMargin: NEAR_VIEWPORT});
+      }, {rootMargin: LOOK_AHEAD_PX + "px 0px"});
+      lastScrollY = window.scrollY;
+      window.addEventListener("scroll", revealSwept, {passive: true});
     }
     images.forEach(function (img) { observer.observe(img); });
   }
