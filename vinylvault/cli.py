@@ -62,7 +62,7 @@ def demo_command() -> None:
 @with_appcontext
 def remove_demo_command() -> None:
     """Remove the demo albums, their cover files and their cached images."""
-    removed = demo.remove_demo(db.get_db(), _settings().DATA_DIR, current_app.extensions.get("image_cache"))
+    removed = demo.remove_demo(db.get_db(), _settings().DATA_DIR, current_app.extensions.get(extension.COVERS))
     click.echo(f"Removed {removed.albums} demo albums and {removed.cached_images} cached cover images.")
 
 

@@ -1,4 +1,4 @@
-"""/api/images/...: image management over the collection and the cover cache (seed 003)."""
+"""/api/images/...: image management over the collection and the cover cache."""
 
 from __future__ import annotations
 

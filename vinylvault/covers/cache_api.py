@@ -15,7 +15,7 @@ import re
 import time
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 
 from cache_engine.errors import UnsafeURL
 from cache_engine.fetch import Fetcher, FetchPolicy
@@ -38,27 +38,6 @@ _HEALTH_MEMO = "vv_cache_health"
 
 
 # --- reading the posted URLs -------------------------------------------------
-
-
-def read_json_body() -> Any:
-    """The request's JSON document, read with a byte cap of ``MAX_JSON_BYTES``.
-
-    Raises :class:`APIError` 413 for a body over the cap (read no further than
-    the cap, even without a Content-Length), 415 for another content type and
-    400 for anything that does not parse.
-    """
-    limit = current_app.config["MAX_JSON_BYTES"]
-    if request.content_length is not None and request.content_length > limit:
-        raise APIError(413, "body_too_large", f"the JSON body must be at most {limit} bytes")
-    if request.mimetype != "application/json":
-        raise APIError(415, "unsupported_media_type", "send the body as application/json")
-    data = request.stream.read(limit + 1)
-    if len(data) > limit:
-        raise APIError(413, "body_too_large", f"the JSON body must be at most {limit} bytes")
-    try:
-        return inputs.parse_json(data)
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-        raise APIError(400, "malformed_json", f"the body is not valid JSON: {str(exc)[:120]}") from None
 
 
 def url_list(payload: Any, limit: int) -> list[str]:
@@ -134,7 +113,7 @@ def clear():
 @rate_limit(scope="cache")
 def preload():
     """Queue a background job fetching the posted URLs; refused URLs are listed with reasons."""
-    urls = url_list(read_json_body(), current_app.config["PRELOAD_MAX_URLS"])
+    urls = url_list(inputs.read_json_body(), current_app.config["PRELOAD_MAX_URLS"])
     accepted, refused = screen_urls(urls)
     if not accepted:
         body = {"error": "no_acceptable_urls", "detail": "every URL was refused", "refused": refused}

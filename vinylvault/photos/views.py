@@ -38,7 +38,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, flash, jsonify
 from vinylvault import db, lifecycle
 from vinylvault.access import auth
 from vinylvault.covers import extension
-from vinylvault.covers.cache_api import read_json_body
+from vinylvault.web import inputs
 from vinylvault.web.errors import APIError, handle_api_error
 from vinylvault.photos.store import (
     MIMETYPES,
@@ -169,7 +169,7 @@ def stats(album_id: int):
 @auth.owner_required
 @auth.rate_limit(scope="photos")
 def update(photo_id: str):
-    payload = read_json_body()
+    payload = inputs.read_json_body()
     if not isinstance(payload, dict) or not payload:
         raise APIError(400, "invalid_body", 'expected an object like {"title": "...", "visibility": "public"}')
     unknown = sorted(set(payload) - PATCH_FIELDS)

@@ -201,7 +201,7 @@ def _limit_param(limit: int) -> dict[str, int]:
 @auth.owner_required
 def remove_demo():
     """Delete the demo albums (the owner's own collection is untouched)."""
-    removed = demo.remove_demo(db.get_db(), current_app.config["DATA_DIR"], current_app.extensions.get("image_cache"))
+    removed = demo.remove_demo(db.get_db(), current_app.config["DATA_DIR"], current_app.extensions.get(extension.COVERS))
     flash(
         f"Removed the demo collection: {removed.albums} albums and their {removed.cached_images} cached cover images.",
         "ok",
@@ -612,7 +612,7 @@ def _value_context(conn: sqlite3.Connection) -> dict[str, Any]:
 
 
 def _cache_stats() -> dict[str, Any] | None:
-    cache = current_app.extensions.get("image_cache")
+    cache = current_app.extensions.get(extension.COVERS)
     return cache.get_cache_stats() if cache is not None else None
 
 
@@ -893,7 +893,7 @@ def admin():
 @bp.post("/admin/clear-cache")
 @auth.owner_required
 def clear_cache():
-    cache = current_app.extensions.get("image_cache")
+    cache = current_app.extensions.get(extension.COVERS)
     if cache is None or not cache.clear_cache():
         flash("The cover cache could not be cleared; see the server log.", "error")
     else:
@@ -905,7 +905,7 @@ def clear_cache():
 @auth.owner_required
 def clear_memory_scope(scope: str):
     """Drop one page's images from this worker's memory tier (files on disk stay)."""
-    cache = current_app.extensions.get("image_cache")
+    cache = current_app.extensions.get(extension.COVERS)
     if cache is None or cache.memory is None:
         flash("The memory tier is off: there is nothing to clear.", "error")
     elif scope not in cache.memory.stats()["scopes"]:

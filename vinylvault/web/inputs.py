@@ -33,8 +33,8 @@ refused here; a raw form body that is not UTF-8 reads as an empty form.
 
 :func:`init_app` hooks it in: :meth:`CheckedRequest.check_edge` before every
 request, :class:`CheckedRequest` for form fields (when a view first reads
-them) and for ``request.get_json()``, and :func:`parse_json` for bodies read
-by hand.
+them) and for ``request.get_json()``, and :func:`read_json_body` (capped at ``MAX_JSON_BYTES``, through
+:func:`parse_json`) for the API's bodies.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ from typing import Any, Iterable, NoReturn
 from flask import Flask, Request, current_app, request
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import BadRequest
+
+from vinylvault.web.errors import APIError
 
 #: Longest value of a query parameter, form field or JSON string, unless listed below.
 DEFAULT_MAX_CHARS = 1_000
@@ -173,6 +175,27 @@ def parse_json(data: str | bytes) -> Any:
         raise ValueError("nested too deeply to read") from None
     check_json(document)
     return document
+
+
+def read_json_body() -> Any:
+    """The request's JSON document, read with a byte cap of ``MAX_JSON_BYTES``.
+
+    Raises :class:`APIError` 413 for a body over the cap (read no further than
+    the cap, even without a Content-Length), 415 for another content type and
+    400 for anything that does not parse.
+    """
+    limit = current_app.config["MAX_JSON_BYTES"]
+    if request.content_length is not None and request.content_length > limit:
+        raise APIError(413, "body_too_large", f"the JSON body must be at most {limit} bytes")
+    if request.mimetype != "application/json":
+        raise APIError(415, "unsupported_media_type", "send the body as application/json")
+    data = request.stream.read(limit + 1)
+    if len(data) > limit:
+        raise APIError(413, "body_too_large", f"the JSON body must be at most {limit} bytes")
+    try:
+        return parse_json(data)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise APIError(400, "malformed_json", f"the body is not valid JSON: {str(exc)[:120]}") from None
 
 
 class _CheckedJSON:
