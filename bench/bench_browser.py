@@ -47,8 +47,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from playwright.sync_api import sync_playwright
-
 from report import ROOT, percentile, table, write_section
+
 from tests.support.browser import COVERS_ON_SCREEN, FIRST_SCREEN_PAINTED, PI_SCREEN, launch_chromium
 from tests.support.collection_site import collection_site
 from tests.support.demo_site import prepare_demo_site

@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from report import ROOT, table, write_section
+
 from tests.support.demo_site import prepare_demo_site
 from tests.support.servers import GunicornServer, http_get
 

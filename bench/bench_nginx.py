@@ -23,9 +23,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from report import ROOT, table, write_section
+from wrk import compare
+
 from tests.support.demo_site import cache_local_cover
 from tests.support.servers import GunicornServer, NginxServer
-from wrk import compare
 
 WORK = ROOT / "bench" / ".work" / "nginx"
 TARGET_RATIO = 0.9  # a hit through the site should cost what a static file costs

@@ -41,13 +41,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bare_app import app as bare_app
 from report import ROOT, percentile, table, write_section
+
 from tests.support.fake_discogs import FakeDiscogs
 from tests.support.paths import discogs_corpus
 from vinylvault import create_app, db
 from vinylvault.access import auth
-from vinylvault.library import collection
-from vinylvault.library import demo
-from vinylvault.library import sync
+from vinylvault.library import collection, demo, sync
 from vinylvault.library.discogs import DiscogsClient
 
 WORK = ROOT / "bench" / ".work" / "pages"

@@ -26,9 +26,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from report import ROOT, table, write_section
+from wrk import compare
+
 from tests.support.demo_site import cache_local_cover
 from tests.support.servers import GunicornServer, http_get
-from wrk import compare
 
 WORK = ROOT / "bench" / ".work" / "serving"
 #: A worker serves one request at a time: a few connections keep both busy.

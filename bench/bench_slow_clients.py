@@ -24,10 +24,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from report import ROOT, percentile, table, write_section
+from wrk import compare
+
 from tests.support.demo_site import cache_local_cover, prepare_demo_site
 from tests.support.servers import GunicornServer
 from tests.support.slow_clients import SlowClients
-from wrk import compare
 
 WORK = ROOT / "bench" / ".work" / "slow_clients"
 ENV = {

@@ -39,7 +39,6 @@ from typing import Any, Iterable, Protocol
 from .background import Ticker
 from .index import CacheIndex
 
-
 log = logging.getLogger("vinylvault.jobs")
 
 #: Job kinds: a list of URLs posted by a client, and every image the collection references.

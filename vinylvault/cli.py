@@ -15,10 +15,8 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from vinylvault import db
-from vinylvault.library import collection
-from vinylvault.library import csv_import
-from vinylvault.library import demo
-from vinylvault.library import sync
+from vinylvault.covers import extension
+from vinylvault.library import collection, csv_import, demo, sync
 from vinylvault.library.discogs import DiscogsError
 
 

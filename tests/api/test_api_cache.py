@@ -12,8 +12,7 @@ import pytest
 
 from tests.support.cache_api import API_SETTINGS, serve_covers, wait_for_job
 from tests.support.owner import bearer, create_token, session_csrf
-from vinylvault.covers import cache_api
-from vinylvault.covers import extension
+from vinylvault.covers import cache_api, extension
 
 
 def _cache(app):

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from cache_engine.jobs import KEEP_FINISHED_SECONDS, MAX_ERRORS, JobError, JobQueue
 import config
+from cache_engine.jobs import KEEP_FINISHED_SECONDS, MAX_ERRORS, JobError, JobQueue
 from image_cache import ImageCache
 from tests.support.cache_api import serve_covers
 from tests.support.images import jpeg_bytes

@@ -13,8 +13,8 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from tests.support.demo_site import SITE_ENV, DemoSite, demo_site
 from tests.support.browser import COLLECT_VIOLATIONS, VIEWPORTS, log_in, screenshot, swipe
+from tests.support.demo_site import SITE_ENV, DemoSite, demo_site
 
 pytestmark = pytest.mark.browser
 

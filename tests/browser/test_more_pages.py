@@ -15,8 +15,8 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 import config
-from tests.support.browser import VIEWPORTS, screenshot
 from tests.support.albums import album, store
+from tests.support.browser import VIEWPORTS, screenshot
 from tests.support.demo_site import SITE_ENV, DemoSite, prepare_demo_site, warm_covers
 from tests.support.grid_journey import LAYOUT_SHIFT_TOTAL, LAYOUT_SHIFTS, SCROLL_TO_END, CoverRequests
 from tests.support.owner import PASSWORD

@@ -11,7 +11,6 @@ from vinylvault import db
 from vinylvault.covers.tags import artist_name
 from vinylvault.library import collection
 
-
 NUMBERED = album(
     21,
     "Nadja Orsk (2)",

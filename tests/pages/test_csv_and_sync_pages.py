@@ -14,7 +14,6 @@ from tests.support.fake_discogs import TOKEN, USERNAME, FakeDiscogs
 from tests.support.owner import form_csrf, logged_in, post_setup, set_owner_password
 from vinylvault.library.collection import AlbumRecord
 
-
 #: Two CSV copies whose Discogs releases can give covers, and one with no release at all.
 CSV_ALBUMS = [
     AlbumRecord(

@@ -15,7 +15,6 @@ from tests.support.owner import form_csrf, logged_in
 from vinylvault import db
 from vinylvault.library import collection
 
-
 FOOTER = "This application uses Discogs' API but is not affiliated with, sponsored or endorsed by Discogs."
 PAGES = [
     "/",

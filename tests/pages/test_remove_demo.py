@@ -9,8 +9,7 @@ from flask import Flask
 from tests.support.demo_site import cache_local_cover
 from tests.support.owner import form_csrf, logged_in
 from vinylvault import db
-from vinylvault.library import collection
-from vinylvault.library import demo
+from vinylvault.library import collection, demo
 
 
 def cache_the_demo(app: Flask) -> list[Path]:

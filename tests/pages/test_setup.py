@@ -16,8 +16,7 @@ from tests.support.fake_discogs import TOKEN, USERNAME, FakeDiscogs
 from tests.support.owner import PASSWORD, form_csrf, post_setup
 from vinylvault import db
 from vinylvault.access import auth
-from vinylvault.library import collection
-from vinylvault.library import sync
+from vinylvault.library import collection, sync
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from tests.support.owner import session_csrf
 from tests.support.photos import ALBUM, NOTHING, stored, upload_one
 from vinylvault import db
 from vinylvault.library import collection
-from vinylvault.photos import views as photos
 from vinylvault.photos import store
+from vinylvault.photos import views as photos
 
 
 def _patch(client, photo_id, headers, body):

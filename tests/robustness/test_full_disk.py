@@ -24,7 +24,8 @@ from typing import Iterator
 import pytest
 from flask import Flask
 
-from tests.support.albums import album, fill as fill_albums
+from tests.support.albums import album
+from tests.support.albums import fill as fill_albums
 from tests.support.apps import cache_path
 from tests.support.disk import fill, free_bytes, mounted_tmpfs
 from tests.support.images import image_bytes, jpeg_bytes

@@ -36,13 +36,14 @@ from typing import Any, Callable
 from urllib.parse import quote_from_bytes
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
+import vinylvault
 from tests.support.images import image_bytes
 from tests.support.robust_site import ALBUM, Caller, Site, ensure_photo, owner_session
-import vinylvault
 from vinylvault.library import collection
 from vinylvault.photos.store import Visibility
 from vinylvault.site import pages

@@ -20,7 +20,8 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from tests.support.albums import album, fill as fill_albums
+from tests.support.albums import album
+from tests.support.albums import fill as fill_albums
 from tests.support.apps import cache_path, cached_cover
 from tests.support.disk import fill, mounted_tmpfs
 from tests.support.images import jpeg_bytes

@@ -14,8 +14,7 @@ from tests.support.images import image_bytes
 from tests.support.owner import bearer
 from tests.support.photos import upload
 from tests.support.robust_site import ALBUM, ROBUST_SETTINGS
-from vinylvault import create_app
-from vinylvault import lifecycle
+from vinylvault import create_app, lifecycle
 
 
 def main(data_dir: str, token: str, photo_id: str, rounds: int) -> None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import random
+
 import pytest
 
 from vinylvault import db
-from vinylvault.library import collection
-from vinylvault.library import demo
+from vinylvault.library import collection, demo
 from vinylvault.library.collection import AlbumRecord, InvalidQuery, Label, list_albums, save_album, write_transaction
 
 

@@ -7,8 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from vinylvault.library import collection
-from vinylvault.library import sync
+from vinylvault.library import collection, sync
 from vinylvault.library.discogs import DiscogsUnavailable
 
 PAGES_PATH = "/collection/folders/0/releases"

@@ -6,8 +6,7 @@ import io
 
 import pytest
 
-from vinylvault.library import collection
-from vinylvault.library import csv_import
+from vinylvault.library import collection, csv_import
 from vinylvault.library.csv_import import CSVImportError, import_csv
 
 HEADER = (

@@ -8,8 +8,7 @@ import math
 import pytest
 
 from vinylvault import db
-from vinylvault.library import collection
-from vinylvault.library import sync
+from vinylvault.library import collection, sync
 from vinylvault.library.discogs import DiscogsAuthError, DiscogsClient, DiscogsNotFound, DiscogsUnavailable
 
 PAGES_PATH = "/collection/folders/0/releases"

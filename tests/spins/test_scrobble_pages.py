@@ -14,8 +14,7 @@ from tests.support.owner import form_csrf, logged_in
 from tests.support.spins import KOB_ID, ready_to_spin
 from vinylvault import db
 from vinylvault.library import collection
-from vinylvault.listening import scrobble
-from vinylvault.listening import spins
+from vinylvault.listening import scrobble, spins
 
 
 @pytest.fixture

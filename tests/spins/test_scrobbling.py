@@ -25,8 +25,7 @@ from tests.support.fake_scrobblers import (
 from tests.support.spins import KOB_ID
 from vinylvault import db
 from vinylvault.library import collection
-from vinylvault.listening import scrobble
-from vinylvault.listening import spins
+from vinylvault.listening import scrobble, spins
 
 T0 = 1_780_000_000.0
 SIDE_A = [562, 586, 337]

@@ -11,7 +11,6 @@ from tests.support.apps import cached_cover
 from tests.support.images import jpeg
 from vinylvault.covers import extension
 
-
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 

@@ -16,7 +16,6 @@ from tests.support.owner import set_owner_password
 from vinylvault import lifecycle
 from vinylvault.covers import extension
 
-
 HOSTILE = '"><script>alert(1)</script>'
 
 

@@ -24,7 +24,6 @@ from vinylvault.access import auth
 from vinylvault.library import collection
 from vinylvault.web import inputs
 
-
 ALBUM = 7
 
 

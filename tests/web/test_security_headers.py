@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.albums import album, fill
 from tests.support.apps import cached_cover
 from tests.support.images import image_bytes
-from tests.support.albums import album, fill
 from tests.support.owner import create_token, log_in, set_owner_password
 from tests.support.photos import upload_one
 from vinylvault.web.security_headers import CONTENT_SECURITY_POLICY
-
 
 EXPECTED = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,

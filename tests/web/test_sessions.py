@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.owner import PASSWORD, csrf_in, bearer, create_token, log_in, session_csrf, set_owner_password
+from tests.support.owner import PASSWORD, bearer, create_token, csrf_in, log_in, session_csrf, set_owner_password
 from tests.support.servers import GunicornServer, flask_cli
 from vinylvault import db
 from vinylvault.access import auth
-
 
 #: Requests made with one cookie: with two workers taking turns at the socket, both see it.
 REPLAYS = 20

@@ -57,7 +57,6 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from cache_engine.files import is_storage_full
 from cache_engine.sqlite import write_transaction
-
 from vinylvault import db
 from vinylvault.web import errors
 

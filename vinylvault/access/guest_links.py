@@ -36,7 +36,6 @@ from werkzeug.exceptions import Forbidden
 
 from cache_engine.files import is_storage_full
 from cache_engine.sqlite import write_transaction
-
 from vinylvault import db
 from vinylvault.access import auth
 from vinylvault.site import kiosk

@@ -20,12 +20,11 @@ from flask import Blueprint, current_app, jsonify
 from cache_engine.errors import UnsafeURL
 from cache_engine.fetch import Fetcher, FetchPolicy
 from cache_engine.health import UNHEALTHY, cache_health
-
 from vinylvault.access.auth import owner_required, rate_limit
-from vinylvault.web.errors import APIError
 from vinylvault.covers import jobs
-from vinylvault.web import inputs
 from vinylvault.covers.extension import get_cache
+from vinylvault.web import inputs
+from vinylvault.web.errors import APIError
 
 log = logging.getLogger("vinylvault.covers.cache_api")
 

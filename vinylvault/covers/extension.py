@@ -16,7 +16,6 @@ from flask import Flask, current_app
 
 import image_cache
 from image_cache import ImageCache
-
 from vinylvault import lifecycle
 from vinylvault.library.demo import DEMO_COVERS
 

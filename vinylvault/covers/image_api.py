@@ -21,14 +21,13 @@ from flask import Blueprint, current_app, jsonify
 
 from cache_engine.convert import SIZE_TYPES
 from image_cache import ImageCache
-
-from vinylvault.library import collection
-from vinylvault.covers import jobs
 from vinylvault.access.auth import owner_required, rate_limit
-from vinylvault.db import get_db
-from vinylvault.web.errors import APIError
+from vinylvault.covers import jobs
 from vinylvault.covers.extension import get_cache
+from vinylvault.db import get_db
+from vinylvault.library import collection
 from vinylvault.photos import views as photos
+from vinylvault.web.errors import APIError
 
 log = logging.getLogger("vinylvault.covers.image_api")
 

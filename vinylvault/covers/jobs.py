@@ -15,7 +15,6 @@ from typing import Any
 from flask import Flask, Response, current_app, jsonify, url_for
 
 from cache_engine.jobs import JobQueue
-
 from vinylvault import lifecycle
 from vinylvault.covers import extension
 from vinylvault.web.errors import APIError

@@ -33,7 +33,6 @@ from werkzeug.routing import BaseConverter
 from werkzeug.wsgi import wrap_file
 
 from image_cache import Entry, ImageCache
-
 from vinylvault.covers.extension import get_cache
 
 log = logging.getLogger("vinylvault.covers.routes")

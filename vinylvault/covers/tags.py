@@ -28,7 +28,6 @@ from flask import Flask, current_app, g, url_for
 from markupsafe import Markup, escape
 
 from cache_engine.convert import SIZE_TYPES
-
 from vinylvault.covers import extension
 
 _PENDING = "vv_cover_misses"

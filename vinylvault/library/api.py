@@ -19,8 +19,8 @@ from typing import Any, Mapping
 from flask import Blueprint, current_app, jsonify, request
 
 from vinylvault import db
-from vinylvault.library import collection
 from vinylvault.covers import extension
+from vinylvault.library import collection
 from vinylvault.library.collection import Album, InvalidQuery
 from vinylvault.web.errors import APIError
 

@@ -33,7 +33,6 @@ from typing import BinaryIO, Iterator
 
 from cache_engine.sqlite import write_transaction
 from cache_engine.units import plural
-
 from vinylvault.library import collection
 from vinylvault.library.collection import AlbumRecord, Label
 

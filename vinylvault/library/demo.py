@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Callable, NamedTuple
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from cache_engine.sqlite import write_transaction
-
 from vinylvault.library import collection
 from vinylvault.library.collection import AlbumRecord, Label, ReleaseDetails, Track
 

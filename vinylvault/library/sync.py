@@ -56,9 +56,8 @@ from flask import Flask
 
 import config
 import image_cache
-from cache_engine.sqlite import write_transaction
 from cache_engine.background import Ticker, WorkQueue
-
+from cache_engine.sqlite import write_transaction
 from vinylvault import db, lifecycle
 from vinylvault.library import collection
 from vinylvault.library.collection import AlbumRecord, Label, ReleaseDetails, Track, WantRecord

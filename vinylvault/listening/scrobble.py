@@ -46,13 +46,12 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 import config
-from cache_engine.sqlite import write_transaction
 from cache_engine.background import Ticker
-
+from cache_engine.sqlite import write_transaction
 from vinylvault import db, lifecycle
+from vinylvault.covers.tags import artist_name
 from vinylvault.library import collection
 from vinylvault.listening import spins
-from vinylvault.covers.tags import artist_name
 
 log = logging.getLogger("vinylvault.listening.scrobble")
 

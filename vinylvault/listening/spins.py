@@ -23,7 +23,6 @@ from datetime import datetime, timezone
 from typing import Sequence
 
 from cache_engine.sqlite import write_transaction
-
 from vinylvault.library import collection
 from vinylvault.library.collection import Track
 

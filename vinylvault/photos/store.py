@@ -49,7 +49,6 @@ from cache_engine.files import write_atomically
 from cache_engine.memory_tier import MemoryTier
 from cache_engine.sqlite import write_transaction
 from image_cache import LOCAL_PREFIX, Entry, ImageCache
-
 from vinylvault import db
 
 log = logging.getLogger("vinylvault.photos.store")

@@ -38,8 +38,6 @@ from flask import Blueprint, Flask, Response, abort, current_app, flash, jsonify
 from vinylvault import db, lifecycle
 from vinylvault.access import auth
 from vinylvault.covers import extension
-from vinylvault.web import inputs
-from vinylvault.web.errors import APIError, handle_api_error
 from vinylvault.photos.store import (
     MIMETYPES,
     Access,
@@ -51,6 +49,8 @@ from vinylvault.photos.store import (
     Visibility,
     open_photo_cache,
 )
+from vinylvault.web import inputs
+from vinylvault.web.errors import APIError, handle_api_error
 
 log = logging.getLogger("vinylvault.photos.views")
 

@@ -25,7 +25,6 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 from markupsafe import Markup
 
 import config
-
 from vinylvault import db
 from vinylvault.access import auth
 from vinylvault.covers import extension

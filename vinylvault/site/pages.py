@@ -41,20 +41,14 @@ from werkzeug.exceptions import BadRequest
 import config
 from cache_engine.background import WorkQueue
 from cache_engine.units import human_when, plural
-
 from vinylvault import db, lifecycle
-from vinylvault.access import auth
-from vinylvault.library import collection
-from vinylvault.library import csv_import
-from vinylvault.library import demo
-from vinylvault.library import discogs
-from vinylvault.web import errors
-from vinylvault.access import guest_links
-from vinylvault.listening import scrobble
-from vinylvault.listening import spins
-from vinylvault.library import sync
+from vinylvault.access import auth, guest_links
+from vinylvault.covers import extension
+from vinylvault.library import collection, csv_import, demo, discogs, sync
+from vinylvault.listening import scrobble, spins
 from vinylvault.site import pwa
 from vinylvault.site.charts import bar_chart, column_chart, line_chart
+from vinylvault.web import errors
 
 log = logging.getLogger("vinylvault.site.pages")
 
@@ -201,7 +195,9 @@ def _limit_param(limit: int) -> dict[str, int]:
 @auth.owner_required
 def remove_demo():
     """Delete the demo albums (the owner's own collection is untouched)."""
-    removed = demo.remove_demo(db.get_db(), current_app.config["DATA_DIR"], current_app.extensions.get(extension.COVERS))
+    removed = demo.remove_demo(
+        db.get_db(), current_app.config["DATA_DIR"], current_app.extensions.get(extension.COVERS)
+    )
     flash(
         f"Removed the demo collection: {removed.albums} albums and their {removed.cached_images} cached cover images.",
         "ok",

@@ -41,7 +41,6 @@ from flask import Blueprint, Flask, Response, abort, current_app, render_templat
 from PIL import Image, ImageDraw
 
 import config
-
 from vinylvault.access import auth
 from vinylvault.site import kiosk
 
