@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -188,6 +189,27 @@ def test_on_a_full_card_reading_pages_answer_and_writes_answer_507(full_site, ca
     # However many conversions the pages asked for, the cover cache said it once.
     out_of_space = [r for r in caplog.records if r.getMessage().startswith("out of disk space")]
     assert len(out_of_space) == 1 and "new images are not saved" in out_of_space[0].getMessage()
+
+
+def test_on_a_full_card_the_kiosk_shows_the_bare_address_until_its_link_can_be_made(small_disk, make_app, caplog):
+    app, _token = _site_on(make_app, small_disk, GUESTS_NEED_LINK=True)
+    screen = app.test_client()  # the kiosk browser on the Pi: this machine, kiosk view
+    address = re.compile(r'<strong class="attract__address[^"]*">([^<]+)</strong>')
+    caplog.set_level(logging.INFO)
+    filler = fill(small_disk)
+    for _ in range(3):
+        attract = screen.get("/kiosk/attract?fragment=1&kiosk=1")
+        assert attract.status_code == 200
+        assert "/guest/" not in address.search(attract.get_data(as_text=True)).group(1)
+    notices = [r.getMessage() for r in caplog.records if "kiosk's QR code" in r.getMessage()]
+    assert len(notices) == 1 and notices[0].startswith("out of disk space"), notices
+    filler.unlink()
+    attract = screen.get("/kiosk/attract?fragment=1&kiosk=1").get_data(as_text=True)
+    assert "/guest/vg_" in address.search(attract).group(1)
+    assert any(
+        r.getMessage() == "disk space is available again: the kiosk's guest link is made" for r in caplog.records
+    )
+    assert _tracebacks(caplog) == []
 
 
 def test_on_a_full_card_a_page_that_writes_answers_a_friendly_507(full_site, caplog):

@@ -34,13 +34,17 @@ import click
 from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
 from werkzeug.exceptions import Forbidden
 
-from cache_engine.files import is_storage_full
+from cache_engine.files import DiskFullNotice, is_storage_full
 from cache_engine.sqlite import write_transaction
 from vinylvault import db
 from vinylvault.access import auth
 from vinylvault.site import kiosk
 
 log = logging.getLogger("vinylvault.access.guest_links")
+#: The kiosk's link is made on the first attract screen that needs it: on a full disk it cannot be.
+_KIOSK_LINK_NOTICE = DiskFullNotice(
+    "the kiosk's QR code shows the bare address (guests need a link of their own)", "the kiosk's guest link is made"
+)
 
 bp = Blueprint("guest_links", __name__, cli_group=None)
 
@@ -191,7 +195,14 @@ def entry_url() -> str:
     address = kiosk.guest_url()
     if not current_app.config["GUESTS_NEED_LINK"] or not (auth.current_user_is_owner() or is_kiosk_screen()):
         return address
-    token = kiosk_link(db.get_db(), current_app.secret_key)
+    try:
+        token = kiosk_link(db.get_db(), current_app.secret_key)
+    except sqlite3.OperationalError as exc:  # the screen must keep working, as every reading page does
+        if not is_storage_full(exc):
+            raise
+        _KIOSK_LINK_NOTICE.failed(exc)
+        return address
+    _KIOSK_LINK_NOTICE.recovered()
     return address + url_for("guest_links.open_link", token=token)
 
 
