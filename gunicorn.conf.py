@@ -26,7 +26,7 @@ from config import load_or_exit as _check_settings
 
 # The LAN addresses are shared with the kiosk's QR code.
 from vinylvault.web.lan import host_port as _host_port
-from vinylvault.web.lan import site_urls
+from vinylvault.web.lan import https_urls, site_urls
 
 # A bad VINYL_VAULT_* value stops the master here with one line, before any
 # worker boots (otherwise every worker would die with a traceback).
@@ -150,15 +150,21 @@ def _bind_problem(host, port):
     return None
 
 
-def ready_message(address, needs_password):
+def ready_message(address, needs_password, https_port=0):
     """What to open, and what to do there first: several lines, no trailing newline.
 
     ``address`` is gunicorn's: ``(host, port)``, or the path of a Unix socket.
+    ``https_port``: nginx's HTTPS port (``HTTPS_PORT``), whose addresses are
+    listed too, for phones (they install the app and keep it offline only
+    over HTTPS).
     """
     if not isinstance(address, tuple):
         return f"VinylVault is ready on unix:{address}: open it through the web server in front of it."
     urls = site_urls(address[0], address[1])
     lines = ["VinylVault is ready. Open it in a browser on this network:", *(f"    {url}" for url in urls)]
+    if https_port:
+        lines.append(f"Phones, to install it and use it offline (first trust this machine: {urls[0]}/secure):")
+        lines.extend(f"    {url}" for url in https_urls(https_port))
     if needs_password:
         lines.append(f"Next: choose the owner's password at {urls[0]}/setup")
     return "\n".join(lines)
@@ -180,4 +186,5 @@ def post_worker_init(worker):
 
     with app.app_context():
         needs_password = not auth.is_configured(db.get_db())
-    print(ready_message(worker.sockets[0].cfg_addr, needs_password), file=sys.stderr, flush=True)
+    message = ready_message(worker.sockets[0].cfg_addr, needs_password, app.config["SETTINGS"].HTTPS_PORT)
+    print(message, file=sys.stderr, flush=True)

@@ -18,6 +18,7 @@ from tests.support.demo_site import cache_local_cover
 from tests.support.servers import ROOT, GunicornServer, app_environment, free_port, http_get
 from vinylvault import db
 from vinylvault.access import auth
+from vinylvault.web import lan
 
 HITS = 12
 RECYCLE_AFTER = 3
@@ -98,6 +99,22 @@ def test_start_up_ends_with_the_address_to_open_and_the_next_step(tmp_path: Path
         expected.append(f"Next: choose the owner's password at {server.base_url}/setup")
     assert lines[ready : ready + len(expected) + 1] == expected + [lines[ready + len(expected)]]
     assert "Next: choose" not in lines[ready + len(expected)]
+
+
+def test_with_https_the_start_up_lines_give_phones_the_https_addresses(tmp_path: Path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    env = {"VINYL_VAULT_DEMO_WHEN_EMPTY": "false", "VINYL_VAULT_HTTPS_PORT": "8443"}
+    with GunicornServer(data_dir, log_path=tmp_path / "gunicorn.log", workers=1, env=env) as server:
+        wait_for_log(server, "Next: choose")
+        lines = server.log_text().splitlines()
+    ready = lines.index(READY)
+    https = [f"    https://{name}:8443" for name in lan.lan_hosts()]
+    assert lines[ready + 2 : ready + 4 + len(https)] == [
+        f"Phones, to install it and use it offline (first trust this machine: {server.base_url}/secure):",
+        *https,
+        f"Next: choose the owner's password at {server.base_url}/setup",
+    ]
 
 
 def test_all_interfaces_are_shown_as_the_machines_lan_name_and_address():

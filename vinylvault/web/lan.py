@@ -74,6 +74,11 @@ def site_urls(host: str, port: int) -> list[str]:
     return [f"http://{host_port(name, port)}" for name in hosts]
 
 
+def https_urls(port: int) -> list[str]:
+    """The HTTPS addresses of this machine on ``port`` (nginx, every interface): every LAN name."""
+    return [origin("https", name, port) for name in lan_hosts()]
+
+
 def guest_url(host: str, port: int, scheme: str = "http") -> str:
     """The one address for a guest's phone: the LAN IP address when known.
 
