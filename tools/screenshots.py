@@ -39,6 +39,8 @@ OUT = ROOT / "test-artifacts" / "screenshots" / "pages"
 WORK = ROOT / "test-artifacts" / "screenshots" / ".work"
 DEMO_PASSWORD = "screenshots-owner-password"
 SITE_ENV = {"VINYL_VAULT_SYNC_INTERVAL_HOURS": "0"}
+#: The demo site as if nginx served HTTPS beside it, so /secure has something to show.
+SECURE_ENV = {"VINYL_VAULT_HTTPS_PORT": "8443"}
 #: How long a page may take to show its covers before it is taken as it is.
 PAINT_TIMEOUT_MS = 15_000
 #: JS: every <img> on the page that is not waiting for the lazy loader has finished.
@@ -75,13 +77,19 @@ def pages_of(page, target: Target) -> dict[str, str]:
         "album": album,
         "now-playing": f"/now-playing/{album_id}",
         "spin": "/spin",
+        "spinning": "/spinning",
+        "history": "/history",
+        "wants": "/wants",
         "random": "/random",
         "stats": "/stats",
         "sync": "/sync",
         "admin": "/admin",
+        "secure": "/secure",
+        "offline": "/offline",
         "login": "/login",
         "setup": "/setup",
         "error": "/album/999999999",
+        "kiosk": "/?kiosk=1",  # last: the kiosk view is kept by a cookie
     }
 
 
@@ -140,7 +148,8 @@ def shoot_site(browser, target: Target, out: Path, full_page: bool, names: set[s
 @contextlib.contextmanager
 def demo_target(work: Path) -> Iterator[Target]:
     prepare_demo_site(work / "data", DEMO_PASSWORD, SITE_ENV)
-    with GunicornServer(work / "data", log_path=work / "gunicorn.log", env=SITE_ENV) as server:
+    env = {**SITE_ENV, **SECURE_ENV}
+    with GunicornServer(work / "data", log_path=work / "gunicorn.log", env=env) as server:
         yield Target("demo", server.base_url, DEMO_PASSWORD)
 
 
