@@ -33,6 +33,16 @@ def test_album_page_offers_one_spin_button_per_side(owner: FlaskClient):
     assert "Spin A" in html and "Spin B" in html
 
 
+def test_now_playing_offers_the_owner_the_sides_and_a_guest_nothing_to_press(spin_app: Flask, owner: FlaskClient):
+    html = owner.get(f"/now-playing/{KOB_ID}").get_data(as_text=True)
+    assert re.findall(r'name="side" value="(\d)"', html) == ["0", "1"]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    response = owner.post(f"/spinning/start/{KOB_ID}", data={"csrf_token": token, "side": "1"})
+    assert response.status_code == 303 and _states(spin_app) == [("B", "playing")]
+    guest = spin_app.test_client().get(f"/now-playing/{KOB_ID}").get_data(as_text=True)
+    assert "spin-form" not in guest and 'name="side"' not in guest
+
+
 def test_a_record_moves_through_both_sides_without_javascript(spin_app: Flask, owner: FlaskClient):
     response = _spin(owner)
     assert response.status_code == 303 and response.headers["Location"].endswith("/spinning")

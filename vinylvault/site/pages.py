@@ -225,7 +225,7 @@ def album(album_id: int):
         details_pending=details_pending,
         params=params,
         **_pressings_context(conn, record),
-        sides=spins.album_sides(conn, record, _spin_settings()[0]) if auth.page_is_for_owner() else [],
+        sides=_owner_sides(conn, record),
         previous_id=previous_id,
         next_id=next_id,
         via_random=request.args.get("via") == "random",
@@ -291,10 +291,11 @@ def _fetch_details(settings: config.Settings, release_id: int) -> None:
 @bp.get("/now-playing/<album_id:album_id>")
 def now_playing(album_id: int):
     """The cover filling the screen. Viewing records nothing: the POST below does."""
-    record = collection.get_album(db.get_db(), album_id)
+    conn = db.get_db()
+    record = collection.get_album(conn, album_id)
     if record is None:
         abort(404, "There is no album with this number in the collection.")
-    return render_template("now_playing.html", album=record)
+    return render_template("now_playing.html", album=record, sides=_owner_sides(conn, record))
 
 
 @bp.post("/now-playing/<album_id:album_id>")
@@ -313,6 +314,11 @@ def record_play(album_id: int):
 def _spin_settings() -> tuple[int, float]:
     settings = current_app.config["SETTINGS"]
     return settings.SPIN_UNKNOWN_TRACK_SECONDS, settings.SPIN_FORGOTTEN_MINUTES * 60
+
+
+def _owner_sides(conn: sqlite3.Connection, record: collection.Album) -> list[spins.Side]:
+    """The sides the owner may put on the turntable from this page; none for guests (spinning is the owner's)."""
+    return spins.album_sides(conn, record, _spin_settings()[0]) if auth.page_is_for_owner() else []
 
 
 def spinning_view(conn: sqlite3.Connection, now: float) -> dict[str, Any]:
