@@ -9,6 +9,7 @@ import pytest
 
 from vinylvault.library import collection, sync
 from vinylvault.library.discogs import DiscogsUnavailable
+from vinylvault.site import pages
 
 PAGES_PATH = "/collection/folders/0/releases"
 WANTS_PATH = "/wants"
@@ -34,6 +35,26 @@ def test_full_sync_costs_collection_pages_wants_pages_value_and_two_lists(conn, 
     assert fake.count("/releases/") == 0  # no release is fetched by a sync
     assert fake.count() == 3 + 2 + 1 + 2  # + folders and fields
     assert rows(conn, "albums") == 250 and rows(conn, "wants") == 130
+
+
+def test_the_status_follows_the_wantlist_after_the_collection(conn, fake, client):
+    fill(fake, 250, 350)
+    seen = []  # the status each time a page's new covers are queued, mid-run
+    sync.run_sync(conn, client, fake.username, queue_covers=lambda _urls: seen.append(sync.sync_status(conn)))
+    steps = [(s["phase"], s["page"], s["wants_page"], s["wants_pages"], s["percent"]) for s in seen]
+    assert steps == [
+        ("collection", 1, 0, 1, 25.0),  # the wantlist's size is not known yet: one page at least
+        ("collection", 2, 0, 1, 50.0),
+        ("wantlist", 3, 0, 1, 75.0),
+        ("wantlist", 3, 1, 4, 57.1),  # its first page says there are four
+        ("wantlist", 3, 2, 4, 71.4),
+        ("wantlist", 3, 3, 4, 85.7),
+        ("wantlist", 3, 4, 4, 100.0),
+    ]
+    assert pages.SYNC_MESSAGES["running wantlist"].format(**seen[4]) == (
+        "Syncing the wantlist: page 2 of 4 (the collection's 250 items are in)."
+    )
+    assert sync.sync_status(conn)["percent"] == 100.0
 
 
 def test_an_empty_wantlist_costs_one_call(conn, fake, client):

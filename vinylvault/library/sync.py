@@ -270,7 +270,10 @@ def sync_status(conn: sqlite3.Connection) -> dict[str, Any]:
 
     Keys: state ('idle', 'running', 'interrupted', 'failed', 'done'), page,
     pages, items_done, total, added, updated, removed, started_at,
-    finished_at, error, last_success, percent, running (a live lease exists).
+    finished_at, error, last_success, running (a live lease exists); the
+    wantlist's wants_page, wants_pages and wants_total; ``phase``
+    ('collection', then 'wantlist' once every collection page is stored) and
+    ``percent`` over the pages of both.
     """
     row = dict(conn.execute("SELECT * FROM sync_state WHERE id = 1").fetchone())
     running = row["state"] == "running" and row["lease_until"] > time.time()
@@ -289,12 +292,24 @@ def sync_status(conn: sqlite3.Connection) -> dict[str, Any]:
             "finished_at",
             "error",
             "last_success",
+            "wants_page",
+            "wants_total",
         )
     }
     if row["state"] == "running" and not running:
         status["state"] = "interrupted"  # its process died without recording why
     status["running"] = running
-    status["percent"] = round(100.0 * row["page"] / row["pages"], 1) if row["pages"] else 0.0
+    # Until its first page answers, the wantlist counts as the one page it takes at least.
+    wants_pages = max(1, -(-row["wants_total"] // PER_PAGE), row["wants_page"])
+    status["wants_pages"] = wants_pages
+    collection_done = row["pages"] > 0 and row["page"] >= row["pages"]
+    status["phase"] = "wantlist" if collection_done else "collection"
+    if row["state"] == "done":
+        status["percent"] = 100.0
+    elif row["pages"]:
+        status["percent"] = round(100.0 * (row["page"] + row["wants_page"]) / (row["pages"] + wants_pages), 1)
+    else:
+        status["percent"] = 0.0
     return status
 
 

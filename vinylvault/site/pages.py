@@ -623,6 +623,7 @@ def _cache_stats() -> dict[str, Any] | None:
 SYNC_MESSAGES = {
     "idle": "Not synced yet.",
     "running": "Syncing: page {page} of {pages}, {items_done} of {total} items.",
+    "running wantlist": "Syncing the wantlist: page {wants_page} of {wants_pages} (the collection's {total} items are in).",
     "interrupted": "Interrupted; the next sync resumes where it stopped.",
     "failed": "The last sync failed.",
     "done": "Up to date.",
@@ -632,7 +633,8 @@ SYNC_MESSAGES = {
 def sync_view() -> dict[str, Any]:
     """:func:`sync.sync_status` plus a sentence for people (``message``)."""
     status = sync.sync_status(db.get_db())
-    status["message"] = SYNC_MESSAGES.get(status["state"], status["state"]).format(**status)
+    state = "running wantlist" if status["state"] == "running" and status["phase"] == "wantlist" else status["state"]
+    status["message"] = SYNC_MESSAGES.get(state, status["state"]).format(**status)
     return status
 
 
