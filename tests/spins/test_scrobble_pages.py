@@ -9,7 +9,16 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import Flask
 
-from tests.support.fake_scrobblers import LASTFM_KEY, LASTFM_SECRET, LASTFM_SESSION, LASTFM_USER, LB_TOKEN, FakeLastFM
+from tests.support.fake_scrobblers import (
+    LASTFM_KEY,
+    LASTFM_SECRET,
+    LASTFM_SESSION,
+    LASTFM_USER,
+    LB_TOKEN,
+    LB_USER,
+    FakeLastFM,
+    FakeListenBrainz,
+)
 from tests.support.owner import form_csrf, logged_in
 from tests.support.spins import KOB_ID, ready_to_spin
 from vinylvault import db
@@ -24,9 +33,19 @@ def lastfm() -> Iterator[FakeLastFM]:
 
 
 @pytest.fixture
-def app(make_page_app: Callable[..., Flask], lastfm: FakeLastFM) -> Flask:
+def listenbrainz() -> Iterator[FakeListenBrainz]:
+    with FakeListenBrainz() as fake:
+        yield fake
+
+
+@pytest.fixture
+def app(make_page_app: Callable[..., Flask], lastfm: FakeLastFM, listenbrainz: FakeListenBrainz) -> Flask:
     return ready_to_spin(
-        make_page_app(LASTFM_API_URL=lastfm.url + "/2.0/", LASTFM_AUTH_URL="http://127.0.0.1:9/api/auth/")
+        make_page_app(
+            LASTFM_API_URL=lastfm.url + "/2.0/",
+            LASTFM_AUTH_URL="http://127.0.0.1:9/api/auth/",
+            LISTENBRAINZ_API_URL=listenbrainz.url,
+        )
     )
 
 
@@ -62,6 +81,32 @@ def test_the_owner_connects_lastfm_once_from_the_setup_page(app: Flask, lastfm: 
     assert f"Connected as {LASTFM_USER}" in client.get("/setup").get_data(as_text=True)
     # The same answer again (a replay) belongs to no connection started here.
     assert client.get(f"{callback.path}?{callback.query}&token=granted-token").status_code == 400
+
+
+def _save_listenbrainz(app: Flask, token: str) -> str:
+    """Post ``token`` on the set-up page as the owner; the page shown afterwards."""
+    client = logged_in(app)
+    response = client.post(
+        "/setup/scrobbling", data={"csrf_token": form_csrf(client, "/setup"), "listenbrainz_token": token}
+    )
+    assert response.status_code == 303
+    return client.get("/setup").get_data(as_text=True)
+
+
+def test_a_listenbrainz_token_is_checked_with_listenbrainz_before_it_is_kept(app: Flask):
+    refused = _save_listenbrainz(app, "not-a-token")
+    assert "ListenBrainz does not know this token" in refused and "Nothing was saved." in refused
+    assert _setting(app, scrobble.LISTENBRAINZ_TOKEN_KEY) is None
+    accepted = _save_listenbrainz(app, LB_TOKEN)
+    assert f"plays are sent as {LB_USER}" in accepted
+    assert _setting(app, scrobble.LISTENBRAINZ_TOKEN_KEY) == LB_TOKEN
+
+
+def test_a_token_is_kept_unchecked_while_listenbrainz_is_down(app: Flask, listenbrainz: FakeListenBrainz):
+    listenbrainz.down = True
+    page = _save_listenbrainz(app, LB_TOKEN)
+    assert "The token is saved unchecked" in page
+    assert _setting(app, scrobble.LISTENBRAINZ_TOKEN_KEY) == LB_TOKEN
 
 
 def test_a_token_lastfm_did_not_grant_makes_no_session(app: Flask, lastfm: FakeLastFM):

@@ -1,6 +1,6 @@
 """Fake ListenBrainz and Last.fm servers on 127.0.0.1 that check what the real ones check.
 
-:class:`FakeListenBrainz` serves ``POST /1/submit-listens``: the
+:class:`FakeListenBrainz` serves ``GET /1/validate-token`` and ``POST /1/submit-listens``: the
 ``Authorization: Token <token>`` header, the JSON shape (``listen_type``
 single / playing_now / import, ``payload`` items with ``track_metadata``
 artist and track names, ``listened_at`` an integer timestamp for a listen
@@ -28,6 +28,7 @@ from urllib.parse import parse_qs
 from tests.support.fake_http import JSONHandler, LoopbackServer
 
 LB_TOKEN = "lb-token-0123456789"
+LB_USER = "needle-drop"
 LASTFM_KEY = "lastfm-key-abcdef"
 LASTFM_SECRET = "lastfm-secret-123456"
 LASTFM_SESSION = "lastfm-session-xyz"
@@ -81,7 +82,19 @@ class _FakeServer(LoopbackServer):
                         status, answer, headers = fake.handle(self.path, self.headers, body)
                 self.send_json(status, answer, headers)
 
+            def do_GET(self) -> None:
+                with fake.lock:
+                    fake.requests += 1
+                    if fake.down:
+                        status, answer, headers = 503, {"error": 16, "message": "down for maintenance"}, {}
+                    else:
+                        status, answer, headers = fake.handle_get(self.path, self.headers)
+                self.send_json(status, answer, headers)
+
         return Handler
+
+    def handle_get(self, path: str, headers: Any) -> tuple[int, Any, dict[str, str]]:
+        return 405, {"error": "method not allowed"}, {}
 
 
 class FakeListenBrainz(_FakeServer):
@@ -109,6 +122,14 @@ class FakeListenBrainz(_FakeServer):
         target = self.playing_now if document["listen_type"] == "playing_now" else self.listens
         target.extend(document["payload"])
         return 200, {"status": "ok"}, limits
+
+    def handle_get(self, path: str, headers: Any) -> tuple[int, Any, dict[str, str]]:
+        """``GET /1/validate-token``: as ListenBrainz answers, 200 either way, ``valid`` saying which."""
+        if path != "/1/validate-token":
+            return 404, {"code": 404, "error": "Not found"}, {}
+        if headers.get("Authorization") != f"Token {LB_TOKEN}":
+            return 200, {"code": 200, "message": "Token invalid.", "valid": False}, {}
+        return 200, {"code": 200, "message": "Token valid.", "valid": True, "user_name": LB_USER}, {}
 
     @staticmethod
     def _check(body: bytes) -> str | None:

@@ -449,6 +449,39 @@ def _after_failure(
 # --- The owner's accounts ---------------------------------------------------------
 
 
+class ListenBrainzTokenRefused(Exception):
+    """ListenBrainz says the token is not a user's (the message is for the owner)."""
+
+
+class ListenBrainzUnreachable(Exception):
+    """ListenBrainz could not be asked about the token (down, timed out, an answer that is not its own)."""
+
+
+def check_listenbrainz_token(settings: config.Settings, token: str) -> str:
+    """The ListenBrainz user ``token`` belongs to, from ``GET /1/validate-token``.
+
+    :raises ListenBrainzTokenRefused: ListenBrainz does not know the token.
+    :raises ListenBrainzUnreachable: it could not be asked.
+    """
+    try:
+        response = requests.get(
+            settings.LISTENBRAINZ_API_URL.rstrip("/") + "/1/validate-token",
+            headers={"Authorization": f"Token {token}", "User-Agent": settings.USER_AGENT},
+            timeout=TIMEOUT,
+        )
+        body = response.json() if response.status_code in (200, 400, 401) else None
+    except (requests.RequestException, ValueError) as exc:
+        raise ListenBrainzUnreachable(f"ListenBrainz could not be reached ({type(exc).__name__}).") from None
+    if not isinstance(body, dict):
+        raise ListenBrainzUnreachable(f"ListenBrainz answered {response.status_code}.")
+    # An unknown token is a 200 with "valid": false (and a 401 on some versions).
+    if response.status_code != 200 or body.get("valid") is not True:
+        raise ListenBrainzTokenRefused(
+            "ListenBrainz does not know this token; copy it again from listenbrainz.org/settings."
+        )
+    return str(body.get("user_name") or "")
+
+
 class LastFMAuthError(Exception):
     """Last.fm did not make a session (token not allowed, wrong key or secret, not reached)."""
 

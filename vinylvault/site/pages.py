@@ -815,8 +815,30 @@ def _scrobbling_accounts(conn: sqlite3.Connection) -> dict[str, Any]:
 @auth.owner_required
 @auth.csrf_protect
 def save_scrobbling():
-    """Store the ListenBrainz token and the Last.fm API key and secret (empty fields keep what is stored)."""
-    scrobble.save_accounts(db.get_db(), request.form)
+    """Store the ListenBrainz token (once ListenBrainz knows it) and the Last.fm API key and secret
+    (empty fields keep what is stored)."""
+    form = request.form.to_dict()
+    token = form.get("listenbrainz_token", "").strip()
+    if token and not form.get("forget_listenbrainz"):
+        try:
+            user = scrobble.check_listenbrainz_token(current_app.config["SETTINGS"], token)
+        except scrobble.ListenBrainzTokenRefused as exc:
+            log.info("set-up: ListenBrainz token refused")
+            flash(f"{exc} Nothing was saved.", "error")
+            return redirect(url_for("pages.setup"), 303)
+        except scrobble.ListenBrainzUnreachable as exc:
+            log.info("set-up: ListenBrainz token not checked: %s", exc)
+            flash(
+                f"{exc} The token is saved unchecked: plays wait in the queue until ListenBrainz takes them.", "error"
+            )
+        else:
+            flash(
+                f"ListenBrainz knows this token: plays are sent as {user}."
+                if user
+                else "ListenBrainz knows this token.",
+                "ok",
+            )
+    scrobble.save_accounts(db.get_db(), form)
     flash("Scrobbling accounts saved.", "ok")
     return redirect(url_for("pages.setup"), 303)
 
