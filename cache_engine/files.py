@@ -121,6 +121,11 @@ class DiskFullNotice:
         self._lock = threading.Lock()
         self._full = False
 
+    @property
+    def full(self) -> bool:
+        """Whether the last write failed for lack of space (and none has succeeded since)."""
+        return self._full
+
     def failed(self, exc: BaseException) -> None:
         """A write failed for lack of space (``exc``); logged only if the last one succeeded."""
         with self._lock:

@@ -265,8 +265,10 @@ class JobQueue:
         and records no cache hit; a failure's reason is what the negative cache noted.
         """
         cached = self.cache.preload_images(urls)
-        # No recorded failure: the wait for another worker's conversion ran out.
-        return {url: None if cached.get(url) else self.cache.failure_reason(url) or "not_cached" for url in urls}
+        # No failure of the source recorded: the disk had no room for it, or the wait for
+        # another worker's conversion ran out.
+        unstored = "storage_full" if self.cache.storage.full else "not_cached"
+        return {url: None if cached.get(url) else self.cache.failure_reason(url) or unstored for url in urls}
 
     def _check_lease(self, conn: sqlite3.Connection, job_id: str) -> bool:
         """Inside a write transaction: is the job still ours and running?"""

@@ -28,6 +28,7 @@ from flask import Flask
 from tests.support.albums import album
 from tests.support.albums import fill as fill_albums
 from tests.support.apps import cache_path
+from tests.support.cache_api import wait_for_job
 from tests.support.disk import fill, free_bytes, mounted_tmpfs
 from tests.support.images import image_bytes, jpeg_bytes
 from tests.support.owner import bearer, logged_in, session_csrf
@@ -102,6 +103,19 @@ def test_a_photo_upload_that_would_cross_the_reserve_answers_507(small_disk, mak
     assert free_bytes(small_disk) >= reserve
     originals = small_disk / "data" / "photos" / "originals"
     assert [p for p in originals.rglob("*") if p.is_file()] == []
+    assert _tracebacks(caplog) == []
+
+
+def test_a_preload_on_a_card_at_its_reserve_says_storage_full_for_each_cover(small_disk, make_app, origin, caplog):
+    app, token = _site_on(make_app, small_disk)  # a 1 MB reserve, and nothing cached to evict
+    urls = [origin.add_file(f"/reserve-{n}.jpg", noisy_jpeg(10 + n)) for n in range(3)]
+    fill(small_disk, leave=300 * 1024)  # room for the job's rows, not for covers above the reserve
+    client = app.test_client()
+    response = client.post("/api/cache/preload", headers=bearer(token), json={"urls": urls})
+    assert response.status_code == 202, response.get_json()
+    job = wait_for_job(client, response.headers["Location"])
+    assert job["state"] == "failed" and job["done"] == 0 and job["failed"] == 3  # every item failed
+    assert {error["reason"] for error in job["errors"]} == {"storage_full"}
     assert _tracebacks(caplog) == []
 
 
