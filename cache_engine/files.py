@@ -9,6 +9,12 @@ The disk's last ``MIN_FREE_DISK_MB`` belong to everything else on the machine
 with one ``statvfs`` call, and :class:`DiskReserveReached` is the ``ENOSPC``
 raised when a write would go below the reserve. :class:`DiskFullNotice` says
 so in the log once, however many writes fail until space is back.
+
+A server must also *start* on a disk something else filled: SQLite deletes a
+database's ``-wal`` and ``-shm`` files at its last close and has to create
+them again at the next open. :func:`keep_startup_room` sets a small file aside
+while space is plentiful; :func:`release_startup_room` deletes it when the
+disk is full, just before the databases open.
 """
 
 from __future__ import annotations
@@ -26,6 +32,10 @@ log = logging.getLogger("vinylvault.image_cache.files")
 
 #: Files take whole blocks (4 KiB on ext4 and tmpfs): what removing a file frees, at least.
 BLOCK_BYTES = 4096
+#: The start-up room: enough for the -wal and -shm files of every database a server opens (32 KiB
+#: of -shm each, a few pages of -wal), many times over.
+STARTUP_ROOM_NAME = ".startup-room"
+STARTUP_ROOM_BYTES = 1024 * 1024
 
 
 class DiskReserveReached(OSError):
@@ -66,6 +76,45 @@ def check_reserve(folder: Path | str, size: int, reserve_bytes: int) -> None:
     free = free_bytes(folder)
     if free - disk_bytes(size) < reserve_bytes:
         raise DiskReserveReached(free, reserve_bytes)
+
+
+def release_startup_room(folder: Path | str) -> bool:
+    """On a disk with less free space than the start-up room, delete the room; whether it was deleted."""
+    if free_bytes(folder) >= STARTUP_ROOM_BYTES:
+        return False
+    try:
+        (Path(folder) / STARTUP_ROOM_NAME).unlink()
+    except FileNotFoundError:
+        return False  # never set aside, or another process released it first
+    log.warning(
+        "the disk is full: released the %d KiB kept for starting up; free some space "
+        "(clearing the cover cache on the admin page does)",
+        STARTUP_ROOM_BYTES // 1024,
+    )
+    return True
+
+
+def keep_startup_room(folder: Path | str, reserve_bytes: int) -> None:
+    """Set the start-up room aside in ``folder`` unless it is there, or the disk has little space to spare.
+
+    Written only when twice its size is free beyond ``reserve_bytes``: the
+    room must never be what fills a disk. Processes starting together race
+    here: each writes a candidate, ``link`` keeps exactly one.
+    """
+    room = Path(folder) / STARTUP_ROOM_NAME
+    try:
+        if room.exists() or free_bytes(folder) < reserve_bytes + 2 * STARTUP_ROOM_BYTES:
+            return
+        candidate = write_synced_temp(Path(folder), bytes(STARTUP_ROOM_BYTES), mode=0o600, prefix=".startup-room.")
+    except OSError as exc:  # a disk filling meanwhile, a read-only data folder: start without it
+        log.info("no start-up room set aside: %s", exc)
+        return
+    try:
+        os.link(candidate, room)
+    except FileExistsError:
+        pass
+    finally:
+        candidate.unlink()
 
 
 def write_synced_temp(

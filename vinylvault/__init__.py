@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 import config
-from cache_engine.files import write_synced_temp
+from cache_engine.files import keep_startup_room, release_startup_room, write_synced_temp
 
 if TYPE_CHECKING:
     from flask import Blueprint, Flask
@@ -87,6 +87,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.debug = settings.DEBUG and settings.DEV_DEBUGGER
 
     Path(settings.DATA_DIR).mkdir(parents=True, exist_ok=True, mode=0o700)
+    release_startup_room(settings.DATA_DIR)  # on a full disk: room for the databases' -wal and -shm
     app.secret_key = _secret_key(settings)
 
     from vinylvault import cli, db
@@ -122,6 +123,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     # passes the blueprints' checks (set-up, guest links), which run before it.
     sync.init_app(app)  # the Discogs thread and the periodic sync
     scrobble.init_app(app)  # the scrobble tick, writing to the collection database: stops first
+    keep_startup_room(settings.DATA_DIR, settings.min_free_disk_bytes)
     return app
 
 

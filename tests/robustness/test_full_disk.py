@@ -25,6 +25,7 @@ from typing import Iterator
 import pytest
 from flask import Flask
 
+from cache_engine.files import STARTUP_ROOM_BYTES, STARTUP_ROOM_NAME
 from tests.support.albums import album
 from tests.support.albums import fill as fill_albums
 from tests.support.apps import cache_path
@@ -334,6 +335,39 @@ def _http(url: str, method: str = "GET", body: dict | None = None, token: str | 
         return error.code, error.headers, error.read()
 
 
+GUNICORN_ENV = {
+    "VINYL_VAULT_MIN_FREE_DISK_MB": "1",
+    "VINYL_VAULT_DEMO_WHEN_EMPTY": "false",
+    "VINYL_VAULT_SYNC_INTERVAL_HOURS": "0",
+    "VINYL_VAULT_ALLOW_PRIVATE_SOURCES": "true",
+    "VINYL_VAULT_HOST_MIN_INTERVAL_SECONDS": "0",
+    "VINYL_VAULT_ON_DEMAND_WAIT_SECONDS": "10",
+}
+
+
+def test_gunicorn_starts_on_a_card_that_is_already_full(small_disk, make_app, origin, tmp_path):
+    data_dir = small_disk / "data"
+    app, _token = _site_on(make_app, small_disk)
+    hit = origin.add_file("/hit.jpg", noisy_jpeg(1))
+    _set_covers(app, {ALBUM: hit})
+    assert _cached(app, hit)
+    hit_path = cache_path(app, hit)
+    lifecycle.shutdown(app)
+    assert (data_dir / STARTUP_ROOM_NAME).stat().st_size == STARTUP_ROOM_BYTES  # set aside while space was plenty
+    fill(small_disk)  # the card filled while the Pi was off
+    with GunicornServer(data_dir, log_path=tmp_path / "gunicorn.log", workers=2, env=GUNICORN_ENV) as server:
+        for _ in range(4):  # enough requests for both workers to answer some
+            for path in ("/", f"/album/{ALBUM}", "/stats", hit_path):
+                assert _http(server.url(path))[0] == 200, path
+            status, _headers, body = _http(server.url("/health"))
+            assert status == 503 and json.loads(body)["disk"]["ok"] is False  # what monitoring should hear
+        log = server.log_text()
+    assert "Traceback" not in log, log[-3000:]
+    assert "VinylVault is ready" in log
+    assert log.count("released the 1024 KiB kept for starting up") == 1  # by whichever worker came first
+    assert not (data_dir / STARTUP_ROOM_NAME).exists()  # not set aside again while space is short
+
+
 def test_under_gunicorn_a_full_card_keeps_the_site_up_and_clear_frees_it(small_disk, make_app, origin, tmp_path):
     data_dir = small_disk / "data"
     app, token = _site_on(make_app, small_disk)
@@ -344,15 +378,7 @@ def test_under_gunicorn_a_full_card_keeps_the_site_up_and_clear_frees_it(small_d
     with app.app_context():
         extension.get_cache().register_sources([miss])
     lifecycle.shutdown(app)
-    env = {
-        "VINYL_VAULT_MIN_FREE_DISK_MB": "1",
-        "VINYL_VAULT_DEMO_WHEN_EMPTY": "false",
-        "VINYL_VAULT_SYNC_INTERVAL_HOURS": "0",
-        "VINYL_VAULT_ALLOW_PRIVATE_SOURCES": "true",
-        "VINYL_VAULT_HOST_MIN_INTERVAL_SECONDS": "0",
-        "VINYL_VAULT_ON_DEMAND_WAIT_SECONDS": "10",
-    }
-    with GunicornServer(data_dir, log_path=tmp_path / "gunicorn.log", workers=2, env=env) as server:
+    with GunicornServer(data_dir, log_path=tmp_path / "gunicorn.log", workers=2, env=GUNICORN_ENV) as server:
         fill(small_disk)
         for _ in range(4):  # enough requests for both workers to answer some
             for path in (
