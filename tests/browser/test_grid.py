@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.browser import COVERS_ON_SCREEN, FIRST_SCREEN_PAINTED, VIEWPORTS, screenshot
+from tests.support.browser import (
+    COVERS_ON_SCREEN,
+    FIRST_SCREEN_PAINTED,
+    VIEWPORTS,
+    first_screen_without_app_js,
+    screenshot,
+)
 from tests.support.grid_journey import LAYOUT_SHIFT_TOTAL, LAYOUT_SHIFTS, SCROLL_TO_END, CoverRequests
 from tests.support.servers import http_get
 
@@ -91,10 +97,7 @@ def test_every_cover_on_the_first_screen_shows_without_javascript(site, new_page
 def test_the_pi_first_screen_of_covers_comes_from_the_html_alone(site, new_page):
     """Every cover on the 800x480 first screen loads straight from the HTML, none waits for app.js."""
     page = new_page(VIEWPORTS["pi"])
-    page.route("**/static/app.js*", lambda route: route.abort())
-    page.goto(site.url("/"))
-    page.wait_for_load_state("load")
-    waiting = page.evaluate(f"() => ({COVERS_ON_SCREEN})().filter(img => img.dataset.src).length")
+    waiting = sum(first_screen_without_app_js(page, site.url("/")))
     assert waiting == 0, f"{waiting} covers on the first screen wait for the script"
     page.wait_for_function(FIRST_SCREEN_PAINTED)
     first_row = page.evaluate("""() => [...document.querySelectorAll('[data-album-grid] img[data-size-type]')]

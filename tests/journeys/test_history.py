@@ -48,11 +48,16 @@ NOT_RESTORED = "() => JSON.stringify(performance.getEntriesByType('navigation')[
 
 def go(page, direction: str, shows: int) -> None:
     """Back or forward; a page restored from bfcache fires no load, so wait for its pageshow
-    (or for a page loaded afresh instead, which the caller's assertions then report)."""
+    (or for a page loaded afresh instead, which the caller's assertions then report).
+
+    A restored page keeps the navigation entry of its first load; only a page
+    loaded afresh by this back or forward has one of type ``back_forward``.
+    """
     getattr(page, f"go_{direction}")(wait_until="commit")
     page.wait_for_function(
         """n => window.__shows && (window.__shows.length >= n
-               || (window.__shows.length === 1 && document.readyState === 'complete'))""",
+               || (performance.getEntriesByType('navigation')[0].type === 'back_forward'
+                   && document.readyState === 'complete' && window.__shows.length === 1))""",
         arg=shows,
     )
 

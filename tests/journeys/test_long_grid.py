@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.support.browser import COVERS_ON_SCREEN, FIRST_SCREEN_PAINTED, VIEWPORTS
+from tests.support.browser import FIRST_SCREEN_PAINTED, VIEWPORTS, first_screen_without_app_js
 from tests.support.collection_site import ALBUMS, expected_total, most_common_genre
 from tests.support.grid_journey import (
     EVERY_CARD_REAL,
@@ -91,10 +91,7 @@ def test_a_guest_scrolls_to_the_end_and_every_card_shows_its_cover(big_site, new
 def test_the_pi_first_screen_of_a_collection_comes_from_the_html_alone(big_site, new_page):
     """Without the demo's notice above the grid, the Pi's screen reaches into a third row: no cover there waits for app.js."""
     page = new_page(VIEWPORTS["pi"])
-    page.route("**/static/app.js*", lambda route: route.abort())
-    page.goto(big_site.url("/"))
-    page.wait_for_load_state("load")
-    on_screen = page.evaluate(f"() => ({COVERS_ON_SCREEN})().map(img => Boolean(img.dataset.src))")
+    on_screen = first_screen_without_app_js(page, big_site.url("/"))
     assert len(on_screen) > 12, "the first screen should show more than two rows"
     assert not any(on_screen), f"{sum(on_screen)} covers on the first screen wait for the script"
     page.wait_for_function(FIRST_SCREEN_PAINTED)

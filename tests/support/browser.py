@@ -127,6 +127,15 @@ def screenshot(page: Any, name: str) -> Path:
     return path
 
 
+def first_screen_without_app_js(page: Any, url: str) -> list[bool]:
+    """Open ``url`` with app.js blocked; per cover on the first screen, whether it waits for the script
+    (it still holds ``data-src``, the preview shown until app.js swaps in the real image)."""
+    page.route("**/static/app.js*", lambda route: route.abort())
+    page.goto(url)
+    page.wait_for_load_state("load")
+    return page.evaluate(f"() => ({COVERS_ON_SCREEN})().map(img => Boolean(img.dataset.src))")
+
+
 def swipe(page: Any, dx: int) -> None:
     """A one-finger horizontal swipe across the middle of the screen."""
     page.evaluate(
